@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   creates .venv (newest Python >= 3.12), installs zstsr, runs the main job on the bundled fan scene
+#   make test   the same set-up, then the test suite
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.zstsr-installed
+DEMO  := out/demo
+
+.PHONY: demo test bench clean
+
+$(STAMP): setup.py pyproject.toml
+	@python=$$(scripts/find-python) || exit 1; \
+	  if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$python"; "$$python" -m venv $(VENV) || exit 1; fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/demo.py --out $(DEMO)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_baselines.py
+
+clean:
+	rm -rf out .pytest_cache build *.egg-info

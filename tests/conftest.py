@@ -1,0 +1,36 @@
+"""Shared fixtures: small clips with exact ground truth, written as real files."""
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))  # examples/scenes.py renders the test scenes
+
+
+def moving_blob_htr(t: int = 32, h: int = 32, w: int = 40, speed: float = 0.7, seed: int = 0) -> np.ndarray:
+    """A smooth coloured blob gliding right over a gradient: small, exact, with real motion."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    colour = rng.uniform(0.3, 0.9, 3).astype(np.float32)
+    frames = []
+    for k in range(t):
+        cx = 6 + speed * k
+        blob = np.exp(-(((x - cx) / 4.0) ** 2 + ((y - h / 2) / 5.0) ** 2))
+        base = 0.15 + 0.3 * x / w
+        frames.append(base[..., None] * (1 - blob[..., None]) + colour * blob[..., None])
+    return np.clip(np.stack(frames), 0, 1).astype(np.float32)
+
+
+@pytest.fixture
+def htr_file(tmp_path) -> tuple[Path, np.ndarray]:
+    from vs_zstsr import io
+
+    clip = moving_blob_htr()
+    path = tmp_path / "htr.mkv"
+    io.write_video(path, clip, Fraction(240), bit_depth=16)
+    return path, clip

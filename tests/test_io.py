@@ -1,0 +1,111 @@
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from vs_zstsr import io
+from vs_zstsr.errors import ZstsrError
+
+
+def _clip(t=6, h=16, w=24, seed=0):
+    return np.random.default_rng(seed).random((t, h, w, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("depth,tol", [(8, 0.5 / 255 + 1e-6), (10, 0.5 / 1023 + 1e-3), (16, 1e-4)])
+def test_ffv1_round_trip_keeps_depth_and_exact_ntsc_rate(tmp_path, depth, tol):
+    clip = _clip()
+    rate = Fraction(30000, 1001) * 8
+    io.write_video(tmp_path / "a.mkv", clip, rate, bit_depth=depth)
+    info, back = io.read_video(tmp_path / "a.mkv")
+    assert info.rate == Fraction(240000, 1001)
+    assert info.bit_depth == depth
+    assert back.shape == clip.shape
+    assert np.abs(back - clip).max() <= tol
+
+
+@pytest.mark.parametrize("codec,ext,depth", [("h264", "mp4", 8), ("h265", "mp4", 10),
+                                              ("prores", "mov", 10), ("png", "", 16)])
+def test_every_output_codec_writes_a_readable_file_at_the_exact_rate(tmp_path, codec, ext, depth):
+    clip = _clip(h=64, w=96)
+    rate = Fraction(24000, 1001)
+    target = tmp_path / (f"out.{ext}" if ext else "frames")
+    n = io.write_video(target, clip, rate, bit_depth=depth, codec=codec)
+    info, back = io.read_video(target)
+    assert n == len(back) == len(clip)
+    assert info.rate == rate
+    assert info.bit_depth >= min(depth, 10)
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_png_folder_keeps_rate_in_sidecar_and_rejects_mixed_sizes(tmp_path):
+    io.write_video(tmp_path / "f", _clip(t=3), Fraction(50))
+    assert io.probe(tmp_path / "f").rate == 50
+    # a frame of another size in the folder is named
+    io.write_video(tmp_path / "g", _clip(t=1, h=8, w=8), Fraction(50))
+    (tmp_path / "g" / "000000.png").rename(tmp_path / "f" / "000009.png")
+    with pytest.raises(ZstsrError, match="000009.png"):
+        io.read_video(tmp_path / "f")
+
+
+def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path):
+    target = tmp_path / "keep.mkv"
+    target.write_bytes(b"precious")
+
+    def frames():
+        yield _clip(t=1)[0]
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        io.write_video(target, frames(), Fraction(24))
+    assert target.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mkv"]
+
+
+def test_corrupt_and_truncated_streams_are_refused(tmp_path):
+    good = tmp_path / "good.mkv"
+    io.write_video(good, _clip(t=16, h=32, w=48), Fraction(24))
+    data = bytearray(good.read_bytes())
+    (tmp_path / "trunc.mkv").write_bytes(bytes(data[: len(data) // 2]))
+    for i in range(len(data) // 3, len(data) // 3 + 200):
+        data[i] ^= 0x5A
+    (tmp_path / "flip.mkv").write_bytes(bytes(data))
+    for name in ("trunc.mkv", "flip.mkv"):
+        with pytest.raises(ZstsrError, match="corrupt video stream"):
+            io.read_video(tmp_path / name)
+
+
+def test_unreadable_inputs_give_one_clear_line(tmp_path):
+    (tmp_path / "text.mp4").write_text("not a video " * 50)
+    (tmp_path / "empty").mkdir()
+    with av.open(str(tmp_path / "novideo.mkv"), "w") as c:  # a file with only an audio stream
+        a = c.add_stream("pcm_s16le", rate=8000, layout="mono")
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for pkt in a.encode(frame):
+            c.mux(pkt)
+    cases = {"missing.mkv": "no such file", "text.mp4": "cannot read as video",
+             "empty": "no PNG frames", "novideo.mkv": "no video stream"}
+    for name, msg in cases.items():
+        with pytest.raises(ZstsrError, match=msg) as e:
+            io.read_video(tmp_path / name)
+        assert "\n" not in str(e.value)
+
+
+def test_snap_rate_recovers_ntsc_rates_from_millisecond_clocks():
+    assert io.snap_rate(Fraction(29011, 121)) == Fraction(240000, 1001)
+    assert io.snap_rate(Fraction(2997, 100)) == Fraction(30000, 1001)
+    assert io.snap_rate(Fraction(25)) == 25
+
+
+def test_h265_refuses_pictures_smaller_than_a_ctu(tmp_path):
+    with pytest.raises(ZstsrError, match="at least 64x64"):
+        io.write_video(tmp_path / "a.mp4", _clip(h=32, w=48), Fraction(24), bit_depth=10, codec="h265")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_type_is_chosen_by_extension_or_refused(tmp_path):
+    assert io.codec_for("a.mkv") == "ffv1" and io.codec_for("a.mov") == "prores"
+    assert io.codec_for("a.mp4") == "h264" and io.codec_for(str(tmp_path) + "/") == "png"
+    with pytest.raises(ZstsrError, match="unknown output type"):
+        io.codec_for("a.xyz")

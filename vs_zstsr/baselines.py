@@ -1,0 +1,155 @@
+"""The peers we measure against: frame repetition, linear and cubic temporal interpolation, ffmpeg's
+motion-compensated ``minterpolate`` and MVTools ``FlowFPS``, each optionally followed by temporal
+back-projection.
+
+Timing convention (the whole project uses it): LTR frame ``i`` is the exposure of HTR frames
+``N*i .. N*i+N-1``, so output frame ``k`` is centred at LTR time ``t_k = (k + 0.5)/N - 0.5``
+(in LTR frame units; LTR frame ``i`` sits at ``t = i``). For N = 8 the first output is at -0.4375,
+the eighth at +0.4375.
+
+The motion-compensated peers assume instantaneous exposure and only produce frames at multiples of
+their output period from the first input frame (``t = j / M`` for rate x M). The times we need
+are ``t_k = (2k + 1 - N) / (2N)``: for even N they fall half-way between the x N grid points, so the
+peers are run at x 2N and every frame ``j = 2k + 1 - N`` is kept. Frames before the first input
+(``j < 0``) or after the last one take the nearest end frame (the peers cannot extrapolate), which
+is also what linear and cubic do with their clamped edges.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .backprojection import temporal_backproject
+from .errors import ZstsrError
+from .resample import temporal_interpolate
+
+METHODS = ("repeat", "linear", "cubic", "minterpolate", "flowfps")
+_KERNEL = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}
+
+
+def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
+                backproject: bool = False, progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """``factor`` x temporal upsampling of a ``(T, H, W, 3)`` clip by a peer method."""
+    if method not in METHODS:
+        raise ZstsrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    if method in _KERNEL:
+        out = temporal_interpolate(ltr, factor, _KERNEL[method])
+        if progress:
+            progress(len(out))
+    else:
+        run = _minterpolate if method == "minterpolate" else _flowfps
+        grid = run(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
+        idx = np.clip(2 * np.arange(ltr.shape[0] * factor) + 1 - factor, 0, len(grid) - 1)
+        out = np.empty((ltr.shape[0] * factor,) + ltr.shape[1:], np.float32)
+        for k, j in enumerate(idx):
+            out[k] = grid[j]
+            if progress:
+                progress(1)
+    if backproject:
+        out = temporal_backproject(out, ltr, factor)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+class _LazyGrid:
+    """Frames of a peer's x M output, decoded on demand, keeping only what is asked for."""
+
+    def __init__(self, frames: Iterator[np.ndarray], length: int):
+        self._it, self._len, self._pos, self._last = frames, length, -1, None
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, j: int) -> np.ndarray:
+        if j < self._pos:
+            raise IndexError("grid frames are read forwards only")
+        while self._pos < j:
+            nxt = next(self._it, None)
+            if nxt is None:  # a peer may stop a frame short: hold the last one
+                self._len = self._pos + 1
+                break
+            self._last, self._pos = nxt, self._pos + 1
+        return self._last
+
+
+def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
+    """ffmpeg ``minterpolate`` (motion-compensated, overlapped-block, bidirectional ME), x ``mult``.
+
+    Scene-change detection is off (``scd=none``): the test clips have no cuts, and with it on,
+    fast motion is mistaken for a cut and left un-interpolated.
+    """
+    import av
+
+    t, h, w, _ = ltr.shape
+    if min(h, w) < 32:
+        raise ZstsrError(f"minterpolate needs frames of at least 32x32, got {w}x{h}")
+    out_rate = rate * mult
+    graph = av.filter.Graph()
+    src = graph.add_buffer(width=w, height=h, format="yuv444p", time_base=1 / rate)
+    mi = graph.add("minterpolate", f"fps={out_rate.numerator}/{out_rate.denominator}:mi_mode=mci:"
+                   "mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none")
+    sink = graph.add("buffersink")
+    src.link_to(mi)
+    mi.link_to(sink)
+    graph.configure()
+
+    def frames() -> Iterator[np.ndarray]:
+        def pull():
+            while True:
+                try:
+                    f = sink.pull()
+                except (av.error.BlockingIOError, av.error.EOFError):
+                    return
+                yield f.reformat(format="rgb24", src_colorspace="ITU709",
+                                 src_color_range="JPEG").to_ndarray().astype(np.float32) / 255.0
+
+        for i in range(t):
+            f = av.VideoFrame.from_ndarray(_u8(ltr[i]), format="rgb24")
+            f = f.reformat(format="yuv444p", dst_colorspace="ITU709", dst_color_range="JPEG")
+            f.pts, f.time_base = i, 1 / rate
+            src.push(f)
+            yield from pull()
+        src.push(None)
+        yield from pull()
+
+    return _LazyGrid(frames(), mult * (t - 1) + 1)
+
+
+def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
+    """MVTools ``FlowFPS`` (optical flow from block vectors, both directions), x ``mult``."""
+    import vapoursynth as vs
+
+    core = vs.core
+    if not hasattr(core, "mv"):
+        raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
+    t, h, w, _ = ltr.shape
+    blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
+                               fpsnum=rate.numerator, fpsden=rate.denominator)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), ltr[n, :, :, p])
+        return out
+
+    rgb = core.std.ModifyFrame(blank, blank, fill)
+    yuv = core.resize.Bicubic(rgb, format=vs.YUV444P16, matrix_s="709", range_s="full")
+    blk = 16 if min(w, h) >= 256 else 8
+    sup = core.mv.Super(yuv, pel=2)
+    bv = core.mv.Analyse(sup, isb=True, blksize=blk, overlap=blk // 2)
+    fv = core.mv.Analyse(sup, isb=False, blksize=blk, overlap=blk // 2)
+    out_rate = rate * mult
+    flow = core.mv.FlowFPS(yuv, sup, bv, fv, num=out_rate.numerator, den=out_rate.denominator)
+    back = core.resize.Bicubic(flow, format=vs.RGBS, matrix_in_s="709", range_in_s="full")
+
+    def frames() -> Iterator[np.ndarray]:
+        for j in range(back.num_frames):
+            f = back.get_frame(j)
+            yield np.stack([np.asarray(f[p]) for p in range(3)], axis=-1).astype(np.float32)
+
+    return _LazyGrid(frames(), back.num_frames)
+
+
+def _u8(frame: np.ndarray) -> np.ndarray:
+    return np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)
