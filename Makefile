@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench_baselines.py
+	$(PY) benchmarks/bench_baselines.py --write-docs
 
 clean:
 	rm -rf out .pytest_cache build *.egg-info
