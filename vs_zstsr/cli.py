@@ -210,6 +210,178 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
 
 
 # --------------------------------------------------------------------------------------------
+# the main job
+
+
+def parse_budget(value: str | None) -> float | None:
+    """'90s', '10m', '1.5h' or plain seconds."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    v = value.strip().lower()
+    try:
+        secs = float(v[:-1]) * units[v[-1]] if v and v[-1] in units else float(v)
+    except ValueError:
+        raise ZstsrError(f"--budget must look like 90s, 10m or 1h, got {value!r}") from None
+    if secs <= 0:
+        raise ZstsrError(f"--budget must be positive, got {value!r}")
+    return secs
+
+
+train_options = [
+    click.option("--preset", type=click.Choice(["fast", "paper"]), default=None,
+                 help="Training preset (default: paper on a GPU, fast on the CPU)."),
+    click.option("--budget", default=None, metavar="TIME",
+                 help="Training wall-clock limit, e.g. 10m (default: the preset's)."),
+    click.option("--examples", type=click.Choice(["within", "across", "both"]), default=None,
+                 help="Internal examples: within dimension, across dimensions, or both (default)."),
+]
+
+
+def _with(options):
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+class _Bar:
+    """A training progress bar over the wall-clock budget (the natural unit: it stops on time)."""
+
+    def __init__(self, desc: str):
+        from tqdm import tqdm
+
+        self.bar = tqdm(desc=desc, unit="it", file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+
+    def __call__(self, step, total, info) -> None:
+        self.bar.total = total
+        self.bar.n = step
+        if info:
+            self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.items() if isinstance(v, float)}, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@main.command()
+@click.argument("video", type=click.Path())
+@output_option
+@factor_option
+@click.option("--model", type=click.Path(), default=None,
+              help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
+@click.option("--method", type=click.Choice(["auto", "net", "cubic"]), default="auto", show_default=True,
+              help="auto: each rung uses the net only where a self-check on the clip's own examples "
+                   "says it beats cubic interpolation; net: on every rung (the paper); cubic: no net.")
+@click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
+@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
+              show_default=True, help="onnxruntime execution provider.")
+@click.option("--device-id", type=int, default=0, show_default=True)
+@click.option("--fp16", is_flag=True, help="Half precision on CUDA.")
+@click.option("--tilesize", type=int, default=0, help="Run the net on spatial tiles of this size (0: whole frames).")
+@click.option("--overlap", type=int, default=0, help="Extra tile overlap in pixels (at least the net's reach is used).")
+@click.option("--save-model", type=click.Path(), default=None, help="Also keep the trained model here.")
+@_with(train_options)
+@codec_option
+@fps_option
+def upsample(video, output, factor, model, method, conform, provider, device_id, fp16, tilesize,
+             overlap, save_model, preset, budget, examples, codec, fps) -> None:
+    """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
+
+    The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
+    pixel format and colour description, and averaging each group of FACTOR output frames gives
+    back the input frame.
+    """
+    from .stream import Renderer, upsample_stream
+
+    check_factor(factor)
+    vi = io.probe(video, _parse_rate(fps))
+    _audio_note(vi)
+    n = io.count_frames(video, vi)
+    if n < 1:
+        raise ZstsrError(f"{video}: video has no frames")
+    if model is not None and not Path(model).is_file():
+        raise ZstsrError(f"model file not found: {model}")
+    read = io.frame_reader(video, vi)
+    bar = _Bar("train")
+    try:
+        renderer = Renderer.create(
+            model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
+            provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
+            method=method, log=_note, progress=bar,
+            train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
+                           "output": save_model})
+    finally:
+        bar.close()
+    rate = vi.rate if conform else vi.rate * factor
+    with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
+                        color=vi.color, gray=vi.is_gray) as w, _bar(n * factor, "upsample") as pbar:
+        for frame in upsample_stream(io.read_frames(video, vi), renderer):
+            w.write(frame)
+            pbar.update(1)
+    _note(f"wrote {n * factor} frames at {io.format_rate(rate)} fps to {output}")
+
+
+@main.command(name="train")
+@click.argument("video", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="Checkpoint to write (.pt).")
+@factor_option
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
+@_with(train_options)
+@fps_option
+def train_cmd(video, output, factor, resume, preset, budget, examples, fps) -> None:
+    """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
+    try:
+        import zstsr_trainer
+    except ImportError:
+        raise ZstsrError("training needs torch: pip install 'zstsr[train]'") from None
+    from .fit import default_preset, training_frames
+    from .ladder import plan
+
+    check_factor(factor)
+    vi = io.probe(video, _parse_rate(fps))
+    n = io.count_frames(video, vi)
+    size = plan(vi.height, vi.width, factor).rungs[0].size
+    ltr = training_frames(io.frame_reader(video, vi), n, size)
+    preset = preset or default_preset()
+    config = zstsr_trainer.PRESETS[preset]
+    changes = {k: v for k, v in {"budget_s": parse_budget(budget), "examples": examples}.items() if v}
+    config = config.replace(**changes) if changes else config
+    _note(f"training the {preset} net on {len(ltr)} frames at {size[1]}x{size[0]}; checkpoints go to {output}")
+    bar = _Bar("train")
+    try:
+        result = zstsr_trainer.train(ltr, config, checkpoint=output, resume=resume, progress=bar)
+    finally:
+        bar.close()
+    _note(f"{result.iterations} iterations in {result.seconds:.0f} s ({result.stopped}); loss "
+          f"{result.loss_ratio:.3f} x cubic's on its own examples; wrote {output}")
+
+
+@main.command(name="export")
+@click.argument("checkpoint", type=click.Path())
+@click.option("-o", "--output", required=True, type=click.Path(), help="ONNX file to write.")
+@click.option("--check/--no-check", default=True, show_default=True,
+              help="Check that onnxruntime agrees with torch to 1e-4.")
+def export_cmd(checkpoint, output, check) -> None:
+    """Export a trained checkpoint to ONNX (cubic x2 + residual inside the graph; needs torch)."""
+    if not Path(checkpoint).is_file():
+        raise ZstsrError(f"checkpoint not found: {checkpoint}")
+    try:
+        import zstsr_export
+    except ImportError:
+        raise ZstsrError("export needs torch and onnx: pip install 'zstsr[train]'") from None
+    try:
+        zstsr_export.export_onnx(checkpoint, output)
+    except (ValueError, KeyError, RuntimeError, OSError) as e:
+        raise ZstsrError(f"{checkpoint}: not a zstsr checkpoint ({str(e).splitlines()[0]})") from None
+    if check:
+        worst = zstsr_export.check_parity(checkpoint, output)
+        _note(f"torch and onnxruntime agree to {worst:.1e}")
+    _note(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------------------------
 # measuring
 
 

@@ -236,6 +236,41 @@ def _read_png_folder(folder: Path, info: VideoInfo) -> Iterator[np.ndarray]:
         yield _to_float(frame, info.bit_depth)
 
 
+def count_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> int:
+    """Frames in a clip: the container's count when it has one, else its packets (no decoding)."""
+    info = info or probe(path)
+    if info.frames:
+        return info.frames
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+    except (av.error.FFmpegError, OSError) as e:
+        raise ZstsrError(f"{path}: cannot count frames ({_reason(e)})") from None
+
+
+def frame_reader(path: str | os.PathLike, info: VideoInfo | None = None):
+    """``read(indices, size=None)``: those frames (decoded in one pass), optionally shrunk."""
+    info = info or probe(path)
+
+    def read(indices, size=None) -> np.ndarray:
+        from .resample import resize_spatial
+
+        want = sorted(set(indices))
+        got: dict[int, np.ndarray] = {}
+        for i, f in enumerate(read_frames(path, info)):
+            if i in want:
+                got[i] = resize_spatial(f, *size) if size else f
+                if len(got) == len(want):
+                    break
+        missing = [i for i in want if i not in got]
+        if missing:
+            raise ZstsrError(f"{path}: has no frame {missing[0]}")
+        return np.stack([got[i] for i in indices])
+
+    return read
+
+
 def read_video(path: str | os.PathLike, rate: Fraction | None = None) -> tuple[VideoInfo, np.ndarray]:
     """Read a whole clip into a ``(T, H, W, 3)`` float32 array; refuse one with no frames."""
     info = probe(path, rate)

@@ -1,0 +1,89 @@
+"""Train a clip's model at first use and keep it in the user's cache.
+
+The trainer needs torch, which the runtime never imports at module level: this module imports
+``zstsr_trainer`` and ``zstsr_export`` only inside :func:`fit_model`, and only when no cached model
+exists. The training set is the LTR clip shrunk to the ladder's first rung (the coarse scale the
+net works at), at most ``max_frames`` frames taken as evenly spread runs of consecutive frames,
+so a feature film costs no more memory to train on than a short clip.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import ZstsrError
+
+RUN = 16  # consecutive LTR frames per training run
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("ZSTSR_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "zstsr")
+    return Path(base)
+
+
+def training_frames(read: Callable[..., np.ndarray], num_frames: int, size: tuple[int, int],
+                    max_frames: int = 128) -> np.ndarray:
+    """Up to ``max_frames`` LTR frames shrunk to ``size``, as evenly spread runs of ``RUN``."""
+    if num_frames <= max_frames:
+        runs = [list(range(num_frames))]
+    else:
+        n_runs = max(1, max_frames // RUN)
+        starts = np.linspace(0, num_frames - RUN, n_runs).astype(int)
+        runs = [list(range(s, s + RUN)) for s in starts]
+    return read([i for r in runs for i in r], size).astype(np.float32)
+
+
+def default_preset() -> str:
+    from .model import gpu_count
+
+    return "paper" if gpu_count() > 0 else "fast"
+
+
+def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
+              budget_s: float | None = None, examples: str | None = None, key: str | None = None,
+              output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
+              max_frames: int = 128) -> str:
+    """Train (or find in the cache) the model for a clip; return the ONNX path."""
+    from .stream import clip_key
+
+    preset = preset or default_preset()
+    settings = {"preset": preset, "budget": budget_s, "examples": examples, "size": tuple(size)}
+    key = key or clip_key(read, num_frames, settings)
+    target = Path(output) if output else cache_dir() / f"{key}.onnx"
+    if output is None and target.exists():
+        if log:
+            log(f"using the model trained earlier for this clip: {target}")
+        return str(target)
+    try:
+        import zstsr_export
+        import zstsr_trainer
+    except ImportError as e:
+        raise ZstsrError(f"training needs torch and onnx ({e.name} is missing): "
+                         "pip install 'zstsr[train]', or pass a trained --model") from None
+    if preset not in zstsr_trainer.PRESETS:
+        raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
+    config = zstsr_trainer.PRESETS[preset]
+    changes = {}
+    if budget_s is not None:
+        changes["budget_s"] = float(budget_s)
+    if examples:
+        changes["examples"] = examples
+    config = config.replace(**changes) if changes else config
+    ltr = training_frames(read, num_frames, size, max_frames)
+    if log:
+        log(f"training the {preset} net on {len(ltr)} frames at {size[1]}x{size[0]}"
+            + (f" for up to {config.budget_s:.0f} s" if config.budget_s else ""))
+    result = zstsr_trainer.train(ltr, config, progress=progress)
+    if log:
+        log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
+            f"{result.loss_ratio:.3f} x cubic's on its own examples")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    zstsr_export.export_onnx(result.net, str(target), {
+        "training_scale": [int(size[0]), int(size[1])], "preset": preset,
+        "iterations": result.iterations, "training_seconds": round(result.seconds, 1),
+        "loss_ratio": round(result.loss_ratio, 4)})
+    return str(target)

@@ -1,0 +1,168 @@
+"""Coarse-to-fine x2^r (paper section 4.2): up the space-time diagonal, one x2 in time per rung.
+
+For factor 8 the rungs are ``S/4 T1 -x2-> S/4 T2 =BP=> S/2 T2 -x2-> S/2 T4 =BP=> S1 T4 -x2-> S1 T8``.
+Shrinking space by 2 halves the motion in pixels, so each rung's input moves (in pixels per frame)
+as fast as the coarse clip the net was trained on: that is why the paper climbs the diagonal.
+
+Each rung's x2 is done by one of
+* ``net``:   the video-specific CNN (cubic x2 + its residual, inside the ONNX graph);
+* ``cubic``: cubic temporal x2 interpolation, the net's own base.
+A prototype found the net helped only at the scale it was trained on (NOTES.md), so each rung earns
+its place: :func:`choose_methods` measures, on the rung's own input, whether the net beats cubic
+(the "do no harm" self-check) before anything is rendered, once per clip.
+
+Between rungs, spatio-temporal back-projection (:mod:`.backprojection`) enlarges the result x2 in
+space, consistent with the smaller result (bicubic) and with the LTR input at the larger size (rect).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .backprojection import spatiotemporal_backproject, temporal_backproject
+from .errors import ZstsrError
+from .metrics import psnr
+from .resample import rect_downsample, resize_spatial, temporal_interpolate
+
+METHODS = ("net", "cubic")
+MIN_RUNG_SIZE = 8  # pixels: below this a rung would have nothing left to look at
+
+
+@dataclass
+class Rung:
+    size: tuple[int, int]  # (H, W) this rung runs at
+    rate: int              # its input's frame rate, in multiples of the LTR rate
+    method: str = "cubic"
+    gain_db: float | None = None  # the self-check's net-over-cubic gain, when measured
+
+
+@dataclass
+class LadderPlan:
+    factor: int
+    rungs: list[Rung] = field(default_factory=list)
+
+    def describe(self) -> str:
+        parts = []
+        for r in self.rungs:
+            g = "" if r.gain_db is None else f" ({r.gain_db:+.2f} dB)"
+            parts.append(f"{r.size[1]}x{r.size[0]} T{r.rate}->T{2 * r.rate}: {r.method}{g}")
+        return "; ".join(parts)
+
+    @property
+    def uses_net(self) -> bool:
+        return any(r.method == "net" for r in self.rungs)
+
+
+def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderPlan:
+    """The rungs for ``factor`` = 2^r: rung j runs at 1/2^(r-1-j) of the full size."""
+    if factor < 2 or factor & (factor - 1):
+        raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
+    r = factor.bit_length() - 1
+    rungs = []
+    for j in range(r):
+        shrink = 2 ** (r - 1 - j)
+        while shrink > 1 and min(height, width) / shrink < MIN_RUNG_SIZE:
+            shrink //= 2
+        size = (max(1, round(height / shrink)), max(1, round(width / shrink)))
+        rungs.append(Rung(size=size, rate=2 ** j, method=method))
+    return LadderPlan(factor, rungs)
+
+
+def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
+    """The net's x2 in time, over spatial tiles when ``tilesize`` is set (memory bound for large
+    frames). Tiles overlap by at least the net's spatial reach, so tiling changes nothing."""
+    t, h, w, _ = clip.shape
+    if not tilesize or (h <= tilesize and w <= tilesize):
+        return model.run(clip)
+    reach = max(overlap, model.receptive_field["pixels"])
+    out = np.empty((2 * t, h, w, 3), np.float32)
+    for y0 in range(0, h, tilesize):
+        for x0 in range(0, w, tilesize):
+            y1, x1 = min(h, y0 + tilesize), min(w, x0 + tilesize)
+            ya, xa = max(0, y0 - reach), max(0, x0 - reach)
+            yb, xb = min(h, y1 + reach), min(w, x1 + reach)
+            tile = model.run(clip[:, ya:yb, xa:xb])
+            out[:, y0:y1, x0:x1] = tile[:, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+    return out
+
+
+class Ladder:
+    """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
+
+    def __init__(self, plan: LadderPlan, model=None, tilesize: int = 0, overlap: int = 0,
+                 bp_iters: int = 1):
+        if plan.uses_net and model is None:
+            raise ZstsrError("this ladder plan uses the net, but no model was given")
+        self.plan, self.model = plan, model
+        self.tilesize, self.overlap, self.bp_iters = tilesize, overlap, bp_iters
+
+    @property
+    def factor(self) -> int:
+        return self.plan.factor
+
+    @property
+    def context(self) -> int:
+        """LTR frames of context each side that make a window's inside exact (see stream.py)."""
+        net = int(self.model.receptive_field["frames"]) if self.model is not None else 0
+        # Each rung reaches (net or cubic's two frames) at its own rate, plus one rect group.
+        return sum(-(-(max(net, 2)) // r.rate) + 1 for r in self.plan.rungs)
+
+    def x2(self, clip: np.ndarray, method: str) -> np.ndarray:
+        if method == "net":
+            return net_x2(self.model, clip, self.tilesize, self.overlap)
+        return temporal_interpolate(clip, 2, "cubic")
+
+    def run(self, ltr: np.ndarray, upto: int | None = None) -> np.ndarray:
+        """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1]."""
+        rungs = self.plan.rungs
+        stop = len(rungs) if upto is None else upto  # upto=j: the input of rung j
+        h, w = ltr.shape[1:3]
+        inputs = {r.size: resize_spatial(ltr, *r.size) for r in rungs}
+        inputs[(h, w)] = ltr
+        x = inputs[rungs[0].size]
+        for j, rung in enumerate(rungs[:stop]):
+            rate = 2 * rung.rate
+            y = temporal_backproject(self.x2(x, rung.method), inputs[rung.size], rate)
+            nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
+            if nxt != rung.size:
+                y = spatiotemporal_backproject(y, inputs[nxt], rate, self.bp_iters)
+            x = y
+        return np.clip(x, 0.0, 1.0)
+
+
+def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, margin_db: float = 0.05,
+                   log: Callable[[str], None] | None = None, tilesize: int = 0) -> LadderPlan:
+    """Decide net or cubic for each rung from the input alone ("do no harm").
+
+    For each rung, its input ``X`` (as the ladder so far makes it from ``sample``) is shrunk by 2
+    in space and rect-halved in time: the proxy pair moves as fast, in pixels per frame, as ``X``
+    does, and it has ground truth. The net is used on the rung when it beats cubic there (both
+    followed by temporal back-projection) by at least ``margin_db``.
+    """
+    if model is None:
+        for r in ladder_plan.rungs:
+            r.method = "cubic"
+        return ladder_plan
+    for j, rung in enumerate(ladder_plan.rungs):
+        # the rung's input, as the rungs below (already decided) make it
+        x = Ladder(ladder_plan, model, tilesize).run(sample, upto=j) if j else resize_spatial(sample, *rung.size)
+        hi = resize_spatial(x, max(1, rung.size[0] // 2), max(1, rung.size[1] // 2))
+        n = hi.shape[0] // 2 * 2
+        if n < 4:
+            rung.method, rung.gain_db = "cubic", None
+            continue
+        hi = hi[:n]
+        lo = rect_downsample(hi, 2)
+        scores = {}
+        for method in METHODS:
+            guess = net_x2(model, lo, tilesize) if method == "net" else temporal_interpolate(lo, 2, "cubic")
+            guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
+            scores[method] = float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
+        rung.gain_db = scores["net"] - scores["cubic"]
+        rung.method = "net" if rung.gain_db >= margin_db else "cubic"
+        if log:
+            log(f"rung {j + 1}/{len(ladder_plan.rungs)} at {rung.size[1]}x{rung.size[0]}: net "
+                f"{scores['net']:.2f} dB vs cubic {scores['cubic']:.2f} dB -> {rung.method}")
+    return ladder_plan

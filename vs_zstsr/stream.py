@@ -1,0 +1,149 @@
+"""Rendering long videos in temporal chunks, with the memory bound independent of their length.
+
+A :class:`Renderer` turns a window of LTR frames into the HTR frames of its inside. Every step of
+the ladder reaches only a few LTR frames in time (the net's receptive field, cubic's two frames,
+one rect group), so a window that carries ``context`` frames on each side of its inside gives the
+same inside as the whole clip would; at the clip's ends the window is simply cut short, which is
+exactly what the whole clip sees there (clamped edges). That makes rendering stateless: any chunk,
+in any order, from any thread, gives the same frames, which is what a frame server needs.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from .errors import ZstsrError
+from .ladder import Ladder, LadderPlan, choose_methods, plan
+
+# Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
+CHUNK_BYTES = 768 * 2 ** 20
+SELF_CHECK_FRAMES = 16   # LTR frames the self-check looks at
+SELF_CHECK_CROP = 192    # ... in a centred crop of at most this size (keeps it cheap at 4K)
+
+
+def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
+    per_frame = height * width * 3 * 4 * factor * 4
+    return int(np.clip(CHUNK_BYTES // max(1, per_frame), 2, 32))
+
+
+@dataclass
+class Renderer:
+    ladder: Ladder
+    chunk: int
+    log: Callable[[str], None] | None = None
+
+    @property
+    def factor(self) -> int:
+        return self.ladder.factor
+
+    @property
+    def context(self) -> int:
+        return self.ladder.context
+
+    @classmethod
+    def create(cls, model_path: str | None, factor: int, *, height: int, width: int,
+               read: Callable[[list[int]], np.ndarray] | None = None, num_frames: int = 0,
+               provider: str = "auto", device_id: int = 0, fp16: bool = False, tilesize: int = 0,
+               overlap: int = 0, num_streams: int = 1, method: str = "auto",
+               log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None
+               ) -> "Renderer":
+        """Load (or, with ``model_path=None`` and ``method`` not ``cubic``, train) the model, decide
+        each rung's method and return a renderer.
+
+        ``read(indices, size=None)`` returns those LTR frames as float32 ``(n, H, W, 3)``, shrunk
+        to ``size`` = (h, w) when given (antialiased bicubic, ``resample.resize_spatial``); it is
+        needed to train and for the self-check (``method="auto"``). ``method``: ``auto`` (per-rung
+        self-check), ``net`` (the net on every rung, the paper's recipe) or ``cubic`` (no net).
+        """
+        from .model import load_model
+
+        if method not in ("auto", "net", "cubic"):
+            raise ZstsrError(f"method must be auto, net or cubic, got {method!r}")
+        ladder_plan = plan(height, width, factor, "net" if method == "net" else "cubic")
+        model = None
+        if method != "cubic":
+            if model_path is None:
+                if read is None or num_frames <= 0:
+                    raise ZstsrError("training a model needs the clip's frames")
+                from .fit import fit_model
+
+                model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
+                                       progress=progress, **(train_options or {}))
+            model = load_model(model_path, provider, device_id, fp16, num_threads=0)
+            if method == "auto":
+                if read is None or num_frames <= 0:
+                    raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
+                window = _self_check_window(read, num_frames)
+                ladder_plan = choose_methods(ladder_plan, model, window, log=log, tilesize=tilesize)
+        ladder = Ladder(ladder_plan, model, tilesize, overlap)
+        if log:
+            log(f"ladder: {ladder_plan.describe()}")
+            if model is not None and not ladder_plan.uses_net:
+                log("the net did not beat interpolation on this clip's own examples: "
+                    "using cubic interpolation + back-projection")
+        return cls(ladder, chunk_frames(height, width, factor, ladder.context), log)
+
+    def render(self, window: np.ndarray, lead: int, count: int) -> np.ndarray:
+        """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc)."""
+        if lead < 0 or count < 1 or lead + count > window.shape[0]:
+            raise ValueError(f"bad window slice {lead}+{count} of {window.shape[0]} frames")
+        out = self.ladder.run(window)
+        f = self.factor
+        return out[lead * f:(lead + count) * f]
+
+    def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
+        """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
+        return max(0, first - self.context), min(total, first + count + self.context)
+
+
+def _self_check_window(read, num_frames: int) -> np.ndarray:
+    n = min(num_frames, SELF_CHECK_FRAMES)
+    start = max(0, (num_frames - n) // 2)
+    frames = read(list(range(start, start + n)), None)
+    h, w = frames.shape[1:3]
+    ch, cw = min(h, SELF_CHECK_CROP), min(w, SELF_CHECK_CROP)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(frames[:, y0:y0 + ch, x0:x0 + cw])
+
+
+def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
+                    ) -> Iterator[np.ndarray]:
+    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    ctx, step = renderer.context, renderer.chunk
+    buf: collections.deque = collections.deque()  # LTR frames from index `base` on
+    base = 0      # clip index of buf[0]
+    done = 0      # LTR frames whose output has been yielded
+    it = iter(frames)
+    ended = False
+    while True:
+        while not ended and len(buf) < (done - base) + step + ctx:
+            f = next(it, None)
+            if f is None:
+                ended = True
+            else:
+                buf.append(f)
+        have = base + len(buf)
+        if done >= have:
+            break
+        count = min(step, have - done)
+        window = np.stack(buf)
+        lead = done - base
+        yield from renderer.render(window, lead, count)
+        done += count
+        while base < done - ctx:  # drop what no later chunk needs as context
+            buf.popleft()
+            base += 1
+
+
+def clip_key(read, num_frames: int, settings: dict) -> str:
+    """A content key for caching a trained model: a few frames' pixels plus the settings."""
+    h = hashlib.sha256(repr(sorted(settings.items())).encode())
+    idx = sorted({0, num_frames // 2, num_frames - 1})
+    h.update(str(num_frames).encode())
+    for f in read(idx, None):
+        h.update(np.ascontiguousarray((f * 255).astype(np.uint8)).tobytes())
+    return h.hexdigest()[:20]
