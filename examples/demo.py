@@ -2,8 +2,10 @@
 
 1. render the fan at 240 fps (exact ground truth) and degrade it to a 30 fps full-exposure clip,
    on which the fan appears to turn backwards;
-2. upsample it x8 back to 240 fps with the peers (and, once trained, with zstsr);
-3. score every result against the truth and print the table.
+2. upsample it x8 back to 240 fps with zstsr (training its net on the 30 fps clip alone, within
+   --budget) and with the strongest peers (linear and MVTools FlowFPS, each + back-projection);
+3. score every result against the truth, measure which way the fan turns in each, print the table
+   and write a side-by-side picture (input, zstsr, peers, truth) to OUT/side_by_side.png.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -27,7 +31,8 @@ def zstsr(*args: object, capture: bool = False) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("out/demo"))
-    ap.add_argument("--size", choices=("small", "large"), default="small")
+    ap.add_argument("--size", choices=("small", "large"), default="large")
+    ap.add_argument("--budget", default="2m", help="training budget of zstsr's net (default 2m)")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -40,6 +45,9 @@ def main() -> None:
     zstsr("degrade", out / "fan_240fps.mkv", "-o", out / "fan_30fps.mkv", "-f", 8, "--gt-out", out / "truth.mkv")
 
     results = {}
+    zstsr("upsample", out / "fan_30fps.mkv", "-o", out / "zstsr.mkv", "-f", 8, "--budget", args.budget,
+          "--save-model", out / "fan.onnx")
+    results["zstsr"] = out / "zstsr.mkv"
     for method in ("linear", "flowfps"):
         target = out / f"{method}_bp.mkv"
         zstsr("baseline", out / "fan_30fps.mkv", "-o", target, "-f", 8, "-m", method, "--backproject")
@@ -54,7 +62,27 @@ def main() -> None:
         r = json.loads(zstsr("eval", path, out / "truth.mkv", "--json", capture=True))
         _, clip = io.read_video(path)
         print(f"{name:34s} {r['psnr']:7.2f} {r['ssim']:7.4f} {scenes.rotation_direction(clip):+9.2f} deg")
-    print(f"\nfiles in {out}/ (positive degrees = clockwise, the true direction)")
+    clips = {"30 fps input": np.repeat(ltr, 8, axis=0), **{k: io.read_video(v)[1] for k, v in results.items()},
+             "truth": truth}
+    side_by_side(out / "side_by_side.png", clips, frames=(20, 21, 22, 23))
+    print(f"\nfiles in {out}/ (positive degrees = clockwise, the true direction); "
+          f"picture: {out / 'side_by_side.png'}")
+
+
+def side_by_side(path: Path, clips: dict, frames) -> None:
+    """Rows: a few consecutive 240 fps frames; columns: each result, labelled."""
+    from PIL import Image, ImageDraw
+
+    cols = []
+    for name, clip in clips.items():
+        col = np.concatenate([clip[k] for k in frames], axis=0)
+        img = Image.fromarray((np.clip(col, 0, 1) * 255 + 0.5).astype(np.uint8))
+        canvas = Image.new("RGB", (img.width, img.height + 14), "white")
+        canvas.paste(img, (0, 14))
+        ImageDraw.Draw(canvas).text((2, 1), name, fill="black")
+        cols.append(np.asarray(canvas))
+    gap = np.full((cols[0].shape[0], 4, 3), 255, np.uint8)
+    Image.fromarray(np.concatenate([c for col in cols for c in (col, gap)][:-1], axis=1)).save(path)
 
 
 if __name__ == "__main__":

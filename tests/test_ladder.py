@@ -102,3 +102,20 @@ def test_upsample_cli_bad_model_and_factor(tmp_path):
         r = CliRunner().invoke(main, ["upsample", str(tmp_path / "in.mkv"), "-o", str(tmp_path / "o.mkv"), *args])
         assert r.exit_code == 1 and msg in r.stderr
         assert not (tmp_path / "o.mkv").exists()
+
+
+def test_self_check_keeps_a_harmful_net_off_the_ladder():
+    from vs_zstsr.resample import temporal_interpolate
+
+    class Noisy:  # cubic plus noise: worse than cubic on any clip
+        receptive_field = {"frames": 1, "pixels": 1}
+
+        def run(self, clip):
+            x = temporal_interpolate(clip, 2, "cubic")
+            return x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
+
+    ltr = _ltr(t=16, h=64, w=96)
+    logs = []
+    p = ladder.choose_methods(ladder.plan(64, 96, 8, "net"), Noisy(), ltr, (64, 96), log=logs.append)
+    assert [r.method for r in p.rungs] == ["cubic"] * 3
+    assert p.rungs[0].gain_db < 0 and "cubic on the first rung" in logs[0]

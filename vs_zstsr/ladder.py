@@ -8,7 +8,7 @@ Each rung's x2 is done by one of
 * ``net``:   the video-specific CNN (cubic x2 + its residual, inside the ONNX graph);
 * ``cubic``: cubic temporal x2 interpolation, the net's own base.
 A prototype found the net helped only at the scale it was trained on (NOTES.md), so each rung earns
-its place: :func:`choose_methods` measures, on the rung's own input, whether the net beats cubic
+its place: :func:`choose_methods` measures, on the first rung's own input, whether the net beats cubic
 (the "do no harm" self-check) before anything is rendered, once per clip.
 
 Between rungs, spatio-temporal back-projection (:mod:`.backprojection`) enlarges the result x2 in
@@ -132,37 +132,45 @@ class Ladder:
         return np.clip(x, 0.0, 1.0)
 
 
-def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, margin_db: float = 0.05,
-                   log: Callable[[str], None] | None = None, tilesize: int = 0) -> LadderPlan:
-    """Decide net or cubic for each rung from the input alone ("do no harm").
+def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],
+                   margin_db: float = 0.05, log: Callable[[str], None] | None = None,
+                   tilesize: int = 0) -> LadderPlan:
+    """Decide whether the net earns the first rung, from the input alone ("do no harm").
 
-    For each rung, its input ``X`` (as the ladder so far makes it from ``sample``) is shrunk by 2
-    in space and rect-halved in time: the proxy pair moves as fast, in pixels per frame, as ``X``
-    does, and it has ground truth. The net is used on the rung when it beats cubic there (both
-    followed by temporal back-projection) by at least ``margin_db``.
+    The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
+    rect-halved in time: that proxy pair moves as fast, in pixels per frame, as ``X`` does, and
+    it has ground truth. ``sample`` may be a crop of frames of ``full_size``: it is shrunk by the
+    same factor as the whole frame would be. The net is used when it beats cubic there (both followed by temporal
+    back-projection) by at least ``margin_db``.
+
+    The upper rungs use cubic: on the space-time diagonal their proxy would be this same pair (the
+    diagonal is scale-invariant), so it cannot tell them apart, and a prototype found the net, at
+    CPU budgets, helping only at the scale it was trained on (-0.05 dB one rung up, -0.46 dB at full
+    size; NOTES.md). ``method="net"`` forces the paper's recipe (the net on every rung).
     """
+    for r in ladder_plan.rungs:
+        r.method, r.gain_db = "cubic", None
     if model is None:
-        for r in ladder_plan.rungs:
-            r.method = "cubic"
         return ladder_plan
-    for j, rung in enumerate(ladder_plan.rungs):
-        # the rung's input, as the rungs below (already decided) make it
-        x = Ladder(ladder_plan, model, tilesize).run(sample, upto=j) if j else resize_spatial(sample, *rung.size)
-        hi = resize_spatial(x, max(1, rung.size[0] // 2), max(1, rung.size[1] // 2))
-        n = hi.shape[0] // 2 * 2
-        if n < 4:
-            rung.method, rung.gain_db = "cubic", None
-            continue
-        hi = hi[:n]
-        lo = rect_downsample(hi, 2)
-        scores = {}
-        for method in METHODS:
-            guess = net_x2(model, lo, tilesize) if method == "net" else temporal_interpolate(lo, 2, "cubic")
-            guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
-            scores[method] = float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
-        rung.gain_db = scores["net"] - scores["cubic"]
-        rung.method = "net" if rung.gain_db >= margin_db else "cubic"
+    rung = ladder_plan.rungs[0]
+    sy, sx = rung.size[0] / full_size[0], rung.size[1] / full_size[1]
+    h, w = sample.shape[1:3]
+    hi = resize_spatial(sample, max(1, round(h * sy / 2)), max(1, round(w * sx / 2)))
+    n = hi.shape[0] // 2 * 2
+    if n < 4:
         if log:
-            log(f"rung {j + 1}/{len(ladder_plan.rungs)} at {rung.size[1]}x{rung.size[0]}: net "
-                f"{scores['net']:.2f} dB vs cubic {scores['cubic']:.2f} dB -> {rung.method}")
+            log("too few frames for the self-check: not using the net")
+        return ladder_plan
+    hi = hi[:n]
+    lo = rect_downsample(hi, 2)
+    scores = {}
+    for method in METHODS:
+        guess = net_x2(model, lo, tilesize) if method == "net" else temporal_interpolate(lo, 2, "cubic")
+        guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
+        scores[method] = float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
+    rung.gain_db = scores["net"] - scores["cubic"]
+    rung.method = "net" if rung.gain_db >= margin_db else "cubic"
+    if log:
+        log(f"self-check at {rung.size[1]}x{rung.size[0]}: net {scores['net']:.2f} dB vs cubic "
+            f"{scores['cubic']:.2f} dB on the clip's own x2 -> {rung.method} on the first rung")
     return ladder_plan

@@ -21,8 +21,8 @@ from .ladder import Ladder, LadderPlan, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
-SELF_CHECK_FRAMES = 16   # LTR frames the self-check looks at
-SELF_CHECK_CROP = 192    # ... in a centred crop of at most this size (keeps it cheap at 4K)
+SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at
+SELF_CHECK_CROP = 512    # ... in a centred crop of at most this size (keeps it cheap at 4K)
 
 
 def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
@@ -78,7 +78,8 @@ class Renderer:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
                 window = _self_check_window(read, num_frames)
-                ladder_plan = choose_methods(ladder_plan, model, window, log=log, tilesize=tilesize)
+                ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
+                                             tilesize=tilesize)
         ladder = Ladder(ladder_plan, model, tilesize, overlap)
         if log:
             log(f"ladder: {ladder_plan.describe()}")

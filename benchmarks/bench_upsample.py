@@ -1,0 +1,89 @@
+"""x8 with zstsr (`zstsr upsample`) on each example scene and the real clip, against the peers.
+
+    python benchmarks/bench_upsample.py [--budget 10m] [--clips fan texture city] [--write-docs]
+
+Run benchmarks/bench_baselines.py first (same --work): this script reads its results for the
+peer rows. Also measures the fan's direction of rotation in each result and the peak memory (RSS)
+of `zstsr upsample` on a clip and on the same clip looped 10 times.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from common import CLIPS, ROOT, evaluate, prepare, replace_section, zstsr
+
+
+def run_measured(*args) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one `zstsr` run in a child process."""
+    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    subprocess.run([sys.executable, "-m", "vs_zstsr", *map(str, args)], check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return time.perf_counter() - t0, max(peak, before) / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench")
+    ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
+    ap.add_argument("--budget", default="10m")
+    ap.add_argument("--methods", nargs="+", default=["auto", "net"])
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+
+    import scenes
+    from vs_zstsr import io
+
+    lines = ["| clip | result | PSNR | SSIM | fan turns (deg/frame) | train + render s |", "|---|---|---|---|---|---|"]
+    for clip in args.clips:
+        ltr, gt = prepare(clip, args.work)
+        model = args.work / f"{clip}_model.onnx"
+        rows = []
+        for method in args.methods:
+            out = args.work / f"{clip}_zstsr_{method}.mkv"
+            extra = ["--model", model] if model.exists() else ["--save-model", model, "--budget", args.budget]
+            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, "--method", method, *extra)
+            rows.append((f"zstsr ({method})", out, secs))
+        for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
+            for bp in ("", "_bp"):
+                p = args.work / f"{clip}_{m}{bp}.mkv"
+                if p.exists():
+                    rows.append((m + (" + BP" if bp else ""), p, None))
+        for name, path, secs in rows:
+            r = evaluate(path, gt)
+            turn = ""
+            if clip == "fan":
+                turn = f"{scenes.rotation_direction(io.read_video(path)[1]):+.2f}"
+            lines.append(f"| {clip} | {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | {turn} | "
+                         f"{'' if secs is None else f'{secs:.0f}'} |")
+            print(lines[-1], flush=True)
+        if clip == "fan":
+            lines.append(f"| fan | truth |  |  | {scenes.FAN_DEGREES_PER_HTR_FRAME:+.2f} |  |")
+
+    # memory: the same clip, once and looped 10 times (cubic ladder: the streaming path itself)
+    ltr, _ = prepare(args.clips[0], args.work)
+    _, clip = io.read_video(ltr)
+    long = args.work / "long_ltr.mkv"
+    io.write_video(long, (f for _ in range(10) for f in clip), io.probe(ltr).rate, bit_depth=16)
+    _, short_rss = run_measured("upsample", ltr, "-o", args.work / "mem_short.mkv", "--method", "cubic")
+    _, long_rss = run_measured("upsample", long, "-o", args.work / "mem_long.mkv", "--method", "cubic")
+    mem = (f"Peak RSS of `zstsr upsample --method cubic`: {short_rss:.0f} MiB for {len(clip)} LTR frames, "
+           f"{long_rss:.0f} MiB for {10 * len(clip)} ({long_rss / short_rss:.2f}x).")
+    print(mem)
+    table = "\n".join(lines)
+    if args.write_docs:
+        body = (f"## x8 with zstsr (issue 7)\n\nCommand: `python benchmarks/bench_upsample.py --budget "
+                f"{args.budget} --write-docs` after `make bench`. Training: preset fast, budget "
+                f"{args.budget}, 2 CPU cores.\n\n{table}\n\n{mem}")
+        replace_section(ROOT / "docs" / "BENCHMARKS.md", "upsample", body)
+
+
+if __name__ == "__main__":
+    main()
