@@ -1,0 +1,361 @@
+"""The VapourSynth filter: core.zstsr.Upsample (native shim) and vs_zstsr.upsample, in-process and in vspipe.
+
+Every test uses ``method="cubic"`` (the ladder without a net: no model, no training), which is
+enough to check the frame server: timing, props, formats, caching, ordering and threads.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+vs = pytest.importorskip("vapoursynth")
+
+from conftest import moving_blob_htr  # noqa: E402
+from vs_zstsr import filter as F  # noqa: E402
+from vs_zstsr import io  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+VSPIPE = Path(vs.__file__).with_name("vspipe")
+CHUNK = 3  # LTR frames per chunk in these tests, so that small clips have several chunks
+
+# a preamble for .vpy scripts and subprocesses: small chunks, like the in-process tests
+SMALL_CHUNKS = textwrap.dedent(f"""
+    import vs_zstsr.filter as _F
+    _orig = _F._make_renderer
+    def _small(*a, **k):
+        r = _orig(*a, **k)
+        r.chunk = {CHUNK}
+        return r
+    _F._make_renderer = _small
+""")
+
+
+@pytest.fixture(scope="session")
+def vs_env(tmp_path_factory) -> dict:
+    """Environment in which vspipe runs: its own `vapoursynth config`, and the shim reachable."""
+    shim = Path(F.plugin_path())
+    if not shim.is_file():
+        pytest.fail(f"the shim is not built ({shim}): run `pip install -e .` (or make)")
+    env = dict(os.environ)
+    env["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("xdg"))
+    subprocess.run([sys.executable, "-m", "vapoursynth", "config"], env=env, check=True,
+                   capture_output=True)
+    if not os.path.exists(os.path.join(vs.get_plugin_dir(), F.PLUGIN_NAME)):
+        env["VAPOURSYNTH_EXTRA_PLUGIN_PATH"] = str(shim.parent)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    return env
+
+
+@pytest.fixture(scope="session")
+def core():
+    c = vs.core
+    if not hasattr(c, "zstsr"):  # shim not in the plugin folder (not installed by make)
+        c.std.LoadPlugin(F.plugin_path())
+    return c
+
+
+@pytest.fixture
+def small_chunks(monkeypatch):
+    orig = F._make_renderer
+
+    def small(*a, **k):
+        r = orig(*a, **k)
+        r.chunk = CHUNK
+        return r
+
+    monkeypatch.setattr(F, "_make_renderer", small)
+
+
+def vspipe(env, script: Path, *args, out: str = "-") -> subprocess.CompletedProcess:
+    return subprocess.run([str(VSPIPE), *args, str(script), out], env=env, capture_output=True, timeout=120)
+
+
+def array_clip(core, data: np.ndarray, rate=Fraction(30000, 1001)) -> vs.VideoNode:
+    """An RGBS clip of float32 frames (T, H, W, 3)."""
+    t, h, w, _ = data.shape
+    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=t, fpsnum=rate.numerator,
+                               fpsden=rate.denominator)
+
+    def put(n, f):
+        out = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), data[n, ..., p])
+        return out
+
+    return core.std.ModifyFrame(blank, blank, put)
+
+
+def planes(frame) -> list[np.ndarray]:
+    return [np.array(frame[p]) for p in range(frame.format.num_planes)]
+
+
+def raw_bytes(clip, order=None, gbr: bool = False) -> bytes:
+    """Frames as raw planes; ``gbr``: RGB planes in vspipe's raw order (G, B, R, like gbrp)."""
+    order = range(clip.num_frames) if order is None else order
+    perm = [1, 2, 0] if gbr and clip.format.color_family == vs.RGB else range(clip.format.num_planes)
+
+    def one(i):
+        ps = planes(clip.get_frame(i))
+        return b"".join(ps[k].tobytes() for k in perm)
+    return b"".join(one(i) for i in order)
+
+
+@pytest.fixture(scope="module")
+def ltr_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("vs") / "ltr.mkv"
+    io.write_video(path, moving_blob_htr(t=10, h=24, w=32), Fraction(30000, 1001), bit_depth=8)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+
+def test_import_is_lazy():
+    code = "import sys, vs_zstsr; assert 'vapoursynth' not in sys.modules and 'torch' not in sys.modules; " \
+           "f = vs_zstsr.upsample; assert 'vapoursynth' in sys.modules; print(f.__module__)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "vs_zstsr.filter"
+
+
+def test_vspipe_upsample_matches_python_api(vs_env, tmp_path, ltr_file, core, small_chunks):
+    script = tmp_path / "up.vpy"
+    script.write_text(SMALL_CHUNKS + textwrap.dedent(f"""
+        import vapoursynth as vs
+        from vs_zstsr.filter import source
+        clip = vs.core.zstsr.Upsample(source({str(ltr_file)!r}), 8, method="cubic")
+        clip.set_output()
+    """))
+    info = vspipe(vs_env, script, "--info")
+    assert info.returncode == 0, info.stderr.decode()
+    text = info.stdout.decode()
+    assert "Frames: 80" in text and "FPS: 240000/1001" in text and "Format Name: RGB24" in text
+    r1 = vspipe(vs_env, script, "-r", "1")
+    r4 = vspipe(vs_env, script, "-r", "4")
+    assert r1.returncode == 0 and r4.returncode == 0, r1.stderr.decode() + r4.stderr.decode()
+    assert hashlib.md5(r1.stdout).digest() == hashlib.md5(r4.stdout).digest()
+    assert b"rendered chunk" in r1.stderr  # progress goes to VapourSynth's log
+
+    src = F.source(ltr_file)
+    api = F.upsample(src, 8, method="cubic")
+    assert (api.num_frames, api.fps) == (80, Fraction(240000, 1001))
+    assert raw_bytes(api, gbr=True) == r1.stdout  # pixel-identical to the Python API
+    # and the API is the sequential whole-clip render of vs_zstsr.stream
+    from vs_zstsr.stream import Renderer, upsample_stream
+    ltr = np.stack(list(io.read_frames(ltr_file)))
+    r = Renderer.create(None, 8, height=24, width=32, method="cubic")
+    ref = np.stack(list(upsample_stream(list(ltr), r)))
+    rgb = np.stack([np.stack(planes(api.get_frame(i)), -1) for i in range(80)]).astype(np.float32) / 255
+    assert np.abs(rgb - np.clip(ref, 0, 1)).max() <= 0.5 / 255 + 1e-6
+
+
+def test_props_timing_and_durations(core, small_chunks):
+    data = np.random.default_rng(1).random((7, 16, 20, 3), dtype=np.float32)
+    src = array_clip(core, data)
+    src = core.std.SetFrameProps(src, _AbsoluteTime=10.0, Custom=42)
+    out = core.zstsr.Upsample(src, factor=4, method="cubic")
+    assert out.num_frames == 28 and out.fps == Fraction(120000, 1001)
+    for j in (0, 5, 27):
+        p = out.get_frame(j).props
+        assert Fraction(p["_DurationNum"], p["_DurationDen"]) == Fraction(1001, 120000)
+        assert p["Custom"] == 42  # the source frame's props are carried over
+        assert p["_AbsoluteTime"] == pytest.approx(10.0 + (j % 4) * 1001 / 120000)
+
+
+def test_any_order_and_threads_identical_to_sequential(core, small_chunks):
+    data = np.random.default_rng(2).random((11, 16, 24, 3), dtype=np.float32)
+    src = array_clip(core, data)
+    seq = [raw_bytes(F.upsample(src, 8, method="cubic"), [i]) for i in range(88)]
+    from vs_zstsr.stream import Renderer, upsample_stream
+    r = Renderer.create(None, 8, height=16, width=24, method="cubic")
+    ref = np.stack(list(upsample_stream(list(data), r)))
+    got = np.stack([np.frombuffer(b, np.float32).reshape(3, 16, 24).transpose(1, 2, 0) for b in seq])
+    assert np.array_equal(got, ref)
+
+    out = F.upsample(src, 8, method="cubic")  # a fresh cache
+    order = list(range(88))
+    random.Random(0).shuffle(order)
+    res: dict[int, bytes] = {}
+
+    def work(ids):
+        for i in ids:
+            res[i] = raw_bytes(out, [i])
+
+    threads = [threading.Thread(target=work, args=(order[k::6],)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(res[i] == seq[i] for i in range(88))
+
+
+def test_chunk_cache_renders_each_chunk_once(core, small_chunks, monkeypatch):
+    renders = []
+    orig = F._make_renderer
+
+    def counting(*a, **k):
+        r = orig(*a, **k)
+        real = r.render
+
+        class Wrapped:
+            chunk, context = r.chunk, r.context
+
+            def render(self, window, lead, count):
+                renders.append((lead, count))
+                return real(window, lead, count)
+        return Wrapped()
+
+    monkeypatch.setattr(F, "_make_renderer", counting)
+    src = array_clip(core, np.random.default_rng(3).random((9, 8, 8, 3), dtype=np.float32))
+    out = F.upsample(src, 2, method="cubic")
+    futures = [out.get_frame_async(i) for i in reversed(range(out.num_frames))]
+    for f in futures:
+        f.result()
+    assert len(renders) == 3  # 9 frames / chunks of 3
+
+
+FORMATS = ["GRAY8", "GRAY16", "YUV420P8", "YUV422P10", "YUV444P16", "YUV420P10", "RGB24", "RGB48",
+           "RGBS", "RGBH", "GRAYS"]
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_formats_round_trip(core, name):
+    fmt = getattr(vs, name)
+    f = core.get_video_format(fmt)
+    top = (1 << f.bits_per_sample) - 1 if f.sample_type == vs.INTEGER else 1.0
+    color = [top * 0.4] * f.num_planes if f.color_family != vs.YUV else \
+        [top * 0.4, top * 0.5, top * 0.55] if f.sample_type == vs.FLOAT else \
+        [int(top * 0.4), (top + 1) // 2, int(top * 0.55)]
+    src = core.std.BlankClip(format=fmt, width=32, height=16, length=4, color=color)
+    out = core.zstsr.Upsample(src, factor=2, method="cubic")
+    assert out.format.id == src.format.id and out.num_frames == 8
+    assert (out.width, out.height) == (32, 16)
+    a, b = planes(src.get_frame(0)), planes(out.get_frame(5))
+    tol = 1e-2 if f.sample_type == vs.FLOAT else max(1, top // 255)
+    for pa, pb in zip(a, b):  # a still clip stays the same (up to rounding)
+        assert np.abs(pa.astype(np.float64) - pb.astype(np.float64)).max() <= tol
+
+
+def test_moving_yuv_values_sensible(core, small_chunks):
+    data = moving_blob_htr(t=6, h=16, w=24)
+    rgb = array_clip(core, data)
+    yuv = core.resize.Bicubic(rgb, format=vs.YUV420P10, matrix_s="709")
+    out = F.upsample(yuv, 2, method="cubic")
+    back = core.resize.Bicubic(out, format=vs.RGBS, matrix_in_s="709")
+    got = np.stack(planes(back.get_frame(5)), -1)
+    assert out.format.id == vs.YUV420P10
+    assert np.abs(got - data[2]).max() < 0.15  # near its own exposure's frame
+    assert got.min() > -0.05 and got.max() < 1.05
+
+
+# ---------------------------------------------------------------------------------------------
+# errors
+
+@pytest.mark.parametrize("call", ["api", "shim"])
+def test_clear_errors(core, tmp_path, call):
+    up = (lambda c, *a, **k: F.upsample(c, *a, **k)) if call == "api" else \
+        (lambda c, *a, **k: core.zstsr.Upsample(c, *a, **k))
+    clip = core.std.BlankClip(format=vs.YUV420P8, width=32, height=16, length=4)
+    for factor in (3, 32, 1):
+        with pytest.raises(vs.Error, match=r"^zstsr: factor must be a power of 2"):
+            up(clip, factor)
+    with pytest.raises(vs.Error, match=r"^zstsr: model file not found"):
+        up(clip, 8, model=str(tmp_path / "missing.onnx"))
+    bogus = tmp_path / "bogus.onnx"
+    bogus.write_bytes(b"not a model")
+    with pytest.raises(vs.Error, match=r"^zstsr: "):
+        up(clip, 8, model=str(bogus))
+    with pytest.raises(vs.Error, match=r"^zstsr: provider must be one of"):
+        up(clip, 8, provider="metal")
+    var = core.std.BlankClip(varformat=True, varsize=True, length=4)
+    with pytest.raises(vs.Error, match=r"^zstsr: the clip must have a constant format and size"):
+        up(var, 8)
+    vfr = core.std.BlankClip(clip, fpsnum=0, fpsden=1)
+    with pytest.raises(vs.Error, match=r"^zstsr: the clip has a variable or unknown frame rate"):
+        up(vfr, 8)
+    with pytest.raises(vs.Error, match=r"^zstsr: unsupported format"):
+        up(core.std.BlankClip(format=vs.YUV410P8, width=32, height=16, length=4), 8)
+
+
+def test_vspipe_error_is_one_clear_line(vs_env, tmp_path):
+    script = tmp_path / "bad.vpy"
+    script.write_text("import vapoursynth as vs\n"
+                      "c = vs.core.std.BlankClip(format=vs.YUV420P8, width=32, height=16, length=4)\n"
+                      "vs.core.zstsr.Upsample(c, 8, model='/nonexistent/model.onnx').set_output()\n")
+    r = vspipe(vs_env, script, "--info")
+    assert r.returncode != 0
+    assert "zstsr: model file not found: /nonexistent/model.onnx" in r.stderr.decode()
+
+
+def test_second_core_in_one_process(vs_env):
+    """Two VapourSynth environments (two cores) in one process, each in its own thread: the shim
+    keeps one implementation per core and registers it again for the second one."""
+    code = textwrap.dedent("""
+        import threading, vapoursynth as vs
+        import numpy as np
+
+        class Policy(vs.EnvironmentPolicy):
+            def __init__(self):
+                self.local = threading.local()
+                self.envs = set()
+            def on_policy_registered(self, api):
+                self.api = api
+            def on_policy_cleared(self):
+                pass
+            def get_current_environment(self):
+                return getattr(self.local, "env", None)
+            def set_environment(self, env):
+                old = getattr(self.local, "env", None)
+                self.local.env = env
+                return old
+            def is_alive(self, env):
+                return env in self.envs
+
+        policy = Policy()
+        vs.register_policy(policy)
+        sums = []
+
+        def run():
+            env = policy.api.create_environment()
+            policy.envs.add(env)
+            policy.local.env = env
+            core = vs.core
+            clip = core.std.BlankClip(format=vs.GRAY8, width=16, height=8, length=3, color=[77])
+            out = core.zstsr.Upsample(clip, factor=2, method="cubic")
+            sums.append((out.num_frames, int(np.asarray(out.get_frame(5)[0]).sum())))
+
+        for _ in range(2):
+            t = threading.Thread(target=run)
+            t.start()
+            t.join()
+        print(sums)
+        assert sums == [(6, 77 * 128)] * 2, sums
+    """)
+    r = subprocess.run([sys.executable, "-c", code], env=vs_env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_example_script_runs(vs_env, ltr_file):
+    r = vspipe(vs_env, ROOT / "examples" / "upsample.vpy", "-c", "y4m", "-a", f"input={ltr_file}",
+               "-a", "method=cubic", "-a", "factor=4")
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout.startswith(b"YUV4MPEG2 ") and b"F120000:1001" in r.stdout[:100]
+    assert r.stdout.count(b"FRAME") == 40
+
+
+def test_source_random_access(ltr_file, core):
+    clip = F.source(ltr_file)
+    ref = list(io.read_frames(ltr_file))
+    assert clip.num_frames == 10 and clip.fps == Fraction(30000, 1001)
+    rgb = core.resize.Point(clip, format=vs.RGBS)
+    for i in (7, 2, 9, 0, 8, 1):
+        assert np.array_equal(np.stack(planes(rgb.get_frame(i)), -1), ref[i])

@@ -1,0 +1,565 @@
+"""The VapourSynth filter: ``core.zstsr.Upsample(clip, 8)`` in a .vpy, or :func:`upsample` from Python.
+
+How a frame is served
+---------------------
+The clip is converted to R'G'B' float (``RGBS``, gamma-encoded, as the net was trained) and cut
+into chunks of ``renderer.chunk`` LTR frames; output frame ``j`` belongs to LTR frame
+``i = j // factor`` and chunk ``c = i // chunk``. A chunk is rendered from a window of its frames
+plus ``renderer.context`` frames on each side (cut short at the clip's ends); rendering is
+stateless (vs_zstsr.stream), so any frame, in any order, from any thread, is the same as in a
+sequential render.
+
+The window's source frames are *requested through VapourSynth*, never fetched with ``get_frame``
+inside a frame callback (which blocks a worker thread on another request and can deadlock once
+the thread pool is saturated): ``std.ModifyFrame`` is given, besides the clip itself, one clip per
+window position ``d``, whose frame ``j`` is LTR frame ``chunk_start(j) - context + d``. VapourSynth
+requests all of them before calling us, and its caches make the repeats cheap.
+
+Rendered chunks are kept in a bounded LRU cache; a lock per chunk makes parallel requests for the
+same chunk (``vspipe -r 4``) render it once. The renderer is built when the filter is created:
+loading the model, the per-rung self-check and, with ``model=None``, training (or finding the
+model trained earlier for this clip in ``~/.cache/zstsr``) happen while the script is evaluated.
+
+The native shim (``vs_zstsr/_shim``) registers the ``zstsr`` namespace and calls
+:func:`_register_core` the first time ``core.zstsr.Upsample`` runs on a core.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import threading
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+import vapoursynth as vs
+
+from .errors import ZstsrError
+
+__all__ = ["upsample", "source", "install_plugin", "plugin_path"]
+
+PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
+METHODS = ("auto", "net", "cubic")
+CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
+
+# _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
+_MATRICES = {0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
+
+
+def _err(msg: str) -> vs.Error:
+    return vs.Error(f"zstsr: {msg}")
+
+
+def _log(core: vs.Core, msg: str) -> None:
+    try:
+        core.log_message(vs.MESSAGE_TYPE_INFORMATION, f"zstsr: {msg}")
+    except Exception:  # a core being torn down; logging must never break a frame
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# validation and colour conversion
+
+def _check_format(clip: vs.VideoNode) -> None:
+    fmt = clip.format
+    if fmt is None or clip.width == 0 or clip.height == 0:
+        raise _err("the clip must have a constant format and size (this one varies)")
+    if clip.num_frames < 1:
+        raise _err("the clip has no frames")
+    if clip.fps_num == 0 or clip.fps_den == 0:
+        raise _err("the clip has a variable or unknown frame rate; set one with std.AssumeFPS")
+    fam, st, bits = fmt.color_family, fmt.sample_type, fmt.bits_per_sample
+    ok_depth = (st == vs.INTEGER and 8 <= bits <= 16) or (st == vs.FLOAT and bits in (16, 32))
+    if fam == vs.YUV:
+        ok = st == vs.INTEGER and ok_depth and (fmt.subsampling_w, fmt.subsampling_h) in ((1, 1), (1, 0), (0, 0))
+    else:
+        ok = fam in (vs.GRAY, vs.RGB) and ok_depth
+    if not ok:
+        raise _err(f"unsupported format {fmt.name}: use GRAY, YUV 4:2:0/4:2:2/4:4:4 (8-16 bit), "
+                   "RGB (8-16 bit integer) or RGBS/RGBH")
+
+
+def _colour(clip: vs.VideoNode) -> dict[str, Any]:
+    """Matrix, range and chroma location for the YUV <-> RGB conversion, from frame 0's props."""
+    props = clip.get_frame(0).props
+    m = int(props.get("_Matrix", 2))
+    if m not in _MATRICES or m == 0:
+        m = 1 if (clip.width > 1024 or clip.height > 576) else 6  # BT.709 for HD, 170M (601) for SD
+    out: dict[str, Any] = {"matrix": m}
+    # R81 writes _Range (API 4.2: 1 full, 0 limited); older sources write _ColorRange (0 full, 1 limited)
+    if "_Range" in props:
+        out["range"] = "full" if int(props["_Range"]) == 1 else "limited"
+    elif "_ColorRange" in props:
+        out["range"] = "full" if int(props["_ColorRange"]) == 0 else "limited"
+    if "_ChromaLocation" in props:
+        out["chromaloc"] = int(props["_ChromaLocation"])
+    return out
+
+
+def _to_rgbs(clip: vs.VideoNode, colour: dict) -> vs.VideoNode:
+    core, fam = vs.core, clip.format.color_family
+    if fam == vs.RGB:
+        return clip if clip.format.id == vs.RGBS else core.resize.Point(clip, format=vs.RGBS)
+    if fam == vs.GRAY:
+        g = clip if clip.format.id == vs.GRAYS else core.resize.Point(clip, format=vs.GRAYS)
+        return core.std.ShufflePlanes([g, g, g], [0, 0, 0], vs.RGB)
+    kw = {"matrix_in": colour["matrix"]}
+    if "range" in colour:
+        kw["range_in_s"] = colour["range"]
+    if "chromaloc" in colour:
+        kw["chromaloc_in"] = colour["chromaloc"]
+    return core.resize.Bicubic(clip, format=vs.RGBS, **kw)
+
+
+def _from_rgbs(rgb: vs.VideoNode, fmt: vs.VideoFormat, colour: dict) -> vs.VideoNode:
+    core, fam = vs.core, fmt.color_family
+    if fam == vs.RGB:
+        return rgb if fmt.id == vs.RGBS else core.resize.Point(rgb, format=fmt.id)
+    if fam == vs.GRAY:
+        g = core.std.ShufflePlanes(rgb, 0, vs.GRAY)
+        return g if fmt.id == vs.GRAYS else core.resize.Point(g, format=fmt.id)
+    kw = {"matrix": colour["matrix"]}
+    if "range" in colour:
+        kw["range_s"] = colour["range"]
+    if "chromaloc" in colour:
+        kw["chromaloc"] = colour["chromaloc"]
+    return core.resize.Bicubic(rgb, format=fmt.id, **kw)
+
+
+def _as_str(value, name: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "surrogateescape")
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    raise _err(f"{name} must be a string")
+
+
+def _as_int(value, name: str, lo: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _err(f"{name} must be an integer")
+    value = int(value)
+    if lo is not None and value < lo:
+        raise _err(f"{name} must be at least {lo}, got {value}")
+    return value
+
+
+def _rgb_frame(frame: vs.VideoFrame) -> np.ndarray:
+    return np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the chunk cache
+
+class _ChunkCache:
+    """LRU of rendered chunks, bounded in bytes; a chunk is rendered once even when several
+    threads want it at the same time."""
+
+    def __init__(self, max_bytes: int, render):
+        self.max_bytes = max_bytes
+        self.render = render
+        self.lock = threading.Lock()
+        self.done: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+        self.pending: dict[int, threading.Lock] = {}
+        self.rendered = 0  # chunks rendered (a re-render after eviction counts again)
+
+    def get(self, c: int, frames) -> np.ndarray:
+        with self.lock:
+            out = self.done.get(c)
+            if out is not None:
+                self.done.move_to_end(c)
+                return out
+            lk = self.pending.setdefault(c, threading.Lock())
+        with lk:  # another thread rendering c: wait for it (the GIL is released while waiting)
+            with self.lock:
+                out = self.done.get(c)
+                if out is not None:
+                    self.done.move_to_end(c)
+                    return out
+            out = self.render(c, frames)
+            with self.lock:
+                self.done[c] = out
+                self.rendered += 1
+                total = sum(a.nbytes for a in self.done.values())
+                while len(self.done) > 2 and total > self.max_bytes:
+                    _, old = self.done.popitem(last=False)
+                    total -= old.nbytes
+                self.pending.pop(c, None)
+            return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the filter
+
+def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | None = None,
+             provider: str = "auto", device_id: int = 0, num_streams: int = 1, fp16: bool = False,
+             tilesize: int = 0, overlap: int = 0, method: str = "auto") -> vs.VideoNode:
+    """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
+
+    Each input frame is taken as the exposure of ``factor`` instants; the output has
+    ``factor * num_frames`` frames at ``factor * fps``, each the image at one of those instants,
+    which removes motion blur and motion aliasing (the wagon-wheel effect) rather than only adding
+    frames between the blurred ones (ECCV 2020, "Across Scales & Across Dimensions").
+
+    :param clip:        Clip to process. Constant format, size and frame rate. GRAY, YUV
+                        4:2:0/4:2:2/4:4:4 and RGB at 8 to 16 bits integer, RGBS and RGBH. The net
+                        works on R'G'B' float: YUV is converted with the clip's ``_Matrix``
+                        (BT.709 for HD, 170M for SD when unspecified) and converted back after,
+                        so chroma goes through the same conversion; GRAY is replicated to RGB.
+                        The output has the input's format.
+    :param factor:      2, 4, 8 or 16.
+    :param model:       Path to a zstsr ONNX model trained for this clip (``zstsr train``). None:
+                        train one now (needs ``zstsr[train]``), or reuse the one trained earlier
+                        for this clip from ``~/.cache/zstsr``.
+    :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
+                        ``tensorrt``.
+    :param device_id:   GPU to use.
+    :param num_streams: Parallel inference streams.
+    :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
+    :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
+    :param overlap:     Overlap of neighbouring tiles, in pixels.
+    :param method:      ``auto``: each ladder rung uses the net only where it beats cubic
+                        interpolation on the clip's own examples; ``net``: the net on every rung;
+                        ``cubic``: no net at all (fast preview).
+    """
+    if not isinstance(clip, vs.VideoNode):
+        raise _err("this is not a video clip")
+    factor = _as_int(factor, "factor")
+    if factor < 2 or factor > 16 or factor & (factor - 1):
+        raise _err(f"factor must be a power of 2 from 2 to 16, got {factor}")
+    _check_format(clip)
+    model = _as_str(model, "model")
+    provider = _as_str(provider, "provider") or "auto"
+    if provider not in PROVIDERS:
+        raise _err(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
+    method = _as_str(method, "method") or "auto"
+    if method not in METHODS:
+        raise _err(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    device_id = _as_int(device_id, "device_id", 0)
+    num_streams = _as_int(num_streams, "num_streams", 1)
+    tilesize = _as_int(tilesize, "tilesize", 0)
+    overlap = _as_int(overlap, "overlap", 0)
+    if model is not None and method != "cubic":
+        if not os.path.isfile(model):
+            raise _err(f"model file not found: {model}")
+        from .model import load_model  # validates the file and its zstsr metadata
+        try:
+            load_model(model, "cpu")
+        except ZstsrError as e:
+            raise _err(str(e)) from None
+        except Exception as e:
+            raise _err(f"{model} is not a zstsr ONNX model ({type(e).__name__}: {e})") from None
+
+    core = vs.core
+    colour = _colour(clip) if clip.format.color_family == vs.YUV else {}
+    rgb = _to_rgbs(clip, colour)
+    n, h, w = clip.num_frames, clip.height, clip.width
+
+    def read(indices, size=None) -> np.ndarray:
+        # Called while the filter is created (self-check, training): not from a frame callback.
+        out = np.stack([_rgb_frame(rgb.get_frame(int(i))) for i in indices]).astype(np.float32)
+        if size is not None and tuple(size) != (h, w):
+            from .resample import resize_spatial
+            out = resize_spatial(out, int(size[0]), int(size[1]))
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    renderer = _make_renderer(model, factor, height=h, width=w, read=read, num_frames=n,
+                              provider=provider, device_id=device_id, fp16=bool(fp16),
+                              tilesize=tilesize, overlap=overlap, num_streams=num_streams,
+                              method=method, log=lambda m: _log(core, m))
+    return _serve(clip, rgb, renderer, factor, colour)
+
+
+def _make_renderer(model, factor, **kw):
+    """The renderer for a clip (vs_zstsr.stream.Renderer); tests may replace this function."""
+    from .stream import Renderer
+
+    try:
+        return Renderer.create(model, factor, **kw)
+    except ZstsrError as e:
+        raise _err(str(e)) from None
+
+
+def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour: dict) -> vs.VideoNode:
+    core = vs.core
+    n = clip.num_frames
+    ctx, chunk = int(renderer.context), int(renderer.chunk)
+    if chunk < 1 or ctx < 0:
+        raise _err(f"renderer gave chunk {chunk}, context {ctx}")
+    n_chunks = -(-n // chunk)
+    span = chunk + 2 * ctx          # window positions d: LTR frame c*chunk - ctx + d
+    n_out = n * factor
+
+    # Padded clip: frame k is LTR frame clamp(k - ctx); padding frames are requested, never used.
+    parts = []
+    if ctx:
+        parts.append(rgb[0] * ctx)
+    parts.append(rgb)
+    pad = n_chunks * chunk + ctx - n
+    if pad > 0:
+        parts.append(rgb[n - 1] * pad)
+    padded = core.std.Splice(parts) if len(parts) > 1 else rgb
+    per_chunk = chunk * factor      # output frames per chunk
+    windows = []
+    for d in range(span):
+        sel = padded[d::chunk][:n_chunks]      # frame c: padded frame c*chunk + d
+        rep = core.std.Interleave([sel] * per_chunk, modify_duration=False)  # frame j: sel[j // per_chunk]
+        windows.append(rep[:n_out])
+    # frame j: LTR frame j // factor, with its props (durations untouched: select() sets them)
+    base = core.std.Interleave([rgb] * factor, modify_duration=False)
+    fps = Fraction(clip.fps_num, clip.fps_den)
+
+    def render(c: int, frames) -> np.ndarray:
+        s = c * chunk
+        count = min(chunk, n - s)
+        lo, hi = max(0, s - ctx), min(n, s + count + ctx)
+        window = np.stack([_rgb_frame(frames[1 + (i - s + ctx)]) for i in range(lo, hi)])
+        out = renderer.render(np.ascontiguousarray(window, dtype=np.float32), s - lo, count)
+        out = np.asarray(out, dtype=np.float32)
+        if out.shape != (count * factor, clip.height, clip.width, 3):
+            raise _err(f"renderer returned {out.shape} for chunk {c}")
+        _log(core, f"rendered chunk {c + 1}/{n_chunks} (frames {s * factor}-{(s + count) * factor - 1})")
+        return out
+
+    cache = _ChunkCache(max(CACHE_BYTES, 2 * per_chunk * clip.width * clip.height * 12), render)
+
+    def select(n: int, f) -> vs.VideoFrame:
+        i = n // factor
+        c, m = divmod(n, per_chunk)
+        data = cache.get(c, f)
+        out = f[0].copy()
+        px = data[m]
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), px[..., p])
+        props = out.props
+        dn, dd = props.get("_DurationNum"), props.get("_DurationDen")
+        dur = Fraction(int(dn), int(dd)) if dn and dd else 1 / fps
+        sub = dur / factor
+        props["_DurationNum"], props["_DurationDen"] = sub.numerator, sub.denominator
+        t0 = props.get("_AbsoluteTime")
+        t0 = float(t0) if t0 is not None else float(i / fps)
+        props["_AbsoluteTime"] = t0 + float((n - i * factor) * sub)
+        return out
+
+    served = core.std.ModifyFrame(base, [base] + windows, select)
+    out_fps = fps * factor
+    served = core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator)
+    result = _from_rgbs(served, clip.format, colour)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# the shim's side
+
+def _shim_upsample(clip, factor=8, model=None, provider=None, device_id=0, num_streams=1, fp16=0,
+                   tilesize=0, overlap=0, method=None, **extra):
+    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
+    if extra:
+        raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")
+    return upsample(clip, factor, model=_as_str(model, "model"), provider=_as_str(provider, "provider") or "auto",
+                    device_id=device_id, num_streams=num_streams, fp16=bool(fp16), tilesize=tilesize,
+                    overlap=overlap, method=_as_str(method, "method") or "auto")
+
+
+def _register_core() -> None:
+    """Give the current core's ``zstsr`` namespace its implementation (the shim calls this)."""
+    vs.core.zstsr.SetImpl(impl=_shim_upsample)
+
+
+# ---------------------------------------------------------------------------------------------
+# a source filter (the VapourSynth wheel ships none)
+
+_PIX = {  # PyAV pix_fmt -> (VapourSynth format, plane order to VS order, bytes per sample)
+    "gray": (vs.GRAY8, None), "gray10le": (vs.GRAY10, None), "gray12le": (vs.GRAY12, None),
+    "gray16le": (vs.GRAY16, None),
+    "yuv420p": (vs.YUV420P8, None), "yuv422p": (vs.YUV422P8, None), "yuv444p": (vs.YUV444P8, None),
+    "yuvj420p": (vs.YUV420P8, None), "yuvj422p": (vs.YUV422P8, None), "yuvj444p": (vs.YUV444P8, None),
+    "yuv420p10le": (vs.YUV420P10, None), "yuv422p10le": (vs.YUV422P10, None),
+    "yuv444p10le": (vs.YUV444P10, None), "yuv420p12le": (vs.YUV420P12, None),
+    "yuv422p12le": (vs.YUV422P12, None), "yuv444p12le": (vs.YUV444P12, None),
+    "yuv420p16le": (vs.YUV420P16, None), "yuv422p16le": (vs.YUV422P16, None),
+    "yuv444p16le": (vs.YUV444P16, None),
+    "gbrp": (vs.RGB24, (2, 0, 1)), "gbrp10le": (vs.RGB30, (2, 0, 1)), "gbrp12le": (vs.RGB36, (2, 0, 1)),
+    "gbrp16le": (vs.RGB48, (2, 0, 1)),
+}
+
+
+class _Decoder:
+    """Random access to a file's frames with PyAV: seek to the keyframe before, decode forward."""
+
+    def __init__(self, path: str):
+        from . import io
+
+        self.path = path
+        self.av = io._av()
+        self.lock = threading.Lock()
+        with self.av.open(path) as c:
+            s = c.streams.video[0]
+            pts, keys = [], []
+            for pkt in c.demux(s):
+                if pkt.pts is None or pkt.size == 0:
+                    continue
+                pts.append(pkt.pts)
+                if pkt.is_keyframe:
+                    keys.append(pkt.pts)
+        if not pts:
+            raise _err(f"{path}: no video frames")
+        self.pts = sorted(pts)
+        self.keys = sorted(keys) or [self.pts[0]]
+        self.index = {p: i for i, p in enumerate(self.pts)}
+        self.container = None
+        self.frames = None
+        self.next_index: int | None = None
+        self.recent: collections.OrderedDict[int, Any] = collections.OrderedDict()
+
+    def _open(self):
+        if self.container is None:
+            self.container = self.av.open(self.path)
+            self.stream = self.container.streams.video[0]
+            self.stream.thread_type = "SLICE"
+
+    def get(self, n: int):
+        import bisect
+
+        with self.lock:
+            if n in self.recent:
+                self.recent.move_to_end(n)
+                return self.recent[n]
+            self._open()
+            nxt = self.next_index
+            if self.frames is None or nxt is None or n < nxt or n - nxt > 32:
+                k = self.keys[max(0, bisect.bisect_right(self.keys, self.pts[n]) - 1)]
+                self.container.seek(k, stream=self.stream, backward=True, any_frame=False)
+                self.frames = self.container.decode(self.stream)
+            for fr in self.frames:
+                idx = self.index.get(fr.pts)
+                if idx is None:
+                    continue
+                self.next_index = idx + 1
+                self.recent[idx] = fr
+                while len(self.recent) > 8:
+                    self.recent.popitem(last=False)
+                if idx == n:
+                    return fr
+                if idx > n:
+                    break
+            self.frames = None
+            raise _err(f"{self.path}: cannot decode frame {n}")
+
+
+def source(path: str | os.PathLike, core: vs.Core | None = None) -> vs.VideoNode:
+    """A clip read from a video file with PyAV (the VapourSynth wheel ships no source filter).
+
+    Keeps the file's format where VapourSynth has it (GRAY, YUV 4:2:0/4:2:2/4:4:4 and planar RGB
+    at 8-16 bits; packed RGB becomes planar RGB24/RGB48, anything else YUV 4:4:4 16-bit), its exact frame rate and its
+    colour description (``_Matrix``, ``_Primaries``, ``_Transfer``, ``_Range``). Frames are
+    decoded on request (seeking to the keyframe before), so any order works. Built as
+    ``std.ModifyFrame`` over a ``BlankClip`` of the right size, format, length and rate.
+    """
+    from . import io
+
+    path = os.fspath(path)
+    core = core or vs.core
+    try:
+        info = io.probe(path)
+    except ZstsrError as e:
+        raise _err(str(e)) from None
+    dec = _Decoder(path)
+    fmt_id, order = _PIX.get(info.pix_fmt, (None, None))
+    convert = None
+    if fmt_id is None:  # packed or exotic: planar RGB for RGB sources (exact), else YUV 4:4:4 16-bit
+        if any(k in info.pix_fmt for k in ("rgb", "bgr", "gbr")):
+            convert = "gbrp" if info.bit_depth <= 8 else "gbrp16le"
+        else:
+            convert = "yuv444p16le"
+        fmt_id, order = _PIX[convert]
+    fmt = core.get_video_format(fmt_id)
+    rate = Fraction(info.rate)
+    blank = core.std.BlankClip(width=info.width, height=info.height, format=fmt_id, length=len(dec.pts),
+                               fpsnum=rate.numerator, fpsden=rate.denominator, keep=True)
+    col = info.color
+    props: dict[str, int] = {}
+    if col.matrix not in (2, 3):
+        props["_Matrix"] = col.matrix
+    if col.primaries not in (2, 3):
+        props["_Primaries"] = col.primaries
+    if col.trc not in (2, 3):
+        props["_Transfer"] = col.trc
+    full = col.range == 2 or (col.range == 0 and info.pix_fmt.startswith("yuvj"))
+    if fmt.color_family == vs.YUV or col.range in (1, 2):
+        props["_Range"] = 1 if full else 0  # R81's _Range: 1 full, 0 limited
+    bps = fmt.bytes_per_sample
+
+    def load(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        fr = dec.get(n)
+        if convert:
+            fr = fr.reformat(format=convert)
+        out = f.copy()
+        for p in range(fmt.num_planes):
+            src_plane = fr.planes[order[p] if order else p]
+            dst = np.asarray(out[p])
+            hh, ww = dst.shape
+            raw = np.frombuffer(src_plane, dtype=np.uint8).reshape(-1, src_plane.line_size)
+            dst[...] = raw[:hh, :ww * bps].view(dst.dtype).reshape(hh, ww)
+        out.props.update(props)
+        return out
+
+    return core.std.ModifyFrame(blank, blank, load)
+
+
+# ---------------------------------------------------------------------------------------------
+# installing the shim where VapourSynth autoloads plugins
+
+PLUGIN_NAME = "libzstsr.so"
+
+
+def plugin_path() -> str:
+    """The built shim beside this module (``vs_zstsr/_shim/libzstsr.so``)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_shim", PLUGIN_NAME)
+
+
+def install_plugin(link: bool = True) -> str:
+    """Put the shim into ``vapoursynth.get_plugin_dir()`` (a symlink, or a copy with ``link=False``)
+    so that every core autoloads ``core.zstsr``. Returns the path written; idempotent."""
+    import shutil
+
+    src = plugin_path()
+    if not os.path.isfile(src):
+        raise ZstsrError(f"the zstsr VapourSynth shim is not built ({src} is missing): pip install -e . again")
+    d = vs.get_plugin_dir()
+    os.makedirs(d, exist_ok=True)
+    dst = os.path.join(d, PLUGIN_NAME)
+    if os.path.islink(dst) or os.path.exists(dst):
+        if os.path.realpath(dst) == os.path.realpath(src):
+            return dst
+        os.remove(dst)
+    if link:
+        os.symlink(src, dst)
+    else:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def _main(argv=None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m vs_zstsr.filter",
+                                 description="Install zstsr's VapourSynth shim into VapourSynth's plugin folder.")
+    ap.add_argument("command", choices=["install-plugin", "plugin-path"])
+    ap.add_argument("--copy", action="store_true", help="copy instead of a symlink")
+    a = ap.parse_args(argv)
+    if a.command == "plugin-path":
+        print(plugin_path())
+        return 0
+    try:
+        print(install_plugin(link=not a.copy))
+    except ZstsrError as e:
+        print(f"zstsr: error: {e}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
