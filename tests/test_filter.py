@@ -359,3 +359,40 @@ def test_source_random_access(ltr_file, core):
     rgb = core.resize.Point(clip, format=vs.RGBS)
     for i in (7, 2, 9, 0, 8, 1):
         assert np.array_equal(np.stack(planes(rgb.get_frame(i)), -1), ref[i])
+
+
+def test_vspipe_with_a_model_matches_the_cli(vs_env, tmp_path, ltr_file):
+    """Same input, same (small, untrained but non-trivial) model, the net on every rung:
+    `core.zstsr.Upsample` in vspipe and `zstsr upsample` give the same frames."""
+    torch = pytest.importorskip("torch")
+    from click.testing import CliRunner
+
+    import zstsr_export
+    from zstsr_trainer import TSRNet
+    from vs_zstsr.cli import main
+    from vs_zstsr.metrics import psnr
+
+    torch.manual_seed(0)
+    net = TSRNet(width=4, depth=3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))  # a visible residual, so the net really acts
+    model = tmp_path / "m.onnx"
+    zstsr_export.export_onnx(net, str(model))
+    r = CliRunner().invoke(main, ["upsample", str(ltr_file), "-o", str(tmp_path / "cli.mkv"),
+                                  "--model", str(model), "--method", "net"])
+    assert r.exit_code == 0, r.output
+    _, cli = io.read_video(tmp_path / "cli.mkv")
+    script = tmp_path / "net.vpy"
+    script.write_text(textwrap.dedent(f"""
+        import vapoursynth as vs
+        from vs_zstsr.filter import source
+        vs.core.zstsr.Upsample(source({str(ltr_file)!r}), 8, model={str(model)!r}, method="net").set_output()
+    """))
+    out = vspipe(vs_env, script, "-r", "2")
+    assert out.returncode == 0, out.stderr.decode()
+    n, h, w = cli.shape[:3]
+    gbr = np.frombuffer(out.stdout, np.uint8).reshape(n, 3, h, w)
+    frames = np.stack([gbr[:, 2], gbr[:, 0], gbr[:, 1]], axis=-1).astype(np.float32) / 255
+    assert frames.shape == cli.shape
+    assert psnr(frames, cli) > 60

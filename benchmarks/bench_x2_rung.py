@@ -1,0 +1,140 @@
+"""TSR x2 at the coarse scale (the ladder's first rung): the trained net vs linear/cubic (+BP).
+
+Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as in NOTES.md):
+* fan, texture: examples/scenes.py ``large`` (192x288, 240 fps). The rung of an x8 job at S/4:
+  HTR = 240 fps averaged to 60 fps, shrunk 4x in space (48x72, 64 frames); LTR = 30 fps, 32 frames.
+* city: /work/shared/data/cityCC0.mpg shrunk 4x in space (180x101, 190 frames at 25 fps); LTR 95.
+
+Ours: train on the LTR alone (``zstsr_trainer.train``), export to ONNX, run with the torch-free
+runtime (``vs_zstsr.model``), then temporal back-projection. Everything is clipped to [0, 1].
+
+    .venv/bin/python benchmarks/bench_x2_rung.py --preset fast                 # main table
+    .venv/bin/python benchmarks/bench_x2_rung.py --budget 120 --examples within  # ablation rows
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))
+
+from vs_zstsr.metrics import psnr, ssim                                     # noqa: E402
+from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate  # noqa: E402
+
+try:
+    from vs_zstsr.backprojection import temporal_backproject                # the canonical one
+except ImportError:  # pragma: no cover - before the colleague's module existed
+    def temporal_backproject(htr, ltr, factor):
+        return htr + np.repeat(ltr - rect_downsample(htr, factor, 0), factor, axis=0)
+
+CACHE = ROOT / "out" / "bench_x2"
+CITY = ROOT.parent / "shared" / "data" / "cityCC0.mpg"
+
+
+def rung_clip(name: str) -> np.ndarray:
+    """HTR ground truth of the coarse x2 rung, cached as .npy."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    f = CACHE / f"{name}_htr.npy"
+    if f.exists():
+        return np.load(f)
+    if name == "city":
+        from vs_zstsr.io import read_video
+        _, v = read_video(CITY)
+        htr = resize_spatial(v, round(v.shape[1] / 4), round(v.shape[2] / 4))
+    else:
+        from scenes import render
+        v, _ = render(name, size="large")
+        htr = resize_spatial(rect_downsample(v, 4, 0), v.shape[1] // 4, v.shape[2] // 4)
+    htr = np.clip(htr, 0, 1).astype(np.float32)
+    np.save(f, htr)
+    return htr
+
+
+def score(out: np.ndarray, gt: np.ndarray) -> dict:
+    out = np.clip(out, 0, 1)
+    return {"psnr": round(psnr(out, gt), 3), "ssim": round(float(np.mean([ssim(a, b) for a, b in zip(out, gt)])), 4)}
+
+
+def run_clip(name: str, config, log) -> dict:
+    import zstsr_trainer
+    from zstsr_export import export_onnx
+    from vs_zstsr.model import load_model
+
+    gt = rung_clip(name)
+    gt = gt[: gt.shape[0] // 2 * 2]
+    ltr = rect_downsample(gt, 2, 0)
+    row = {"clip": name, "size": f"{gt.shape[2]}x{gt.shape[1]}", "ltr_frames": ltr.shape[0]}
+    for k in ("linear", "cubic"):
+        base = temporal_interpolate(ltr, 2, k)
+        row[k] = score(base, gt)
+        row[k + "+bp"] = score(temporal_backproject(base, ltr, 2), gt)
+    last = [0.0]
+
+    def progress(step, total, info):
+        if info["seconds"] - last[0] >= 30:
+            last[0] = info["seconds"]
+            log(f"  {name} it {step} {info['seconds']:.0f}s ratio {info['ratio']:.3f} lr {info['lr']:.0e}")
+
+    r = zstsr_trainer.train(ltr, config, progress=progress)
+    path = CACHE / f"{name}_{config.examples}_{config.width}.onnx"
+    export_onnx(r, str(path), {"training_scale": 0.25})
+    t = time.perf_counter()
+    out = load_model(path, provider="cpu").run(ltr)
+    row["infer_s"] = round(time.perf_counter() - t, 2)
+    row["ours"] = score(out, gt)
+    row["ours+bp"] = score(temporal_backproject(out, ltr, 2), gt)
+    row.update(iterations=r.iterations, train_s=round(r.seconds, 1), loss_ratio=round(r.loss_ratio, 4),
+               lr=r.lr, stopped=r.stopped)
+    best = max(row["linear+bp"]["psnr"], row["cubic+bp"]["psnr"])
+    row["gain_db"] = round(row["ours+bp"]["psnr"] - best, 3)
+    return row
+
+
+def main(argv=None) -> None:
+    import zstsr_trainer
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="fast", choices=sorted(zstsr_trainer.PRESETS))
+    ap.add_argument("--clips", default="fan,texture,city")
+    ap.add_argument("--budget", type=float, help="seconds of training per clip (default: the preset's)")
+    ap.add_argument("--examples", choices=("within", "across", "both"))
+    ap.add_argument("--width", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--base", choices=("cubic", "cubic_bp"))
+    ap.add_argument("--json", help="append one JSON line per clip here")
+    a = ap.parse_args(argv)
+    cfg = zstsr_trainer.PRESETS[a.preset]
+    changes = {k: v for k, v in (("budget_s", a.budget), ("examples", a.examples), ("width", a.width),
+                                 ("lr", a.lr), ("base", a.base)) if v is not None}
+    cfg = cfg.replace(**changes)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    log(f"config: {cfg}")
+    rows = []
+    for name in a.clips.split(","):
+        row = run_clip(name, cfg, log)
+        row["config"] = {k: getattr(cfg, k) for k in ("width", "examples", "lr", "budget_s", "base")}
+        rows.append(row)
+        log(json.dumps(row))
+        if a.json:
+            with open(a.json, "a") as f:
+                f.write(json.dumps(row) + "\n")
+    print("| clip | linear | linear+BP | cubic | cubic+BP | ours | ours+BP | gain vs best BP | iters | train s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        cells = " | ".join(f"{r[k]['psnr']:.2f} / {r[k]['ssim']:.4f}"
+                           for k in ("linear", "linear+bp", "cubic", "cubic+bp", "ours", "ours+bp"))
+        print(f"| {r['clip']} {r['size']} | {cells} | {r['gain_db']:+.2f} | {r['iterations']} | {r['train_s']:.0f} |")
+    print(f"mean gain over the better of linear+BP / cubic+BP: {np.mean([r['gain_db'] for r in rows]):+.3f} dB")
+
+
+if __name__ == "__main__":
+    main()

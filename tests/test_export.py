@@ -1,0 +1,105 @@
+"""ONNX export (metadata, dynamic shapes, parity with torch) and the torch-free runtime loader."""
+import os
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from vs_zstsr.errors import ZstsrError
+from vs_zstsr.model import load_model, gpu_count
+from zstsr_export import FORMAT_VERSION, check_parity, export_onnx
+from zstsr_trainer import TrainConfig, save_checkpoint
+from zstsr_trainer.net import TSRNet
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def net():
+    torch.manual_seed(0)
+    n = TSRNet(8, 8).eval()
+    with torch.no_grad():   # a non-trivial residual, so parity tests the body, not just cubic
+        n.body[-1].weight.mul_(10)
+    return n
+
+
+@pytest.fixture(scope="module")
+def model_path(net, tmp_path_factory):
+    return export_onnx(net, str(tmp_path_factory.mktemp("m") / "x2.onnx"), {"training_scale": 0.25})
+
+
+def test_parity_with_dynamic_shapes(net, model_path):
+    worst = check_parity(net, model_path, shapes=((4, 20, 28), (9, 33, 17)))
+    assert worst < 1e-4
+
+
+def test_metadata(model_path):
+    meta = {p.key: p.value for p in onnx.load(model_path).metadata_props}
+    assert meta["factor"] == "2" and meta["format_version"] == FORMAT_VERSION
+    assert meta["colour_space"] == "R'G'B' gamma-encoded [0,1]"
+    assert meta["training_scale"] == "0.25"
+    assert meta["receptive_field_frames"] == "3" and meta["receptive_field_pixels"] == "8"
+    assert not [p for p in os.listdir(os.path.dirname(model_path)) if p.endswith(".tmp")]
+
+
+def test_export_from_checkpoint_carries_config(net, tmp_path):
+    ck = str(tmp_path / "a.ckpt")
+    save_checkpoint(ck, net, TrainConfig(width=8, depth=8), state={"iteration": 7, "seconds": 1.5})
+    path = export_onnx(ck, str(tmp_path / "a.onnx"))
+    m = load_model(path)
+    assert m.metadata["config"]["width"] == 8 and m.metadata["iterations"] == 7
+    assert check_parity(net, path) < 1e-4
+
+
+def test_runtime_model_matches_torch(net, model_path):
+    m = load_model(model_path, provider="auto")
+    assert m.provider == ("cuda" if gpu_count() else "cpu")
+    assert m.receptive_field == {"frames": 3, "pixels": 8}
+    x = np.random.default_rng(0).random((6, 14, 22, 3), dtype=np.float32)
+    y = m.run(x)
+    assert y.shape == (12, 14, 22, 3) and y.dtype == np.float32
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x).permute(3, 0, 1, 2)[None])[0].permute(1, 2, 3, 0).numpy()
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
+def test_fp16_graph_conversion_is_close(model_path):
+    # The CUDA fp16 path converts the graph; check the converted graph itself on the CPU provider.
+    import onnxruntime as ort
+    from vs_zstsr.model import _to_fp16
+
+    x = np.random.default_rng(1).random((1, 3, 5, 12, 16), dtype=np.float32)
+    ref = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"]).run(None, {"ltr": x})[0]
+    got = ort.InferenceSession(_to_fp16(model_path), providers=["CPUExecutionProvider"]).run(None, {"ltr": x})[0]
+    assert got.dtype == np.float32 and np.abs(got - ref).max() < 1e-2
+    assert load_model(model_path, provider="cpu", fp16=True).fp16 is False   # ignored on the CPU
+
+
+def test_bad_files(tmp_path, net):
+    with pytest.raises(ZstsrError, match="not found"):
+        load_model(tmp_path / "missing.onnx")
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"this is not a protobuf")
+    with pytest.raises(ZstsrError, match="not a loadable ONNX model") as e:
+        load_model(junk)
+    assert "\n" not in str(e.value)
+    old = export_onnx(net, str(tmp_path / "old.onnx"), {"format_version": "0"})
+    with pytest.raises(ZstsrError, match="format version 0"):
+        load_model(old)
+    plain = onnx.load(old)
+    del plain.metadata_props[:]
+    onnx.save(plain, str(tmp_path / "plain.onnx"))
+    with pytest.raises(ZstsrError, match="not a zstsr model"):
+        load_model(tmp_path / "plain.onnx")
+    with pytest.raises(ZstsrError, match="unknown provider"):
+        load_model(old, provider="metal")
+
+
+@pytest.mark.skipif(gpu_count() > 0, reason="needs a machine without a GPU")
+def test_cuda_without_gpu_is_a_clear_error(model_path, capfd):
+    with pytest.raises(ZstsrError, match="needs a CUDA GPU"):
+        load_model(model_path, provider="cuda")
+    load_model(model_path, provider="auto")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""        # auto falls back silently

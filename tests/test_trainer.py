@@ -1,0 +1,180 @@
+"""The trainer: internal examples, the net's built-in cubic, a short training run, checkpoints."""
+import numpy as np
+import pytest
+import torch
+
+from vs_zstsr.resample import rect_downsample, temporal_interpolate
+from zstsr_trainer import PRESETS, TrainConfig, load_checkpoint, train
+from zstsr_trainer.examples import ExampleSampler, gradient_magnitude
+from zstsr_trainer.net import CubicX2, TSRNet, receptive_field
+
+torch.set_num_threads(2)
+
+
+def moving_pattern(t=32, h=40, w=48, seed=0):
+    """HTR clip: a smooth random texture translating diagonally, ~1.5 px per HTR frame."""
+    rng = np.random.default_rng(seed)
+    big = rng.random((h + 3 * t, w + 3 * t, 3)).astype(np.float32)
+    k = np.ones(5, np.float32) / 5   # soften so motion is mostly sub-Nyquist in space
+    big = np.apply_along_axis(lambda v: np.convolve(v, k, "same"), 0, big)
+    big = np.apply_along_axis(lambda v: np.convolve(v, k, "same"), 1, big)
+    frames = []
+    for i in range(t):
+        oy, ox = int(1.5 * i), int(1.5 * i)
+        frames.append(big[oy:oy + h, ox:ox + w])
+    f = np.stack(frames)
+    return ((f - f.min()) / (f.max() - f.min())).astype(np.float32)
+
+
+def tagged_video(t=12, h=20, w=28):
+    """Channel 0 = t, 1 = y, 2 = x (scaled): shows where each axis went."""
+    tt, yy, xx = np.meshgrid(np.arange(t), np.arange(h), np.arange(w), indexing="ij")
+    return np.stack([tt / t, yy / h, xx / w], -1).astype(np.float32)
+
+
+def tiny(**kw):
+    base = dict(width=8, depth=4, crop=(8, 12, 12), batch=3, scales=(1.0,), jumps=(1,), seed=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_examples_shapes_and_ltr_is_rect_of_htr():
+    rng = np.random.default_rng(0)
+    v = rng.random((20, 30, 40, 3), dtype=np.float32)
+    s = ExampleSampler(v, tiny(scales=(1.0, 0.7), jumps=(1, 2), examples="both"), rng)
+    kinds = set()
+    for _ in range(20):
+        lo, hi, kind = s.batch()
+        kinds.add(kind)
+        assert hi.shape == (3, 8, 12, 12, 3) and lo.shape == (3, 4, 12, 12, 3)
+        assert lo.dtype == hi.dtype == np.float32
+        np.testing.assert_array_equal(lo, rect_downsample(hi, 2, axis=1))
+    assert kinds == {"within", "across"}
+
+
+def test_across_examples_swap_time_with_space():
+    v = tagged_video()
+    cfg = tiny(examples="across", augment=False, crop=(8, 10, 10))
+    s = ExampleSampler(v, cfg, np.random.default_rng(1))
+    for _ in range(10):
+        _, hi, kind = s.batch()
+        assert kind == "across"
+        d0 = np.abs(np.diff(hi, axis=1)).max(axis=(0, 1, 2, 3))     # change along the new time axis
+        assert d0[0] == 0, "old time must not vary along the new time axis"
+        assert d0[1] > 0 or d0[2] > 0, "a spatial axis must have become time"
+        # and old time now varies along a spatial axis
+        assert np.abs(np.diff(hi[..., 0], axis=2)).max() > 0 or np.abs(np.diff(hi[..., 0], axis=3)).max() > 0
+
+
+def test_within_examples_keep_time():
+    v = tagged_video()
+    s = ExampleSampler(v, tiny(examples="within", augment=False, crop=(8, 10, 10)), np.random.default_rng(2))
+    _, hi, kind = s.batch()
+    assert kind == "within"
+    assert np.abs(np.diff(hi[..., 0], axis=1)).min() > 0      # time still runs along axis 1
+    assert np.abs(np.diff(hi[..., 1:], axis=1)).max() == 0
+
+
+def test_crop_sampling_prefers_texture():
+    rng = np.random.default_rng(3)
+    v = np.full((16, 32, 96, 3), 0.5, np.float32)
+    v[:, :, 64:] = rng.random((16, 32, 32, 3))                 # texture only in the right third
+    cfg = tiny(examples="within", augment=False, crop=(8, 16, 16), batch=1)
+    s = ExampleSampler(v, cfg, rng)
+    g = [gradient_magnitude(s.batch()[1][0]).mean() for _ in range(200)]
+    flat_fraction = np.mean(np.array(g) < 1e-3)
+    assert flat_fraction < 0.02        # uniform choice would give ~0.6 flat crops
+
+
+def test_cubic_in_graph_equals_temporal_interpolate():
+    rng = np.random.default_rng(4)
+    for t in (1, 2, 5, 9):
+        x = rng.random((t, 7, 6, 3), dtype=np.float32)
+        ref = temporal_interpolate(x, 2, "cubic")
+        got = CubicX2()(torch.from_numpy(x).permute(3, 0, 1, 2)[None])[0].permute(1, 2, 3, 0).numpy()
+        np.testing.assert_allclose(got, ref, atol=1e-6)
+
+
+def test_receptive_field():
+    assert receptive_field(8) == {"frames": 3, "pixels": 8, "htr_frames": 3}
+    # empirical: a change to LTR frame 10 must not reach HTR frames further than 3 LTR frames away
+    net = TSRNet(4, 8).eval()
+    x = torch.rand(1, 3, 21, 19, 19)
+    y = x.clone()
+    y[:, :, 10, 9, 9] += 1
+    with torch.no_grad():
+        d = (net(y) - net(x)).abs().sum(dim=(0, 1))
+    frames = torch.nonzero(d.sum(dim=(1, 2))).flatten()
+    assert frames.min() >= 2 * (10 - 3) and frames.max() <= 2 * (10 + 3) + 1
+    rows = torch.nonzero(d.sum(dim=(0, 2))).flatten()
+    assert rows.min() >= 9 - 8 and rows.max() <= 9 + 8
+
+
+def test_short_training_learns_a_nonzero_residual_and_beats_cubic():
+    """The collapse test: if a layer dies the output is exactly cubic and the residual is zero."""
+    htr = moving_pattern()
+    ltr = rect_downsample(htr, 2, axis=0)
+    cfg = TrainConfig(width=16, depth=8, crop=(8, 16, 16), batch=4, lr=1e-3, max_iters=150, lr_window=50,
+                      scales=(1.0, 0.8), jumps=(1,), examples="within", seed=0, num_threads=1)
+    r = train(ltr, cfg)
+    assert r.iterations == 150 and r.stopped == "max_iters" and not r.net.training
+    assert r.loss_ratio < 0.96, r.loss_ratio   # ~0.92 measured; cubic = 1
+    x = torch.from_numpy(ltr).permute(3, 0, 1, 2)[None]
+    with torch.no_grad():
+        out, base = r.net(x), r.net.interp(x)
+    residual = (out - base).numpy()
+    assert residual.std() > 1e-3, "residual is (near) zero: collapsed to plain cubic"
+    # ... and it generalises to internal examples it has not seen (fresh crops, another seed)
+    lo, hi, _ = ExampleSampler(ltr, cfg.replace(batch=16), np.random.default_rng(99)).batch()
+    x, y = torch.from_numpy(lo).permute(0, 4, 1, 2, 3), torch.from_numpy(hi).permute(0, 4, 1, 2, 3)
+    with torch.no_grad():
+        assert ((r.net(x) - y) ** 2).mean() < ((r.net.interp(x) - y) ** 2).mean()
+
+
+def test_checkpoint_resume_round_trip(tmp_path):
+    ltr = rect_downsample(moving_pattern(t=24, h=24, w=24), 2, axis=0)
+    ck = str(tmp_path / "run.ckpt")
+    cfg = tiny(max_iters=4, checkpoint_every_s=0.0)
+    steps = []
+    r1 = train(ltr, cfg, checkpoint=ck, progress=lambda s, tot, info: steps.append((s, tot, sorted(info))))
+    assert r1.iterations == 4 and [s[0] for s in steps] == [1, 2, 3, 4] and steps[0][1] == 4
+    assert {"loss", "lr", "ratio", "seconds"} <= set(steps[0][2])
+    c = load_checkpoint(ck)
+    assert c.state["iteration"] == 4 and c.config.width == 8
+    for k, v in r1.net.state_dict().items():
+        assert torch.equal(v, c.net.state_dict()[k])
+    r2 = train(ltr, cfg.replace(max_iters=8), checkpoint=ck, resume=True)
+    assert r2.iterations == 8
+    straight = train(ltr, cfg.replace(max_iters=8))
+    for k, v in straight.net.state_dict().items():
+        torch.testing.assert_close(r2.net.state_dict()[k], v, atol=1e-5, rtol=1e-4)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(ValueError):
+        train(ltr, cfg.replace(width=16), checkpoint=ck, resume=True)
+
+
+def test_presets_and_budget():
+    assert set(PRESETS) >= {"paper", "fast"}
+    assert PRESETS["paper"].width == 128 and PRESETS["paper"].depth == 8 and PRESETS["paper"].lr == 1e-4
+    assert PRESETS["paper"].crop == (16, 36, 36)
+    ltr = rect_downsample(moving_pattern(t=24, h=24, w=24), 2, axis=0)
+    r = train(ltr, tiny(budget_s=1.0))
+    assert r.stopped == "budget" and 1.0 <= r.seconds < 5 and r.iterations > 0
+    with pytest.raises(ValueError):
+        TrainConfig(examples="sideways")
+
+
+def test_backprojected_base_agrees_with_input():
+    from zstsr_trainer.net import backproject_x2
+    net = TSRNet(4, 8, base="cubic_bp").eval()
+    x = torch.rand(1, 3, 7, 9, 10)
+    base = net.make_base(x)
+    torch.testing.assert_close(0.5 * (base[:, :, 0::2] + base[:, :, 1::2]), x, atol=1e-6, rtol=0)
+    torch.testing.assert_close(backproject_x2(base, x), base, atol=1e-6, rtol=0)
+    assert receptive_field(8, "cubic_bp")["frames"] == 4
+    y = x.clone()
+    y[:, :, 3, 4, 5] += 1
+    with torch.no_grad():
+        d = (net(y) - net(x)).abs().sum(dim=(0, 1, 3, 4))
+    frames = torch.nonzero(d).flatten()
+    assert frames.min() >= 2 * (3 - 4) and frames.max() <= 2 * (3 + 4) + 1

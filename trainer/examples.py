@@ -1,0 +1,137 @@
+"""Internal training pairs, drawn from the LTR input alone (paper section 3).
+
+A *source* is a video-shaped array ``(T', H', W', 3)`` whose axis 0 plays "time". An example is an
+HTR crop of a source (``crop`` = frames, rows, cols) and its LTR half: the slow camera applied to the
+crop, ``rect_downsample(crop, 2, axis=0)`` - exactly the degradation the net learns to invert.
+
+* within:  the space-time pyramid of the input. A spatial downscale by s makes motion s times
+  smaller in pixels (and the exposure blur with it), so a downscaled input looks like a higher frame
+  rate version of itself; keeping every j-th frame (a temporal jump) makes motion faster again.
+* across:  t swapped with x (or y). Frames are sharp in space, so the 1-D rect along a spatial axis
+  is a good model of exposure blur along time; a spatial downscale first gives a range of scales.
+
+Crops are drawn with probability proportional to their mean gradient magnitude (flat sky teaches
+nothing), via a 3-D summed-area table of the gradient. Augmentations: flips of every axis (a flip of
+axis 0 is time reversal), and 90-degree rotations of the spatial plane when the crop is square.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vs_zstsr.resample import rect_downsample, resize_spatial
+
+MIN_SIDE = 8   # a pyramid level narrower than this in any axis is dropped
+
+
+def gradient_magnitude(v: np.ndarray) -> np.ndarray:
+    """Mean over channels of |d/dt| + |d/dy| + |d/dx| (forward differences, edge-padded)."""
+    g = np.zeros(v.shape[:3], np.float32)
+    for axis in range(3):
+        d = np.abs(np.diff(v, axis=axis, append=np.take(v, [-1], axis=axis)))
+        g += d.mean(axis=-1)
+    return g
+
+
+def _window_means(g: np.ndarray, crop: tuple[int, int, int]) -> np.ndarray:
+    """Mean of ``g`` over every crop-sized window (valid positions) with a summed-area table."""
+    s = np.zeros(tuple(n + 1 for n in g.shape), np.float64)
+    s[1:, 1:, 1:] = g.cumsum(0).cumsum(1).cumsum(2)
+    a, b, c = crop
+    box = (s[a:, b:, c:] - s[:-a, b:, c:] - s[a:, :-b, c:] - s[a:, b:, :-c]
+           + s[:-a, :-b, c:] + s[:-a, b:, :-c] + s[a:, :-b, :-c] - s[:-a, :-b, :-c])
+    return box / (a * b * c)
+
+
+@dataclass
+class Source:
+    video: np.ndarray          # (T', H', W', 3), axis 0 is "time"
+    kind: str                  # "within" or "across"
+    label: str                 # e.g. "within s=0.64 j=2" (for logs)
+    cdf: np.ndarray | None = None   # cumulative crop probabilities over valid positions
+
+
+class ExampleSampler:
+    """Draws batches of (LTR, HTR) crops; one kind (within/across) and one crop shape per batch."""
+
+    def __init__(self, ltr: np.ndarray, config, rng: np.random.Generator):
+        if ltr.ndim != 4 or ltr.shape[-1] != 3:
+            raise ValueError(f"expected LTR frames (T, H, W, 3), got {ltr.shape}")
+        self.config, self.rng = config, rng
+        kinds = {"within": ["within"], "across": ["across"], "both": ["within", "across"]}[config.examples]
+        self.kinds, self.sources, self.crops = [], {}, {}
+        for kind in kinds:
+            srcs = list(self._build(ltr.astype(np.float32, copy=False), kind))
+            crop, srcs = self._fit_crop(srcs)
+            if srcs:
+                self.kinds.append(kind)
+                self.sources[kind], self.crops[kind] = srcs, crop
+                for s in srcs:
+                    p = _window_means(gradient_magnitude(s.video), crop).ravel() + 1e-6
+                    s.cdf = np.cumsum(p / p.sum())
+        if not self.kinds:
+            raise ValueError(f"video {ltr.shape[:3]} too small for training examples")
+        # Bigger levels hold more (and finer) content: draw a level with probability ~ its voxels.
+        self.weights = {k: np.array([s.video[..., 0].size for s in v], float) for k, v in self.sources.items()}
+        for k in self.weights:
+            self.weights[k] /= self.weights[k].sum()
+
+    # ---------------------------------------------------------------- sources
+    def _build(self, v: np.ndarray, kind: str):
+        t, h, w, _ = v.shape
+        for s in self.config.scales:
+            hs, ws = max(1, round(h * s)), max(1, round(w * s))
+            level = v if s == 1.0 else resize_spatial(v, hs, ws)
+            if kind == "within":
+                for j in self.config.jumps:
+                    yield Source(np.ascontiguousarray(level[::j]), kind, f"within s={s:g} j={j}")
+            else:
+                # New time = old x (or y); new (rows, cols) = (old t, old y) or (old t, old x).
+                yield Source(np.ascontiguousarray(level.transpose(2, 0, 1, 3)), kind, f"across t<->x s={s:g}")
+                yield Source(np.ascontiguousarray(level.transpose(1, 0, 2, 3)), kind, f"across t<->y s={s:g}")
+
+    def _fit_crop(self, srcs: list[Source]):
+        """Clamp the configured crop to the largest source; drop sources smaller than that crop."""
+        srcs = [s for s in srcs if min(s.video.shape[:3]) >= MIN_SIDE]
+        if not srcs:
+            return None, []
+        ct, ch, cw = self.config.crop
+        big = [max(s.video.shape[i] for s in srcs) for i in range(3)]
+        crop = (min(ct, big[0] // 2 * 2), min(ch, big[1]), min(cw, big[2]))
+        return crop, [s for s in srcs if all(s.video.shape[i] >= crop[i] for i in range(3))]
+
+    # ---------------------------------------------------------------- drawing
+    def draw_crop(self, src: Source, crop) -> np.ndarray:
+        i = min(int(np.searchsorted(src.cdf, self.rng.random())), len(src.cdf) - 1)
+        nt, nh, nw = (src.video.shape[k] - crop[k] + 1 for k in range(3))
+        t0, rem = divmod(i, nh * nw)
+        y0, x0 = divmod(rem, nw)
+        return src.video[t0:t0 + crop[0], y0:y0 + crop[1], x0:x0 + crop[2]]
+
+    def augment(self, x: np.ndarray) -> np.ndarray:
+        if not self.config.augment:
+            return x
+        for axis in range(3):                      # axis 0: time reversal
+            if self.rng.random() < 0.5:
+                x = np.flip(x, axis)
+        if x.shape[1] == x.shape[2]:
+            x = np.rot90(x, int(self.rng.integers(4)), axes=(1, 2))
+        return x
+
+    def batch(self) -> tuple[np.ndarray, np.ndarray, str]:
+        """``(ltr (B, t/2, h, w, 3), htr (B, t, h, w, 3), kind)``."""
+        kind = self.kinds[0]
+        if len(self.kinds) == 2:
+            kind = "across" if self.rng.random() < self.config.p_across else "within"
+        srcs, crop = self.sources[kind], self.crops[kind]
+        htr = []
+        for _ in range(self.config.batch):
+            src = srcs[self.rng.choice(len(srcs), p=self.weights[kind])]
+            htr.append(self.augment(self.draw_crop(src, crop)))
+        htr = np.stack(htr).astype(np.float32)
+        return rect_downsample(htr, 2, axis=1), htr, kind
+
+    def describe(self) -> dict:
+        return {k: {"crop": self.crops[k], "sources": [s.label + f" {s.video.shape[:3]}" for s in v]}
+                for k, v in self.sources.items()}

@@ -1,0 +1,253 @@
+"""The training loop and its checkpoints.
+
+``train(ltr, config)`` fits a fresh :class:`TSRNet` to internal examples of one LTR video: L2 loss,
+Adam, ZSSR's learning-rate policy, a wall-clock budget. It reports the net's loss as a ratio to
+cubic interpolation's loss on the same crops - the one quality signal available without ground truth
+(below 1: the net improves on its own base on its own examples; NOTES: this alone does not prove it
+helps on the test video, hence temporal back-projection and "do no harm" downstream).
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .examples import ExampleSampler
+from .net import TSRNet
+from .schedule import LRPolicy
+
+CHECKPOINT_FORMAT = "zstsr-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainResult:
+    net: TSRNet                  # in eval mode, on the CPU
+    config: TrainConfig
+    iterations: int
+    seconds: float               # training wall clock, resumed runs included
+    final_loss: float            # mean L2 over the last lr_window iterations
+    cubic_loss: float            # cubic interpolation's L2 on the same crops
+    loss_ratio: float            # final_loss / cubic_loss (< 1: better than cubic)
+    lr: float
+    stopped: str                 # "budget" | "max_iters" | "lr_min"
+    device: str
+    lr_changes: list = field(default_factory=list)
+    examples: dict = field(default_factory=dict)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch sees no CUDA GPU")
+    return torch.device(name)
+
+
+class ThreadTuner:
+    """Pick the CPU thread count by measurement, and re-check now and then.
+
+    On a 2-core machine shared with other jobs, 2 torch threads were 10x *slower* than 1 (OpenMP
+    threads wait on a core that is busy elsewhere: 1.13 vs 0.10 s per iteration, measured), while
+    alone 2 threads are faster. So every ``every_s`` seconds we time a few iterations at each
+    candidate count and keep the fastest; a candidate far slower than the best is dropped after
+    one sample, so a probe never costs much.
+    """
+
+    def __init__(self, max_threads: int, every_s: float = 120.0, probe: int = 3):
+        self.candidates = sorted({max_threads, max(1, max_threads // 2), 1}, reverse=True)
+        self.every_s, self.probe = every_s, probe
+        self.best, self.queue, self.times = max_threads, [], {}
+        self.next_check = time.monotonic()
+
+    def before(self) -> None:
+        if len(self.candidates) == 1:
+            return
+        if not self.queue and time.monotonic() >= self.next_check:
+            order = [self.best] + [n for n in self.candidates if n != self.best]
+            self.queue = [n for n in order for _ in range(self.probe)]
+            self.times = {n: [] for n in self.candidates}
+        n = self.queue[0] if self.queue else self.best
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+        self.t = time.perf_counter()
+
+    def after(self) -> None:
+        if not self.queue:
+            return
+        n = self.queue.pop(0)
+        self.times[n].append(time.perf_counter() - self.t)
+        done = {k: min(v) for k, v in self.times.items() if v}
+        if len(done) > 1 and done[n] > 2 * min(done.values()):
+            self.queue = [k for k in self.queue if k != n]          # hopeless: stop probing it
+        if not self.queue:
+            self.best = min(done, key=done.get)
+            torch.set_num_threads(self.best)
+            self.next_check = time.monotonic() + self.every_s
+
+
+def _to_torch(x: np.ndarray, device, channels_last: bool) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3))).to(device, non_blocking=True)
+    return t.contiguous(memory_format=torch.channels_last_3d) if channels_last else t
+
+
+# ------------------------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: str, net: TSRNet, config: TrainConfig, *, optimizer=None, state: dict | None = None) -> None:
+    """Write atomically (temp file in the same folder + os.replace): a crash leaves the old one."""
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": config.to_dict(),
+               "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
+               "optimizer": optimizer.state_dict() if optimizer is not None else None,
+               "state": state or {}}
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class Checkpoint:
+    net: TSRNet                  # eval mode, CPU
+    config: TrainConfig
+    state: dict                  # iteration, seconds, stats, lr policy, rng states
+    optimizer: dict | None
+
+
+def load_checkpoint(path: str) -> Checkpoint:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    d = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(d, dict) or d.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a zstsr checkpoint")
+    if d.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(f"{path}: checkpoint version {d.get('version')}, expected {CHECKPOINT_VERSION}")
+    config = TrainConfig.from_dict(d["config"])
+    net = TSRNet(config.width, config.depth, base=config.base)
+    net.load_state_dict(d["net"])
+    return Checkpoint(net.eval(), config, d.get("state", {}), d.get("optimizer"))
+
+
+# ------------------------------------------------------------------------------------ training
+def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None, resume: bool = False,
+          progress=None) -> TrainResult:
+    """Train on one LTR video ``(T, H, W, 3)`` float32 in [0, 1].
+
+    ``checkpoint``: file written every ``config.checkpoint_every_s`` and at the end. ``resume``:
+    continue from it if it exists (the budget counts the earlier time too). ``progress(step, total,
+    info)`` is called after every iteration; ``total`` is ``max_iters`` or None (budget/lr-bound).
+    """
+    ltr = np.asarray(ltr, np.float32)
+    device = pick_device(config.device)
+    cuda = device.type == "cuda"
+    tuner = None
+    if not cuda:
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        else:
+            tuner = ThreadTuner(os.cpu_count() or 1)
+    else:
+        torch.backends.cudnn.benchmark = True
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+
+    net = TSRNet(config.width, config.depth, base=config.base)
+    opt_state, state = None, {}
+    if resume and checkpoint and os.path.isfile(checkpoint):
+        ck = load_checkpoint(checkpoint)
+        if (ck.config.width, ck.config.depth) != (config.width, config.depth):
+            raise ValueError(f"{checkpoint} holds a {ck.config.width}x{ck.config.depth} net; config asks "
+                             f"{config.width}x{config.depth}")
+        net, opt_state, state = ck.net, ck.optimizer, ck.state
+    net = net.to(device).train()
+    if cuda:
+        net = net.to(memory_format=torch.channels_last_3d)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    policy = LRPolicy(config)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+        policy.load(state["policy"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+    for g in opt.param_groups:
+        g["lr"] = policy.lr
+
+    sampler = ExampleSampler(ltr, config, rng)
+    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
+    use_amp = cuda and config.amp
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+
+    it = int(state.get("iteration", 0))
+    seconds0 = float(state.get("seconds", 0.0))
+    recent = [tuple(x) for x in state.get("recent", [])]   # (net loss, cubic loss) per iteration
+    t0 = last_ckpt = time.monotonic()
+    stopped = "budget"
+
+    def snapshot() -> dict:
+        return {"iteration": it, "seconds": seconds0 + time.monotonic() - t0, "policy": policy.state(),
+                "recent": [list(r) for r in recent], "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state()}
+
+    while True:
+        elapsed = seconds0 + time.monotonic() - t0
+        if config.budget_s is not None and elapsed >= config.budget_s:
+            stopped = "budget"
+            break
+        if config.max_iters is not None and it >= config.max_iters:
+            stopped = "max_iters"
+            break
+        if policy.exhausted:
+            stopped = "lr_min"
+            break
+        if tuner:
+            tuner.before()
+        lo, hi, kind = sampler.batch()
+        x, y = _to_torch(lo, device, cuda), _to_torch(hi, device, cuda)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+            out = net(x)
+        loss = torch.mean((out.float() - y) ** 2)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        with torch.no_grad():
+            cubic = torch.mean((net.interp(x).float() - y) ** 2)   # the paper's baseline, whatever the base
+        l, c = float(loss.detach()), max(float(cubic), 1e-12)
+        if tuner:
+            tuner.after()
+        it += 1
+        recent.append((l, c))
+        del recent[:-config.lr_window]
+        policy.record(l / c)
+        if policy.update(it):
+            for g in opt.param_groups:
+                g["lr"] = policy.lr
+        if progress is not None:
+            s = sum(r[0] for r in recent) / max(sum(r[1] for r in recent), 1e-12)
+            progress(it, config.max_iters, {"loss": l, "cubic_loss": c, "ratio": s, "lr": policy.lr,
+                                            "seconds": seconds0 + time.monotonic() - t0, "kind": kind})
+        if checkpoint and time.monotonic() - last_ckpt >= config.checkpoint_every_s:
+            save_checkpoint(checkpoint, net, config, optimizer=opt, state=snapshot())
+            last_ckpt = time.monotonic()
+
+    if checkpoint:
+        save_checkpoint(checkpoint, net, config, optimizer=opt, state=snapshot())
+    net = net.to("cpu", memory_format=torch.contiguous_format).eval()
+    fl = float(np.mean([r[0] for r in recent])) if recent else float("nan")
+    cl = float(np.mean([r[1] for r in recent])) if recent else float("nan")
+    return TrainResult(net=net, config=config, iterations=it, seconds=seconds0 + time.monotonic() - t0,
+                       final_loss=fl, cubic_loss=cl, loss_ratio=fl / cl if recent else float("nan"),
+                       lr=policy.lr, stopped=stopped, device=str(device), lr_changes=list(policy.changes),
+                       examples=sampler.describe())

@@ -1,0 +1,169 @@
+"""Loading a zstsr ONNX model (numpy + onnxruntime only; never torch).
+
+``load_model(path)`` validates the file and its metadata and picks an execution provider:
+
+* ``cpu``; ``cuda`` (error if no GPU); ``tensorrt`` (TensorRT, then CUDA, then CPU);
+* ``auto``: CUDA only when a GPU is really there, else CPU, silently. onnxruntime-gpu lists the
+  CUDA provider even on machines without a GPU and prints a red multi-line error when asked for it
+  (NOTES), so we probe the driver ourselves (libcuda's ``cuDeviceGetCount``) before asking.
+
+``fp16=True`` runs the net in float16 on CUDA/TensorRT (inputs and outputs stay float32); on the CPU
+it is ignored - onnxruntime's CPU float16 convolutions are slower than float32, not faster. Converting
+the graph for CUDA needs the ``onnx`` package (TensorRT does it itself).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ZstsrError
+
+FORMAT_VERSION = "1"     # must match zstsr_export.FORMAT_VERSION
+PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_count() -> int:
+    """Number of CUDA devices the driver reports (0 without a driver); never raises."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return 0
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+        n = ctypes.c_int(0)
+        if cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(n)) != 0:
+            return 0
+        return int(n.value)
+    except (OSError, AttributeError):
+        return 0
+
+
+@dataclass
+class TSRModel:
+    session: object
+    metadata: dict
+    path: str
+    provider: str          # the provider actually running the graph
+    fp16: bool
+
+    @property
+    def receptive_field(self) -> dict:
+        """Reach of one output sample, each side: ``{"frames": LTR frames, "pixels": pixels}``."""
+        return {"frames": int(self.metadata["receptive_field_frames"]),
+                "pixels": int(self.metadata["receptive_field_pixels"])}
+
+    @property
+    def factor(self) -> int:
+        return int(self.metadata.get("factor", 2))
+
+    def run(self, ltr: np.ndarray) -> np.ndarray:
+        """``(T, H, W, 3)`` float32 in [0, 1] -> ``(2T, H, W, 3)`` float32 (not clipped)."""
+        ltr = np.asarray(ltr, dtype=np.float32)
+        if ltr.ndim != 4 or ltr.shape[-1] != 3:
+            raise ZstsrError(f"model input must be (T, H, W, 3) frames, got shape {ltr.shape}")
+        x = np.ascontiguousarray(ltr.transpose(3, 0, 1, 2)[None])
+        y = self.session.run(["htr"], {"ltr": x})[0]
+        return np.ascontiguousarray(y[0].transpose(1, 2, 3, 0))
+
+
+def _parse_metadata(raw: dict) -> dict:
+    meta = {}
+    for k, v in raw.items():
+        try:
+            meta[k] = json.loads(v)
+        except (ValueError, TypeError):
+            meta[k] = v
+    return meta
+
+
+def _to_fp16(path: str) -> bytes:
+    """The graph with float16 weights and compute, float32 at its input and output."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        raise ZstsrError("fp16 on CUDA needs the 'onnx' package (pip install onnx)") from None
+    m = onnx.load(path)
+    g = m.graph
+    for init in g.initializer:
+        if init.data_type == TensorProto.FLOAT:
+            init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name))
+    for node in g.node:
+        for a in node.attribute:   # Constant nodes holding float tensors
+            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
+                a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
+    inp, out = g.input[0].name, g.output[0].name
+    for node in g.node:            # rewire: ltr -> Cast(fp16) -> graph -> Cast(fp32) -> htr
+        node.input[:] = [inp + "_fp16" if i == inp else i for i in node.input]
+        node.output[:] = [out + "_fp16" if o == out else o for o in node.output]
+    g.node.insert(0, helper.make_node("Cast", [inp], [inp + "_fp16"], to=TensorProto.FLOAT16))
+    g.node.append(helper.make_node("Cast", [out + "_fp16"], [out], to=TensorProto.FLOAT))
+    del g.value_info[:]
+    return m.SerializeToString()
+
+
+def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = False,
+               num_threads: int = 0) -> TSRModel:
+    """Load and validate a zstsr ONNX model; see the module doc for ``provider`` and ``fp16``."""
+    path = os.fspath(path)
+    if provider not in PROVIDERS:
+        raise ZstsrError(f"unknown provider {provider!r}; choose one of {', '.join(PROVIDERS)}")
+    if not os.path.isfile(path):
+        raise ZstsrError(f"model file not found: {path}")
+    import onnxruntime as ort
+
+    if provider == "auto":
+        gpu = gpu_count() > device_id and "CUDAExecutionProvider" in ort.get_available_providers()
+        provider = "cuda" if gpu else "cpu"
+        explicit = False
+    else:
+        explicit = True
+    if provider in ("cuda", "tensorrt") and gpu_count() <= device_id:
+        raise ZstsrError(f"provider {provider!r} needs a CUDA GPU (device {device_id}); none was found")
+
+    chain: list = []
+    if provider == "tensorrt":
+        chain.append(("TensorrtExecutionProvider", {"device_id": device_id, "trt_fp16_enable": bool(fp16)}))
+    if provider in ("cuda", "tensorrt"):
+        chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
+        if hasattr(ort, "preload_dlls"):   # CUDA/cuDNN from pip's nvidia-* wheels, if that is where they are
+            try:
+                ort.preload_dlls()
+            except Exception:
+                pass
+    chain.append("CPUExecutionProvider")
+    use_fp16 = fp16 and provider == "cuda"
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3 if explicit else 4   # auto stays silent; an explicit choice may warn
+    so.intra_op_num_threads = max(0, int(num_threads))
+    try:
+        source = _to_fp16(path) if use_fp16 else path
+        sess = ort.InferenceSession(source, so, providers=chain)
+    except ZstsrError:
+        raise
+    except Exception as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ZstsrError(f"{path} is not a loadable ONNX model ({first[:200]})") from None
+
+    meta = _parse_metadata(sess.get_modelmeta().custom_metadata_map)
+    if meta.get("format") != "zstsr":
+        raise ZstsrError(f"{path} is an ONNX model but not a zstsr model (no zstsr metadata)")
+    version = str(meta.get("format_version"))
+    if version != FORMAT_VERSION:
+        raise ZstsrError(f"{path} has model format version {version}; this zstsr reads version "
+                         f"{FORMAT_VERSION} (re-export it with this version's trainer)")
+    for key in ("receptive_field_frames", "receptive_field_pixels"):
+        if key not in meta:
+            raise ZstsrError(f"{path}: metadata lacks {key!r}")
+    if [i.name for i in sess.get_inputs()] != ["ltr"] or [o.name for o in sess.get_outputs()] != ["htr"]:
+        raise ZstsrError(f"{path}: expected one input 'ltr' and one output 'htr'")
+    active = sess.get_providers()[0]
+    if explicit and provider == "cuda" and active != "CUDAExecutionProvider":
+        raise ZstsrError("the CUDA provider failed to start (CUDA/cuDNN libraries missing?); use provider='cpu'")
+    name = {"TensorrtExecutionProvider": "tensorrt", "CUDAExecutionProvider": "cuda"}.get(active, "cpu")
+    return TSRModel(sess, meta, path, name, use_fp16 or (fp16 and name == "tensorrt"))
