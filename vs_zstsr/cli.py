@@ -65,6 +65,30 @@ output_option = click.option("-o", "--output", required=True, type=click.Path(di
                              help="Output file (.mkv FFV1, .mp4 H.264, .mov ProRes) or folder/ for PNG frames.")
 codec_option = click.option("--codec", type=click.Choice(io.CODECS), default=None,
                             help="Override the codec chosen from the output's extension.")
+def _with(options):
+    """Apply a list of click options as one decorator."""
+    def deco(f):
+        for o in reversed(options):
+            f = o(f)
+        return f
+    return deco
+
+
+# Real-world footage (docs/FOOTAGE.md): every command that reads video takes these (use _with).
+input_options = [
+    click.option("--vfr", type=click.Choice(io.VFR_POLICIES), default="convert", show_default=True,
+                 help="Variable frame rate input: convert to the nearest constant rate (frames "
+                      "repeated or dropped, said in one line), or refuse it."),
+    click.option("--assume-progressive", is_flag=True,
+                 help="Treat input flagged as interlaced as progressive (else it is refused)."),
+]
+
+
+def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False
+                ) -> io.VideoInfo:
+    """Probe an input and apply the footage checks (alpha, interlacing, variable rate)."""
+    return io.open_input(path, _parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
+                         log=_note)
 
 
 class _Group(click.Group):
@@ -117,8 +141,9 @@ def info(video: str, fps: str | None, as_json: bool) -> None:
                    "whole exposures.")
 @codec_option
 @fps_option
+@_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
-            codec: str | None, fps: str | None) -> None:
+            codec: str | None, fps: str | None, vfr: str, assume_progressive: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -129,10 +154,10 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     check_factor(factor)
     if scale < 1:
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
-    vi = io.probe(htr, _parse_rate(fps))
+    vi = _open_input(htr, fps, vfr, assume_progressive)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
-    kw = dict(bit_depth=vi.bit_depth, pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray)
+    kw = dict(bit_depth=vi.bit_depth, pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note)
     out_rate = vi.rate / factor
     acc = np.zeros((h, w, 3), np.float64)
     n = written = 0
@@ -190,8 +215,9 @@ def _maybe_writer(path, w, h, rate, kw):
 @click.option("--conform", is_flag=True, help="Keep the input frame rate (N x slow motion).")
 @codec_option
 @fps_option
+@_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
-             codec: str | None, fps: str | None) -> None:
+             codec: str | None, fps: str | None, vfr: str, assume_progressive: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
@@ -200,12 +226,12 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     from .baselines import interpolate
 
     check_factor(factor)
-    vi, clip = io.read_video(ltr, _parse_rate(fps))
+    vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive))
     _audio_note(vi)
     with _bar(clip.shape[0] * factor, method) as bar:
         out = interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
     rate = vi.rate if conform else vi.rate * factor
-    io.write_video(output, out, rate, codec=codec, like=vi)
+    io.write_video(output, out, rate, codec=codec, like=vi, log=_note)
     _note(f"wrote {len(out)} frames at {io.format_rate(rate)} fps to {output}")
 
 
@@ -238,14 +264,6 @@ train_options = [
 ]
 
 
-def _with(options):
-    def deco(f):
-        for o in reversed(options):
-            f = o(f)
-        return f
-    return deco
-
-
 class _Bar:
     """A training progress bar over the wall-clock budget (the natural unit: it stops on time)."""
 
@@ -265,28 +283,40 @@ class _Bar:
         self.bar.close()
 
 
+# The upsampling engine's options, shared by `upsample` and `render`.
+model_options = [
+    click.option("--model", type=click.Path(), default=None,
+                 help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
+    click.option("--method", type=click.Choice(["auto", "net", "cubic"]), default="auto", show_default=True,
+                 help="auto: each rung uses the net only where a self-check on the clip's own examples "
+                      "says it beats cubic interpolation; net: on every rung (the paper); cubic: no net."),
+]
+device_options = [
+    click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
+                 show_default=True, help="onnxruntime execution provider."),
+    click.option("--device-id", type=int, default=0, show_default=True),
+    click.option("--fp16", is_flag=True, help="Half precision on CUDA."),
+    click.option("--tilesize", type=int, default=0,
+                 help="Run the net on spatial tiles of this size (0: whole frames)."),
+    click.option("--overlap", type=int, default=0,
+                 help="Extra tile overlap in pixels (at least the net's reach is used)."),
+]
+
+
 @main.command()
 @click.argument("video", type=click.Path())
 @output_option
 @factor_option
-@click.option("--model", type=click.Path(), default=None,
-              help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
-@click.option("--method", type=click.Choice(["auto", "net", "cubic"]), default="auto", show_default=True,
-              help="auto: each rung uses the net only where a self-check on the clip's own examples "
-                   "says it beats cubic interpolation; net: on every rung (the paper); cubic: no net.")
+@_with(model_options)
 @click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
-@click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
-              show_default=True, help="onnxruntime execution provider.")
-@click.option("--device-id", type=int, default=0, show_default=True)
-@click.option("--fp16", is_flag=True, help="Half precision on CUDA.")
-@click.option("--tilesize", type=int, default=0, help="Run the net on spatial tiles of this size (0: whole frames).")
-@click.option("--overlap", type=int, default=0, help="Extra tile overlap in pixels (at least the net's reach is used).")
+@_with(device_options)
 @click.option("--save-model", type=click.Path(), default=None, help="Also keep the trained model here.")
 @_with(train_options)
 @codec_option
 @fps_option
+@_with(input_options)
 def upsample(video, output, factor, model, method, conform, provider, device_id, fp16, tilesize,
-             overlap, save_model, preset, budget, examples, codec, fps) -> None:
+             overlap, save_model, preset, budget, examples, codec, fps, vfr, assume_progressive) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -296,7 +326,7 @@ def upsample(video, output, factor, model, method, conform, provider, device_id,
     from .stream import Renderer, upsample_stream
 
     check_factor(factor)
-    vi = io.probe(video, _parse_rate(fps))
+    vi = _open_input(video, fps, vfr, assume_progressive)
     _audio_note(vi)
     n = io.count_frames(video, vi)
     if n < 1:
@@ -316,11 +346,115 @@ def upsample(video, output, factor, model, method, conform, provider, device_id,
         bar.close()
     rate = vi.rate if conform else vi.rate * factor
     with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                        color=vi.color, gray=vi.is_gray) as w, _bar(n * factor, "upsample") as pbar:
+                        color=vi.color, gray=vi.is_gray, log=_note) as w, _bar(n * factor, "upsample") as pbar:
         for frame in upsample_stream(io.read_frames(video, vi), renderer):
             w.write(frame)
             pbar.update(1)
     _note(f"wrote {n * factor} frames at {io.format_rate(rate)} fps to {output}")
+
+
+@main.command()
+@click.argument("source", type=click.Path())
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Output folder (created if missing): masters, Proxy/ and, for a folder SOURCE, "
+                   "zstsr_render.csv.")
+@factor_option
+@click.option("--conform", is_flag=True,
+              help="Keep the input frame rate: the N x frames play as N x slow motion.")
+@click.option("--codec", type=click.Choice(["prores", "dnxhr", "ffv1"]), default="prores", show_default=True,
+              help="Master: ProRes 422 HQ (.mov), DNxHR HQX 10-bit (.mov, at least 256x120) or FFV1 "
+                   "lossless (.mkv).")
+@click.option("--proxy", is_flag=True,
+              help="Also write a ProRes Proxy with the same name in OUT_DIR/Proxy/ (same frames, rate, "
+                   "timecode, reel name, audio) for the NLE to relink.")
+@click.option("--proxy-size", type=click.Choice(["half", "quarter"]), default="half", show_default=True,
+              help="Proxy picture size.")
+@click.option("--audio", type=click.Choice(["auto", "keep", "drop", "stretch"]), default="auto",
+              show_default=True,
+              help="auto: keep at real rate, drop with --conform; stretch: slow it N x like tape "
+                   "(pitch falls) to match --conform. Written to the file as zstsr_audio.")
+@_with(model_options)
+@_with(device_options)
+@_with(train_options)
+@fps_option
+def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, provider,
+           device_id, fp16, tilesize, overlap, preset, budget, examples, fps) -> None:
+    """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
+    matching proxy (docs/NLE.md).
+
+    SOURCE is a clip, a PNG-frame folder, or a folder of clips (each video file in it, not
+    recursive): then a bad clip gets one error line, the rest are rendered, OUT_DIR/zstsr_render.csv
+    lists them all, and the exit status is 1 if any failed. The start timecode and reel name are
+    carried over (the timecode rescaled to the new rate, or copied with --conform).
+    """
+    import contextlib
+
+    from . import render as rd
+
+    check_factor(factor)
+    if model is not None and not Path(model).is_file():
+        raise ZstsrError(f"model file not found: {model}")
+    settings = rd.RenderSettings(
+        factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
+        fps=_parse_rate(fps),
+        engine={"model_path": model, "method": method, "provider": provider, "device_id": device_id,
+                "fp16": fp16, "tilesize": tilesize, "overlap": overlap,
+                "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
+    settings.check()
+    src = Path(source)
+    if not src.exists():
+        raise ZstsrError(f"{source}: no such file or folder")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ZstsrError(f"{out_dir}: exists and is not a folder")
+    if not out.parent.exists():
+        raise ZstsrError(f"{out.parent}: output folder does not exist")
+
+    def one(path, protect=()):
+        bar = _Bar("train")
+        try:
+            return rd.render_clip(path, out, settings, log=_note, train_progress=bar, frame_bar=_bar,
+                                  protect=protect)
+        finally:
+            bar.close()
+
+    def said(r):
+        return (f"wrote {r.frames} frames at {io.format_rate(r.rate)} fps from {r.start_timecode} to "
+                f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
+
+    if not rd.is_batch(src):
+        io.probe(src, settings.fps)  # refuse bad input before creating anything
+        made = not out.exists()
+        out.mkdir(exist_ok=True)
+        try:
+            _note(said(one(src)))
+        except BaseException:
+            if made:
+                with contextlib.suppress(OSError):
+                    out.rmdir()  # only if empty: leave nothing behind
+            raise
+        return
+    sources = rd.list_sources(src)
+    out.mkdir(exist_ok=True)
+    results, masters = [], {}
+    for path in sources:
+        target = rd.master_path(path, out, codec)
+        try:
+            if target in masters:
+                raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
+            r = one(path, protect=tuple(p for p in sources if p != path))
+            masters[target] = path
+            _note(said(r))
+        except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
+            reason = rd.short_reason(path, e)
+            click.echo(f"zstsr: error: {path}: {reason}", err=True)
+            r = rd.ClipResult(source=str(path), status=f"error: {reason}")
+        results.append(r)
+    csv_path = rd.write_csv(out, results)
+    failed = sum(r.status != "ok" for r in results)
+    _note(f"rendered {len(results) - failed} of {len(results)} clips; list in {csv_path}")
+    if failed:
+        sys.exit(1)
 
 
 @main.command(name="train")
@@ -330,7 +464,8 @@ def upsample(video, output, factor, model, method, conform, provider, device_id,
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
 @_with(train_options)
 @fps_option
-def train_cmd(video, output, factor, resume, preset, budget, examples, fps) -> None:
+@_with(input_options)
+def train_cmd(video, output, factor, resume, preset, budget, examples, fps, vfr, assume_progressive) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     try:
         import zstsr_trainer
@@ -340,7 +475,7 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, fps) -> N
     from .ladder import plan
 
     check_factor(factor)
-    vi = io.probe(video, _parse_rate(fps))
+    vi = _open_input(video, fps, vfr, assume_progressive)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size)

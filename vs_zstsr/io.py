@@ -5,8 +5,9 @@ the stored, gamma-encoded R'G'B', converted from Y'CbCr with the file's own matr
 Frame rates stay exact :class:`fractions.Fraction` values (30000/1001 x 8 = 240000/1001).
 Bit depth is kept: 8-bit sources are written at 8 bits, deeper ones at 10 or 16.
 
-Audio is not carried by this module: the measuring tools (degrade, baseline, eval) write video only,
-and the CLI says so in one line when the input has an audio stream.
+Audio is not carried by the measuring tools (degrade, baseline, eval): they write video only, and the
+CLI says so in one line when the input has an audio stream. A :class:`VideoWriter` can hold a PCM
+audio track (:class:`AudioSpec`), which ``zstsr render`` uses (``vs_zstsr/render.py``).
 
 Outputs are written under a temporary name beside the target and renamed on success, so an error
 or an interrupt never leaves a half-written file (or folder) under the requested name.
@@ -29,6 +30,10 @@ from .errors import ZstsrError
 
 FRAME_SIDECAR = "zstsr.json"  # rate and depth of a folder of PNG frames
 CODECS = ("ffv1", "png", "h264", "h265", "prores")
+# Codecs a VideoWriter also takes, though the measuring tools' --codec does not offer them: DNxHR HQX
+# (10-bit 4:2:2, in .mov) for `zstsr render`'s edit-ready masters.
+EXTRA_CODECS = ("dnxhr",)
+_ENCODER = {"ffv1": "ffv1", "h264": "libx264", "h265": "libx265", "prores": "prores_ks", "dnxhr": "dnxhd"}
 _EXT_CODEC = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1", ".mp4": "h264", ".m4v": "h264",
               ".mov": "prores", ".png": "png"}
 
@@ -54,15 +59,38 @@ class VideoInfo:
     codec: str
     has_audio: bool = False
     color: ColorInfo = field(default_factory=ColorInfo)
+    # Real-world footage (docs/FOOTAGE.md). width/height above are as displayed: a phone clip's
+    # display matrix is applied to the pixels on read (``orientation``, an ffmpeg transpose/flip
+    # name, "" for none), so outputs are upright and carry no rotation.
+    orientation: str = ""
+    field_order: str = "progressive"  # or "unknown", "tt", "bb", "tb", "bt" (interlaced)
+    vfr: bool = False  # timestamps vary; ``slots`` then maps each constant-rate frame to a source frame
+    slots: list[int] | None = field(default=None, repr=False)
 
     @property
     def is_gray(self) -> bool:
         return self.pix_fmt.startswith(("gray", "ya"))
 
+    @property
+    def has_alpha(self) -> bool:
+        return _has_alpha(self.pix_fmt)
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order not in ("progressive", "unknown")
+
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the decoded pictures, before ``orientation`` turns them."""
+        return (self.height, self.width) if _transposes(self.orientation) else (self.width, self.height)
+
     def describe(self) -> str:
         n = "?" if self.frames is None else str(self.frames)
+        extra = "".join([f", turned upright on read ({self.orientation})" if self.orientation else "",
+                         f", interlaced ({self.field_order})" if self.interlaced else ""])
         return (f"{Path(self.path).name}: {self.width}x{self.height}, {n} frames at "
-                f"{format_rate(self.rate)} fps, {self.pix_fmt} ({self.bit_depth}-bit, {self.codec})")
+                f"{format_rate(self.rate)} fps, {self.pix_fmt} ({self.bit_depth}-bit, {self.codec})"
+                + extra)
 
 
 def format_rate(rate: Fraction) -> str:
@@ -101,6 +129,82 @@ def _depth_of(pix_fmt: str) -> int:
         return max(c.bits for c in av.VideoFormat(pix_fmt).components)
     except Exception:
         return 8
+
+
+def _has_alpha(pix_fmt: str) -> bool:
+    av = _av()
+    try:
+        return any(c.is_alpha for c in av.VideoFormat(pix_fmt).components)
+    except Exception:
+        return False
+
+
+_FIELD_ORDERS = {0: "unknown", 1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}  # AVFieldOrder
+
+
+def orientation_of(matrix: bytes | None, rotate_tag: str | None = None) -> str:
+    """What a player does to show a frame upright, as ffmpeg's ``-autorotate`` decides it from the
+    display matrix (``fftools``' get_rotation and its transpose/hflip/vflip choice): "" (nothing),
+    "cclock", "clock", "cclock_flip" (a transpose), "clock_flip", "hflip", "vflip" or "hflip+vflip".
+    An old-style ``rotate`` tag (clockwise degrees) is taken when there is no matrix. Angles that
+    are not a multiple of 90 degrees are refused."""
+    import math
+    import struct
+
+    if matrix is not None and len(matrix) >= 36:
+        m = struct.unpack("<9i", matrix[:36])
+        fp = [v / 65536.0 for v in m]
+        sx, sy = math.hypot(fp[0], fp[3]), math.hypot(fp[1], fp[4])
+        if sx == 0 or sy == 0:
+            return ""
+        ccw = -math.degrees(math.atan2(fp[1] / sy, fp[0] / sx))  # av_display_rotation_get
+        theta = -round(ccw)
+    elif rotate_tag:
+        try:
+            theta = round(float(rotate_tag))
+        except ValueError:
+            return ""
+        m = None
+    else:
+        return ""
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1:
+        return "cclock_flip" if m is not None and m[3] > 0 else "clock"
+    if abs(theta - 180) < 1:
+        if m is None:
+            return "hflip+vflip"
+        return "+".join(f for f, on in (("hflip", m[0] < 0), ("vflip", m[4] < 0)) if on)
+    if abs(theta - 270) < 1:
+        return "clock_flip" if m is not None and m[3] < 0 else "cclock"
+    if abs(theta) > 1:
+        raise ZstsrError(f"the video is rotated by {theta:g} degrees, not a multiple of 90; "
+                         "rotate it first (e.g. ffmpeg -i IN -vf rotate=... OUT)")
+    return "vflip" if m is not None and m[4] < 0 else ""
+
+
+def orient(frame: np.ndarray, orientation: str) -> np.ndarray:
+    """Apply :func:`orientation_of`'s answer to a ``(H, W, C)`` frame (as ffmpeg's transpose,
+    hflip and vflip filters do)."""
+    if not orientation:
+        return frame
+    if orientation == "cclock":
+        frame = np.rot90(frame, 1)
+    elif orientation == "clock":
+        frame = np.rot90(frame, -1)
+    elif orientation == "cclock_flip":
+        frame = frame.transpose(1, 0, 2)
+    elif orientation == "clock_flip":
+        frame = frame[::-1, ::-1].transpose(1, 0, 2)
+    else:
+        if "hflip" in orientation:
+            frame = frame[:, ::-1]
+        if "vflip" in orientation:
+            frame = frame[::-1]
+    return np.ascontiguousarray(frame)
+
+
+def _transposes(orientation: str) -> bool:
+    return orientation in ("cclock", "clock", "cclock_flip", "clock_flip")
 
 
 def _png_files(folder: Path) -> list[Path]:
@@ -143,12 +247,16 @@ def _probe_file(path: Path) -> VideoInfo:
             pix_fmt = cc.pix_fmt or "rgb24"
             if not cc.width or not cc.height:
                 raise ZstsrError(f"{path}: video stream has no picture size (corrupt or not a video)")
+            side = getattr(cc, "coded_side_data", None) or {}
+            turn = orientation_of(side.get("display_matrix"), s.metadata.get("rotate"))
+            w, h = (cc.height, cc.width) if _transposes(turn) else (cc.width, cc.height)
             return VideoInfo(
-                path=str(path), width=cc.width, height=cc.height, rate=Fraction(rate),
+                path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=s.frames or None, bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
                 codec=cc.name, has_audio=bool(container.streams.audio),
                 color=ColorInfo(int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace),
-                                int(cc.color_range)))
+                                int(cc.color_range)),
+                orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"))
     except ZstsrError:
         raise
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
@@ -207,14 +315,22 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
             # outside _ffmpeg_errors, and the damage would pass unnoticed.
             s.thread_type = "SLICE"
             frames = container.decode(s)
-            while True:
+            stored = info.stored_size
+            slots, j = info.slots, 0  # variable rate converted: each frame fills the slots nearest it
+            while slots is None or j < len(slots):
                 with _ffmpeg_errors(path, f"at frame {n}"):
                     frame = next(frames, None)
                 if frame is None:
                     break
-                if (frame.width, frame.height) != (info.width, info.height):
+                if (frame.width, frame.height) != stored:
                     raise ZstsrError(f"{path}: frame {n} changes size to {frame.width}x{frame.height}")
-                yield _to_float(frame, info.bit_depth)
+                if slots is None:
+                    yield orient(_to_float(frame, info.bit_depth), info.orientation)
+                elif j < len(slots) and slots[j] == n:
+                    f = orient(_to_float(frame, info.bit_depth), info.orientation)
+                    while j < len(slots) and slots[j] == n:
+                        yield f.copy()
+                        j += 1
                 n += 1
     except ZstsrError:
         raise
@@ -271,14 +387,134 @@ def frame_reader(path: str | os.PathLike, info: VideoInfo | None = None):
     return read
 
 
-def read_video(path: str | os.PathLike, rate: Fraction | None = None) -> tuple[VideoInfo, np.ndarray]:
-    """Read a whole clip into a ``(T, H, W, 3)`` float32 array; refuse one with no frames."""
-    info = probe(path, rate)
+def read_video(path: str | os.PathLike, rate: Fraction | None = None, info: VideoInfo | None = None
+               ) -> tuple[VideoInfo, np.ndarray]:
+    """Read a whole clip into a ``(T, H, W, 3)`` float32 array; refuse one with no frames.
+    ``info`` (from :func:`open_input`, say) is used instead of probing again."""
+    info = info or probe(path, rate)
     frames = list(read_frames(path, info))
     if not frames:
         raise ZstsrError(f"{path}: video has no frames")
     info.frames = len(frames)
     return info, np.stack(frames)
+
+
+# --------------------------------------------------------------------------------------------
+# real-world footage: the checks of the commands that read video (docs/FOOTAGE.md)
+
+VFR_POLICIES = ("convert", "error")
+STANDARD_RATES = tuple(Fraction(r) for r in ("24000/1001", "24", "25", "30000/1001", "30", "48", "50",
+                                             "60000/1001", "60", "90", "100", "120000/1001", "120",
+                                             "240"))
+
+
+def frame_times(path: str | os.PathLike) -> tuple[np.ndarray, Fraction] | None:
+    """Presentation times of every frame, sorted (display order), in ticks of the returned time
+    base; from the packets, without decoding. None when some packet has no timestamp."""
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            pts = [p.pts for p in c.demux(s) if p.size]
+            tb = Fraction(s.time_base) if s.time_base else None
+    except (av.error.FFmpegError, OSError) as e:
+        raise ZstsrError(f"{path}: cannot read timestamps ({_reason(e)})") from None
+    if not pts or tb is None or any(p is None for p in pts):
+        return None
+    return np.sort(np.asarray(pts, np.int64)), tb
+
+
+def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fraction, list[int]] | None:
+    """None when ``times`` (sorted ticks) are evenly spaced, up to timestamp rounding; else the
+    constant rate to convert to (the typical frame duration, snapped to a standard rate) and, for
+    each frame at that rate, the index of the source frame it shows: each source frame goes to the
+    slot nearest its time, empty slots repeat the frame before, a crowded one keeps the last
+    (exactly ffmpeg's fps filter)."""
+    d = np.diff(times)
+    if len(d) < 2:
+        return None
+    med = float(np.median(d))
+    tol = 2 + 0.01 * med  # ticks: 30000/1001 in a 1/1000 time base alternates 33 and 34
+    if np.all(np.abs(d - med) <= tol):
+        return None
+    typical = float(np.mean(d[np.abs(d - med) <= tol])) * float(time_base)
+    # Dropped frames leave gaps of whole frame durations: the whole span then pins the duration
+    # down far better than the rounded timestamps of single frames do.
+    span = float(times[-1] - times[0]) * float(time_base)
+    whole = round(span / typical) if typical > 0 else 0
+    if whole and abs(span / whole - typical) <= 0.01 * typical:
+        typical = span / whole
+    measured = 1.0 / typical if typical > 0 else 30.0
+    best = min(STANDARD_RATES, key=lambda r: abs(float(r) - measured))
+    rate = best if abs(float(best) - measured) <= 0.02 * measured else snap_rate(
+        Fraction(measured).limit_denominator(1001))
+    # ffmpeg's fps filter: each frame goes to the slot nearest its time (rounding half up); a
+    # slot that gets none repeats the frame before, one that gets several keeps the last.
+    t = (times - times[0]).astype(np.float64) * float(time_base)
+    slot = np.floor(t * float(rate) + 0.5).astype(np.int64)
+    n = max(1, int(np.floor((t[-1] + typical) * float(rate) + 0.5)))
+    pick = np.searchsorted(slot, np.arange(n), side="right") - 1
+    return rate, [int(i) for i in np.maximum(pick, 0)]
+
+
+def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: str = "convert",
+               assume_progressive: bool = False, log=None) -> VideoInfo:
+    """:func:`probe` for the commands that read video, with the checks real footage needs:
+    alpha and interlaced input are refused (one line naming what to do); a variable frame rate is
+    converted to the nearest constant one (``vfr="convert"``, said in one line through ``log``)
+    or refused (``vfr="error"``). Rotation needs nothing here: :func:`read_frames` applies it."""
+    if vfr not in VFR_POLICIES:
+        raise ZstsrError(f"--vfr must be convert or error, got {vfr!r}")
+    info = probe(path, rate)
+    name = Path(path).name
+    if info.has_alpha:
+        raise ZstsrError(f"{path}: the video has an alpha channel ({info.pix_fmt}), which zstsr does not carry; "
+                         f"drop it first (e.g. ffmpeg -i {name} -pix_fmt yuv420p OUT.mkv)")
+    if Path(path).is_dir():
+        return info
+    if not assume_progressive:
+        order = info.field_order
+        if not info.interlaced and _first_frame_interlaced(path):
+            order = "interlaced"
+        if order not in ("progressive", "unknown"):
+            what = {"tt": "top field first", "tb": "top field first", "bb": "bottom field first",
+                    "bt": "bottom field first"}.get(order, "interlaced frames")
+            raise ZstsrError(f"{path}: interlaced video ({what}); deinterlace it first (e.g. ffmpeg -i "
+                             f"{name} -vf bwdif OUT.mkv, or VapourSynth's QTGMC), or pass "
+                             "--assume-progressive if it is really progressive")
+    times = frame_times(path)
+    if times is None:
+        return info
+    if not info.frames:
+        info.frames = len(times[0])
+    conv = constant_rate_slots(*times)
+    if conv is None:
+        return info
+    d = np.diff(times[0]).astype(np.float64) * float(times[1])
+    d = d[d > 0]
+    span = f"{1 / d.max():.3g} to {1 / d.min():.3g} fps" if len(d) else "irregular timestamps"
+    if vfr == "error":
+        raise ZstsrError(f"{path}: variable frame rate ({span}); convert it to a constant rate first "
+                         f"(e.g. ffmpeg -i {name} -fps_mode cfr -r 30 OUT.mkv) or pass --vfr convert")
+    new_rate, slots = conv
+    src_frames = len(times[0])
+    info.rate, info.slots, info.vfr, info.frames = new_rate, slots, True, len(slots)
+    if log:
+        log(f"note: {name} has a variable frame rate ({span}): converted to a constant "
+            f"{format_rate(new_rate)} fps ({src_frames} -> {len(slots)} frames, repeated or dropped as "
+            "ffmpeg's fps filter does; --vfr error refuses instead)")
+    return info
+
+
+def _first_frame_interlaced(path) -> bool:
+    av = _av()
+    try:
+        with av.open(str(path)) as c, av.logging.Capture(local=False):
+            for frame in c.decode(c.streams.video[0]):
+                return bool(frame.interlaced_frame)
+    except (av.error.FFmpegError, OSError):
+        pass  # read_frames reports a damaged stream in its own words
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,8 +525,8 @@ def codec_for(path: str | os.PathLike, codec: str | None = None) -> str:
     """The codec a path asks for: explicit, else by extension (.mkv FFV1, .mp4 H.264, .mov ProRes,
     a folder or a name ending in '/' PNG frames)."""
     if codec:
-        if codec not in CODECS:
-            raise ZstsrError(f"unknown codec {codec!r}; choose from {', '.join(CODECS)}")
+        if codec not in CODECS + EXTRA_CODECS:
+            raise ZstsrError(f"unknown codec {codec!r}; choose from {', '.join(CODECS + EXTRA_CODECS)}")
         return codec
     p = str(path)
     if p.endswith(("/", os.sep)) or Path(p).is_dir() or Path(p).suffix == "":
@@ -302,16 +538,30 @@ def codec_for(path: str | os.PathLike, codec: str | None = None) -> str:
     return _EXT_CODEC[ext]
 
 
-def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None) -> str:
-    """Keep the source's pixel format where the encoder takes it; else the nearest one that keeps
-    the bit depth (and RGB stays RGB for lossless FFV1)."""
+def _subsampled(pix_fmt: str) -> bool:
+    """Chroma at less than full resolution (4:2:0, 4:2:2, ...): encoders want even sizes."""
     av = _av()
-    name = {"ffv1": "ffv1", "h264": "libx264", "h265": "libx265", "prores": "prores_ks"}[codec]
+    try:
+        f = av.VideoFormat(pix_fmt)
+        return f.chroma_width(5) < 5 or f.chroma_height(5) < 5
+    except Exception:
+        return False
+
+
+def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None, odd: bool = False) -> str:
+    """Keep the source's pixel format where the encoder takes it; else the nearest one that keeps
+    the bit depth (and RGB stays RGB for lossless FFV1). ``odd``: the picture has an odd width or
+    height, which H.264, H.265 and ProRes take only without chroma subsampling (4:4:4)."""
+    av = _av()
+    name = _ENCODER[codec]
     supported = {f.name for f in av.codec.Codec(name, "w").video_formats}
-    if source in supported and _depth_of(source) == depth:
+    if source in supported and _depth_of(source) == depth and not (
+            odd and codec != "ffv1" and _subsampled(source)):
         return source
     hi = depth > 8
-    if codec == "prores":
+    if odd and codec in ("h264", "h265", "prores") and not (gray and codec != "prores"):
+        return "yuv444p10le" if hi or codec == "prores" else "yuv444p"
+    if codec in ("prores", "dnxhr"):
         return "yuv422p10le"
     if codec == "ffv1":
         if gray:
@@ -322,30 +572,62 @@ def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None) -> str:
     return "yuv420p10le" if hi else "yuv420p"
 
 
+@dataclass
+class AudioSpec:
+    """An audio track for :class:`VideoWriter`: PCM (16- or 24-bit little-endian) at ``rate`` Hz."""
+    rate: int
+    layout: str = "stereo"
+    bits: int = 24  # 16 or 24
+
+    @property
+    def codec(self) -> str:
+        return "pcm_s16le" if self.bits <= 16 else "pcm_s24le"
+
+
 class VideoWriter:
     """Write float32 RGB frames to a file or a PNG folder, atomically.
 
     Use as a context manager: on a clean exit the temporary output is renamed to ``path``; on an
-    exception it is deleted and ``path`` is left as it was.
+    exception it is deleted and ``path`` is left as it was. ``finish()`` then ``commit()`` do the
+    two halves of ``close()`` separately, so that several files can be completed before any of
+    them is moved into place.
+
+    Optional extras (files only, not PNG folders): ``profile`` (the encoder's profile: ProRes
+    0..5, default 3 = 422 HQ; DNxHR ``dnxhr_hqx`` by default), ``timecode`` (start timecode, e.g.
+    ``01:00:00:00``; MOV gets a tmcd track), ``metadata`` (container tags; MOV keeps arbitrary
+    keys), ``stream_metadata`` (video stream tags, e.g. ``reel_name``, which MOV puts on the tmcd
+    track), and ``audio`` (an :class:`AudioSpec`: the file gets a PCM track, fed by
+    ``write_audio``).
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, rate: Fraction,
                  bit_depth: int = 8, codec: str | None = None, pix_fmt: str | None = None,
-                 color: ColorInfo | None = None, gray: bool = False, crf: int | None = None):
+                 color: ColorInfo | None = None, gray: bool = False, crf: int | None = None,
+                 profile: str | None = None, timecode: str | None = None,
+                 metadata: dict | None = None, stream_metadata: dict | None = None,
+                 audio: AudioSpec | None = None, log=None):
         self.path = Path(str(path).rstrip("/" + os.sep))
+        self.log = log  # one-line notes (a changed pixel format), e.g. the CLI's
         self.codec = codec_for(path, codec)
         self.width, self.height, self.rate = width, height, Fraction(rate)
         self.depth = 16 if bit_depth > 10 else (10 if bit_depth > 8 else 8)
         self.color = color or ColorInfo()
         self.gray = gray
         self.count = 0
+        self.profile, self.timecode, self.audio = profile, timecode, audio
+        self.metadata, self.stream_metadata = dict(metadata or {}), dict(stream_metadata or {})
+        self.audio_samples = 0
+        self._astream = self._aresampler = None
+        self._finished = self._committed = False
         if self.path.parent and not self.path.parent.exists():
             raise ZstsrError(f"{self.path.parent}: output folder does not exist")
-        if self.codec in ("h264", "h265", "prores") and (width % 2 or height % 2):
-            raise ZstsrError(f"{self.codec} needs an even picture size, got {width}x{height}")
         if self.codec == "h265" and min(width, height) < 64:
             # libx265 corrupts its heap (and kills the process) on 10-bit pictures below one CTU.
             raise ZstsrError(f"h265 needs a picture of at least 64x64, got {width}x{height}")
+        if self.codec == "dnxhr" and (width < 256 or height < 120):
+            raise ZstsrError(f"DNxHR needs a picture of at least 256x120, got {width}x{height}")
+        if self.codec == "png" and (audio or timecode or metadata or stream_metadata):
+            raise ZstsrError(f"{self.path}: a PNG folder cannot hold audio, a timecode or tags")
         self._tmp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}{self.path.suffix}"
         self._container = self._stream = None
         if self.codec == "png":
@@ -357,17 +639,32 @@ class VideoWriter:
 
     def _open(self, pix_fmt: str | None, crf: int | None) -> None:
         av = _av()
-        fmt = {"ffv1": "matroska", "h264": None, "h265": None, "prores": "mov"}[self.codec]
+        fmt = {"ffv1": "matroska", "h264": None, "h265": None, "prores": "mov", "dnxhr": "mov"}[self.codec]
         if self.codec in ("h264", "h265") and self.path.suffix.lower() == ".mkv":
             fmt = "matroska"
-        self._container = av.open(str(self._tmp), "w", format=fmt or "mp4")
-        name = {"ffv1": "ffv1", "h264": "libx264", "h265": "libx265", "prores": "prores_ks"}[self.codec]
+        fmt = fmt or "mp4"
+        copts = {"movflags": "use_metadata_tags"} if self.metadata and fmt in ("mov", "mp4") else {}
+        self._container = av.open(str(self._tmp), "w", format=fmt, options=copts)
+        for k, v in self.metadata.items():
+            self._container.metadata[k] = str(v)
+        if self.timecode:
+            self._container.metadata["timecode"] = self.timecode
+        name = _ENCODER[self.codec]
         # A fine time base so that any rate (x8 of 30000/1001, say) stays exact in the container.
         s = self._container.add_stream(name, rate=self.rate)
         s.width, s.height = self.width, self.height
-        s.pix_fmt = _pix_fmt_for(self.codec, self.depth, self.gray, pix_fmt)
+        odd = bool(self.width % 2 or self.height % 2)
+        s.pix_fmt = _pix_fmt_for(self.codec, self.depth, self.gray, pix_fmt, odd)
+        if odd and self.log and self.codec in ("h264", "h265", "prores") and s.pix_fmt != pix_fmt \
+                and not _subsampled(s.pix_fmt):
+            self.log(f"note: {self.width}x{self.height} is odd, which {self.codec} cannot hold with "
+                     f"subsampled chroma: writing {s.pix_fmt} (4:4:4) at the same size")
         s.time_base = 1 / self.rate
         s.metadata[RATE_TAG] = str(self.rate)
+        for k, v in self.stream_metadata.items():
+            s.metadata[k] = str(v)
+        if self.timecode:
+            s.metadata["timecode"] = self.timecode  # the mov muxer makes its tmcd track from this
         opts = {}
         if self.codec == "ffv1":
             opts = {"level": "3", "slicecrc": "1", "g": "1"}
@@ -376,7 +673,11 @@ class VideoWriter:
             if self.codec == "h265":
                 opts["x265-params"] = "log-level=error"
         elif self.codec == "prores":
-            opts = {"profile": "3", "vendor": "apl0"}  # 422 HQ
+            opts = {"profile": self.profile or "3", "vendor": "apl0"}  # 3: 422 HQ, 0: Proxy
+            if not self.profile and not _subsampled(s.pix_fmt):
+                opts["profile"] = "4"  # 4444: a 4:4:4 picture (odd sizes) needs it
+        elif self.codec == "dnxhr":
+            opts = {"profile": self.profile or "dnxhr_hqx"}
         s.options = opts
         cc = s.codec_context
         c = self.color
@@ -389,6 +690,32 @@ class VideoWriter:
         if c.range:
             cc.color_range = c.range
         self._stream = s
+        if self.audio is not None:
+            a = self._container.add_stream(self.audio.codec, rate=self.audio.rate)
+            a.layout = self.audio.layout
+            self._astream = a
+            self._aresampler = av.AudioResampler(format="s16" if self.audio.bits <= 16 else "s32",
+                                                 layout=self.audio.layout, rate=self.audio.rate)
+
+    def write_audio(self, samples: np.ndarray | None) -> None:
+        """Add float32 planar samples ``(channels, n)`` in [-1, 1] at the track's rate (``None``
+        flushes; ``finish`` does that)."""
+        if self._astream is None:
+            raise ValueError("this writer has no audio track")
+        av = _av()
+        frame = None
+        if samples is not None:
+            if samples.shape[1] == 0:
+                return
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples, np.float32), format="fltp",
+                                               layout=self.audio.layout)
+            frame.sample_rate = self.audio.rate
+        for f in self._aresampler.resample(frame):
+            f.pts = self.audio_samples
+            f.time_base = Fraction(1, self.audio.rate)
+            self.audio_samples += f.samples
+            for pkt in self._astream.encode(f):
+                self._container.mux(pkt)
 
     def write(self, frame: np.ndarray) -> None:
         if frame.shape[:2] != (self.height, self.width):
@@ -412,9 +739,16 @@ class VideoWriter:
                     c.mux(pkt)
         else:
             img = av.VideoFrame.from_ndarray(data, format="rgb48le" if hi else "rgb24")
-            kw = {"format": self._stream.pix_fmt}
+            # threads=1: swscale's slice threads (threads=0, PyAV's default) sometimes garble
+            # small 10-bit pictures in this ffmpeg build (tests/test_footage.py's HDR clips).
+            kw = {"format": self._stream.pix_fmt, "threads": 1}
             if self.color.matrix != 2:
                 kw["dst_colorspace"] = self.color.matrix
+            # The range must be given: swscale writes limited range unless told, whatever the tag
+            # says. ProRes and DNxHR are limited range by definition (their encoders tag it so).
+            rng = 1 if self.codec in ("prores", "dnxhr") else self.color.range
+            if rng and not av.VideoFormat(self._stream.pix_fmt).is_rgb:
+                kw["dst_color_range"] = rng
             img = img.reformat(**kw)
             img.pts = self.count  # after reformat, which makes a new frame without timestamps
             img.time_base = 1 / self.rate  # not the stream's: the muxer may change that one
@@ -424,20 +758,41 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish the file and move it into place."""
+        self.finish()
+        self.commit()
+
+    def finish(self) -> None:
+        """Complete the temporary output (flush the encoders, close the file), not yet renamed."""
+        if self._finished:
+            return
         if self.codec == "png":
             (self._tmp / FRAME_SIDECAR).write_text(json.dumps(
                 {"rate": str(self.rate), "bit_depth": self.depth, "frames": self.count}))
-            if self.path.exists():
-                shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-            os.replace(self._tmp, self.path)
+        else:
+            for pkt in self._stream.encode():
+                self._container.mux(pkt)
+            if self._astream is not None:
+                self.write_audio(None)
+                for pkt in self._astream.encode():
+                    self._container.mux(pkt)
+            self._container.close()
+        self._finished = True
+
+    def commit(self) -> None:
+        """Move the finished output into place under its name."""
+        if self._committed:
             return
-        for pkt in self._stream.encode():
-            self._container.mux(pkt)
-        self._container.close()
+        if not self._finished:
+            raise RuntimeError("commit() before finish()")
+        if self.codec == "png" and self.path.exists():
+            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
         os.replace(self._tmp, self.path)
+        self._committed = True
 
     def abort(self) -> None:
         """Remove the temporary output; the target is untouched."""
+        if self._committed:
+            return
         with contextlib.suppress(Exception):
             if self._container is not None:
                 self._container.close()
@@ -487,4 +842,5 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fra
 def info_dict(info: VideoInfo) -> dict:
     d = asdict(info)
     d["rate"] = str(info.rate)
+    d.pop("slots", None)
     return d

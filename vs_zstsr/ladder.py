@@ -42,6 +42,10 @@ class Rung:
 class LadderPlan:
     factor: int
     rungs: list[Rung] = field(default_factory=list)
+    # The frame size, and the size it is padded to (edges repeated) so that every rung is an exact
+    # 1/2^k of it; the output is cropped back. None: no padding (as for a plan built by hand).
+    size: tuple[int, int] | None = None
+    padded: tuple[int, int] | None = None
 
     def describe(self) -> str:
         parts = []
@@ -60,14 +64,18 @@ def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderP
     if factor < 2 or factor & (factor - 1):
         raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
     r = factor.bit_length() - 1
-    rungs = []
+    shrinks = []
     for j in range(r):
         shrink = 2 ** (r - 1 - j)
         while shrink > 1 and min(height, width) / shrink < MIN_RUNG_SIZE:
             shrink //= 2
-        size = (max(1, round(height / shrink)), max(1, round(width / shrink)))
-        rungs.append(Rung(size=size, rate=2 ** j, method=method))
-    return LadderPlan(factor, rungs)
+        shrinks.append(shrink)
+    # Sizes that are not multiples of the largest shrink (33x47 at x8) are padded up to one, so
+    # that each rung is exactly half the next: output size = input size after cropping.
+    m = max(shrinks)
+    ph, pw = -(-height // m) * m, -(-width // m) * m
+    rungs = [Rung(size=(ph // s, pw // s), rate=2 ** j, method=method) for j, s in enumerate(shrinks)]
+    return LadderPlan(factor, rungs, size=(height, width), padded=(ph, pw))
 
 
 def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
@@ -119,6 +127,10 @@ class Ladder:
         rungs = self.plan.rungs
         stop = len(rungs) if upto is None else upto  # upto=j: the input of rung j
         h, w = ltr.shape[1:3]
+        if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
+            ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
+            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto)
+            return np.ascontiguousarray(out[:, :h, :w])
         inputs = {r.size: resize_spatial(ltr, *r.size) for r in rungs}
         inputs[(h, w)] = ltr
         x = inputs[rungs[0].size]

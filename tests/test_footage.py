@@ -1,0 +1,296 @@
+"""Real-world footage (docs/FOOTAGE.md): variable frame rate, rotation, odd sizes, interlacing,
+colour description (HDR included) and alpha, each on a tiny generated file, ``--method cubic``."""
+import shutil
+import subprocess
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from vs_zstsr import io, ladder
+from vs_zstsr.cli import main
+from vs_zstsr.resample import rect_downsample
+
+from conftest import moving_blob_htr
+
+
+def run(*args, ok=True):
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert r.exit_code == 0, r.output + r.stderr
+    return r
+
+
+def fails_cleanly(r, needle, folder):
+    """One line ``zstsr: error: ...``, exit status 1, and no output (or partial file) left behind."""
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0], r.stderr
+    assert not [p for p in folder.iterdir() if "partial" in p.name or p.name.startswith("out")]
+
+
+def notes(r):
+    return [ln for ln in r.stderr.splitlines() if ln.strip()]
+
+
+def write_raw(path, frames, *, codec="ffv1", pix_fmt="bgr0", rate=30, pts=None, time_base=None,
+              rotation=None, hflip=False, field_order=None, options=None):
+    """Write uint8 RGB frames with PyAV directly: timestamps, display matrix and field order as
+    given (what io.VideoWriter never writes)."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=rate)
+        s.height, s.width = frames.shape[1:3]
+        s.pix_fmt = pix_fmt
+        s.options = options or {}
+        if time_base is not None:
+            s.time_base = s.codec_context.time_base = time_base
+        if rotation is not None:
+            s.set_display_rotation(rotation, hflip=hflip)
+        if field_order is not None:
+            s.codec_context.field_order = field_order
+        for i, a in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(a), format="rgb24" if a.shape[-1] == 3 else "rgba")
+            f.pts = i if pts is None else int(pts[i])
+            if time_base is not None:
+                f.time_base = time_base
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+def u8(clip):
+    return np.clip(clip * 255 + 0.5, 0, 255).astype(np.uint8)
+
+
+# --------------------------------------------------------------------------------------------
+# variable frame rate
+
+
+def vfr_clip(path):
+    """10 frames of levels 1/16 .. 10/16 at 30 fps, with frames 5 and 6 missing (a phone's
+    dropped frames): timestamps 0, 1/30, 2/30, 3/30, 4/30, 7/30, ... s, in the 1/90000 clock that
+    phone MP4s use (NUT holds it, and FFV1)."""
+    k = [0, 1, 2, 3, 4, 7, 8, 9, 10, 11]
+    frames = np.stack([np.full((16, 16, 3), (i + 1) * 16, np.uint8) for i in range(10)])
+    write_raw(path, frames, pts=[3000 * t for t in k], time_base=Fraction(1, 90000))
+    return frames
+
+
+def test_variable_rate_is_converted_to_the_nearest_constant_rate_with_one_note(tmp_path):
+    vfr_clip(tmp_path / "vfr.nut")
+    r = run("baseline", tmp_path / "vfr.nut", "-o", tmp_path / "o.mkv", "-f", 2, "-m", "repeat")
+    said = [ln for ln in notes(r) if "variable frame rate" in ln]
+    assert len(said) == 1 and "constant 30 fps" in said[0] and "--vfr error" in said[0], r.stderr
+    info, out = io.read_video(tmp_path / "o.mkv")
+    assert info.rate == 60 and len(out) == 24
+    # the gap (slots 5, 6) repeats the frame before it, as ffmpeg's fps filter does
+    levels = np.round(out[::2, 0, 0, 0] * 255 / 16).astype(int) - 1
+    assert levels.tolist() == [0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9]
+
+
+@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs the ffmpeg command")
+def test_vfr_conversion_picks_the_frames_ffmpegs_fps_filter_picks(tmp_path):
+    rng = np.random.default_rng(1)
+    ticks = rng.choice([3000, 3000, 3000, 6000, 2000, 3750], 40)  # 1/90000 s: 30, 15, 45, 24 fps
+    frames = np.stack([np.full((16, 16, 3), 5 * i + 20, np.uint8) for i in range(40)])
+    src = tmp_path / "v.mp4"  # H.264 with B-frames: packets come out of display order
+    write_raw(src, frames, codec="libx264", pix_fmt="yuv444p", pts=np.cumsum(ticks) - ticks[0],
+              time_base=Fraction(1, 90000), options={"qp": "0", "x264-params": "log-level=error"})
+    info = io.open_input(src)
+    ours = [f[0, 0, 0] for f in io.read_frames(src, info)]
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-vf", f"fps={info.rate}", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    theirs = np.frombuffer(raw, np.uint8).reshape(-1, 16, 16, 3)[:, 0, 0, 0]
+    assert info.vfr and info.rate == 30
+    np.testing.assert_array_equal(np.round(np.array(ours) * 255), theirs)
+
+
+@pytest.mark.parametrize("cmd", ["upsample", "degrade", "baseline"])
+def test_vfr_error_refuses_variable_rate(tmp_path, cmd):
+    vfr_clip(tmp_path / "vfr.nut")
+    extra = ["--method", "cubic"] if cmd == "upsample" else []
+    r = run(cmd, tmp_path / "vfr.nut", "-o", tmp_path / "out.mkv", "-f", 2, "--vfr", "error", *extra, ok=False)
+    fails_cleanly(r, "variable frame rate", tmp_path)
+
+
+def test_every_command_that_reads_video_has_the_footage_options():
+    for cmd in ("upsample", "degrade", "baseline", "train"):
+        h = run(cmd, "--help").output
+        assert "--vfr" in h and "--assume-progressive" in h, cmd
+
+
+@pytest.mark.parametrize("rate", [Fraction(30000, 1001), Fraction(240000, 1001), Fraction(24)])
+def test_rounded_timestamps_are_not_variable_rate(tmp_path, rate):
+    # Matroska's millisecond clock rounds 30000/1001 to 33/34 ms: that is not a variable rate
+    io.write_video(tmp_path / "c.mkv", moving_blob_htr(t=12, h=8, w=8), rate)
+    info = io.open_input(tmp_path / "c.mkv", vfr="error")
+    assert not info.vfr and info.rate == rate and info.frames == 12
+    assert io.constant_rate_slots(np.round(np.arange(50) * 1000 / float(rate)).astype(np.int64),
+                                  Fraction(1, 1000)) is None
+
+
+# --------------------------------------------------------------------------------------------
+# rotation (display matrix): the pixels are turned on read, the output carries no rotation
+
+
+def upright_picture(h=12, w=20):
+    """A picture with no symmetry, so that every turn and flip of it is different."""
+    rng = np.random.default_rng(3)
+    return u8(rng.uniform(0, 1, (h // 4, w // 4, 3))).repeat(4, 0).repeat(4, 1)
+
+
+# What a player shows for each display matrix that PyAV's set_display_rotation(degrees, hflip)
+# makes, stored pixels -> screen; ffmpeg's autorotate agrees (checked below when ffmpeg is there).
+SHOWN = {
+    (90, False): lambda a: np.rot90(a, 1),     # a phone held upright: turn counter-clockwise
+    (-90, False): lambda a: np.rot90(a, -1),
+    (180, False): lambda a: a[::-1, ::-1],
+    (90, True): lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+}
+
+
+@pytest.mark.parametrize("turn", list(SHOWN))
+def test_rotated_input_gives_upright_output(tmp_path, turn):
+    stored = upright_picture()
+    shown = SHOWN[turn](stored)
+    src = tmp_path / "phone.mkv"
+    write_raw(src, np.stack([stored] * 3), rotation=turn[0], hflip=turn[1])
+    if shutil.which("ffmpeg"):  # a player's view: ffmpeg autorotates by default
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-frames:v", "1", "-f", "rawvideo",
+                              "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+        np.testing.assert_array_equal(np.frombuffer(raw, np.uint8).reshape(shown.shape), shown)
+    info = io.probe(src)
+    assert (info.height, info.width) == shown.shape[:2]
+    for cmd, extra in (("upsample", ["--method", "cubic"]), ("baseline", ["-m", "cubic"])):
+        out = tmp_path / f"{cmd}.mkv"
+        run(cmd, src, "-o", out, "-f", 2, *extra)
+        oi, frames = io.read_video(out)
+        assert oi.orientation == "" and (oi.height, oi.width) == shown.shape[:2]
+        with av.open(str(out)) as c:
+            assert "display_matrix" not in (c.streams.video[0].codec_context.coded_side_data or {})
+        assert np.abs(u8(frames).astype(int) - shown).max() <= 1
+
+
+def test_orientation_follows_ffmpeg_autorotate_rules():
+    import struct
+
+    def matrix(a, b, c, d):  # 16.16 fixed point, row-major [a b 0; c d 0; 0 0 1]
+        return struct.pack("<9i", a << 16, b << 16, 0, c << 16, d << 16, 0, 0, 0, 1 << 30)
+
+    assert io.orientation_of(None) == ""
+    assert io.orientation_of(matrix(1, 0, 0, 1)) == ""
+    assert io.orientation_of(matrix(0, -1, 1, 0)) == "cclock"  # set_display_rotation(90)
+    assert io.orientation_of(matrix(0, 1, -1, 0)) == "clock"
+    assert io.orientation_of(matrix(-1, 0, 0, -1)) == "hflip+vflip"
+    assert io.orientation_of(None, "90") == "clock"  # old-style rotate tag, clockwise degrees
+    with pytest.raises(io.ZstsrError, match="multiple of 90"):
+        io.orientation_of(struct.pack("<9i", 46341, 46341, 0, -46341, 46341, 0, 0, 0, 1 << 30))
+
+
+# --------------------------------------------------------------------------------------------
+# sizes the ladder cannot halve, and encoders that want even sizes
+
+
+@pytest.mark.parametrize("size", [(33, 47), (30, 50)])
+def test_odd_sizes_keep_their_size_at_factor_8(tmp_path, size):
+    h, w = size
+    clip = moving_blob_htr(t=4, h=h, w=w)
+    io.write_video(tmp_path / "in.mkv", clip, Fraction(30), bit_depth=16)
+    run("upsample", tmp_path / "in.mkv", "-o", tmp_path / "up.mkv", "-f", 8, "--method", "cubic")
+    info, out = io.read_video(tmp_path / "up.mkv")
+    assert (info.height, info.width) == (h, w) and len(out) == 32
+    np.testing.assert_allclose(rect_downsample(out, 8), clip, atol=2e-3)  # groups average back
+    for cmd, extra in (("upsample", ["--method", "cubic"]), ("baseline", ["-m", "cubic"])):
+        for ext in (".mp4", ".mov"):
+            out = tmp_path / f"{cmd}{ext}"
+            r = run(cmd, tmp_path / "in.mkv", "-o", out, "-f", 8, *extra)
+            oi = io.probe(out)
+            assert (oi.height, oi.width) == (h, w)
+            odd = [ln for ln in notes(r) if " is odd" in ln]
+            if h % 2 or w % 2:
+                assert len(odd) == 1 and "4:4:4" in odd[0] and "yuv444" in oi.pix_fmt, r.stderr
+            else:
+                assert not odd
+
+
+def test_ladder_pads_to_exact_halves_and_crops_back():
+    p = ladder.plan(33, 47, 8)
+    assert p.padded == (36, 48) and [r.size for r in p.rungs] == [(9, 12), (18, 24), (36, 48)]
+    assert ladder.plan(288, 192, 8).padded == (288, 192)
+    ltr = moving_blob_htr(t=3, h=33, w=47)
+    out = ladder.Ladder(p).run(ltr)
+    assert out.shape == (24, 33, 47, 3)
+    np.testing.assert_allclose(rect_downsample(out, 8), ltr, atol=1e-5)
+
+
+# --------------------------------------------------------------------------------------------
+# interlacing and alpha: refused with one line that says what to do
+
+
+def test_interlaced_input_is_refused_unless_assumed_progressive(tmp_path):
+    src = tmp_path / "tv.mkv"
+    write_raw(src, u8(moving_blob_htr(t=3, h=16, w=16)), field_order=2)  # top field first
+    assert io.probe(src).interlaced
+    for cmd, extra in (("upsample", ["--method", "cubic"]), ("baseline", []), ("degrade", [])):
+        r = run(cmd, src, "-o", tmp_path / "out.mkv", "-f", 2, *extra, ok=False)
+        fails_cleanly(r, "interlaced", tmp_path)
+        assert "bwdif" in r.stderr and "QTGMC" in r.stderr and "--assume-progressive" in r.stderr
+    run("upsample", src, "-o", tmp_path / "ok.mkv", "-f", 2, "--method", "cubic", "--assume-progressive")
+    assert io.probe(tmp_path / "ok.mkv").width == 16
+
+
+def test_interlaced_h264_is_refused(tmp_path):
+    src = tmp_path / "tv.mp4"
+    write_raw(src, u8(moving_blob_htr(t=3, h=32, w=32)), codec="libx264", pix_fmt="yuv420p",
+              options={"flags": "+ilme+ildct", "x264-params": "interlaced=1:tff=1:log-level=error"})
+    fails_cleanly(run("baseline", src, "-o", tmp_path / "out.mkv", "-f", 2, ok=False), "interlaced", tmp_path)
+
+
+def test_alpha_is_refused(tmp_path):
+    rgba = np.concatenate([u8(moving_blob_htr(t=3, h=16, w=16)), np.full((3, 16, 16, 1), 128, np.uint8)], -1)
+    write_raw(tmp_path / "a.mkv", rgba, pix_fmt="yuva420p")
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, a in enumerate(rgba):
+        Image.fromarray(a, "RGBA").save(folder / f"{i:03d}.png")
+    for src in (tmp_path / "a.mkv", folder):
+        for cmd, extra in (("upsample", ["--method", "cubic"]), ("baseline", [])):
+            r = run(cmd, src, "-o", tmp_path / "out.mkv", "-f", 2, *extra, ok=False)
+            fails_cleanly(r, "alpha channel", tmp_path)
+
+
+# --------------------------------------------------------------------------------------------
+# colour description: primaries, transfer, matrix and range kept; 10-bit stays 10-bit
+
+
+@pytest.mark.parametrize("name,trc", [("hlg", 18), ("pq", 16)])
+def test_hdr_10bit_keeps_its_tags(tmp_path, name, trc):
+    src = tmp_path / f"{name}.mkv"
+    tags = io.ColorInfo(primaries=9, trc=trc, matrix=9, range=1)  # BT.2020, HLG / PQ, limited
+    io.write_video(src, moving_blob_htr(t=4, h=16, w=24), Fraction(25), bit_depth=10,
+                   pix_fmt="yuv420p10le", color=tags)
+    _, clip = io.read_video(src)
+    for cmd, extra in (("upsample", ["--method", "cubic"]), ("baseline", ["-m", "cubic"])):
+        for ext in (".mkv", ".mp4", ".mov"):
+            out = tmp_path / f"{cmd}{ext}"
+            run(cmd, src, "-o", out, "-f", 2, *extra)
+            info, frames = io.read_video(out)
+            assert info.color == tags and info.bit_depth == 10, (out, info)
+            lossy = 0.012 if ext == ".mp4" else 0.003  # H.264 at crf 16 on a 24x16 picture
+            assert np.abs(rect_downsample(frames, 2) - clip).mean() < lossy  # no colour conversion
+
+
+def test_full_range_stays_full_range(tmp_path):
+    src = tmp_path / "full.mkv"
+    clip = np.zeros((2, 16, 16, 3), np.float32)
+    clip[:, :, 8:] = 1.0
+    tags = io.ColorInfo(primaries=1, trc=1, matrix=1, range=2)
+    io.write_video(src, clip, Fraction(30), pix_fmt="yuv420p", color=tags)
+    run("baseline", src, "-o", tmp_path / "o.mkv", "-f", 2, "-m", "repeat")
+    info, out = io.read_video(tmp_path / "o.mkv")
+    assert info.color == tags
+    assert out[:, :, :8].max() < 0.01 and out[:, :, 8:].min() > 0.98  # black and white, not grey
