@@ -21,6 +21,7 @@ import pytest
 vs = pytest.importorskip("vapoursynth")
 
 from conftest import moving_blob_htr  # noqa: E402
+from test_footage import write_raw  # noqa: E402  (PyAV: rotation, timestamps, field order)
 from vs_zstsr import filter as F  # noqa: E402
 from vs_zstsr import io  # noqa: E402
 
@@ -359,6 +360,65 @@ def test_source_random_access(ltr_file, core):
     rgb = core.resize.Point(clip, format=vs.RGBS)
     for i in (7, 2, 9, 0, 8, 1):
         assert np.array_equal(np.stack(planes(rgb.get_frame(i)), -1), ref[i])
+
+
+# stored pixels -> what a player shows, for PyAV's set_display_rotation(degrees, hflip)
+_SHOWN = {
+    (90, False): lambda a: np.rot90(a, 1, axes=(1, 2)),
+    (-90, False): lambda a: np.rot90(a, -1, axes=(1, 2)),
+    (180, False): lambda a: a[:, ::-1, ::-1],
+    (90, True): lambda a: a[:, ::-1, ::-1].transpose(0, 2, 1, 3),
+}
+
+
+@pytest.mark.parametrize("turn", list(_SHOWN))
+def test_source_turns_rotated_files_upright(core, tmp_path, turn):
+    rng = np.random.default_rng(5)
+    stored = rng.integers(0, 256, (3, 3, 5, 3), dtype=np.uint8).repeat(4, 1).repeat(4, 2)  # 3 frames, 20x12
+    shown = _SHOWN[turn](stored)
+    src = tmp_path / "phone.mkv"
+    write_raw(src, stored, rotation=turn[0], hflip=turn[1])
+    clip = F.source(src)
+    assert (clip.height, clip.width) == shown.shape[1:3] and clip.format.id == vs.RGB24
+    for i in (2, 0, 1):
+        assert np.array_equal(np.stack(planes(clip.get_frame(i)), -1), shown[i])
+
+
+@pytest.mark.parametrize("pix_fmt, fmt", [("yuv420p", vs.YUV420P8), ("yuv422p", vs.YUV444P8),
+                                          ("yuv422p10le", vs.YUV444P10)])
+def test_source_turns_subsampled_yuv_like_read_frames(core, tmp_path, pix_fmt, fmt):
+    data = (moving_blob_htr(t=3, h=16, w=24) * 255 + 0.5).astype(np.uint8)
+    src = tmp_path / "phone.mkv"
+    write_raw(src, data, pix_fmt=pix_fmt, rotation=90)
+    clip = F.source(src)
+    assert (clip.width, clip.height) == (16, 24) and clip.format.id == fmt  # 4:2:2 turned: 4:4:4
+    ref = list(io.read_frames(src))
+    rgb = core.resize.Bicubic(clip, format=vs.RGBS, matrix_in_s="470bg")
+    for i in range(3):
+        assert np.abs(np.stack(planes(rgb.get_frame(i)), -1) - ref[i]).mean() < 0.02
+
+
+def test_source_refuses_alpha_and_interlaced_and_converts_variable_rate(core, tmp_path):
+    data = (moving_blob_htr(t=3, h=16, w=16) * 255 + 0.5).astype(np.uint8)
+    rgba = np.concatenate([data, np.full((3, 16, 16, 1), 128, np.uint8)], -1)
+    write_raw(tmp_path / "a.mkv", rgba, pix_fmt="yuva420p")
+    with pytest.raises(vs.Error, match=r"^zstsr: .*alpha channel") as e:
+        F.source(tmp_path / "a.mkv")
+    assert "\n" not in str(e.value)
+    write_raw(tmp_path / "tv.mkv", data, field_order=2)  # top field first
+    with pytest.raises(vs.Error, match=r"^zstsr: .*interlaced video \(top field first\).*--assume-progressive"):
+        F.source(tmp_path / "tv.mkv")
+    assert F.source(tmp_path / "tv.mkv", assume_progressive=True).num_frames == 3
+    # 30 fps with frames 5 and 6 dropped: 12 frames at 30, the gap repeating the frame before
+    levels = np.stack([np.full((16, 16, 3), (i + 1) * 16, np.uint8) for i in range(10)])
+    write_raw(tmp_path / "vfr.nut", levels, pts=[3000 * t for t in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)],
+               time_base=Fraction(1, 90000))
+    clip = F.source(tmp_path / "vfr.nut")
+    assert clip.num_frames == 12 and clip.fps == 30
+    got = [int(np.asarray(clip.get_frame(i)[0])[0, 0]) // 16 - 1 for i in range(12)]
+    assert got == [0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9]
+    with pytest.raises(vs.Error, match=r"^zstsr: .*variable frame rate"):
+        F.source(tmp_path / "vfr.nut", vfr="error")
 
 
 def test_vspipe_with_a_model_matches_the_cli(vs_env, tmp_path, ltr_file):

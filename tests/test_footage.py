@@ -118,7 +118,7 @@ def test_vfr_error_refuses_variable_rate(tmp_path, cmd):
 
 
 def test_every_command_that_reads_video_has_the_footage_options():
-    for cmd in ("upsample", "degrade", "baseline", "train"):
+    for cmd in ("upsample", "render", "degrade", "baseline", "train"):
         h = run(cmd, "--help").output
         assert "--vfr" in h and "--assume-progressive" in h, cmd
 

@@ -15,6 +15,8 @@ from vs_zstsr import io
 from vs_zstsr import render as rd
 from vs_zstsr.cli import main
 
+from test_footage import write_raw  # PyAV: rotation, timestamps, field order
+
 SR = 48000
 
 
@@ -238,6 +240,53 @@ def test_master_never_overwrites_its_source(tmp_path, clip):
 
 
 # --------------------------------------------------------------------------------------------
+# real-world footage (docs/FOOTAGE.md): the checks of io.open_input, the options of input_options
+
+
+def phone_clip(path):
+    """A rotated (display matrix: 90 degrees) clip at a variable rate: 10 frames at 25 fps stored
+    48x32, frames 5 and 6 dropped; upright it is 32x48, 12 frames at 25 fps (Matroska's millisecond
+    clock holds 25 fps exactly)."""
+    frames = np.stack([np.full((32, 48, 3), (i + 1) * 16, np.uint8) for i in range(10)])
+    frames[:, :8, :8] = 255  # a corner, to see the turn
+    write_raw(path, frames, rotation=90, pts=[3600 * t for t in (0, 1, 2, 3, 4, 7, 8, 9, 10, 11)],
+              time_base=Fraction(1, 90000))
+    return path
+
+
+def test_rotated_variable_rate_clip_renders_upright_at_a_constant_rate(tmp_path):
+    src = phone_clip(tmp_path / "phone.mkv")
+    out = tmp_path / "out"
+    r = run(src, "-o", out, "--factor", 2, "--codec", "ffv1", "--proxy")
+    said = [ln for ln in r.stderr.splitlines() if "variable frame rate" in ln]
+    assert len(said) == 1 and "constant 25 fps" in said[0], r.stderr
+    m, p = probe(out / "phone.mkv"), probe(out / "Proxy" / "phone.mov")
+    assert m["size"] == (32, 48) and p["size"] == (16, 24)  # upright, no rotation left to apply
+    assert m["frames"] == p["frames"] == 24 and m["rate"] == p["rate"] == 50
+    info, frames = io.read_video(out / "phone.mkv")
+    assert info.orientation == ""
+    assert frames[0, -8:, :8].min() > 0.99 and frames[0, :8, :8].max() < 0.1  # turned counter-clockwise
+    levels = np.round(frames[::2, 20, 20, 0] * 255 / 16).astype(int) - 1
+    assert levels.tolist() == [0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9]  # the gap repeats the frame before
+    r = run(src, "-o", tmp_path / "refused", "--vfr", "error", ok=False)
+    errors = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.exit_code == 1 and len(errors) == 1 and "variable frame rate" in errors[0], r.stderr
+    assert not (tmp_path / "refused").exists()
+
+
+def test_interlaced_clip_is_refused_unless_assumed_progressive(tmp_path):
+    src = tmp_path / "tv.mkv"
+    write_raw(src, np.zeros((3, 16, 16, 3), np.uint8), field_order=2)  # top field first
+    out = tmp_path / "out"
+    r = run(src, "-o", out, ok=False)
+    errors = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.exit_code == 1 and len(errors) == 1 and "interlaced" in errors[0]
+    assert "--assume-progressive" in errors[0] and not out.exists()
+    run(src, "-o", out, "--factor", 2, "--assume-progressive")
+    assert probe(out / "tv.mov")["frames"] == 6
+
+
+# --------------------------------------------------------------------------------------------
 # a folder of clips
 
 
@@ -267,6 +316,34 @@ def test_folder_renders_the_good_clips_reports_the_bad_one_and_lists_all(tmp_pat
         assert m["timecode"] == p["timecode"] == row["start_timecode"]
     assert sorted(x.name for x in out.iterdir()) == ["A001C003.mov", "B002.mov", "Proxy", "zstsr_render.csv"]
     assert not list(tmp_path.rglob(".*partial*"))
+
+
+def test_folder_reports_footage_it_refuses_and_renders_the_rest(tmp_path):
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    make_clip(folder / "good.mov", n=4)
+    phone_clip(folder / "phone.mkv")
+    rgba = np.full((3, 16, 16, 4), 128, np.uint8)
+    write_raw(folder / "alpha.mkv", rgba, pix_fmt="yuva420p")
+    write_raw(folder / "tv.mkv", np.zeros((3, 16, 16, 3), np.uint8), field_order=2)
+    out = tmp_path / "out"
+    r = run(folder, "-o", out, "--factor", 2, "--vfr", "error", ok=False)
+    assert r.exit_code == 1
+    errors = sorted(ln for ln in r.stderr.splitlines() if ln.startswith("zstsr: error:"))
+    assert len(errors) == 3, r.stderr
+    for line, name, needle in zip(errors, ("alpha.mkv", "phone.mkv", "tv.mkv"),
+                                  ("alpha channel", "variable frame rate", "interlaced")):
+        assert line.startswith(f"zstsr: error: {folder / name}: ") and needle in line, line
+    with open(out / "zstsr_render.csv", newline="") as f:
+        status = {row["source"].rsplit("/", 1)[-1]: row["status"] for row in csv.DictReader(f)}
+    assert status["good.mov"] == "ok" and status["phone.mkv"].startswith("error: variable frame rate")
+    assert status["tv.mkv"].startswith("error: interlaced") and "alpha channel" in status["alpha.mkv"]
+    assert sorted(x.name for x in out.iterdir()) == ["good.mov", "zstsr_render.csv"]
+    assert "rendered 1 of 4 clips" in r.stderr
+    # the defaults: the variable-rate clip is converted; --assume-progressive lets the TV clip in
+    r = run(folder, "-o", tmp_path / "out2", "--factor", 2, "--assume-progressive", ok=False)
+    assert "rendered 3 of 4 clips" in r.stderr and r.stderr.count("zstsr: error:") == 1
+    assert probe(tmp_path / "out2" / "phone.mov")["size"] == (32, 48)
 
 
 def test_folder_all_good_exits_zero(tmp_path):

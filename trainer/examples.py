@@ -55,14 +55,21 @@ class Source:
 class ExampleSampler:
     """Draws batches of (LTR, HTR) crops; one kind (within/across) and one crop shape per batch."""
 
-    def __init__(self, ltr: np.ndarray, config, rng: np.random.Generator):
-        if ltr.ndim != 4 or ltr.shape[-1] != 3:
-            raise ValueError(f"expected LTR frames (T, H, W, 3), got {ltr.shape}")
+    def __init__(self, ltr, config, rng: np.random.Generator):
+        # ``ltr``: one clip, or a list of clips (the shots of a video, or runs of frames taken
+        # from it). Every source and so every crop comes from a single clip: a crop that spans a
+        # scene cut would teach the net to blend two shots.
+        clips = [ltr] if isinstance(ltr, np.ndarray) else list(ltr)
+        for c in clips:
+            if c.ndim != 4 or c.shape[-1] != 3:
+                raise ValueError(f"expected LTR frames (T, H, W, 3), got {c.shape}")
+        if not clips:
+            raise ValueError("no frames to train on")
         self.config, self.rng = config, rng
         kinds = {"within": ["within"], "across": ["across"], "both": ["within", "across"]}[config.examples]
         self.kinds, self.sources, self.crops = [], {}, {}
         for kind in kinds:
-            srcs = list(self._build(ltr.astype(np.float32, copy=False), kind))
+            srcs = [s for c in clips for s in self._build(np.asarray(c, np.float32), kind)]
             crop, srcs = self._fit_crop(srcs)
             if srcs:
                 self.kinds.append(kind)
@@ -71,7 +78,7 @@ class ExampleSampler:
                     p = _window_means(gradient_magnitude(s.video), crop).ravel() + 1e-6
                     s.cdf = np.cumsum(p / p.sum())
         if not self.kinds:
-            raise ValueError(f"video {ltr.shape[:3]} too small for training examples")
+            raise ValueError(f"video {[c.shape[:3] for c in clips][:4]} too small for training examples")
         # Bigger levels hold more (and finer) content: draw a level with probability ~ its voxels.
         self.weights = {k: np.array([s.video[..., 0].size for s in v], float) for k, v in self.sources.items()}
         for k in self.weights:

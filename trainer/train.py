@@ -143,13 +143,14 @@ def load_checkpoint(path: str) -> Checkpoint:
 # ------------------------------------------------------------------------------------ training
 def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None, resume: bool = False,
           progress=None) -> TrainResult:
-    """Train on one LTR video ``(T, H, W, 3)`` float32 in [0, 1].
+    """Train on one LTR video ``(T, H, W, 3)`` float32 in [0, 1], or on a list of them (the shots
+    of one video: no example spans two).
 
     ``checkpoint``: file written every ``config.checkpoint_every_s`` and at the end. ``resume``:
     continue from it if it exists (the budget counts the earlier time too). ``progress(step, total,
     info)`` is called after every iteration; ``total`` is ``max_iters`` or None (budget/lr-bound).
     """
-    ltr = np.asarray(ltr, np.float32)
+    ltr = np.asarray(ltr, np.float32) if isinstance(ltr, np.ndarray) else [np.asarray(c, np.float32) for c in ltr]
     device = pick_device(config.device)
     cuda = device.type == "cuda"
     tuner = None

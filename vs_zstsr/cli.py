@@ -284,6 +284,11 @@ class _Bar:
 
 
 # The upsampling engine's options, shared by `upsample` and `render`.
+cut_option = click.option(
+    "--scene-threshold", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+    help="Scene-cut detection: each shot is processed as a clip of its own, so no frame mixes two "
+         "shots. Lower finds more cuts; 0 turns detection off (see docs/FOOTAGE.md).")
+
 model_options = [
     click.option("--model", type=click.Path(), default=None,
                  help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
@@ -308,6 +313,7 @@ device_options = [
 @output_option
 @factor_option
 @_with(model_options)
+@cut_option
 @click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
 @_with(device_options)
 @click.option("--save-model", type=click.Path(), default=None, help="Also keep the trained model here.")
@@ -315,7 +321,7 @@ device_options = [
 @codec_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, method, conform, provider, device_id, fp16, tilesize,
+def upsample(video, output, factor, model, method, scene_threshold, conform, provider, device_id, fp16, tilesize,
              overlap, save_model, preset, budget, examples, codec, fps, vfr, assume_progressive) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
@@ -339,7 +345,7 @@ def upsample(video, output, factor, model, method, conform, provider, device_id,
         renderer = Renderer.create(
             model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
             provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, log=_note, progress=bar,
+            method=method, log=_note, progress=bar, cut_threshold=scene_threshold,
             train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
                            "output": save_model})
     finally:
@@ -374,18 +380,24 @@ def upsample(video, output, factor, model, method, conform, provider, device_id,
               help="auto: keep at real rate, drop with --conform; stretch: slow it N x like tape "
                    "(pitch falls) to match --conform. Written to the file as zstsr_audio.")
 @_with(model_options)
+@cut_option
 @_with(device_options)
 @_with(train_options)
 @fps_option
-def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, provider,
-           device_id, fp16, tilesize, overlap, preset, budget, examples, fps) -> None:
+@_with(input_options)
+def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, scene_threshold,
+           provider,
+           device_id, fp16, tilesize, overlap, preset, budget, examples, fps, vfr,
+           assume_progressive) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
     SOURCE is a clip, a PNG-frame folder, or a folder of clips (each video file in it, not
     recursive): then a bad clip gets one error line, the rest are rendered, OUT_DIR/zstsr_render.csv
     lists them all, and the exit status is 1 if any failed. The start timecode and reel name are
-    carried over (the timecode rescaled to the new rate, or copied with --conform).
+    carried over (the timecode rescaled to the new rate, or copied with --conform). Real-world
+    footage is handled as by `upsample` (docs/FOOTAGE.md): rotation, variable rate (--vfr),
+    interlaced (--assume-progressive) and alpha input, clip by clip.
     """
     import contextlib
 
@@ -396,9 +408,9 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
         factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps),
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
         engine={"model_path": model, "method": method, "provider": provider, "device_id": device_id,
-                "fp16": fp16, "tilesize": tilesize, "overlap": overlap,
+                "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "cut_threshold": scene_threshold,
                 "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
     settings.check()
     src = Path(source)
@@ -410,11 +422,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     if not out.parent.exists():
         raise ZstsrError(f"{out.parent}: output folder does not exist")
 
-    def one(path, protect=()):
+    def one(path, protect=(), info=None):
         bar = _Bar("train")
         try:
             return rd.render_clip(path, out, settings, log=_note, train_progress=bar, frame_bar=_bar,
-                                  protect=protect)
+                                  protect=protect, info=info)
         finally:
             bar.close()
 
@@ -423,11 +435,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
                 f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
 
     if not rd.is_batch(src):
-        io.probe(src, settings.fps)  # refuse bad input before creating anything
+        # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
+        vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
         made = not out.exists()
         out.mkdir(exist_ok=True)
         try:
-            _note(said(one(src)))
+            _note(said(one(src, info=vi)))
         except BaseException:
             if made:
                 with contextlib.suppress(OSError):
@@ -463,9 +476,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
 @_with(train_options)
+@cut_option
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, preset, budget, examples, fps, vfr, assume_progressive) -> None:
+def train_cmd(video, output, factor, resume, preset, budget, examples, scene_threshold, fps, vfr,
+              assume_progressive) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     try:
         import zstsr_trainer
@@ -478,12 +493,14 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, fps, vfr,
     vi = _open_input(video, fps, vfr, assume_progressive)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
-    ltr = training_frames(io.frame_reader(video, vi), n, size)
+    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=scene_threshold)
     preset = preset or default_preset()
     config = zstsr_trainer.PRESETS[preset]
     changes = {k: v for k, v in {"budget_s": parse_budget(budget), "examples": examples}.items() if v}
     config = config.replace(**changes) if changes else config
-    _note(f"training the {preset} net on {len(ltr)} frames at {size[1]}x{size[0]}; checkpoints go to {output}")
+    shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
+    _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
+          f"checkpoints go to {output}")
     bar = _Bar("train")
     try:
         result = zstsr_trainer.train(ltr, config, checkpoint=output, resume=resume, progress=bar)

@@ -35,6 +35,7 @@ import numpy as np
 
 import vapoursynth as vs
 
+from .cuts import DEFAULT_THRESHOLD as DEFAULT_SC_THRESHOLD
 from .errors import ZstsrError
 
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
@@ -195,7 +196,8 @@ class _ChunkCache:
 
 def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | None = None,
              provider: str = "auto", device_id: int = 0, num_streams: int = 1, fp16: bool = False,
-             tilesize: int = 0, overlap: int = 0, method: str = "auto") -> vs.VideoNode:
+             tilesize: int = 0, overlap: int = 0, method: str = "auto", sc: bool = True,
+             sc_threshold: float = DEFAULT_SC_THRESHOLD) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -223,6 +225,11 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param method:      ``auto``: each ladder rung uses the net only where it beats cubic
                         interpolation on the clip's own examples; ``net``: the net on every rung;
                         ``cubic``: no net at all (fast preview).
+    :param sc:          Scene-change handling: every shot is processed as a clip of its own, so
+                        no output frame mixes two shots. Cuts come from the ``_SceneChangePrev`` /
+                        ``_SceneChangeNext`` frame props when the clip has them (e.g. from
+                        ``core.misc.SCDetect``), else from zstsr's own detector. False: ignore cuts.
+    :param sc_threshold: The detector's threshold, 0 to 1 (higher finds fewer cuts).
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
@@ -241,6 +248,13 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     num_streams = _as_int(num_streams, "num_streams", 1)
     tilesize = _as_int(tilesize, "tilesize", 0)
     overlap = _as_int(overlap, "overlap", 0)
+    try:
+        sc_threshold = float(sc_threshold)
+    except (TypeError, ValueError):
+        raise _err(f"sc_threshold must be a number, got {sc_threshold!r}") from None
+    if not 0 <= sc_threshold <= 1:
+        raise _err(f"sc_threshold must be between 0 and 1, got {sc_threshold}")
+    sc_threshold = sc_threshold if sc else 0.0
     if model is not None and method != "cubic":
         if not os.path.isfile(model):
             raise _err(f"model file not found: {model}")
@@ -268,8 +282,8 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     renderer = _make_renderer(model, factor, height=h, width=w, read=read, num_frames=n,
                               provider=provider, device_id=device_id, fp16=bool(fp16),
                               tilesize=tilesize, overlap=overlap, num_streams=num_streams,
-                              method=method, log=lambda m: _log(core, m))
-    return _serve(clip, rgb, renderer, factor, colour)
+                              method=method, log=lambda m: _log(core, m), cut_threshold=sc_threshold)
+    return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
 
 
 def _make_renderer(model, factor, **kw):
@@ -282,7 +296,23 @@ def _make_renderer(model, factor, **kw):
         raise _err(str(e)) from None
 
 
-def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour: dict) -> vs.VideoNode:
+def _cuts_from_props(frames) -> list[int] | None:
+    """Window indices where a shot starts, from ``_SceneChangePrev``/``_SceneChangeNext``; None
+    when no frame of the window carries either prop (then the renderer detects cuts itself)."""
+    found, cut_at = False, set()
+    for i, f in enumerate(frames):
+        p = f.props
+        if "_SceneChangePrev" in p or "_SceneChangeNext" in p:
+            found = True
+        if i > 0 and int(p.get("_SceneChangePrev", 0)):
+            cut_at.add(i)
+        if i + 1 < len(frames) and int(p.get("_SceneChangeNext", 0)):
+            cut_at.add(i + 1)
+    return sorted(cut_at) if found else None
+
+
+def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour: dict,
+           use_props: bool = True) -> vs.VideoNode:
     core = vs.core
     n = clip.num_frames
     ctx, chunk = int(renderer.context), int(renderer.chunk)
@@ -315,8 +345,13 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         s = c * chunk
         count = min(chunk, n - s)
         lo, hi = max(0, s - ctx), min(n, s + count + ctx)
-        window = np.stack([_rgb_frame(frames[1 + (i - s + ctx)]) for i in range(lo, hi)])
-        out = renderer.render(np.ascontiguousarray(window, dtype=np.float32), s - lo, count)
+        wf = [frames[1 + (i - s + ctx)] for i in range(lo, hi)]
+        window = np.ascontiguousarray(np.stack([_rgb_frame(f) for f in wf]), dtype=np.float32)
+        cut_at = _cuts_from_props(wf) if use_props else None
+        if cut_at is None:
+            out = renderer.render(window, s - lo, count)     # the renderer finds cuts (or not: sc=False)
+        else:
+            out = renderer.render(window, s - lo, count, cut_at=cut_at)
         out = np.asarray(out, dtype=np.float32)
         if out.shape != (count * factor, clip.height, clip.width, 3):
             raise _err(f"renderer returned {out.shape} for chunk {c}")
@@ -354,13 +389,14 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
 # the shim's side
 
 def _shim_upsample(clip, factor=8, model=None, provider=None, device_id=0, num_streams=1, fp16=0,
-                   tilesize=0, overlap=0, method=None, **extra):
+                   tilesize=0, overlap=0, method=None, sc=1, sc_threshold=DEFAULT_SC_THRESHOLD, **extra):
     """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
     if extra:
         raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")
     return upsample(clip, factor, model=_as_str(model, "model"), provider=_as_str(provider, "provider") or "auto",
                     device_id=device_id, num_streams=num_streams, fp16=bool(fp16), tilesize=tilesize,
-                    overlap=overlap, method=_as_str(method, "method") or "auto")
+                    overlap=overlap, method=_as_str(method, "method") or "auto", sc=bool(sc),
+                    sc_threshold=sc_threshold)
 
 
 def _register_core() -> None:
@@ -449,7 +485,8 @@ class _Decoder:
             raise _err(f"{self.path}: cannot decode frame {n}")
 
 
-def source(path: str | os.PathLike, core: vs.Core | None = None) -> vs.VideoNode:
+def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "convert",
+           assume_progressive: bool = False) -> vs.VideoNode:
     """A clip read from a video file with PyAV (the VapourSynth wheel ships no source filter).
 
     Keeps the file's format where VapourSynth has it (GRAY, YUV 4:2:0/4:2:2/4:4:4 and planar RGB
@@ -457,16 +494,28 @@ def source(path: str | os.PathLike, core: vs.Core | None = None) -> vs.VideoNode
     colour description (``_Matrix``, ``_Primaries``, ``_Transfer``, ``_Range``). Frames are
     decoded on request (seeking to the keyframe before), so any order works. Built as
     ``std.ModifyFrame`` over a ``BlankClip`` of the right size, format, length and rate.
+
+    Real-world footage is handled as the ``zstsr`` commands do (``io.open_input``, docs/FOOTAGE.md):
+    a rotated file (display matrix) gives upright frames of the displayed size (4:2:2 turned by
+    90 degrees becomes 4:4:4 at the same depth); a variable frame rate is converted to the nearest
+    constant one (``vfr="convert"``, logged) or refused (``vfr="error"``); alpha and interlaced
+    input (unless ``assume_progressive``) are refused with one ``vs.Error`` line.
     """
     from . import io
 
     path = os.fspath(path)
     core = core or vs.core
+    if os.path.isdir(path):
+        raise _err(f"{path}: source() reads a video file, not a folder")
     try:
-        info = io.probe(path)
+        info = io.open_input(path, vfr=vfr, assume_progressive=assume_progressive,
+                             log=lambda msg: _log(core, msg))
     except ZstsrError as e:
         raise _err(str(e)) from None
     dec = _Decoder(path)
+    turn = info.orientation
+    transposed = io._transposes(turn)
+    slots = info.slots  # variable rate converted: output frame n shows source frame slots[n]
     fmt_id, order = _PIX.get(info.pix_fmt, (None, None))
     convert = None
     if fmt_id is None:  # packed or exotic: planar RGB for RGB sources (exact), else YUV 4:4:4 16-bit
@@ -475,9 +524,13 @@ def source(path: str | os.PathLike, core: vs.Core | None = None) -> vs.VideoNode
         else:
             convert = "yuv444p16le"
         fmt_id, order = _PIX[convert]
+    elif transposed and "422" in info.pix_fmt:  # turned 4:2:2 would be 4:4:0: 4:4:4, same depth
+        convert = info.pix_fmt.replace("422", "444")
+        fmt_id, order = _PIX[convert]
     fmt = core.get_video_format(fmt_id)
     rate = Fraction(info.rate)
-    blank = core.std.BlankClip(width=info.width, height=info.height, format=fmt_id, length=len(dec.pts),
+    length = len(slots) if slots else len(dec.pts)
+    blank = core.std.BlankClip(width=info.width, height=info.height, format=fmt_id, length=length,
                                fpsnum=rate.numerator, fpsden=rate.denominator, keep=True)
     col = info.color
     props: dict[str, int] = {}
@@ -493,16 +546,17 @@ def source(path: str | os.PathLike, core: vs.Core | None = None) -> vs.VideoNode
     bps = fmt.bytes_per_sample
 
     def load(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        fr = dec.get(n)
+        fr = dec.get(slots[n] if slots else n)
         if convert:
             fr = fr.reformat(format=convert)
         out = f.copy()
         for p in range(fmt.num_planes):
             src_plane = fr.planes[order[p] if order else p]
             dst = np.asarray(out[p])
-            hh, ww = dst.shape
+            hh, ww = dst.shape[::-1] if transposed else dst.shape  # the stored plane's size
             raw = np.frombuffer(src_plane, dtype=np.uint8).reshape(-1, src_plane.line_size)
-            dst[...] = raw[:hh, :ww * bps].view(dst.dtype).reshape(hh, ww)
+            plane = raw[:hh, :ww * bps].view(dst.dtype).reshape(hh, ww)
+            dst[...] = io.orient(plane[..., None], turn)[..., 0] if turn else plane
         out.props.update(props)
         return out
 

@@ -14,9 +14,10 @@ from typing import Callable
 
 import numpy as np
 
+from . import cuts
 from .errors import ZstsrError
 
-RUN = 16  # consecutive LTR frames per training run
+RUN = 32  # consecutive LTR frames per training run (two 16-frame crops, and temporal jumps of 2)
 
 
 def cache_dir() -> Path:
@@ -26,15 +27,22 @@ def cache_dir() -> Path:
 
 
 def training_frames(read: Callable[..., np.ndarray], num_frames: int, size: tuple[int, int],
-                    max_frames: int = 128) -> np.ndarray:
-    """Up to ``max_frames`` LTR frames shrunk to ``size``, as evenly spread runs of ``RUN``."""
+                    max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD
+                    ) -> list[np.ndarray]:
+    """Up to ``max_frames`` LTR frames shrunk to ``size``: the whole clip when it is short, else
+    evenly spread runs of ``RUN`` frames; each split at its scene cuts. Returns the pieces (the
+    trainer never draws an example across two of them: runs are not contiguous, shots differ)."""
     if num_frames <= max_frames:
         runs = [list(range(num_frames))]
     else:
         n_runs = max(1, max_frames // RUN)
         starts = np.linspace(0, num_frames - RUN, n_runs).astype(int)
         runs = [list(range(s, s + RUN)) for s in starts]
-    return read([i for r in runs for i in r], size).astype(np.float32)
+    pieces = []
+    for r in runs:
+        frames = read(r, size).astype(np.float32)
+        pieces += cuts.split(frames, cuts.detect(frames, cut_threshold))
+    return pieces
 
 
 def default_preset() -> str:
@@ -46,12 +54,13 @@ def default_preset() -> str:
 def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
               budget_s: float | None = None, examples: str | None = None, key: str | None = None,
               output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
-              max_frames: int = 128) -> str:
+              max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> str:
     """Train (or find in the cache) the model for a clip; return the ONNX path."""
     from .stream import clip_key
 
     preset = preset or default_preset()
-    settings = {"preset": preset, "budget": budget_s, "examples": examples, "size": tuple(size)}
+    settings = {"preset": preset, "budget": budget_s, "examples": examples, "size": tuple(size),
+                "cuts": cut_threshold}
     key = key or clip_key(read, num_frames, settings)
     target = Path(output) if output else cache_dir() / f"{key}.onnx"
     if output is None and target.exists():
@@ -73,9 +82,10 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     if examples:
         changes["examples"] = examples
     config = config.replace(**changes) if changes else config
-    ltr = training_frames(read, num_frames, size, max_frames)
+    ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
     if log:
-        log(f"training the {preset} net on {len(ltr)} frames at {size[1]}x{size[0]}"
+        shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
+        log(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
             + (f" for up to {config.budget_s:.0f} s" if config.budget_s else ""))
     result = zstsr_trainer.train(ltr, config, progress=progress)
     if log:

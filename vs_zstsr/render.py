@@ -28,6 +28,11 @@ for x8). The choice is written to the file's metadata as ``zstsr_audio`` (``keep
 
 Every file (master, proxy, the batch CSV) is written under a temporary name and renamed when
 complete; master and proxy are both completed before either is renamed.
+
+**Footage.** Each source goes through ``io.open_input`` as in ``zstsr upsample`` (docs/FOOTAGE.md):
+rotated clips are turned upright, a variable rate is converted (``vfr="convert"``) or refused,
+alpha and interlaced input (unless ``assume_progressive``) are refused; in a folder render such a
+clip is one error line and a CSV row, and the others are rendered.
 """
 from __future__ import annotations
 
@@ -252,6 +257,8 @@ class RenderSettings:
     proxy: str | None = None       # None, "half" or "quarter"
     audio: str = "auto"            # auto, keep, drop, stretch
     fps: Fraction | None = None    # rate of a PNG folder without zstsr.json
+    vfr: str = "convert"           # variable frame rate: convert or error (docs/FOOTAGE.md)
+    assume_progressive: bool = False  # else input flagged interlaced is refused
     engine: dict = field(default_factory=dict)  # Renderer.create keyword arguments (model_path, method, ...)
 
     def check(self) -> None:
@@ -261,6 +268,8 @@ class RenderSettings:
             raise ZstsrError(f"--proxy-size must be half or quarter, got {self.proxy!r}")
         if self.audio not in AUDIO_MODES:
             raise ZstsrError(f"--audio must be one of {', '.join(AUDIO_MODES)}, got {self.audio!r}")
+        if self.vfr not in io.VFR_POLICIES:
+            raise ZstsrError(f"--vfr must be convert or error, got {self.vfr!r}")
         if self.audio == "keep" and self.conform:
             raise ZstsrError("--audio keep would play out of sync with --conform (slow motion); "
                              "use --audio stretch or --audio drop")
@@ -320,10 +329,12 @@ def _same(a: Path, b: Path) -> bool:
 def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings: RenderSettings, *,
                 log: Callable[[str], None] | None = None, train_progress=None,
                 frame_bar: Callable[[int, str], object] | None = None,
-                protect: tuple[Path, ...] = ()) -> ClipResult:
+                protect: tuple[Path, ...] = (), info: io.VideoInfo | None = None) -> ClipResult:
     """Render one clip into ``out_dir`` (which must exist). Raises ZstsrError with one clear line;
     nothing is left under the output names on failure. ``protect``: paths the outputs must not
-    overwrite (the other sources of a folder render)."""
+    overwrite (the other sources of a folder render). The source goes through ``io.open_input``
+    (alpha and interlaced input refused, a variable rate converted or refused, as ``settings``
+    say; docs/FOOTAGE.md) unless ``info`` is what that already returned for it."""
     from .resample import resize_spatial
     from .stream import Renderer, upsample_stream
 
@@ -331,7 +342,8 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     source = str(source)
     out_dir = Path(out_dir)
     factor = settings.factor
-    vi = io.probe(source, settings.fps)
+    vi = info or io.open_input(source, settings.fps, vfr=settings.vfr,
+                               assume_progressive=settings.assume_progressive, log=log)
     n = io.count_frames(source, vi)
     if n < 1:
         raise ZstsrError(f"{source}: video has no frames")

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from . import cuts
 from .errors import ZstsrError
 from .ladder import Ladder, LadderPlan, choose_methods, plan
 
@@ -35,6 +36,7 @@ class Renderer:
     ladder: Ladder
     chunk: int
     log: Callable[[str], None] | None = None
+    cut_threshold: float = cuts.DEFAULT_THRESHOLD   # 0: no scene-cut detection
 
     @property
     def factor(self) -> int:
@@ -49,8 +51,8 @@ class Renderer:
                read: Callable[[list[int]], np.ndarray] | None = None, num_frames: int = 0,
                provider: str = "auto", device_id: int = 0, fp16: bool = False, tilesize: int = 0,
                overlap: int = 0, num_streams: int = 1, method: str = "auto",
-               log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None
-               ) -> "Renderer":
+               log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None,
+               cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> "Renderer":
         """Load (or, with ``model_path=None`` and ``method`` not ``cubic``, train) the model, decide
         each rung's method and return a renderer.
 
@@ -58,6 +60,7 @@ class Renderer:
         to ``size`` = (h, w) when given (antialiased bicubic, ``resample.resize_spatial``); it is
         needed to train and for the self-check (``method="auto"``). ``method``: ``auto`` (per-rung
         self-check), ``net`` (the net on every rung, the paper's recipe) or ``cubic`` (no net).
+        ``cut_threshold``: scene-cut detection (:mod:`.cuts`); 0 turns it off.
         """
         from .model import load_model
 
@@ -72,12 +75,13 @@ class Renderer:
                 from .fit import fit_model
 
                 model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
-                                       progress=progress, **(train_options or {}))
+                                       progress=progress, cut_threshold=cut_threshold,
+                                       **(train_options or {}))
             model = load_model(model_path, provider, device_id, fp16, num_threads=0)
             if method == "auto":
                 if read is None or num_frames <= 0:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
-                window = _self_check_window(read, num_frames)
+                window = _self_check_window(read, num_frames, cut_threshold)
                 ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
                                              tilesize=tilesize)
         ladder = Ladder(ladder_plan, model, tilesize, overlap)
@@ -86,25 +90,41 @@ class Renderer:
             if model is not None and not ladder_plan.uses_net:
                 log("the net did not beat interpolation on this clip's own examples: "
                     "using cubic interpolation + back-projection")
-        return cls(ladder, chunk_frames(height, width, factor, ladder.context), log)
+        return cls(ladder, chunk_frames(height, width, factor, ladder.context), log, cut_threshold)
 
-    def render(self, window: np.ndarray, lead: int, count: int) -> np.ndarray:
-        """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc)."""
+    def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
+        """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
+
+        Each shot in the window is run through the ladder on its own, so no output frame reads
+        a frame of another shot; a shot's ends are handled like the clip's ends. ``cut_at``: the
+        window indices where a new shot starts (e.g. from VapourSynth's ``_SceneChangePrev``
+        props); None: detect them (:func:`.cuts.detect`, pairwise, so every window of a clip
+        finds the same cuts and chunked rendering still equals whole-clip rendering).
+        """
         if lead < 0 or count < 1 or lead + count > window.shape[0]:
             raise ValueError(f"bad window slice {lead}+{count} of {window.shape[0]} frames")
-        out = self.ladder.run(window)
+        if cut_at is None:
+            cut_at = cuts.detect(window, self.cut_threshold)
         f = self.factor
-        return out[lead * f:(lead + count) * f]
+        parts = []
+        for a, b in cuts.segments(window.shape[0], cut_at):
+            lo, hi = max(a, lead), min(b, lead + count)
+            if lo < hi:
+                out = self.ladder.run(window[a:b])
+                parts.append(out[(lo - a) * f:(hi - a) * f])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
         """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
         return max(0, first - self.context), min(total, first + count + self.context)
 
 
-def _self_check_window(read, num_frames: int) -> np.ndarray:
+def _self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> np.ndarray:
     n = min(num_frames, SELF_CHECK_FRAMES)
     start = max(0, (num_frames - n) // 2)
     frames = read(list(range(start, start + n)), None)
+    # one shot only: the proxy's rect-halving would otherwise average across a cut
+    frames = max(cuts.split(frames, cuts.detect(frames, cut_threshold)), key=len)
     h, w = frames.shape[1:3]
     ch, cw = min(h, SELF_CHECK_CROP), min(w, SELF_CHECK_CROP)
     y0, x0 = (h - ch) // 2, (w - cw) // 2

@@ -1,0 +1,174 @@
+"""Scene cuts: detection, and every consumer treating each shot as a clip of its own."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import moving_blob_htr
+from vs_zstsr import cuts, io
+from vs_zstsr.cli import main
+from vs_zstsr.ladder import Ladder, plan
+from vs_zstsr.metrics import psnr
+from vs_zstsr.resample import rect_downsample
+from vs_zstsr.stream import Renderer, upsample_stream
+
+
+def sliding_texture(t: int = 64, h: int = 64, w: int = 96, step: int = 2, seed: int = 1) -> np.ndarray:
+    """HTR frames of a smooth periodic texture sliding ``step`` px per frame, with the exact blur of
+    that motion (each frame the mean of its ``step`` integer positions): steady quality all along."""
+    rng = np.random.default_rng(seed)
+    tex = rng.random((h, w, 3)).astype(np.float32)
+    for axis in (0, 1):   # smooth it, periodically
+        tex = sum(np.roll(tex, s, axis) for s in range(-3, 4)) / 7
+    tex = 0.2 + 0.6 * (tex - tex.min()) / (tex.max() - tex.min())
+    frames = [np.mean([np.roll(tex, step * k + j, axis=1) for j in range(step)], axis=0) for k in range(t)]
+    return np.stack(frames).astype(np.float32)
+
+
+def two_shots() -> tuple[np.ndarray, int]:
+    """128 HTR frames: the photo texture scene, then a hard cut (at an LTR frame boundary for x8)
+    to a different sliding texture. Returns the frames and the cut's LTR index."""
+    from scenes import render
+
+    a, _ = render("texture", size="small")
+    b = sliding_texture()
+    return np.concatenate([a, b]), len(a) // 8
+
+
+def group_psnr(out: np.ndarray, gt: np.ndarray, factor: int = 8) -> np.ndarray:
+    return np.array([psnr(out[i:i + factor], gt[i:i + factor]) for i in range(0, len(gt), factor)])
+
+
+def test_detects_the_hard_cut_and_nothing_in_fast_motion():
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    assert cuts.detect(ltr) == [cut]
+    assert cuts.detect(ltr, 0) == []
+    from scenes import render
+    for name in ("fan", "texture"):           # fast rotation, aliasing, a moving photo: no cuts
+        v, _ = render(name, size="small")
+        assert cuts.detect(rect_downsample(v, 8, 0)) == [], name
+    assert cuts.detect(rect_downsample(moving_blob_htr(t=64, speed=3.0), 8, 0)) == []
+    assert cuts.segments(10, [4, 0, 10, 4]) == [(0, 4), (4, 10)]
+
+
+def test_pairwise_decisions_do_not_depend_on_the_window():
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    for a in range(0, cut):
+        for b in range(cut + 1, len(ltr) + 1):
+            assert cuts.detect(ltr[a:b]) == [cut - a]
+
+
+def test_frames_next_to_the_cut_are_as_good_as_mid_shot_and_would_not_be_without_cut_handling(tmp_path):
+    """The issue's acceptance, through the CLI: no ghost of the other shot at the cut."""
+    htr, cut = two_shots()
+    src = tmp_path / "two_shots.mkv"
+    io.write_video(src, rect_downsample(htr, 8, 0), Fraction(30), bit_depth=16)
+    scores = {}
+    for label, thr in (("cuts", "0.2"), ("no cuts", "0")):
+        out = tmp_path / f"{label.replace(' ', '_')}.mkv"
+        r = CliRunner().invoke(main, ["upsample", str(src), "-o", str(out), "-f", "8", "--method", "cubic",
+                                      "--scene-threshold", thr])
+        assert r.exit_code == 0, r.output
+        _, frames = io.read_video(out)
+        scores[label] = group_psnr(frames, htr)
+    n = len(htr) // 8
+    mid = {0: scores["cuts"][2:cut - 2].mean(), 1: scores["cuts"][cut + 2:n - 2].mean()}
+    near = {0: cut - 1, 1: cut}                      # the last group of shot A, the first of shot B
+    for shot in (0, 1):
+        assert scores["cuts"][near[shot]] > mid[shot] - 1.0, (shot, scores["cuts"], mid)
+    worst = min(scores["no cuts"][near[s]] - mid[s] for s in (0, 1))
+    assert worst < -1.0, scores["no cuts"]           # without cut handling: a ghost of the other shot
+    # far from the cut (beyond the ladder's reach) nothing changes
+    np.testing.assert_allclose(scores["cuts"][:2], scores["no cuts"][:2], atol=1e-6)
+
+
+def test_chunked_rendering_equals_each_shot_rendered_alone():
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    for chunk in (1, 3, 5, 16):
+        r.chunk = chunk
+        streamed = np.stack(list(upsample_stream(iter(ltr), r)))
+        ladder = Ladder(plan(64, 96, 8))
+        alone = np.concatenate([ladder.run(ltr[:cut]), ladder.run(ltr[cut:])])
+        np.testing.assert_allclose(streamed, alone, atol=1e-6, err_msg=f"chunk {chunk}")
+    # explicit cut lists (VapourSynth props) override detection
+    whole = r.render(ltr, 0, len(ltr), cut_at=[])
+    np.testing.assert_allclose(whole, Ladder(plan(64, 96, 8)).run(ltr), atol=1e-6)
+
+
+def test_a_one_frame_shot_is_handled():
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    out = r.render(ltr[cut - 3:cut + 3], 0, 6, cut_at=[3, 4])
+    assert out.shape == (48, 64, 96, 3)
+    np.testing.assert_allclose(out[24:32], np.repeat(ltr[cut:cut + 1], 8, 0), atol=1e-5)
+
+
+def test_training_pieces_never_span_a_cut():
+    from vs_zstsr.fit import training_frames
+
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+
+    def read(idx, size=None):
+        return ltr[idx]
+
+    pieces = training_frames(read, len(ltr), (64, 96))
+    assert [len(p) for p in pieces] == [cut, len(ltr) - cut]
+    assert [len(p) for p in training_frames(read, len(ltr), (64, 96), cut_threshold=0)] == [len(ltr)]
+
+
+def test_sampler_draws_each_example_from_one_piece():
+    zstsr_trainer = pytest.importorskip("zstsr_trainer")
+    from zstsr_trainer.examples import ExampleSampler
+
+    pieces = [np.full((12, 16, 16, 3), 0.25, np.float32), np.full((14, 16, 16, 3), 0.75, np.float32)]
+    for kind in ("within", "across"):
+        cfg = zstsr_trainer.TrainConfig(width=4, depth=3, crop=(8, 12, 12), batch=8, examples=kind,
+                                        scales=(1.0,), jumps=(1,))
+        s = ExampleSampler(pieces, cfg, np.random.default_rng(0))
+        seen = set()
+        for _ in range(10):
+            _, hi, _ = s.batch()
+            for crop in hi:
+                assert crop.min() == crop.max()      # a single piece's value: never two
+                seen.add(float(crop.min()))
+        assert seen == {0.25, 0.75}
+
+
+def test_vapoursynth_props_and_detection():
+    vs = pytest.importorskip("vapoursynth")
+    from test_filter import array_clip
+    from vs_zstsr import filter as F
+
+    core = vs.core
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    ladder = Ladder(plan(64, 96, 8))
+    alone = np.concatenate([ladder.run(ltr[:cut]), ladder.run(ltr[cut:])])
+    whole = ladder.run(ltr)
+
+    def frames(clip):
+        return np.stack([np.stack([np.asarray(f[p]) for p in range(3)], -1) for f in clip.frames()])
+
+    src = array_clip(core, ltr)
+    np.testing.assert_allclose(frames(F.upsample(src, 8, method="cubic")), alone, atol=1e-5)   # detected
+    np.testing.assert_allclose(frames(F.upsample(src, 8, method="cubic", sc=False)), whole, atol=1e-5)
+    # props win over detection: no cut flagged at the real one, one flagged elsewhere
+    def flag(n, f):
+        g = f.copy()
+        g.props["_SceneChangePrev"] = int(n == 4)
+        g.props["_SceneChangeNext"] = 0
+        return g
+    flagged = core.std.ModifyFrame(src, src, flag)
+    expect = np.concatenate([ladder.run(ltr[:4]), ladder.run(ltr[4:])])
+    np.testing.assert_allclose(frames(F.upsample(flagged, 8, method="cubic")), expect, atol=1e-5)
+    with pytest.raises(vs.Error, match="sc_threshold"):
+        F.upsample(src, 8, method="cubic", sc_threshold=2)
