@@ -64,6 +64,19 @@ def test_chunked_streaming_equals_whole_clip_processing():
     np.testing.assert_allclose(r.render(ltr[a:b], 8 - a, 4), whole[64:96], atol=1e-5)
 
 
+@pytest.mark.parametrize("method", ["linear", "flow"])
+def test_every_interpolator_streams_without_seams(method):
+    if method == "flow" and not ladder.flow_available():
+        pytest.skip("MVTools not installed")
+    ltr = _ltr(t=12, h=64, w=96)    # x4: rungs at 48x32 (flow) and 96x64
+    lad = ladder.Ladder(ladder.plan(64, 96, 4, method))
+    whole = lad.run(ltr)
+    r = Renderer(lad, 3)
+    streamed = np.stack(list(upsample_stream(iter(ltr), r)))
+    assert psnr(streamed, whole) > 60
+    np.testing.assert_allclose(ladder.rect_downsample(whole, 4), ltr, atol=2e-3)   # true to the input
+
+
 def test_tiled_net_equals_whole_frame_net():
     class ConvLike:  # a stand-in with spatial reach 2: a 5x5 box blur of cubic x2
         receptive_field = {"frames": 1, "pixels": 2}
@@ -117,5 +130,40 @@ def test_self_check_keeps_a_harmful_net_off_the_ladder():
     ltr = _ltr(t=16, h=64, w=96)
     logs = []
     p = ladder.choose_methods(ladder.plan(64, 96, 8, "net"), Noisy(), ltr, (64, 96), log=logs.append)
+    methods = {r.method for r in p.rungs}
+    assert len(methods) == 1 and methods <= set(ladder.INTERPOLATORS)      # the best interpolator, no net
+    assert p.rungs[0].gain_db < 0 and f"{p.rungs[0].method} on the first rung" in logs[0]
+    for m in ("net", "cubic", "linear"):
+        assert f"{m} " in logs[0]                                            # every candidate was scored
+    p = ladder.choose_methods(ladder.plan(64, 96, 8), Noisy(), ltr, (64, 96), candidates=("net", "cubic"))
     assert [r.method for r in p.rungs] == ["cubic"] * 3
-    assert p.rungs[0].gain_db < 0 and "cubic on the first rung" in logs[0]
+
+
+def test_self_check_gives_the_first_rung_to_a_net_that_wins():
+    from vs_zstsr.resample import resize_spatial
+
+    clip = _ltr(t=32, h=64, w=96)
+    truth = resize_spatial(clip, 8, 12)   # the proxy's ground truth: the first rung's 1/4, halved again
+
+    class Oracle:  # returns the proxy's truth: far better than any interpolator
+        receptive_field = {"frames": 1, "pixels": 1}
+
+        def run(self, lo):
+            return truth[: 2 * len(lo)]
+
+    p = ladder.choose_methods(ladder.plan(64, 96, 8), Oracle(), clip, (64, 96))
+    assert p.rungs[0].method == "net" and p.rungs[0].gain_db > 1
+    assert p.rungs[1].method in ladder.INTERPOLATORS and p.rungs[2].method == p.rungs[1].method
+
+
+def test_self_check_weighs_motion_compensated_flow():
+    if not ladder.flow_available():
+        pytest.skip("MVTools not installed")
+    from test_cuts import sliding_texture
+
+    clip = rect_downsample(sliding_texture(t=64, h=64, w=96, step=3), 2)   # a pan: flow's home ground
+    logs = []
+    p = ladder.choose_methods(ladder.plan(64, 96, 2), None, clip, (64, 96), log=logs.append)
+    scores = dict(kv.rsplit(" ", 1) for kv in logs[0].split(": ", 1)[1].split(" -> ")[0].split(", "))
+    assert set(scores) == {"cubic", "linear", "flow"}
+    assert p.rungs[0].method == max(scores, key=lambda m: float(scores[m]))

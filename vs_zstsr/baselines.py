@@ -124,6 +124,8 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
     t, h, w, _ = ltr.shape
+    if min(h, w) < 24:   # MVTools' FlowFPS crashes the process (segfault) on 16-px frames
+        raise ZstsrError(f"flowfps needs frames of at least 24x24, got {w}x{h}")
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)
 

@@ -292,9 +292,12 @@ cut_option = click.option(
 model_options = [
     click.option("--model", type=click.Path(), default=None,
                  help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
-    click.option("--method", type=click.Choice(["auto", "net", "cubic"]), default="auto", show_default=True,
-                 help="auto: each rung uses the net only where a self-check on the clip's own examples "
-                      "says it beats cubic interpolation; net: on every rung (the paper); cubic: no net."),
+    click.option("--method", type=click.Choice(["auto", "net", "cubic", "linear", "flow"]), default="auto",
+                 show_default=True,
+                 help="auto: a self-check on the clip's own x2 picks the best interpolator (cubic, linear, "
+                      "or motion-compensated flow) for the rungs and uses the net on the first rung only "
+                      "where it beats that; net: the net on every rung (the paper); cubic, linear, flow: "
+                      "that interpolator on every rung, no net (no training)."),
 ]
 device_options = [
     click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",

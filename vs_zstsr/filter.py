@@ -41,7 +41,10 @@ from .errors import ZstsrError
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
-METHODS = ("auto", "net", "cubic")
+METHODS = ("auto", "net", "cubic", "linear")
+# The self-check's candidates here: not MVTools' flow, which would request frames from this same
+# core inside a frame callback (a deadlock risk in a frame server); the CLI also weighs flow.
+CANDIDATES = ("net", "cubic", "linear")
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -222,9 +225,12 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
-    :param method:      ``auto``: each ladder rung uses the net only where it beats cubic
-                        interpolation on the clip's own examples; ``net``: the net on every rung;
-                        ``cubic``: no net at all (fast preview).
+    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic or
+                        linear interpolation for the ladder's rungs and uses the net on the first
+                        rung only where it beats that; ``net``: the net on every rung (the paper);
+                        ``cubic`` or ``linear``: that interpolation, no net (fast preview).
+                        (``zstsr upsample`` also weighs MVTools flow; a filter cannot safely run
+                        another filter chain from inside its frame callback.)
     :param sc:          Scene-change handling: every shot is processed as a clip of its own, so
                         no output frame mixes two shots. Cuts come from the ``_SceneChangePrev`` /
                         ``_SceneChangeNext`` frame props when the clip has them (e.g. from
@@ -282,7 +288,8 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     renderer = _make_renderer(model, factor, height=h, width=w, read=read, num_frames=n,
                               provider=provider, device_id=device_id, fp16=bool(fp16),
                               tilesize=tilesize, overlap=overlap, num_streams=num_streams,
-                              method=method, log=lambda m: _log(core, m), cut_threshold=sc_threshold)
+                              method=method, log=lambda m: _log(core, m), cut_threshold=sc_threshold,
+                              candidates=CANDIDATES)
     return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
 
 

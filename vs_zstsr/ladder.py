@@ -5,11 +5,14 @@ Shrinking space by 2 halves the motion in pixels, so each rung's input moves (in
 as fast as the coarse clip the net was trained on: that is why the paper climbs the diagonal.
 
 Each rung's x2 is done by one of
-* ``net``:   the video-specific CNN (cubic x2 + its residual, inside the ONNX graph);
-* ``cubic``: cubic temporal x2 interpolation, the net's own base.
+* ``net``:    the video-specific CNN (cubic x2 + its residual, inside the ONNX graph);
+* ``cubic``:  cubic temporal x2 interpolation, the net's own base;
+* ``linear``: linear temporal x2 interpolation;
+* ``flow``:   motion-compensated x2 (MVTools ``FlowFPS``, :mod:`.baselines`), beyond the paper:
+  on smooth real motion (a camera pan) it is the strongest interpolator there is here.
 A prototype found the net helped only at the scale it was trained on (NOTES.md), so each rung earns
-its place: :func:`choose_methods` measures, on the first rung's own input, whether the net beats cubic
-(the "do no harm" self-check) before anything is rendered, once per clip.
+its place: :func:`choose_methods` measures every candidate on the first rung's own input (the "do
+no harm" self-check) before anything is rendered, once per clip.
 
 Between rungs, spatio-temporal back-projection (:mod:`.backprojection`) enlarges the result x2 in
 space, consistent with the smaller result (bicubic) and with the LTR input at the larger size (rect).
@@ -26,7 +29,9 @@ from .errors import ZstsrError
 from .metrics import psnr
 from .resample import rect_downsample, resize_spatial, temporal_interpolate
 
-METHODS = ("net", "cubic")
+METHODS = ("net", "cubic", "linear", "flow")
+INTERPOLATORS = ("cubic", "linear", "flow")     # the candidates besides the net
+MIN_FLOW_SIZE = 32  # MVTools crashes (segfault) on frames of 16 px; its 8x8 blocks need room
 MIN_RUNG_SIZE = 8  # pixels: below this a rung would have nothing left to look at
 
 
@@ -96,6 +101,27 @@ def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.n
     return out
 
 
+def interpolate_x2(clip: np.ndarray, method: str) -> np.ndarray:
+    """x2 in time without the net: ``cubic``, ``linear`` or ``flow`` (motion-compensated)."""
+    if method == "flow":
+        from .baselines import interpolate   # VapourSynth + MVTools, imported only when used
+
+        if min(clip.shape[1:3]) < MIN_FLOW_SIZE or clip.shape[0] < 2:
+            return temporal_interpolate(clip, 2, "linear")   # too small to estimate motion
+        return interpolate(clip, 2, "flowfps")
+    if method not in ("cubic", "linear"):
+        raise ZstsrError(f"unknown x2 method {method!r}")
+    return temporal_interpolate(clip, 2, method)
+
+
+def flow_available() -> bool:
+    try:
+        import vapoursynth as vs
+        return hasattr(vs.core, "mv")
+    except Exception:
+        return False
+
+
 class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
@@ -120,7 +146,7 @@ class Ladder:
     def x2(self, clip: np.ndarray, method: str) -> np.ndarray:
         if method == "net":
             return net_x2(self.model, clip, self.tilesize, self.overlap)
-        return temporal_interpolate(clip, 2, "cubic")
+        return interpolate_x2(clip, method)
 
     def run(self, ltr: np.ndarray, upto: int | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1]."""
@@ -146,24 +172,26 @@ class Ladder:
 
 def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],
                    margin_db: float = 0.05, log: Callable[[str], None] | None = None,
-                   tilesize: int = 0) -> LadderPlan:
-    """Decide whether the net earns the first rung, from the input alone ("do no harm").
+                   tilesize: int = 0, candidates: tuple[str, ...] = METHODS) -> LadderPlan:
+    """Decide, from the input alone, what does each rung's x2 ("do no harm").
 
     The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
     rect-halved in time: that proxy pair moves as fast, in pixels per frame, as ``X`` does, and
     it has ground truth. ``sample`` may be a crop of frames of ``full_size``: it is shrunk by the
-    same factor as the whole frame would be. The net is used when it beats cubic there (both followed by temporal
-    back-projection) by at least ``margin_db``.
+    same factor as the whole frame would be. Every candidate x2 (followed by temporal
+    back-projection, as on the ladder) is scored on it.
 
-    The upper rungs use cubic: on the space-time diagonal their proxy would be this same pair (the
-    diagonal is scale-invariant), so it cannot tell them apart, and a prototype found the net, at
-    CPU budgets, helping only at the scale it was trained on (-0.05 dB one rung up, -0.46 dB at full
-    size; NOTES.md). ``method="net"`` forces the paper's recipe (the net on every rung).
+    * The interpolators (cubic, linear, flow where MVTools is installed) compete on every rung: the
+      best one on the proxy does the rungs the net does not.
+    * The net takes the first rung when it beats the best interpolator by ``margin_db``.
+    The upper rungs never use the net here: on the space-time diagonal their proxy would be this
+    same pair (the diagonal is scale-invariant), so it cannot tell them apart, and a prototype found
+    the net, at CPU budgets, helping only at the scale it was trained on (-0.05 dB one rung up,
+    -0.46 dB at full size; NOTES.md). ``method="net"`` forces the paper's recipe (the net on every
+    rung) and skips this.
     """
     for r in ladder_plan.rungs:
         r.method, r.gain_db = "cubic", None
-    if model is None:
-        return ladder_plan
     rung = ladder_plan.rungs[0]
     sy, sx = rung.size[0] / full_size[0], rung.size[1] / full_size[1]
     h, w = sample.shape[1:3]
@@ -171,18 +199,30 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     n = hi.shape[0] // 2 * 2
     if n < 4:
         if log:
-            log("too few frames for the self-check: not using the net")
+            log("too few frames for the self-check: cubic interpolation on every rung")
         return ladder_plan
     hi = hi[:n]
     lo = rect_downsample(hi, 2)
+    methods = [m for m in candidates if m in METHODS]
+    if model is None and "net" in methods:
+        methods.remove("net")
+    if "flow" in methods and (min(lo.shape[1:3]) < MIN_FLOW_SIZE or not flow_available()):
+        methods.remove("flow")
     scores = {}
-    for method in METHODS:
-        guess = net_x2(model, lo, tilesize) if method == "net" else temporal_interpolate(lo, 2, "cubic")
+    for method in methods:
+        guess = net_x2(model, lo, tilesize) if method == "net" else interpolate_x2(lo, method)
         guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
         scores[method] = float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
-    rung.gain_db = scores["net"] - scores["cubic"]
-    rung.method = "net" if rung.gain_db >= margin_db else "cubic"
+    interp = [m for m in methods if m != "net"] or ["cubic"]
+    best = max(interp, key=lambda m: scores.get(m, -np.inf))
+    for r in ladder_plan.rungs:
+        r.method = best
+    if "net" in scores:
+        rung.gain_db = scores["net"] - scores[best]
+        if rung.gain_db >= margin_db:
+            rung.method = "net"
     if log:
-        log(f"self-check at {rung.size[1]}x{rung.size[0]}: net {scores['net']:.2f} dB vs cubic "
-            f"{scores['cubic']:.2f} dB on the clip's own x2 -> {rung.method} on the first rung")
+        table = ", ".join(f"{m} {v:.2f}" for m, v in sorted(scores.items(), key=lambda kv: -kv[1]))
+        log(f"self-check at {rung.size[1]}x{rung.size[0]} on the clip's own x2 (dB): {table} -> "
+            f"{rung.method} on the first rung, {best} above")
     return ladder_plan

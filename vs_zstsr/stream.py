@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
-from .ladder import Ladder, LadderPlan, choose_methods, plan
+from .ladder import METHODS, Ladder, LadderPlan, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
@@ -52,23 +52,25 @@ class Renderer:
                provider: str = "auto", device_id: int = 0, fp16: bool = False, tilesize: int = 0,
                overlap: int = 0, num_streams: int = 1, method: str = "auto",
                log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None,
-               cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> "Renderer":
+               cut_threshold: float = cuts.DEFAULT_THRESHOLD, candidates: tuple[str, ...] = METHODS
+               ) -> "Renderer":
         """Load (or, with ``model_path=None`` and ``method`` not ``cubic``, train) the model, decide
         each rung's method and return a renderer.
 
         ``read(indices, size=None)`` returns those LTR frames as float32 ``(n, H, W, 3)``, shrunk
         to ``size`` = (h, w) when given (antialiased bicubic, ``resample.resize_spatial``); it is
         needed to train and for the self-check (``method="auto"``). ``method``: ``auto`` (per-rung
-        self-check), ``net`` (the net on every rung, the paper's recipe) or ``cubic`` (no net).
+        self-check among ``candidates``), ``net`` (the net on every rung, the paper's recipe), or
+        one interpolator on every rung without a net: ``cubic``, ``linear``, ``flow``.
         ``cut_threshold``: scene-cut detection (:mod:`.cuts`); 0 turns it off.
         """
         from .model import load_model
 
-        if method not in ("auto", "net", "cubic"):
-            raise ZstsrError(f"method must be auto, net or cubic, got {method!r}")
-        ladder_plan = plan(height, width, factor, "net" if method == "net" else "cubic")
+        if method not in ("auto",) + METHODS:
+            raise ZstsrError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
+        ladder_plan = plan(height, width, factor, "cubic" if method == "auto" else method)
         model = None
-        if method != "cubic":
+        if method in ("auto", "net"):
             if model_path is None:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("training a model needs the clip's frames")
@@ -83,13 +85,13 @@ class Renderer:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
                 window = _self_check_window(read, num_frames, cut_threshold)
                 ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
-                                             tilesize=tilesize)
+                                             tilesize=tilesize, candidates=candidates)
         ladder = Ladder(ladder_plan, model, tilesize, overlap)
         if log:
             log(f"ladder: {ladder_plan.describe()}")
             if model is not None and not ladder_plan.uses_net:
                 log("the net did not beat interpolation on this clip's own examples: "
-                    "using cubic interpolation + back-projection")
+                    f"using {ladder_plan.rungs[0].method} interpolation + back-projection")
         return cls(ladder, chunk_frames(height, width, factor, ladder.context), log, cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
