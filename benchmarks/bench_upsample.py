@@ -9,15 +9,13 @@ of `zstsr upsample` on a clip and on the same clip looped 10 times.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-from common import CLIPS, ROOT, evaluate, prepare, replace_section, zstsr
+from common import CLIPS, ROOT, evaluate, prepare, replace_section
 
 
 def run_measured(*args) -> tuple[float, float]:

@@ -99,6 +99,7 @@ def run_clip(name: str, config, log) -> dict:
     row["infer_s"] = round(time.perf_counter() - t, 2)
     row["ours"] = score(out, gt)
     row["ours+bp"] = score(temporal_backproject(out, ltr, 2), gt)
+    row["sources"] = r.examples      # which pyramid levels fitted the crop, per kind
     row.update(iterations=r.iterations, train_s=round(r.seconds, 1), loss_ratio=round(r.loss_ratio, 4),
                lr=r.lr, stopped=r.stopped)
     best = max(row["linear+bp"]["psnr"], row["cubic+bp"]["psnr"])
@@ -117,11 +118,20 @@ def main(argv=None) -> None:
     ap.add_argument("--width", type=int)
     ap.add_argument("--lr", type=float)
     ap.add_argument("--base", choices=("cubic", "cubic_bp"))
+    ap.add_argument("--crop", help="HTR crop frames,rows,cols (e.g. 16,24,24)")
+    ap.add_argument("--scales", help="pyramid levels, e.g. 1,0.8,0.64,0.5")
+    ap.add_argument("--jumps", help="temporal jumps, e.g. 1,2")
+    ap.add_argument("--batch", type=int)
     ap.add_argument("--json", help="append one JSON line per clip here")
+    ap.add_argument("--write-docs", metavar="LABEL",
+                    help="write the table to docs/BENCHMARKS.md as section x2-LABEL, with this command")
     a = ap.parse_args(argv)
     cfg = zstsr_trainer.PRESETS[a.preset]
     changes = {k: v for k, v in (("budget_s", a.budget), ("examples", a.examples), ("width", a.width),
-                                 ("lr", a.lr), ("base", a.base)) if v is not None}
+                                 ("lr", a.lr), ("base", a.base), ("batch", a.batch)) if v is not None}
+    for name, text, kind in (("crop", a.crop, int), ("scales", a.scales, float), ("jumps", a.jumps, int)):
+        if text:
+            changes[name] = tuple(kind(v) for v in text.split(","))
     cfg = cfg.replace(**changes)
 
     def log(msg):
@@ -131,19 +141,31 @@ def main(argv=None) -> None:
     rows = []
     for name in a.clips.split(","):
         row = run_clip(name, cfg, log)
-        row["config"] = {k: getattr(cfg, k) for k in ("width", "examples", "lr", "budget_s", "base")}
+        row["config"] = {k: getattr(cfg, k) for k in ("width", "examples", "lr", "budget_s", "base", "crop",
+                                                      "scales", "jumps", "batch")}
         rows.append(row)
         log(json.dumps(row))
         if a.json:
             with open(a.json, "a") as f:
                 f.write(json.dumps(row) + "\n")
-    print("| clip | linear | linear+BP | cubic | cubic+BP | ours | ours+BP | gain vs best BP | iters | train s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    lines = ["| clip | linear | linear+BP | cubic | cubic+BP | ours | ours+BP | gain vs best BP | iters | "
+             "train s | loss / cubic's |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cells = " | ".join(f"{r[k]['psnr']:.2f} / {r[k]['ssim']:.4f}"
                            for k in ("linear", "linear+bp", "cubic", "cubic+bp", "ours", "ours+bp"))
-        print(f"| {r['clip']} {r['size']} | {cells} | {r['gain_db']:+.2f} | {r['iterations']} | {r['train_s']:.0f} |")
-    print(f"mean gain over the better of linear+BP / cubic+BP: {np.mean([r['gain_db'] for r in rows]):+.3f} dB")
+        lines.append(f"| {r['clip']} {r['size']} | {cells} | {r['gain_db']:+.2f} | {r['iterations']} | "
+                     f"{r['train_s']:.0f} | {r['loss_ratio']:.3f} |")
+    mean = f"Mean gain over the better of linear+BP / cubic+BP: {np.mean([r['gain_db'] for r in rows]):+.3f} dB."
+    print("\n".join(lines) + "\n" + mean)
+    if a.write_docs:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from common import replace_section
+
+        changed = {k: v for k, v in cfg.to_dict().items() if k in ("width", "crop", "batch", "lr", "budget_s",
+                                                                   "examples", "scales", "jumps", "base")}
+        body = (f"### {a.write_docs}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv or sys.argv[1:])}`"
+                f"\n\nConfig: {changed}\n\n" + "\n".join(lines) + "\n\n" + mean)
+        replace_section(ROOT / "docs" / "BENCHMARKS.md", f"x2-{a.write_docs}", body)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import warnings
 
 import numpy as np
 import onnx
 import torch
 
+from vs_zstsr.io import atomic_path
 from zstsr_trainer.net import TSRNet
 from zstsr_trainer.train import load_checkpoint
 
@@ -69,19 +69,10 @@ def export_onnx(net_or_checkpoint, path: str, metadata: dict | None = None) -> s
         model.metadata_props.add(key=k, value=v)
     model.doc_string = "zstsr temporal x2: cubic interpolation + learned residual (ltr -> htr)"
     onnx.checker.check_model(model)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".onnx-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(model.SerializeToString())
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 

@@ -34,3 +34,24 @@ def htr_file(tmp_path) -> tuple[Path, np.ndarray]:
     path = tmp_path / "htr.mkv"
     io.write_video(path, clip, Fraction(240), bit_depth=16)
     return path, clip
+
+
+def run(*args, ok=True):
+    """``zstsr ARGS`` in-process; with ``ok``, assert it succeeded."""
+    from click.testing import CliRunner
+
+    from vs_zstsr.cli import main
+
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert r.exit_code == 0, r.output + r.stderr
+    return r
+
+
+def fails_cleanly(r, needle, folder):
+    """One line ``zstsr: error: ...``, exit status 1, and no output (or partial file) left behind."""
+    assert r.exit_code == 1, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0], r.stderr
+    assert not [p for p in Path(folder).iterdir() if "partial" in p.name or p.name.startswith("out")]
+

@@ -4,27 +4,11 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from vs_zstsr import io
-from vs_zstsr.cli import main
-from vs_zstsr.metrics import psnr
 from vs_zstsr.resample import rect_downsample
 
-
-def run(*args, ok=True):
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    if ok:
-        assert r.exit_code == 0, r.output + r.stderr
-    return r
-
-
-def fails_cleanly(r, needle, folder):
-    """One clear line on stderr, a non-zero exit, and nothing half-written left behind."""
-    assert r.exit_code != 0
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and needle in lines[0], r.stderr
-    assert not [p for p in folder.iterdir() if "partial" in p.name or p.name.startswith("out")]
+from conftest import fails_cleanly, run
 
 
 def test_degrade_is_the_mean_of_each_exposure_and_writes_matching_ground_truth(tmp_path, htr_file):

@@ -7,29 +7,12 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
 from vs_zstsr import io, ladder
-from vs_zstsr.cli import main
 from vs_zstsr.resample import rect_downsample
 
-from conftest import moving_blob_htr
-
-
-def run(*args, ok=True):
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    if ok:
-        assert r.exit_code == 0, r.output + r.stderr
-    return r
-
-
-def fails_cleanly(r, needle, folder):
-    """One line ``zstsr: error: ...``, exit status 1, and no output (or partial file) left behind."""
-    assert r.exit_code == 1, r.output
-    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0], r.stderr
-    assert not [p for p in folder.iterdir() if "partial" in p.name or p.name.startswith("out")]
+from conftest import fails_cleanly, moving_blob_htr, run
 
 
 def notes(r):

@@ -9,12 +9,13 @@ helps on the test video, hence temporal back-projection and "do no harm" downstr
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
+from vs_zstsr.io import atomic_path
 
 from .config import TrainConfig
 from .examples import ExampleSampler
@@ -103,19 +104,10 @@ def save_checkpoint(path: str, net: TSRNet, config: TrainConfig, *, optimizer=No
                "net": {k: v.detach().cpu() for k, v in net.state_dict().items()},
                "optimizer": optimizer.state_dict() if optimizer is not None else None,
                "state": state or {}}
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(payload, f)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 @dataclass

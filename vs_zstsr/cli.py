@@ -7,7 +7,6 @@ The trainer (torch) is imported only by the commands that train.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -610,14 +609,11 @@ def _plot(path: str, p: np.ndarray, s: np.ndarray, output: str, gt: str) -> None
     ax[0].set_title(f"{Path(output).name} vs {Path(gt).name}: mean {p.mean():.2f} dB, SSIM {s.mean():.4f}",
                     fontsize=9)
     fig.tight_layout()
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.partial-{os.getpid()}.png")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, target)
+        with io.atomic_path(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -459,15 +459,9 @@ def write_csv(out_dir: str | os.PathLike, results: list[ClipResult]) -> Path:
     """``OUT_DIR/zstsr_render.csv``, atomically: master and proxy relative to OUT_DIR."""
     out_dir = Path(out_dir)
     target = out_dir / CSV_NAME
-    tmp = out_dir / f".{CSV_NAME}.partial-{os.getpid()}"
-    try:
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
-            w.writeheader()
-            for r in results:
-                w.writerow(r.row(out_dir))
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with io.atomic_path(target) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w.writeheader()
+        for r in results:
+            w.writerow(r.row(out_dir))
     return target

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
-from .ladder import METHODS, Ladder, LadderPlan, choose_methods, plan
+from .ladder import METHODS, Ladder, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
