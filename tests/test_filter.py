@@ -24,6 +24,7 @@ from conftest import moving_blob_htr  # noqa: E402
 from test_footage import write_raw  # noqa: E402  (PyAV: rotation, timestamps, field order)
 from vs_zstsr import filter as F  # noqa: E402
 from vs_zstsr import io  # noqa: E402
+from vs_zstsr.resample import rect_downsample  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VSPIPE = Path(vs.__file__).with_name("vspipe")
@@ -456,3 +457,34 @@ def test_vspipe_with_a_model_matches_the_cli(vs_env, tmp_path, ltr_file):
     frames = np.stack([gbr[:, 2], gbr[:, 0], gbr[:, 1]], axis=-1).astype(np.float32) / 255
     assert frames.shape == cli.shape
     assert psnr(frames, cli) > 60
+
+
+def test_trains_at_first_use_then_reuses_the_cached_model(core, tmp_path, monkeypatch):
+    """model=None: train on the clip (progress in VapourSynth's log), cache the model keyed by the
+    clip's content and the settings, and reuse it the next time."""
+    pytest.importorskip("torch")
+    import zstsr_trainer
+    from vs_zstsr import fit
+
+    monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(fit, "default_preset", lambda: "fast")
+    monkeypatch.setitem(zstsr_trainer.PRESETS, "fast",
+                        zstsr_trainer.PRESETS["fast"].replace(width=4, budget_s=2.0))
+    messages = []
+    handle = core.add_log_handler(lambda level, msg: messages.append(msg))
+    try:
+        src = array_clip(core, rect_downsample(moving_blob_htr(t=64, h=32, w=48), 4))
+        first = F.upsample(src, 2, method="net")
+        models = list((tmp_path / "cache").glob("*.onnx"))
+        assert len(models) == 1 and any("training" in m for m in messages), messages
+        stamp = models[0].stat().st_mtime_ns
+        messages.clear()
+        second = F.upsample(src, 2, method="net")
+        assert any("using the model trained earlier" in m for m in messages), messages
+        assert models[0].stat().st_mtime_ns == stamp
+        assert raw_bytes(first) == raw_bytes(second)
+        other = array_clip(core, rect_downsample(moving_blob_htr(t=64, h=32, w=48, seed=5), 4))
+        F.upsample(other, 2, method="net")                      # another clip: another model
+        assert len(list((tmp_path / "cache").glob("*.onnx"))) == 2
+    finally:
+        core.remove_log_handler(handle)
