@@ -65,15 +65,18 @@ def main() -> None:
         if clip == "fan":
             lines.append(f"| fan | truth |  |  | {scenes.FAN_DEGREES_PER_HTR_FRAME:+.2f} |  |")
 
-    # memory: the same clip, once and looped 10 times (cubic ladder: the streaming path itself)
+    # memory: the same clip, once and looped 10 times, with its model and the net on the first
+    # rung (the ladder and the streaming path; the first rung's model, the self-check decides)
     ltr, _ = prepare(args.clips[0], args.work)
+    model = args.work / f"{args.clips[0]}_model.onnx"
     _, clip = io.read_video(ltr)
     long = args.work / "long_ltr.mkv"
     io.write_video(long, (f for _ in range(10) for f in clip), io.probe(ltr).rate, bit_depth=16)
-    _, short_rss = run_measured("upsample", ltr, "-o", args.work / "mem_short.mkv", "--method", "cubic")
-    _, long_rss = run_measured("upsample", long, "-o", args.work / "mem_long.mkv", "--method", "cubic")
-    mem = (f"Peak RSS of `zstsr upsample --method cubic`: {short_rss:.0f} MiB for {len(clip)} LTR frames, "
-           f"{long_rss:.0f} MiB for {10 * len(clip)} ({long_rss / short_rss:.2f}x).")
+    how = ["--model", model, "--method", "net"] if model.exists() else ["--method", "cubic"]
+    _, short_rss = run_measured("upsample", ltr, "-o", args.work / "mem_short.mkv", *how)
+    _, long_rss = run_measured("upsample", long, "-o", args.work / "mem_long.mkv", *how)
+    mem = (f"Peak RSS of `zstsr upsample {' '.join(map(str, how[-2:]))}` on {args.clips[0]}: {short_rss:.0f} MiB "
+           f"for {len(clip)} LTR frames, {long_rss:.0f} MiB for {10 * len(clip)} ({long_rss / short_rss:.2f}x).")
     print(mem)
     table = "\n".join(lines)
     if args.write_docs:

@@ -116,13 +116,14 @@ def test_training_pieces_never_span_a_cut():
 
     htr, cut = two_shots()
     ltr = rect_downsample(htr, 8, 0)
+    ltr = np.concatenate([ltr, ltr[cut:]])                  # 24 frames: shot A 8, shot B 16
 
     def read(idx, size=None):
         return ltr[idx]
 
-    pieces = training_frames(read, len(ltr), (64, 96))
-    assert [len(p) for p in pieces] == [cut, len(ltr) - cut]
-    assert [len(p) for p in training_frames(read, len(ltr), (64, 96), cut_threshold=0)] == [len(ltr)]
+    pieces = training_frames(read, len(ltr), (64, 96))      # the last 8 are held out (self-check)
+    assert [len(p) for p in pieces] == [cut, 8]
+    assert [len(p) for p in training_frames(read, len(ltr), (64, 96), cut_threshold=0)] == [16]
 
 
 def test_sampler_draws_each_example_from_one_piece():

@@ -49,9 +49,11 @@ def test_output_averages_back_to_the_input(factor):
     np.testing.assert_allclose(rect_downsample(out, factor), ltr, atol=2e-3)
 
 
-def test_chunked_streaming_equals_whole_clip_processing():
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "ladder"])
+def test_chunked_streaming_equals_whole_clip_processing(direct):
     ltr = _ltr(t=23)
-    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8))
+    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8), direct=direct)
+    assert lad.direct == direct
     whole = lad.run(ltr)
     for chunk in (2, 5, 16):
         r = Renderer(lad, chunk)
@@ -69,7 +71,7 @@ def test_every_interpolator_streams_without_seams(method):
     if method == "flow" and not ladder.flow_available():
         pytest.skip("MVTools not installed")
     ltr = _ltr(t=12, h=64, w=96)    # x4: rungs at 48x32 (flow) and 96x64
-    lad = ladder.Ladder(ladder.plan(64, 96, 4, method))
+    lad = ladder.Ladder(ladder.plan(64, 96, 4, method), direct=False)
     whole = lad.run(ltr)
     r = Renderer(lad, 3)
     streamed = np.stack(list(upsample_stream(iter(ltr), r)))
@@ -167,3 +169,36 @@ def test_self_check_weighs_motion_compensated_flow():
     scores = dict(kv.rsplit(" ", 1) for kv in logs[0].split(": ", 1)[1].split(" -> ")[0].split(", "))
     assert set(scores) == {"cubic", "linear", "flow"}
     assert p.rungs[0].method == max(scores, key=lambda m: float(scores[m]))
+
+
+def test_the_self_check_sees_only_frames_the_trainer_never_saw():
+    from vs_zstsr import fit, stream
+
+    for n, held in ((10, 0), (16, 8), (40, 10), (400, 32)):
+        a, b = fit.held_out(n)
+        assert b == n and b - a == held
+    seen = []
+
+    def read(idx, size=None):
+        seen.extend(idx)
+        return np.zeros((len(idx), 8, 8, 3), np.float32)
+
+    for n in (40, 400):
+        seen.clear()
+        fit.training_frames(read, n, (8, 8))
+        trained = set(seen)
+        seen.clear()
+        stream._self_check_window(read, n)
+        assert trained and seen and not trained & set(seen)
+
+
+def test_without_the_net_the_fallback_is_the_peer_itself():
+    """No rung uses the net: one interpolation x factor + temporal back-projection, exactly what
+    `zstsr baseline -m METHOD --backproject` writes (so "do no harm" loses nothing to the peer)."""
+    from vs_zstsr.baselines import interpolate
+
+    ltr = _ltr(t=10, h=40, w=56)
+    for method, peer in (("cubic", "cubic"), ("linear", "linear")):
+        out = ladder.Ladder(ladder.plan(40, 56, 8, method)).run(ltr)
+        np.testing.assert_allclose(out, interpolate(ltr, 8, peer, backproject=True), atol=1e-6)
+

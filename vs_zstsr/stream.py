@@ -18,11 +18,11 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
+from .fit import SELF_CHECK_FRAMES, held_out
 from .ladder import METHODS, Ladder, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
-SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at
 SELF_CHECK_CROP = 512    # ... in a centred crop of at most this size (keeps it cheap at 4K)
 
 
@@ -88,7 +88,11 @@ class Renderer:
                                              tilesize=tilesize, candidates=candidates)
         ladder = Ladder(ladder_plan, model, tilesize, overlap)
         if log:
-            log(f"ladder: {ladder_plan.describe()}")
+            if ladder.direct:
+                log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
+                    "+ back-projection")
+            else:
+                log(f"ladder: {ladder_plan.describe()}")
             if model is not None and not ladder_plan.uses_net:
                 log("the net did not beat interpolation on this clip's own examples: "
                     f"using {ladder_plan.rungs[0].method} interpolation + back-projection")
@@ -122,8 +126,11 @@ class Renderer:
 
 
 def _self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> np.ndarray:
-    n = min(num_frames, SELF_CHECK_FRAMES)
-    start = max(0, (num_frames - n) // 2)
+    start, stop = held_out(num_frames)     # frames the trainer never saw
+    if stop - start < 8:                   # a very short clip: nothing was held out
+        n = min(num_frames, SELF_CHECK_FRAMES)
+        start, stop = max(0, (num_frames - n) // 2), max(0, (num_frames - n) // 2) + n
+    n = stop - start
     frames = read(list(range(start, start + n)), None)
     # one shot only: the proxy's rect-halving would otherwise average across a cut
     frames = max(cuts.split(frames, cuts.detect(frames, cut_threshold)), key=len)
