@@ -122,6 +122,8 @@ def main(argv=None) -> None:
     ap.add_argument("--scales", help="pyramid levels, e.g. 1,0.8,0.64,0.5")
     ap.add_argument("--jumps", help="temporal jumps, e.g. 1,2")
     ap.add_argument("--batch", type=int)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="any other TrainConfig field, e.g. --set lr_window=512")
     ap.add_argument("--json", help="append one JSON line per clip here")
     ap.add_argument("--write-docs", metavar="LABEL",
                     help="write the table to docs/BENCHMARKS.md as section x2-LABEL, with this command")
@@ -129,6 +131,10 @@ def main(argv=None) -> None:
     cfg = zstsr_trainer.PRESETS[a.preset]
     changes = {k: v for k, v in (("budget_s", a.budget), ("examples", a.examples), ("width", a.width),
                                  ("lr", a.lr), ("base", a.base), ("batch", a.batch)) if v is not None}
+    for item in a.set:
+        key, _, value = item.partition("=")
+        current = getattr(cfg, key)
+        changes[key] = type(current)(value) if current is not None else float(value)
     for name, text, kind in (("crop", a.crop, int), ("scales", a.scales, float), ("jumps", a.jumps, int)):
         if text:
             changes[name] = tuple(kind(v) for v in text.split(","))
@@ -162,7 +168,7 @@ def main(argv=None) -> None:
         from common import replace_section
 
         changed = {k: v for k, v in cfg.to_dict().items() if k in ("width", "crop", "batch", "lr", "budget_s",
-                                                                   "examples", "scales", "jumps", "base")}
+                                                                   "examples", "scales", "jumps", "base", "lr_window")}
         body = (f"### {a.write_docs}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv or sys.argv[1:])}`"
                 f"\n\nConfig: {changed}\n\n" + "\n".join(lines) + "\n\n" + mean)
         replace_section(ROOT / "docs" / "BENCHMARKS.md", f"x2-{a.write_docs}", body)

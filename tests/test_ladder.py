@@ -202,3 +202,30 @@ def test_without_the_net_the_fallback_is_the_peer_itself():
         out = ladder.Ladder(ladder.plan(40, 56, 8, method)).run(ltr)
         np.testing.assert_allclose(out, interpolate(ltr, 8, peer, backproject=True), atol=1e-6)
 
+
+def test_the_net_runs_in_slices_and_tiles_that_change_nothing(monkeypatch):
+    from vs_zstsr.resample import temporal_interpolate
+
+    class Reach:   # a stand-in that mixes 1 LTR frame each side in time and 2 pixels in space
+        receptive_field = {"frames": 1, "pixels": 2}
+        metadata = {"width": 4}
+        calls = []
+
+        def run(self, clip):
+            self.calls.append(clip.shape)
+            x = temporal_interpolate(clip, 2, "linear")
+            x = (np.roll(x, 1, 0) + x + np.roll(x, -1, 0)) / 3
+            x[0], x[-1] = x[1], x[-2]   # no wrap-around at the clip's ends: reach 1 frame
+            k = np.ones(5, np.float32) / 5
+            x = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 2, mode="edge"), k, "valid"), 1, x)
+            return x.astype(np.float32)
+
+    clip = np.random.default_rng(0).random((20, 24, 30, 3), dtype=np.float32)
+    whole = Reach().run(clip)
+    per_px = 2 * 4 * 4 * 3
+    monkeypatch.setattr(ladder, "NET_BYTES", per_px * 24 * 30 * 7)     # 7 frames: slices of 5 + reach
+    Reach.calls = []
+    np.testing.assert_allclose(ladder.net_x2(Reach(), clip), whole, atol=1e-6)
+    assert len(Reach.calls) > 1 and max(c[0] for c in Reach.calls) <= 7
+    np.testing.assert_allclose(ladder.net_x2(Reach(), clip, tilesize=12), whole, atol=1e-6)
+

@@ -83,12 +83,27 @@ def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderP
     return LadderPlan(factor, rungs, size=(height, width), padded=(ph, pw))
 
 
+NET_BYTES = 1 << 30   # activations of one net call, roughly: the net runs on slices/tiles under this
+
+
+def _net_bytes_per_pixel(model) -> int:
+    # 2 output frames per input frame, `width` channels of float32, ~3 layers' tensors alive at once
+    width = int(getattr(model, "metadata", {}).get("width", 128))
+    return 2 * width * 4 * 3
+
+
 def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
-    """The net's x2 in time, over spatial tiles when ``tilesize`` is set (memory bound for large
-    frames). Tiles overlap by at least the net's spatial reach, so tiling changes nothing."""
+    """The net's x2 in time, in pieces that bound its memory whatever the chunk or frame size:
+    spatial tiles (``tilesize``; chosen automatically when one frame's activations would not fit
+    ``NET_BYTES``) and temporal slices. Tiles overlap by the net's spatial reach and slices by its
+    temporal reach (its receptive field), so the pieces change nothing."""
     t, h, w, _ = clip.shape
+    reach_t = int(model.receptive_field["frames"])
+    per_px = _net_bytes_per_pixel(model)
+    if not tilesize and h * w * per_px * (2 * reach_t + 2) > NET_BYTES:
+        tilesize = max(64, int(np.sqrt(NET_BYTES / (per_px * (2 * reach_t + 2)))) // 16 * 16)
     if not tilesize or (h <= tilesize and w <= tilesize):
-        return model.run(clip)
+        return _net_slices(model, clip)
     reach = max(overlap, model.receptive_field["pixels"])
     out = np.empty((2 * t, h, w, 3), np.float32)
     for y0 in range(0, h, tilesize):
@@ -96,8 +111,23 @@ def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.n
             y1, x1 = min(h, y0 + tilesize), min(w, x0 + tilesize)
             ya, xa = max(0, y0 - reach), max(0, x0 - reach)
             yb, xb = min(h, y1 + reach), min(w, x1 + reach)
-            tile = model.run(clip[:, ya:yb, xa:xb])
+            tile = _net_slices(model, clip[:, ya:yb, xa:xb])
             out[:, y0:y1, x0:x1] = tile[:, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+    return out
+
+
+def _net_slices(model, clip: np.ndarray) -> np.ndarray:
+    t, h, w, _ = clip.shape
+    r = int(model.receptive_field["frames"])
+    n = max(1, NET_BYTES // max(1, h * w * _net_bytes_per_pixel(model)) - 2 * r)   # inside frames per slice
+    if t <= n + 2 * r:
+        return model.run(clip)
+    out = np.empty((2 * t, h, w, 3), np.float32)
+    for a in range(0, t, n):
+        b = min(t, a + n)
+        lo, hi = max(0, a - r), min(t, b + r)
+        y = model.run(clip[lo:hi])
+        out[2 * a:2 * b] = y[2 * (a - lo):2 * (b - lo)]
     return out
 
 
@@ -199,9 +229,10 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     same factor as the whole frame would be. Every candidate x2 (followed by temporal
     back-projection, as on the ladder) is scored on it.
 
-    * The interpolators (cubic, linear, flow where MVTools is installed) compete on every rung: the
-      best one on the proxy does the rungs the net does not.
-    * The net takes the first rung when it beats the best interpolator by ``margin_db``.
+    * The net takes the first rung when it beats the best interpolator there by ``margin_db``.
+    * The interpolators (cubic, linear, flow where MVTools is installed) are also ranked on the
+      sample at full size, halved in time; the winner does every rung the net does not (and the
+      whole job, in one step at full size, when the net does none: see ``Ladder.direct``).
     The upper rungs never use the net here: on the space-time diagonal their proxy would be this
     same pair (the diagonal is scale-invariant), so it cannot tell them apart, and a prototype found
     the net, at CPU budgets, helping only at the scale it was trained on (-0.05 dB one rung up,
@@ -226,21 +257,33 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
         methods.remove("net")
     if "flow" in methods and (min(lo.shape[1:3]) < MIN_FLOW_SIZE or not flow_available()):
         methods.remove("flow")
-    scores = {}
-    for method in methods:
+    def score(method, hi, lo):
         guess = net_x2(model, lo, tilesize) if method == "net" else interpolate_x2(lo, method)
         guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
-        scores[method] = float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
+        return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
+
+    scores = {m: score(m, hi, lo) for m in methods}
     interp = [m for m in methods if m != "net"] or ["cubic"]
     best = max(interp, key=lambda m: scores.get(m, -np.inf))
+    # The interpolators also do the full-size work (the upper rungs, or the whole job when the
+    # net is not used), where motion estimation has room: rank them on the sample at full size,
+    # halved in time, too (flow needs that room: a coarse proxy is often under 32 pixels).
+    full_hi = sample[:n]
+    full_lo = rect_downsample(full_hi, 2)
+    full = [m for m in candidates if m in INTERPOLATORS
+            and (m != "flow" or (min(full_lo.shape[1:3]) >= MIN_FLOW_SIZE and flow_available()))]
+    full_scores = {m: score(m, full_hi, full_lo) for m in full} if full else {}
+    above = max(full_scores, key=full_scores.get) if full_scores else best
     for r in ladder_plan.rungs:
-        r.method = best
+        r.method = above
     if "net" in scores:
         rung.gain_db = scores["net"] - scores[best]
         if rung.gain_db >= margin_db:
             rung.method = "net"
     if log:
         table = ", ".join(f"{m} {v:.2f}" for m, v in sorted(scores.items(), key=lambda kv: -kv[1]))
+        ftable = ", ".join(f"{m} {v:.2f}" for m, v in sorted(full_scores.items(), key=lambda kv: -kv[1]))
         log(f"self-check at {rung.size[1]}x{rung.size[0]} on the clip's own x2 (dB): {table} -> "
-            f"{rung.method} on the first rung, {best} above")
+            f"{rung.method} on the first rung; at {sample.shape[2]}x{sample.shape[1]}: {ftable} -> {above} "
+            "for the rest")
     return ladder_plan
