@@ -39,7 +39,7 @@ def main() -> None:
     import scenes
     from vs_zstsr import io
 
-    lines = ["| clip | result | PSNR | SSIM | fan turns (deg/frame) | train + render s |", "|---|---|---|---|---|---|"]
+    lines = ["| clip | result | PSNR | SSIM | fan turns (deg/frame) | s (train + render; render only when the model existed) |", "|---|---|---|---|---|---|"]
     for clip in args.clips:
         ltr, gt = prepare(clip, args.work)
         model = args.work / f"{clip}_model.onnx"
