@@ -125,3 +125,14 @@ def test_eval_refuses_ground_truth_of_another_length(tmp_path, htr_file):
     io.write_video(tmp_path / "gt.mkv", clip[:-3], Fraction(240))
     r = run("eval", path, tmp_path / "gt.mkv", "--plot", tmp_path / "out.png", ok=False)
     fails_cleanly(r, "length differs", tmp_path)
+
+
+def test_a_bad_option_value_is_one_line(tmp_path, htr_file):
+    path, _ = htr_file
+    for args, needle in ((["upsample", path, "-o", tmp_path / "o.mkv", "--scene-threshold", "2"], "--scene-threshold"),
+                         (["baseline", path, "-o", tmp_path / "o.mkv", "-m", "dain"], "--method")):
+        r = run(*args, ok=False)
+        lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0]
+        assert not list(tmp_path.glob("o*"))
+

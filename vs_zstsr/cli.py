@@ -99,6 +99,11 @@ class _Group(click.Group):
         except ZstsrError as e:
             click.echo(f"zstsr: error: {e}", err=True)
             ctx.exit(1)
+        except click.UsageError as e:   # a bad option value: one line too, and click's status 2
+            sub = e.ctx is not None and e.ctx.parent is not None
+            where = f" (zstsr {e.ctx.info_name} --help)" if sub else " (zstsr --help)"
+            click.echo(f"zstsr: error: {e.format_message()}{where}", err=True)
+            ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("zstsr: interrupted; no output was written", err=True)
             ctx.exit(130)
