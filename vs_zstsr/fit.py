@@ -8,6 +8,7 @@ so a feature film costs no more memory to train on than a short clip.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,7 @@ from . import cuts
 from .errors import ZstsrError
 
 SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at, at most
-RUN = 32  # consecutive LTR frames per training run (two 16-frame crops, and temporal jumps of 2)
+RUN = 32  # consecutive LTR frames per training run (room for two 16-frame crops)
 
 
 def cache_dir() -> Path:
@@ -32,9 +33,10 @@ def held_out(num_frames: int) -> tuple[int, int]:
 
     The self-check scores the net on a shrunk, temporally halved copy of the input; the trainer's
     pyramid draws examples from exactly such copies (its motion-matched levels), so without a
-    hold-out the self-check would grade the net on what it memorised (measured: +9.4 dB "gain" on
-    the fan, whose net loses 1.5 dB in truth). The last quarter of the clip (8 to 32 frames) is
-    held out; clips under 16 frames hold nothing out (the self-check then sees training frames)."""
+    hold-out the self-check would grade the net on frames it memorised. The last quarter of the
+    clip (8 to 32 frames) is held out; clips under 16 frames hold nothing out (the self-check then
+    sees training frames). Content that repeats (a turning fan) still looks alike in both parts:
+    there the check can trust a net that loses (docs/BENCHMARKS.md)."""
     if num_frames < 16:
         return num_frames, num_frames
     n = min(SELF_CHECK_FRAMES, max(8, num_frames // 4))
@@ -73,8 +75,6 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
               output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
               max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> str:
     """Train (or find in the cache) the model for a clip; return the ONNX path."""
-    from .stream import clip_key
-
     preset = preset or default_preset()
     settings = {"preset": preset, "budget": budget_s, "examples": examples, "size": tuple(size),
                 "cuts": cut_threshold, "held_out": held_out(num_frames)}
@@ -114,3 +114,13 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         "iterations": result.iterations, "training_seconds": round(result.seconds, 1),
         "loss_ratio": round(result.loss_ratio, 4)})
     return str(target)
+
+
+def clip_key(read, num_frames: int, settings: dict) -> str:
+    """A content key for caching a trained model: a few frames' pixels plus the settings."""
+    h = hashlib.sha256(repr(sorted(settings.items())).encode())
+    idx = sorted({0, num_frames // 2, num_frames - 1})
+    h.update(str(num_frames).encode())
+    for f in read(idx, None):
+        h.update(np.ascontiguousarray((f * 255).astype(np.uint8)).tobytes())
+    return h.hexdigest()[:20]

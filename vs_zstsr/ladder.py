@@ -131,28 +131,23 @@ def _net_slices(model, clip: np.ndarray) -> np.ndarray:
     return out
 
 
-def interpolate_x2(clip: np.ndarray, method: str) -> np.ndarray:
-    """x2 in time without the net: ``cubic``, ``linear`` or ``flow`` (motion-compensated)."""
+def interpolate(clip: np.ndarray, factor: int, method: str) -> np.ndarray:
+    """x ``factor`` in time without the net: ``cubic``, ``linear`` or ``flow`` (motion-compensated).
+    Used for one rung's x2 and, when no rung uses the net, for the whole job at full size."""
     if method == "flow":
-        from .baselines import interpolate   # VapourSynth + MVTools, imported only when used
+        from .baselines import interpolate as peer   # VapourSynth + MVTools, imported only when used
 
-        if min(clip.shape[1:3]) < MIN_FLOW_SIZE or clip.shape[0] < 2:
-            return temporal_interpolate(clip, 2, "linear")   # too small to estimate motion
-        return interpolate(clip, 2, "flowfps")
+        if not flow_fits(clip):
+            return temporal_interpolate(clip, factor, "linear")   # too small to estimate motion
+        return peer(clip, factor, "flowfps")
     if method not in ("cubic", "linear"):
-        raise ZstsrError(f"unknown x2 method {method!r}")
-    return temporal_interpolate(clip, 2, method)
-
-
-def interpolate_direct(clip: np.ndarray, factor: int, method: str) -> np.ndarray:
-    """x ``factor`` in one step at full size, without the net (the ladder's fallback)."""
-    if method == "flow":
-        from .baselines import interpolate
-
-        if min(clip.shape[1:3]) < MIN_FLOW_SIZE or clip.shape[0] < 2:
-            return temporal_interpolate(clip, factor, "linear")
-        return interpolate(clip, factor, "flowfps")
+        raise ZstsrError(f"unknown interpolation {method!r}")
     return temporal_interpolate(clip, factor, method)
+
+
+def flow_fits(clip: np.ndarray) -> bool:
+    """Whether MVTools can estimate motion on this clip (and is installed)."""
+    return min(clip.shape[1:3]) >= MIN_FLOW_SIZE and clip.shape[0] >= 2 and flow_available()
 
 
 def flow_available() -> bool:
@@ -191,7 +186,7 @@ class Ladder:
     def x2(self, clip: np.ndarray, method: str) -> np.ndarray:
         if method == "net":
             return net_x2(self.model, clip, self.tilesize, self.overlap)
-        return interpolate_x2(clip, method)
+        return interpolate(clip, 2, method)
 
     def run(self, ltr: np.ndarray, upto: int | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1]."""
@@ -199,7 +194,7 @@ class Ladder:
         stop = len(rungs) if upto is None else upto  # upto=j: the input of rung j
         h, w = ltr.shape[1:3]
         if self.direct and upto is None:
-            y = interpolate_direct(ltr, self.factor, rungs[0].method)
+            y = interpolate(ltr, self.factor, rungs[0].method)
             return np.clip(temporal_backproject(y, ltr, self.factor), 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
@@ -255,10 +250,10 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     methods = [m for m in candidates if m in METHODS]
     if model is None and "net" in methods:
         methods.remove("net")
-    if "flow" in methods and (min(lo.shape[1:3]) < MIN_FLOW_SIZE or not flow_available()):
+    if "flow" in methods and not flow_fits(lo):
         methods.remove("flow")
     def score(method, hi, lo):
-        guess = net_x2(model, lo, tilesize) if method == "net" else interpolate_x2(lo, method)
+        guess = net_x2(model, lo, tilesize) if method == "net" else interpolate(lo, 2, method)
         guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
         return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
 
@@ -270,8 +265,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     # halved in time, too (flow needs that room: a coarse proxy is often under 32 pixels).
     full_hi = sample[:n]
     full_lo = rect_downsample(full_hi, 2)
-    full = [m for m in candidates if m in INTERPOLATORS
-            and (m != "flow" or (min(full_lo.shape[1:3]) >= MIN_FLOW_SIZE and flow_available()))]
+    full = [m for m in candidates if m in INTERPOLATORS and (m != "flow" or flow_fits(full_lo))]
     full_scores = {m: score(m, full_hi, full_lo) for m in full} if full else {}
     above = max(full_scores, key=full_scores.get) if full_scores else best
     for r in ladder_plan.rungs:

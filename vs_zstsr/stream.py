@@ -10,7 +10,6 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 from __future__ import annotations
 
 import collections
-import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -18,12 +17,12 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
-from .fit import SELF_CHECK_FRAMES, held_out
+from .fit import SELF_CHECK_FRAMES, fit_model, held_out
 from .ladder import METHODS, Ladder, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
-SELF_CHECK_CROP = 512    # ... in a centred crop of at most this size (keeps it cheap at 4K)
+SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most this size (cheap at 4K)
 
 
 def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
@@ -74,8 +73,6 @@ class Renderer:
             if model_path is None:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("training a model needs the clip's frames")
-                from .fit import fit_model
-
                 model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
                                        progress=progress, cut_threshold=cut_threshold,
                                        **(train_options or {}))
@@ -167,13 +164,3 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
         while base < done - ctx:  # drop what no later chunk needs as context
             buf.popleft()
             base += 1
-
-
-def clip_key(read, num_frames: int, settings: dict) -> str:
-    """A content key for caching a trained model: a few frames' pixels plus the settings."""
-    h = hashlib.sha256(repr(sorted(settings.items())).encode())
-    idx = sorted({0, num_frames // 2, num_frames - 1})
-    h.update(str(num_frames).encode())
-    for f in read(idx, None):
-        h.update(np.ascontiguousarray((f * 255).astype(np.uint8)).tobytes())
-    return h.hexdigest()[:20]
