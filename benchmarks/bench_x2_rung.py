@@ -8,8 +8,8 @@ Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as
 Ours: train on the LTR alone (``zstsr_trainer.train``), export to ONNX, run with the torch-free
 runtime (``vs_zstsr.model``), then temporal back-projection. Everything is clipped to [0, 1].
 
-    .venv/bin/python benchmarks/bench_x2_rung.py --preset fast                 # main table
-    .venv/bin/python benchmarks/bench_x2_rung.py --budget 120 --examples within  # ablation rows
+    .venv/bin/python benchmarks/bench_x2_rung.py --preset fast --write-docs fast        # main table
+    .venv/bin/python benchmarks/bench_x2_rung.py --budget 90 --examples within --write-docs ablation-within
 """
 from __future__ import annotations
 
@@ -28,11 +28,7 @@ from vs_zstsr import cuts                                                   # no
 from vs_zstsr.metrics import psnr, ssim                                     # noqa: E402
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate  # noqa: E402
 
-try:
-    from vs_zstsr.backprojection import temporal_backproject                # the canonical one
-except ImportError:  # pragma: no cover - before the colleague's module existed
-    def temporal_backproject(htr, ltr, factor):
-        return htr + np.repeat(ltr - rect_downsample(htr, factor, 0), factor, axis=0)
+from vs_zstsr.backprojection import temporal_backproject                    # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
 CITY = ROOT.parent / "shared" / "data" / "cityCC0.mpg"
