@@ -6,7 +6,9 @@ Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as
 * city: /work/shared/data/cityCC0.mpg shrunk 4x in space (180x101, 190 frames at 25 fps); LTR 95.
 
 Ours: train on the LTR alone (``zstsr_trainer.train``), export to ONNX, run with the torch-free
-runtime (``vs_zstsr.model``), then temporal back-projection. Everything is clipped to [0, 1].
+runtime (``vs_zstsr.model``) as the ladder does (``ladder.net_x2``: the mean over ``--ensemble``
+transformed copies of the input; "1 copy" is the net alone), then temporal back-projection.
+``--ensemble-curve`` also scores every ensemble size. Everything is clipped to [0, 1].
 
     .venv/bin/python benchmarks/bench_x2_rung.py --preset fast --write-docs fast        # main table
     .venv/bin/python benchmarks/bench_x2_rung.py --budget 90 --examples within --write-docs ablation-within
@@ -29,6 +31,7 @@ from vs_zstsr.metrics import psnr, ssim                                     # no
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate  # noqa: E402
 
 from vs_zstsr.backprojection import temporal_backproject                    # noqa: E402
+from vs_zstsr.ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
 CITY = ROOT.parent / "shared" / "data" / "cityCC0.mpg"
@@ -58,9 +61,10 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
     return {"psnr": round(psnr(out, gt), 3), "ssim": round(float(np.mean([ssim(a, b) for a, b in zip(out, gt)])), 4)}
 
 
-def run_clip(name: str, config, log) -> dict:
+def run_clip(name: str, config, log, ensemble: int = 1, curve: bool = False) -> dict:
     import zstsr_trainer
     from zstsr_export import export_onnx
+    from vs_zstsr.ladder import ENSEMBLE_SIZES, net_x2
     from vs_zstsr.model import load_model
 
     gt = rung_clip(name)
@@ -75,10 +79,19 @@ def run_clip(name: str, config, log) -> dict:
         return np.concatenate([fn(ltr[a:b]) for a, b in shots])
 
     row = {"clip": name, "size": f"{gt.shape[2]}x{gt.shape[1]}", "ltr_frames": ltr.shape[0], "cuts": cut_at}
+    turns = {}   # the fan: which way each result turns (degrees per HTR frame of this rung)
+
+    def turn(key, frames):
+        if name == "fan":
+            from scenes import rotation_direction
+            turns[key] = round(rotation_direction(np.clip(frames, 0, 1)), 2)
+
+    turn("truth", gt)
     for k in ("linear", "cubic"):
         base = per_shot(lambda x: temporal_interpolate(x, 2, k))
         row[k] = score(base, gt)
         row[k + "+bp"] = score(temporal_backproject(base, ltr, 2), gt)
+        turn(k + "+bp", temporal_backproject(base, ltr, 2))
     last = [0.0]
 
     def progress(step, total, info):
@@ -93,8 +106,21 @@ def run_clip(name: str, config, log) -> dict:
     model = load_model(path, provider="cpu")
     out = per_shot(model.run)
     row["infer_s"] = round(time.perf_counter() - t, 2)
-    row["ours"] = score(out, gt)
-    row["ours+bp"] = score(temporal_backproject(out, ltr, 2), gt)
+    row["ours1"] = score(out, gt)
+    row["ours1+bp"] = score(temporal_backproject(out, ltr, 2), gt)
+    turn("ours1+bp", temporal_backproject(out, ltr, 2))
+    row["ensemble"] = ensemble
+    curve_at = [n for n in ENSEMBLE_SIZES if n > 1 and (curve or n == ensemble)]
+    for n in curve_at:
+        t = time.perf_counter()
+        out = per_shot(lambda x: net_x2(model, x, ensemble=n))
+        row[f"infer_s_{n}"] = round(time.perf_counter() - t, 2)
+        row[f"ours{n}"] = score(out, gt)
+        row[f"ours{n}+bp"] = score(temporal_backproject(out, ltr, 2), gt)
+        turn(f"ours{n}+bp", temporal_backproject(out, ltr, 2))
+    row["ours"], row["ours+bp"] = row[f"ours{ensemble}"], row[f"ours{ensemble}+bp"]
+    if turns:
+        row["turns"] = turns
     row["sources"] = r.examples      # which pyramid levels fitted the crop, per kind
     row.update(iterations=r.iterations, train_s=round(r.seconds, 1), loss_ratio=round(r.loss_ratio, 4),
                lr=r.lr, stopped=r.stopped)
@@ -120,6 +146,9 @@ def main(argv=None) -> None:
     ap.add_argument("--batch", type=int)
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                     help="any other TrainConfig field, e.g. --set lr_window=512")
+    ap.add_argument("--ensemble", type=int, default=DEFAULT_ENSEMBLE, choices=ENSEMBLE_SIZES,
+                    help="self-ensemble size of 'ours' (the runtime's default)")
+    ap.add_argument("--ensemble-curve", action="store_true", help="also score every ensemble size")
     ap.add_argument("--json", help="append one JSON line per clip here")
     ap.add_argument("--write-docs", metavar="LABEL",
                     help="write the table to docs/BENCHMARKS.md as section x2-LABEL, with this command")
@@ -142,7 +171,7 @@ def main(argv=None) -> None:
     log(f"config: {cfg}")
     rows = []
     for name in a.clips.split(","):
-        row = run_clip(name, cfg, log)
+        row = run_clip(name, cfg, log, a.ensemble, a.ensemble_curve)
         row["config"] = {k: getattr(cfg, k) for k in ("width", "examples", "lr", "budget_s", "base", "crop",
                                                       "scales", "jumps", "batch")}
         rows.append(row)
@@ -150,15 +179,30 @@ def main(argv=None) -> None:
         if a.json:
             with open(a.json, "a") as f:
                 f.write(json.dumps(row) + "\n")
-    lines = ["| clip | linear | linear+BP | cubic | cubic+BP | ours | ours+BP | gain vs best BP | iters | "
-             "train s | loss / cubic's |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    e = a.ensemble
+    lines = ["| clip | linear | linear+BP | cubic | cubic+BP | ours, 1 copy, +BP | ours | ours+BP | gain vs best BP "
+             "| iters | train s | loss / cubic's |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cells = " | ".join(f"{r[k]['psnr']:.2f} / {r[k]['ssim']:.4f}"
-                           for k in ("linear", "linear+bp", "cubic", "cubic+bp", "ours", "ours+bp"))
+                           for k in ("linear", "linear+bp", "cubic", "cubic+bp", "ours1+bp", "ours", "ours+bp"))
         lines.append(f"| {r['clip']} {r['size']} | {cells} | {r['gain_db']:+.2f} | {r['iterations']} | "
                      f"{r['train_s']:.0f} | {r['loss_ratio']:.3f} |")
-    mean = f"Mean gain over the better of linear+BP / cubic+BP: {np.mean([r['gain_db'] for r in rows]):+.3f} dB."
-    print("\n".join(lines) + "\n" + mean)
+    mean = (f"Ours = the net with a self-ensemble of {e} ({'no ensemble' if e == 1 else 'time reversal, rotations, flips'}). "
+            f"Mean gain over the better of linear+BP / cubic+BP: {np.mean([r['gain_db'] for r in rows]):+.3f} dB.")
+    for r in rows:
+        if "turns" in r:
+            mean += (f"\n\nThe {r['clip']} turns (degrees per frame of this rung; truth first): "
+                     + ", ".join(f"{k} {v:+.2f}" for k, v in r["turns"].items()) + ".")
+    curve = []
+    if a.ensemble_curve:
+        sizes = [n for n in ENSEMBLE_SIZES]
+        curve += ["", "Ours+BP (PSNR) by self-ensemble size, and the net's run time over the clip:", "",
+                  "| clip | " + " | ".join(f"{n}" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
+        for r in rows:
+            cells = " | ".join(f"{r[f'ours{n}+bp']['psnr']:.2f} ({r['infer_s' if n == 1 else f'infer_s_{n}']:.1f} s)"
+                               for n in sizes)
+            curve.append(f"| {r['clip']} | {cells} |")
+    print("\n".join(lines) + "\n" + mean + ("\n" + "\n".join(curve) if curve else ""))
     if a.write_docs:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from common import replace_section
@@ -166,7 +210,7 @@ def main(argv=None) -> None:
         changed = {k: v for k, v in cfg.to_dict().items() if k in ("width", "crop", "batch", "lr", "budget_s",
                                                                    "examples", "scales", "jumps", "base", "lr_window")}
         body = (f"### {a.write_docs}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv or sys.argv[1:])}`"
-                f"\n\nConfig: {changed}\n\n" + "\n".join(lines) + "\n\n" + mean)
+                f"\n\nConfig: {changed}\n\n" + "\n".join(lines) + "\n\n" + mean + ("\n" + "\n".join(curve) if curve else ""))
         replace_section(ROOT / "docs" / "BENCHMARKS.md", f"x2-{a.write_docs}", body)
 
 

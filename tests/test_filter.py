@@ -278,6 +278,8 @@ def test_clear_errors(core, tmp_path, call):
         up(clip, 8, model=str(bogus))
     with pytest.raises(vs.Error, match=r"^zstsr: provider must be one of"):
         up(clip, 8, provider="metal")
+    with pytest.raises(vs.Error, match=r"^zstsr: ensemble must be one of 1, 2, 4, 8, 16"):
+        up(clip, 8, ensemble=3)
     var = core.std.BlankClip(varformat=True, varsize=True, length=4)
     with pytest.raises(vs.Error, match=r"^zstsr: the clip must have a constant format and size"):
         up(var, 8)

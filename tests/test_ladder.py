@@ -229,3 +229,53 @@ def test_the_net_runs_in_slices_and_tiles_that_change_nothing(monkeypatch):
     assert len(Reach.calls) > 1 and max(c[0] for c in Reach.calls) <= 7
     np.testing.assert_allclose(ladder.net_x2(Reach(), clip, tilesize=12), whole, atol=1e-6)
 
+
+
+class _Cubic:
+    """A stand-in net that is exactly cubic x2: it commutes with every flip, rotation and time reversal."""
+    receptive_field = {"frames": 2, "pixels": 0}
+
+    def run(self, clip):
+        from vs_zstsr.resample import temporal_interpolate
+        return temporal_interpolate(clip, 2, "cubic")
+
+
+def test_self_ensemble_undoes_each_transform():
+    ltr = _ltr(t=6, h=20, w=28)           # not square: a rotation that is not undone changes the shape
+    single = ladder.net_x2(_Cubic(), ltr)
+    assert len(ladder.ENSEMBLE) == 16 and len(set(ladder.ENSEMBLE)) == 16
+    for n in ladder.ENSEMBLE_SIZES:
+        np.testing.assert_allclose(ladder.net_x2(_Cubic(), ltr, ensemble=n), single, atol=1e-6)
+
+
+class _Skewed:
+    """A stand-in net that prefers the later frame and the right-hand pixel: its answer changes when
+    time is reversed or the picture flipped or turned. Reach: 1 LTR frame, 1 pixel."""
+    receptive_field = {"frames": 1, "pixels": 1}
+
+    def run(self, clip):
+        nxt = np.concatenate([clip[1:], clip[-1:]])
+        right = np.concatenate([clip[:, :, 1:], clip[:, :, -1:]], axis=2)
+        return np.repeat(0.2 * clip + 0.6 * nxt + 0.2 * right, 2, axis=0)
+
+
+def test_self_ensemble_averages_the_transformed_answers():
+    Skewed = _Skewed
+    ltr = _ltr(t=6, h=16, w=16)
+    fwd = Skewed().run(ltr)
+    bwd = Skewed().run(ltr[::-1])[::-1]
+    np.testing.assert_allclose(ladder.net_x2(Skewed(), ltr, ensemble=2), (fwd + bwd) / 2, atol=1e-6)
+    with pytest.raises(Exception, match="ensemble must be one of 1, 2, 4, 8, 16"):
+        ladder.net_x2(Skewed(), ltr, ensemble=3)
+    with pytest.raises(Exception, match="ensemble"):
+        Renderer.create(None, 8, height=16, width=16, method="cubic", ensemble=5)
+
+
+def test_the_ensembled_net_streams_without_seams():
+    ltr = _ltr(t=19)
+    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), ensemble=4)
+    whole = lad.run(ltr)
+    assert psnr(whole, ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed()).run(ltr)) < 80
+    for chunk in (3, 8):
+        streamed = np.stack(list(upsample_stream(iter(ltr), Renderer(lad, chunk))))
+        assert psnr(streamed, whole) > 80

@@ -312,6 +312,9 @@ device_options = [
                  help="Run the net on spatial tiles of this size (0: whole frames)."),
     click.option("--overlap", type=int, default=0,
                  help="Extra tile overlap in pixels (at least the net's reach is used)."),
+    click.option("--ensemble", type=click.Choice(["1", "2", "4", "8", "16"]), default="4", show_default=True,
+                 help="Where the net runs, average its answers to this many time-reversed, rotated and "
+                      "flipped copies of its input (the geometric self-ensemble; cost grows with it)."),
 ]
 
 
@@ -329,7 +332,7 @@ device_options = [
 @fps_option
 @_with(input_options)
 def upsample(video, output, factor, model, method, scene_threshold, conform, provider, device_id, fp16, tilesize,
-             overlap, save_model, preset, budget, examples, codec, fps, vfr, assume_progressive) -> None:
+             overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr, assume_progressive) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -352,7 +355,7 @@ def upsample(video, output, factor, model, method, scene_threshold, conform, pro
         renderer = Renderer.create(
             model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
             provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, log=_note, progress=bar, cut_threshold=scene_threshold,
+            method=method, ensemble=int(ensemble), log=_note, progress=bar, cut_threshold=scene_threshold,
             train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
                            "output": save_model})
     finally:
@@ -394,7 +397,7 @@ def upsample(video, output, factor, model, method, scene_threshold, conform, pro
 @_with(input_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, scene_threshold,
            provider,
-           device_id, fp16, tilesize, overlap, preset, budget, examples, fps, vfr,
+           device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples, fps, vfr,
            assume_progressive) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
@@ -417,7 +420,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
         fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
         engine={"model_path": model, "method": method, "provider": provider, "device_id": device_id,
-                "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "cut_threshold": scene_threshold,
+                "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
+                "cut_threshold": scene_threshold,
                 "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
     settings.check()
     src = Path(source)

@@ -92,7 +92,56 @@ def _net_bytes_per_pixel(model) -> int:
     return 2 * width * 4 * 3
 
 
-def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
+# Geometric self-ensemble (ZSSR uses it at test time, after EDSR+): the net was trained on examples flipped,
+# rotated by 90 degrees and reversed in time, so it should give the same answer to a transformed
+# clip, transformed back. It does not exactly; the mean of those answers has less of the net's
+# variance. Each transform is (time reversed, rotations by 90 degrees, left-right flip); the first
+# n are used. Time reversal comes first: rect blur is symmetric in time, so reversing the LTR
+# clip reverses its sub-frames, and it changes the motion the net sees the most.
+ENSEMBLE = tuple((rev, k, flip) for flip in (False, True) for k in (0, 2, 1, 3) for rev in (False, True))
+ENSEMBLE_SIZES = (1, 2, 4, 8, 16)
+# 4: time reversal and a half turn. On the x2 rung (docs/BENCHMARKS.md) time reversal alone gave
+# the most (fan +2.1 dB, texture +0.04, city +0.05 over no ensemble) and 4 copies most of the rest;
+# 8 and 16 add under 0.02 dB at 2x and 4x the net's cost.
+DEFAULT_ENSEMBLE = 4
+
+
+def _transform(x: np.ndarray, rev: bool, k: int, flip: bool) -> np.ndarray:
+    if rev:
+        x = x[::-1]
+    if flip:
+        x = x[:, :, ::-1]
+    return np.rot90(x, k, axes=(1, 2)) if k else x
+
+
+def _untransform(x: np.ndarray, rev: bool, k: int, flip: bool) -> np.ndarray:
+    if k:
+        x = np.rot90(x, -k, axes=(1, 2))
+    if flip:
+        x = x[:, :, ::-1]
+    return x[::-1] if rev else x
+
+
+def check_ensemble(ensemble) -> None:
+    if ensemble not in ENSEMBLE_SIZES:
+        raise ZstsrError(f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}; got {ensemble}")
+
+
+def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0, ensemble: int = 1) -> np.ndarray:
+    """The net's x2 in time: the mean over ``ensemble`` (1, 2, 4, 8 or 16) transformed copies of the
+    clip (the geometric self-ensemble, :data:`ENSEMBLE`); output frames are exact per transform."""
+    check_ensemble(ensemble)
+    if ensemble == 1:
+        return _net_pieces(model, clip, tilesize, overlap)
+    total = None
+    for rev, k, flip in ENSEMBLE[:ensemble]:
+        y = _net_pieces(model, np.ascontiguousarray(_transform(clip, rev, k, flip)), tilesize, overlap)
+        y = _untransform(y, rev, k, flip)
+        total = y.astype(np.float32, copy=True) if total is None else np.add(total, y, out=total)
+    return total / np.float32(ensemble)
+
+
+def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
     """The net's x2 in time, in pieces that bound its memory whatever the chunk or frame size:
     spatial tiles (``tilesize``; chosen automatically when one frame's activations would not fit
     ``NET_BYTES``) and temporal slices. Tiles overlap by the net's spatial reach and slices by its
@@ -162,11 +211,12 @@ class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
     def __init__(self, plan: LadderPlan, model=None, tilesize: int = 0, overlap: int = 0,
-                 bp_iters: int = 1, direct: bool = True):
+                 bp_iters: int = 1, direct: bool = True, ensemble: int = 1):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
+        check_ensemble(ensemble)
         self.plan, self.model = plan, model
-        self.tilesize, self.overlap, self.bp_iters = tilesize, overlap, bp_iters
+        self.tilesize, self.overlap, self.bp_iters, self.ensemble = tilesize, overlap, bp_iters, ensemble
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
         # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
         # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
@@ -176,46 +226,68 @@ class Ladder:
     def factor(self) -> int:
         return self.plan.factor
 
+    def _reaches(self) -> list[int]:
+        """Per rung, the LTR frames each side its step reads: the net's or cubic's two frames at
+        that rung's rate, plus one rect group (back-projection)."""
+        net = int(self.model.receptive_field["frames"]) if self.model is not None else 0
+        return [-(-(max(net, 2)) // r.rate) + 1 for r in self.plan.rungs]
+
     @property
     def context(self) -> int:
         """LTR frames of context each side that make a window's inside exact (see stream.py)."""
-        net = int(self.model.receptive_field["frames"]) if self.model is not None else 0
-        # Each rung reaches (net or cubic's two frames) at its own rate, plus one rect group.
-        return sum(-(-(max(net, 2)) // r.rate) + 1 for r in self.plan.rungs)
+        return sum(self._reaches())
 
     def x2(self, clip: np.ndarray, method: str) -> np.ndarray:
         if method == "net":
-            return net_x2(self.model, clip, self.tilesize, self.overlap)
+            return net_x2(self.model, clip, self.tilesize, self.overlap, self.ensemble)
         return interpolate(clip, 2, method)
 
-    def run(self, ltr: np.ndarray, upto: int | None = None) -> np.ndarray:
-        """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1]."""
+    def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:
+        """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1].
+
+        ``keep=(lead, count)``: only LTR frames ``lead .. lead+count-1`` are wanted (the inside of a
+        streaming window), and only their ``count * factor`` frames are returned. After each rung
+        the frames that no later rung reads are dropped, so the full-size rungs, which cost the
+        most time and memory, work on the inside and their own reach, not on the whole window.
+        """
         rungs = self.plan.rungs
         stop = len(rungs) if upto is None else upto  # upto=j: the input of rung j
-        h, w = ltr.shape[1:3]
+        t, h, w = ltr.shape[:3]
+        lead, count = keep if keep is not None else (0, t)
+        if not (0 <= lead and count >= 1 and lead + count <= t):
+            raise ValueError(f"bad keep {keep} for {t} frames")
         if self.direct and upto is None:
-            y = interpolate(ltr, self.factor, rungs[0].method)
-            return np.clip(temporal_backproject(y, ltr, self.factor), 0.0, 1.0)
+            a, b = max(0, lead - self._reaches()[0]), min(t, lead + count + self._reaches()[0])
+            y = interpolate(ltr[a:b], self.factor, rungs[0].method)
+            y = temporal_backproject(y, ltr[a:b], self.factor)[(lead - a) * self.factor:(lead - a + count) * self.factor]
+            return np.clip(y, 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
-            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto)
+            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto, keep)
             return np.ascontiguousarray(out[:, :h, :w])
-        inputs = {r.size: resize_spatial(ltr, *r.size) for r in rungs}
-        inputs[(h, w)] = ltr
+        reaches = self._reaches()[:stop]
+        a, b = max(0, lead - sum(reaches)), min(t, lead + count + sum(reaches))   # LTR frames x covers
+        inputs = {r.size: resize_spatial(ltr[a:b], *r.size) for r in rungs}
+        inputs[(h, w)] = ltr[a:b]
+        a0 = a
         x = inputs[rungs[0].size]
         for j, rung in enumerate(rungs[:stop]):
             rate = 2 * rung.rate
-            y = temporal_backproject(self.x2(x, rung.method), inputs[rung.size], rate)
+            lo, hi = a - a0, b - a0
+            y = temporal_backproject(self.x2(x, rung.method), inputs[rung.size][lo:hi], rate)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
             if nxt != rung.size:
-                y = spatiotemporal_backproject(y, inputs[nxt], rate, self.bp_iters)
-            x = y
+                y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.bp_iters)
+            rest = sum(reaches[j + 1:])                 # what the later rungs still read
+            a2, b2 = max(a, lead - rest), min(b, lead + count + rest)
+            x = y[(a2 - a) * rate:(b2 - a) * rate]
+            a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
 
 
 def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],
                    margin_db: float = 0.05, log: Callable[[str], None] | None = None,
-                   tilesize: int = 0, candidates: tuple[str, ...] = METHODS) -> LadderPlan:
+                   tilesize: int = 0, candidates: tuple[str, ...] = METHODS, ensemble: int = 1) -> LadderPlan:
     """Decide, from the input alone, what does each rung's x2 ("do no harm").
 
     The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
@@ -253,7 +325,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     if "flow" in methods and not flow_fits(lo):
         methods.remove("flow")
     def score(method, hi, lo):
-        guess = net_x2(model, lo, tilesize) if method == "net" else interpolate(lo, 2, method)
+        guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == "net" else interpolate(lo, 2, method)
         guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
         return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
 

@@ -18,7 +18,7 @@ import numpy as np
 from . import cuts
 from .errors import ZstsrError
 from .fit import SELF_CHECK_FRAMES, fit_model, held_out
-from .ladder import METHODS, Ladder, choose_methods, plan
+from .ladder import DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
@@ -49,7 +49,7 @@ class Renderer:
     def create(cls, model_path: str | None, factor: int, *, height: int, width: int,
                read: Callable[[list[int]], np.ndarray] | None = None, num_frames: int = 0,
                provider: str = "auto", device_id: int = 0, fp16: bool = False, tilesize: int = 0,
-               overlap: int = 0, num_streams: int = 1, method: str = "auto",
+               overlap: int = 0, num_streams: int = 1, method: str = "auto", ensemble: int = DEFAULT_ENSEMBLE,
                log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None,
                cut_threshold: float = cuts.DEFAULT_THRESHOLD, candidates: tuple[str, ...] = METHODS
                ) -> "Renderer":
@@ -61,12 +61,15 @@ class Renderer:
         needed to train and for the self-check (``method="auto"``). ``method``: ``auto`` (per-rung
         self-check among ``candidates``), ``net`` (the net on every rung, the paper's recipe), or
         one interpolator on every rung without a net: ``cubic``, ``linear``, ``flow``.
-        ``cut_threshold``: scene-cut detection (:mod:`.cuts`); 0 turns it off.
+        ``cut_threshold``: scene-cut detection (:mod:`.cuts`); 0 turns it off. ``ensemble``: the
+        net's answer is the mean over that many flipped/rotated/time-reversed copies of its input
+        (:func:`.ladder.net_x2`).
         """
         from .model import load_model
 
         if method not in ("auto",) + METHODS:
             raise ZstsrError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
+        check_ensemble(ensemble)
         ladder_plan = plan(height, width, factor, "cubic" if method == "auto" else method)
         model = None
         if method in ("auto", "net"):
@@ -82,8 +85,8 @@ class Renderer:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
                 window = _self_check_window(read, num_frames, cut_threshold)
                 ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
-                                             tilesize=tilesize, candidates=candidates)
-        ladder = Ladder(ladder_plan, model, tilesize, overlap)
+                                             tilesize=tilesize, candidates=candidates, ensemble=ensemble)
+        ladder = Ladder(ladder_plan, model, tilesize, overlap, ensemble=ensemble)
         if log:
             if ladder.direct:
                 log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
@@ -108,13 +111,11 @@ class Renderer:
             raise ValueError(f"bad window slice {lead}+{count} of {window.shape[0]} frames")
         if cut_at is None:
             cut_at = cuts.detect(window, self.cut_threshold)
-        f = self.factor
         parts = []
         for a, b in cuts.segments(window.shape[0], cut_at):
             lo, hi = max(a, lead), min(b, lead + count)
             if lo < hi:
-                out = self.ladder.run(window[a:b])
-                parts.append(out[(lo - a) * f:(hi - a) * f])
+                parts.append(self.ladder.run(window[a:b], keep=(lo - a, hi - lo)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
