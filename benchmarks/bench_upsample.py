@@ -36,7 +36,9 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench")
     ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
     ap.add_argument("--budget", default="10m")
-    ap.add_argument("--methods", nargs="+", default=["auto", "net"])
+    ap.add_argument("--methods", nargs="+", default=["auto", "net"],
+                    help="zstsr --method values; 'finetune' = auto with --finetune (its own model, trained "
+                         "with the budget shared by the rungs)")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
     args = ap.parse_args()
@@ -51,9 +53,13 @@ def main() -> None:
         rows = []
         for method in args.methods:
             out = args.work / f"{clip}_zstsr_{method}.mkv"
-            extra = ["--model", model] if model.exists() else ["--save-model", model, "--budget", args.budget]
-            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, "--method", method, *extra)
-            rows.append((f"zstsr ({method})", out, secs))
+            how = ["--method", method]
+            m = model
+            if method == "finetune":   # the first rung's net gets half the budget: a model of its own
+                how, m = ["--method", "auto", "--finetune", "--budget", args.budget], args.work / f"{clip}_model_ft.onnx"
+            extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
+            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra)
+            rows.append((f"zstsr ({'auto, fine-tuned' if method == 'finetune' else method})", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):
                 p = args.work / f"{clip}_{m}{bp}.mkv"

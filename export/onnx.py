@@ -48,6 +48,24 @@ def build_metadata(net: TSRNet, metadata: dict | None = None, extra: dict | None
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
 
 
+def load_onnx_net(path: str) -> TSRNet:
+    """The torch net inside a zstsr ONNX file (its initializers carry the state-dict names), so a
+    model can be trained further (per-rung fine-tuning) without a separate checkpoint."""
+    from onnx import numpy_helper
+
+    model = onnx.load(os.fspath(path))
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get("format") != "zstsr":
+        raise ValueError(f"{path} is not a zstsr ONNX model")
+    net = TSRNet(int(meta["width"]), int(meta["depth"]), base=meta.get("base", "cubic"))
+    names = set(net.state_dict())
+    state = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer
+             if i.name in names}
+    state.update({k: v for k, v in net.state_dict().items() if k not in state})   # fixed buffers
+    net.load_state_dict(state)
+    return net.eval()
+
+
 def _to_onnx(net: TSRNet) -> onnx.ModelProto:
     net = net.to("cpu").eval()
     x = torch.rand(1, 3, 6, 20, 24)

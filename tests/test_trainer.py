@@ -1,4 +1,7 @@
 """The trainer: internal examples, the net's built-in cubic, a short training run, checkpoints."""
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -178,3 +181,59 @@ def test_backprojected_base_agrees_with_input():
         d = (net(y) - net(x)).abs().sum(dim=(0, 1, 3, 4))
     frames = torch.nonzero(d).flatten()
     assert frames.min() >= 2 * (3 - 4) and frames.max() <= 2 * (3 + 4) + 1
+
+
+def test_onnx_holds_the_torch_net():
+    """load_onnx_net gives back the exported weights (per-rung fine-tuning starts from them)."""
+    import zstsr_export
+
+    net = TSRNet(width=6, depth=4)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    path = str(Path(tempfile.mkdtemp()) / "m.onnx")
+    zstsr_export.export_onnx(net, path)
+    back = zstsr_export.load_onnx_net(path)
+    for k, v in net.state_dict().items():
+        torch.testing.assert_close(back.state_dict()[k], v)
+
+
+def test_finetune_gives_each_upper_rung_its_own_net(tmp_path, monkeypatch):
+    """--finetune: the rungs above the first get the net, trained further on their own input,
+    within the shared budget; cached and reused; the output still averages back to the input."""
+    import zstsr_trainer
+    from conftest import moving_blob_htr
+    from vs_zstsr import fit, model as vmodel
+    from vs_zstsr.resample import rect_downsample, resize_spatial
+    from vs_zstsr.stream import Renderer, upsample_stream
+
+    monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(zstsr_trainer.PRESETS, "fast", zstsr_trainer.PRESETS["fast"].replace(width=4, budget_s=4.0))
+    ltr = rect_downsample(moving_blob_htr(t=128, h=48, w=64, speed=0.8), 4)     # 32 frames
+
+    def read(idx, size=None):
+        x = ltr[list(idx)]
+        return x if size is None or tuple(size) == x.shape[1:3] else resize_spatial(x, *size)
+
+    logs = []
+    coarse_budget = lambda r: vmodel.load_model(r.ladder.model.path, "cpu").metadata["config"]["budget_s"]
+    make = lambda: Renderer.create(None, 4, height=48, width=64, read=read, num_frames=len(ltr), method="net",
+                                   finetune=True, train_options={"preset": "fast"}, log=logs.append)
+    r = make()
+    assert [x.method for x in r.ladder.plan.rungs] == ["net", "net"] and set(r.ladder.rung_models) == {1}
+    tuned = r.ladder.rung_models[1]
+    assert tuned.metadata["rung"] == 1 and "finetuned_from" in tuned.metadata
+    assert tuned.metadata["training_scale"] == [48, 64]
+    assert tuned.metadata["config"]["budget_s"] == 2.0                  # half of 4 s, for the one upper rung
+    assert coarse_budget(r) == 2.0                                       # the other half
+    coarse = vmodel.load_model(r.ladder.model.path, "cpu")
+    x = ltr[:6]
+    assert np.abs(coarse.run(x) - tuned.run(x)).max() > 1e-4            # it did train further
+    assert any("fine-tuning the net for rung 1" in m for m in logs)
+    out = np.stack(list(upsample_stream(iter(ltr), r)))
+    assert out.shape == (4 * len(ltr), 48, 64, 3)
+    np.testing.assert_allclose(rect_downsample(out, 4), ltr, atol=2e-3)
+    logs.clear()
+    make()
+    assert any("fine-tuned earlier" in m for m in logs), logs
+    assert len(list((tmp_path / "cache").glob("*.rung1.onnx"))) == 1

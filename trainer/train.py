@@ -134,13 +134,14 @@ def load_checkpoint(path: str) -> Checkpoint:
 
 # ------------------------------------------------------------------------------------ training
 def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None, resume: bool = False,
-          progress=None) -> TrainResult:
+          progress=None, init: TSRNet | None = None) -> TrainResult:
     """Train on one LTR video ``(T, H, W, 3)`` float32 in [0, 1], or on a list of them (the shots
     of one video: no example spans two).
 
     ``checkpoint``: file written every ``config.checkpoint_every_s`` and at the end. ``resume``:
     continue from it if it exists (the budget counts the earlier time too). ``progress(step, total,
     info)`` is called after every iteration; ``total`` is ``max_iters`` or None (budget/lr-bound).
+    ``init``: start from this net's weights (fine-tuning) instead of a fresh initialisation.
     """
     ltr = np.asarray(ltr, np.float32) if isinstance(ltr, np.ndarray) else [np.asarray(c, np.float32) for c in ltr]
     device = pick_device(config.device)
@@ -157,6 +158,11 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
     rng = np.random.default_rng(config.seed)
 
     net = TSRNet(config.width, config.depth, base=config.base)
+    if init is not None:
+        if (init.width, init.depth, init.base) != (config.width, config.depth, config.base):
+            raise ValueError(f"init is a {init.width}x{init.depth} {init.base} net; config asks "
+                             f"{config.width}x{config.depth} {config.base}")
+        net.load_state_dict(init.state_dict())
     opt_state, state = None, {}
     if resume and checkpoint and os.path.isfile(checkpoint):
         ck = load_checkpoint(checkpoint)

@@ -302,6 +302,10 @@ model_options = [
                       "or motion-compensated flow) for the rungs and uses the net on the first rung only "
                       "where it beats that; net: the net on every rung (the paper); cubic, linear, flow: "
                       "that interpolator on every rung, no net (no training)."),
+    click.option("--finetune", is_flag=True,
+                 help="Where the net takes the first rung, also run it on every rung above, fine-tuned on "
+                      "that rung's own input (needs torch). The training budget is shared: half for the "
+                      "first rung's net, half for the rest."),
 ]
 device_options = [
     click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
@@ -331,7 +335,7 @@ device_options = [
 @codec_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, method, scene_threshold, conform, provider, device_id, fp16, tilesize,
+def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16, tilesize,
              overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr, assume_progressive) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
@@ -355,7 +359,7 @@ def upsample(video, output, factor, model, method, scene_threshold, conform, pro
         renderer = Renderer.create(
             model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
             provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, ensemble=int(ensemble), log=_note, progress=bar, cut_threshold=scene_threshold,
+            method=method, finetune=finetune, ensemble=int(ensemble), log=_note, progress=bar, cut_threshold=scene_threshold,
             train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
                            "output": save_model})
     finally:
@@ -395,7 +399,8 @@ def upsample(video, output, factor, model, method, scene_threshold, conform, pro
 @_with(train_options)
 @fps_option
 @_with(input_options)
-def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, scene_threshold,
+def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, finetune,
+           scene_threshold,
            provider,
            device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples, fps, vfr,
            assume_progressive) -> None:
@@ -419,7 +424,7 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     settings = rd.RenderSettings(
         factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
         fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-        engine={"model_path": model, "method": method, "provider": provider, "device_id": device_id,
+        engine={"model_path": model, "method": method, "finetune": finetune, "provider": provider, "device_id": device_id,
                 "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
                 "cut_threshold": scene_threshold,
                 "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})

@@ -70,6 +70,19 @@ def default_preset() -> str:
     return "paper" if gpu_count() > 0 else "fast"
 
 
+def preset_budget(preset: str | None = None) -> float:
+    """The training budget (seconds) of a preset (default: the machine's)."""
+    try:
+        import zstsr_trainer
+    except ImportError as e:
+        raise ZstsrError(f"training needs torch and onnx ({e.name} is missing): "
+                         "pip install 'zstsr[train]', or pass a trained --model") from None
+    preset = preset or default_preset()
+    if preset not in zstsr_trainer.PRESETS:
+        raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
+    return float(zstsr_trainer.PRESETS[preset].budget_s or 600.0)
+
+
 def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
               budget_s: float | None = None, examples: str | None = None, key: str | None = None,
               output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
@@ -109,10 +122,8 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
             f"{result.loss_ratio:.3f} x cubic's on its own examples")
     target.parent.mkdir(parents=True, exist_ok=True)
-    zstsr_export.export_onnx(result.net, str(target), {
-        "training_scale": [int(size[0]), int(size[1])], "preset": preset,
-        "iterations": result.iterations, "training_seconds": round(result.seconds, 1),
-        "loss_ratio": round(result.loss_ratio, 4)})
+    zstsr_export.export_onnx(result, str(target), {   # the result: its config, iterations, seconds too
+        "training_scale": [int(size[0]), int(size[1])], "preset": preset, "loss_ratio": round(result.loss_ratio, 4)})
     return str(target)
 
 
@@ -124,3 +135,76 @@ def clip_key(read, num_frames: int, settings: dict) -> str:
     for f in read(idx, None):
         h.update(np.ascontiguousarray((f * 255).astype(np.uint8)).tobytes())
     return h.hexdigest()[:20]
+
+
+FINETUNE_FRAMES = 64    # LTR frames a rung's fine-tuning reads, at most (evenly spread runs)
+FINETUNE_CROP = 256     # ... in a centred crop of at most this many pixels at that rung's size
+
+
+def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budget_s: float,
+                   preset: str | None = None, examples: str | None = None, ensemble: int = 1,
+                   provider: str = "cpu", log: Callable[[str], None] | None = None, progress=None,
+                   cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> dict[int, str]:
+    """Fine-tune the net for each rung above the first on that rung's own internal examples
+    (``--finetune``; the improvement the paper names in 4.2). Returns rung index -> ONNX path.
+
+    Rung ``j``'s input is the ladder's own result below it (rungs ``0..j-1``, at the size rung
+    ``j`` runs at, ``2^j`` x the LTR rate). Like the LTR clip for the first rung, it is the video
+    the net will be applied to, so the trainer makes its examples from it the same way (pyramid
+    levels that move as fast as it does, halved in time) and continues from the rung below's
+    weights for ``budget_s`` seconds. The rung's input is built on at most ``FINETUNE_FRAMES``
+    frames before the self-check's hold-out, in a centred crop of at most ``FINETUNE_CROP`` pixels
+    (the examples are 24-pixel crops: more picture would only cost memory). Models are cached
+    like the first rung's, keyed by that model, the rung and the settings.
+    """
+    from .ladder import Ladder, LadderPlan, Rung
+    from .model import load_model
+
+    rungs = ladder_plan.rungs
+    if len(rungs) < 2:
+        return {}
+    try:
+        import zstsr_export
+        import zstsr_trainer
+    except ImportError as e:
+        raise ZstsrError(f"fine-tuning needs torch and onnx ({e.name} is missing): pip install 'zstsr[train]'") from None
+    preset = preset or default_preset()
+    config = zstsr_trainer.PRESETS[preset].replace(budget_s=float(budget_s), **({"examples": examples} if examples else {}))
+    base = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
+    models = {0: load_model(model_path, provider)}
+    paths: dict[int, str] = {}
+    prev = model_path
+    for j in range(1, len(rungs)):
+        h, w = rungs[j].size
+        m = 2 ** j          # the crop must halve j times
+        ch, cw = max(m, min(h, FINETUNE_CROP) // m * m), max(m, min(w, FINETUNE_CROP) // m * m)
+        settings = {"base": base, "rung": j, "crop": (ch, cw), "budget": budget_s, "preset": preset,
+                    "examples": examples, "ensemble": ensemble, "methods": [r.method for r in rungs[:j]],
+                    "held_out": held_out(num_frames), "cuts": cut_threshold}
+        target = cache_dir() / f"{clip_key(read, num_frames, settings)}.rung{j}.onnx"
+        if not target.exists():
+            sub = LadderPlan(2 ** j, [Rung(size=(ch >> (j - k), cw >> (j - k)), rate=2 ** k, method=rungs[k].method)
+                                      for k in range(j)])
+            below = Ladder(sub, models[0], ensemble=ensemble, rung_models=models)
+            y0, x0 = (h - ch) // 2, (w - cw) // 2
+            pieces = [below.run(np.ascontiguousarray(p[:, y0:y0 + ch, x0:x0 + cw]))
+                      for p in training_frames(read, num_frames, (h, w), FINETUNE_FRAMES, cut_threshold)
+                      if len(p) >= 2]
+            if log:
+                log(f"fine-tuning the net for rung {j} ({w}x{h}, T{rungs[j].rate}->T{2 * rungs[j].rate}) on "
+                    f"{sum(len(p) for p in pieces)} frames of its own input for up to {budget_s:.0f} s")
+            result = zstsr_trainer.train(pieces, config, progress=progress,
+                                         init=zstsr_export.load_onnx_net(prev))
+            if log:
+                log(f"rung {j}: {result.iterations} iterations in {result.seconds:.0f} s; loss "
+                    f"{result.loss_ratio:.3f} x cubic's on its own examples")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            zstsr_export.export_onnx(result, str(target), {
+                "training_scale": [int(h), int(w)], "preset": preset, "finetuned_from": base, "rung": j,
+                "loss_ratio": round(result.loss_ratio, 4)})
+        elif log:
+            log(f"using the rung-{j} model fine-tuned earlier for this clip: {target}")
+        paths[j] = str(target)
+        models[j] = load_model(target, provider)
+        prev = str(target)
+    return paths

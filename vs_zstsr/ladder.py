@@ -211,12 +211,15 @@ class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
     def __init__(self, plan: LadderPlan, model=None, tilesize: int = 0, overlap: int = 0,
-                 bp_iters: int = 1, direct: bool = True, ensemble: int = 1):
+                 bp_iters: int = 1, direct: bool = True, ensemble: int = 1, rung_models: dict | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
         check_ensemble(ensemble)
         self.plan, self.model = plan, model
         self.tilesize, self.overlap, self.bp_iters, self.ensemble = tilesize, overlap, bp_iters, ensemble
+        # rung index -> the model fine-tuned for that rung (`--finetune`); the others use `model`.
+        # Same architecture as `model`, so the same receptive field and context.
+        self.rung_models = dict(rung_models or {})
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
         # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
         # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
@@ -237,9 +240,10 @@ class Ladder:
         """LTR frames of context each side that make a window's inside exact (see stream.py)."""
         return sum(self._reaches())
 
-    def x2(self, clip: np.ndarray, method: str) -> np.ndarray:
+    def x2(self, clip: np.ndarray, method: str, rung: int = 0) -> np.ndarray:
         if method == "net":
-            return net_x2(self.model, clip, self.tilesize, self.overlap, self.ensemble)
+            model = self.rung_models.get(rung, self.model)
+            return net_x2(model, clip, self.tilesize, self.overlap, self.ensemble)
         return interpolate(clip, 2, method)
 
     def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:
@@ -274,7 +278,7 @@ class Ladder:
         for j, rung in enumerate(rungs[:stop]):
             rate = 2 * rung.rate
             lo, hi = a - a0, b - a0
-            y = temporal_backproject(self.x2(x, rung.method), inputs[rung.size][lo:hi], rate)
+            y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
             if nxt != rung.size:
                 y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.bp_iters)

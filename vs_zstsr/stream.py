@@ -17,7 +17,7 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
-from .fit import SELF_CHECK_FRAMES, fit_model, held_out
+from .fit import SELF_CHECK_FRAMES, finetune_rungs, fit_model, held_out, preset_budget
 from .ladder import DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, choose_methods, plan
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
@@ -51,8 +51,8 @@ class Renderer:
                provider: str = "auto", device_id: int = 0, fp16: bool = False, tilesize: int = 0,
                overlap: int = 0, num_streams: int = 1, method: str = "auto", ensemble: int = DEFAULT_ENSEMBLE,
                log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None,
-               cut_threshold: float = cuts.DEFAULT_THRESHOLD, candidates: tuple[str, ...] = METHODS
-               ) -> "Renderer":
+               cut_threshold: float = cuts.DEFAULT_THRESHOLD, candidates: tuple[str, ...] = METHODS,
+               finetune: bool = False) -> "Renderer":
         """Load (or, with ``model_path=None`` and ``method`` not ``cubic``, train) the model, decide
         each rung's method and return a renderer.
 
@@ -63,7 +63,10 @@ class Renderer:
         one interpolator on every rung without a net: ``cubic``, ``linear``, ``flow``.
         ``cut_threshold``: scene-cut detection (:mod:`.cuts`); 0 turns it off. ``ensemble``: the
         net's answer is the mean over that many flipped/rotated/time-reversed copies of its input
-        (:func:`.ladder.net_x2`).
+        (:func:`.ladder.net_x2`). ``finetune``: where the net takes the first rung, every rung
+        above it gets the net too, fine-tuned on that rung's own input (:func:`.fit.finetune_rungs`);
+        the training budget is shared: half for the first rung's net (when it is trained here),
+        the other half split among the rungs above.
         """
         from .model import load_model
 
@@ -71,14 +74,21 @@ class Renderer:
             raise ZstsrError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
         check_ensemble(ensemble)
         ladder_plan = plan(height, width, factor, "cubic" if method == "auto" else method)
-        model = None
+        model, rung_models = None, {}
+        opts = dict(train_options or {})
+        upper = len(ladder_plan.rungs) - 1
+        finetune = finetune and method in ("auto", "net") and upper > 0
+        if finetune:
+            if read is None or num_frames <= 0:
+                raise ZstsrError("fine-tuning needs the clip's frames")
+            total = opts.get("budget_s") or preset_budget(opts.get("preset"))
+            opts["budget_s"] = total / 2
         if method in ("auto", "net"):
             if model_path is None:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("training a model needs the clip's frames")
                 model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
-                                       progress=progress, cut_threshold=cut_threshold,
-                                       **(train_options or {}))
+                                       progress=progress, cut_threshold=cut_threshold, **opts)
             model = load_model(model_path, provider, device_id, fp16, num_threads=0)
             if method == "auto":
                 if read is None or num_frames <= 0:
@@ -86,7 +96,16 @@ class Renderer:
                 window = _self_check_window(read, num_frames, cut_threshold)
                 ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
                                              tilesize=tilesize, candidates=candidates, ensemble=ensemble)
-        ladder = Ladder(ladder_plan, model, tilesize, overlap, ensemble=ensemble)
+            if finetune and ladder_plan.rungs[0].method == "net":
+                for r in ladder_plan.rungs[1:]:
+                    r.method = "net"
+                paths = finetune_rungs(model_path, ladder_plan, read, num_frames, budget_s=opts["budget_s"] / upper,
+                                       preset=opts.get("preset"), examples=opts.get("examples"), ensemble=ensemble,
+                                       provider=provider, log=log, progress=progress, cut_threshold=cut_threshold)
+                rung_models = {j: load_model(p, provider, device_id, fp16, num_threads=0) for j, p in paths.items()}
+            elif finetune and log:
+                log("no fine-tuning: the net did not take the first rung")
+        ladder = Ladder(ladder_plan, model, tilesize, overlap, ensemble=ensemble, rung_models=rung_models)
         if log:
             if ladder.direct:
                 log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
