@@ -38,9 +38,11 @@ def main() -> None:
     ap.add_argument("--budget", default="10m")
     ap.add_argument("--methods", nargs="+", default=["auto", "net"],
                     help="zstsr --method values; 'finetune' = auto with --finetune (its own model, trained "
-                         "with the budget shared by the rungs)")
+                         "with the budget shared by the rungs); 'net-unfinetuned' = --method net with that "
+                         "same first-rung model, not fine-tuned (what the fine-tuning itself buys)")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement (prints the table, writes no docs)")
     args = ap.parse_args()
 
     import scenes
@@ -57,9 +59,14 @@ def main() -> None:
             m = model
             if method == "finetune":   # the first rung's net gets half the budget: a model of its own
                 how, m = ["--method", "auto", "--finetune", "--budget", args.budget], args.work / f"{clip}_model_ft.onnx"
+            elif method == "net-unfinetuned":
+                how, m = ["--method", "net"], args.work / f"{clip}_model_ft.onnx"
+                if not m.exists():
+                    sys.exit(f"{m} is missing: run with --methods finetune first")
             extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
             secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra)
-            rows.append((f"zstsr ({'auto, fine-tuned' if method == 'finetune' else method})", out, secs))
+            label = {"finetune": "auto, fine-tuned", "net-unfinetuned": "net, the fine-tuned run's first net"}
+            rows.append((f"zstsr ({label.get(method, method)})", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):
                 p = args.work / f"{clip}_{m}{bp}.mkv"
@@ -76,6 +83,10 @@ def main() -> None:
         if clip == "fan":
             lines.append(f"| fan | truth |  |  | {scenes.FAN_DEGREES_PER_HTR_FRAME:+.2f} |  |")
 
+    table = "\n".join(lines)
+    if args.no_memory:
+        print(table)
+        return
     # memory: the same clip, once and looped 10 times, with its model and the net on the first
     # rung (the ladder and the streaming path; the first rung's model, the self-check decides)
     ltr, _ = prepare(args.clips[0], args.work)
@@ -90,7 +101,6 @@ def main() -> None:
            f"process of its own: {short_rss:.0f} MiB for {len(clip)} LTR frames, {long_rss:.0f} MiB for "
            f"{10 * len(clip)} ({long_rss / short_rss:.2f}x).")
     print(mem)
-    table = "\n".join(lines)
     if args.write_docs:
         doc = ROOT / "docs" / "BENCHMARKS.md"
         if not args.memory_only:

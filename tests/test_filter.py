@@ -490,3 +490,17 @@ def test_trains_at_first_use_then_reuses_the_cached_model(core, tmp_path, monkey
         assert len(list((tmp_path / "cache").glob("*.onnx"))) == 2
     finally:
         core.remove_log_handler(handle)
+
+
+def test_the_shim_forwards_every_option(core, monkeypatch):
+    seen = {}
+    real = F._make_renderer
+
+    def spy(model, factor, **kw):
+        seen.update(kw)
+        return real(model, factor, **kw)
+
+    monkeypatch.setattr(F, "_make_renderer", spy)
+    src = array_clip(core, np.random.default_rng(0).random((4, 16, 20, 3), dtype=np.float32))
+    core.zstsr.Upsample(src, 2, method="cubic", ensemble=8, finetune=1, tilesize=64, sc_threshold=0.5)
+    assert (seen["ensemble"], seen["finetune"], seen["tilesize"], seen["cut_threshold"]) == (8, True, 64, 0.5)

@@ -201,7 +201,7 @@ class _ChunkCache:
 def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | None = None,
              provider: str = "auto", device_id: int = 0, num_streams: int = 1, fp16: bool = False,
              tilesize: int = 0, overlap: int = 0, method: str = "auto", ensemble: int = DEFAULT_ENSEMBLE,
-             sc: bool = True, sc_threshold: float = DEFAULT_SC_THRESHOLD) -> vs.VideoNode:
+             finetune: bool = False, sc: bool = True, sc_threshold: float = DEFAULT_SC_THRESHOLD) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -235,6 +235,9 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param ensemble:    1, 2, 4, 8 or 16: where the net runs, its answer is the mean over this
                         many time-reversed, rotated and flipped copies of its input (the geometric
                         self-ensemble; the net's cost grows with it).
+    :param finetune:    Where the net takes the first rung, also run it on the rungs above,
+                        fine-tuned on each rung's own input while the filter is created (needs
+                        ``zstsr[train]``; cached like the model).
     :param sc:          Scene-change handling: every shot is processed as a clip of its own, so
                         no output frame mixes two shots. Cuts come from the ``_SceneChangePrev`` /
                         ``_SceneChangeNext`` frame props when the clip has them (e.g. from
@@ -295,7 +298,7 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     renderer = _make_renderer(model, factor, height=h, width=w, read=read, num_frames=n,
                               provider=provider, device_id=device_id, fp16=bool(fp16),
                               tilesize=tilesize, overlap=overlap, num_streams=num_streams,
-                              method=method, ensemble=ensemble, log=lambda m: _log(core, m),
+                              method=method, ensemble=ensemble, finetune=bool(finetune), log=lambda m: _log(core, m),
                               cut_threshold=sc_threshold,
                               candidates=CANDIDATES)
     return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
@@ -404,14 +407,15 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
 # the shim's side
 
 def _shim_upsample(clip, factor=8, model=None, provider=None, device_id=0, num_streams=1, fp16=0,
-                   tilesize=0, overlap=0, method=None, ensemble=DEFAULT_ENSEMBLE, sc=1,
+                   tilesize=0, overlap=0, method=None, ensemble=DEFAULT_ENSEMBLE, finetune=0, sc=1,
                    sc_threshold=DEFAULT_SC_THRESHOLD, **extra):
     """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
     if extra:
         raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")
     return upsample(clip, factor, model=_as_str(model, "model"), provider=_as_str(provider, "provider") or "auto",
                     device_id=device_id, num_streams=num_streams, fp16=bool(fp16), tilesize=tilesize,
-                    overlap=overlap, method=_as_str(method, "method") or "auto", ensemble=ensemble, sc=bool(sc),
+                    overlap=overlap, method=_as_str(method, "method") or "auto", ensemble=ensemble,
+                    finetune=bool(finetune), sc=bool(sc),
                     sc_threshold=sc_threshold)
 
 

@@ -256,7 +256,7 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     vspapi->registerFunction("Upsample",
                              "clip:vnode;factor:int:opt;model:data:opt;provider:data:opt;device_id:int:opt;"
                              "num_streams:int:opt;fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;"
-                             "ensemble:int:opt;sc:int:opt;sc_threshold:float:opt;",
+                             "ensemble:int:opt;finetune:int:opt;sc:int:opt;sc_threshold:float:opt;",
                              "clip:vnode;", upsample_create, st, plugin);
     vspapi->registerFunction("SetImpl", "impl:func;", "", set_impl_create, st, plugin);
     /* No VSCore here, so the state is tied to the core's lifetime in SetImpl (addLogHandler's free
