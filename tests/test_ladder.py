@@ -246,6 +246,10 @@ def test_self_ensemble_undoes_each_transform():
     assert len(ladder.ENSEMBLE) == 16 and len(set(ladder.ENSEMBLE)) == 16
     for n in ladder.ENSEMBLE_SIZES:
         np.testing.assert_allclose(ladder.net_x2(_Cubic(), ltr, ensemble=n), single, atol=1e-6)
+    # tiles inside each transformed copy (turned copies are 28x20: other tiles) change nothing either
+    ltr = _ltr(t=6, h=20, w=28)
+    np.testing.assert_allclose(ladder.net_x2(_Skewed(), ltr, tilesize=8, ensemble=16),
+                               ladder.net_x2(_Skewed(), ltr, ensemble=16), atol=1e-6)
 
 
 class _Skewed:
