@@ -335,8 +335,9 @@ device_options = [
 @codec_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16, tilesize,
-             overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr, assume_progressive) -> None:
+def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16,
+             tilesize, overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr,
+             assume_progressive) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -359,7 +360,8 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
         renderer = Renderer.create(
             model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
             provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, finetune=finetune, ensemble=int(ensemble), log=_note, progress=bar, cut_threshold=scene_threshold,
+            method=method, finetune=finetune, ensemble=int(ensemble), log=_note, progress=bar,
+            cut_threshold=scene_threshold,
             train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
                            "output": save_model})
     finally:
@@ -400,10 +402,8 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
 @fps_option
 @_with(input_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, finetune,
-           scene_threshold,
-           provider,
-           device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples, fps, vfr,
-           assume_progressive) -> None:
+           scene_threshold, provider, device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples,
+           fps, vfr, assume_progressive) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -424,8 +424,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     settings = rd.RenderSettings(
         factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
         fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-        engine={"model_path": model, "method": method, "finetune": finetune, "provider": provider, "device_id": device_id,
-                "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
+        engine={"model_path": model, "method": method, "finetune": finetune, "provider": provider,
+                "device_id": device_id, "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
                 "cut_threshold": scene_threshold,
                 "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
     settings.check()
@@ -498,22 +498,17 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 def train_cmd(video, output, factor, resume, preset, budget, examples, scene_threshold, fps, vfr,
               assume_progressive) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
-    try:
-        import zstsr_trainer
-    except ImportError:
-        raise ZstsrError("training needs torch: pip install 'zstsr[train]'") from None
-    from .fit import default_preset, training_frames
+    from .fit import default_preset, train_config, training_frames, training_modules
     from .ladder import plan
 
+    zstsr_trainer, _ = training_modules()
     check_factor(factor)
     vi = _open_input(video, fps, vfr, assume_progressive)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=scene_threshold)
     preset = preset or default_preset()
-    config = zstsr_trainer.PRESETS[preset]
-    changes = {k: v for k, v in {"budget_s": parse_budget(budget), "examples": examples}.items() if v}
-    config = config.replace(**changes) if changes else config
+    config = train_config(preset, parse_budget(budget), examples)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")

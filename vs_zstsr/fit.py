@@ -1,8 +1,9 @@
 """Train a clip's model at first use and keep it in the user's cache.
 
 The trainer needs torch, which the runtime never imports at module level: this module imports
-``zstsr_trainer`` and ``zstsr_export`` only inside :func:`fit_model`, and only when no cached model
-exists. The training set is the LTR clip shrunk to the ladder's first rung (the coarse scale the
+``zstsr_trainer`` and ``zstsr_export`` only inside the functions that train (:func:`training_modules`),
+and only when no cached model exists. :func:`finetune_rungs` trains the per-rung copies of
+``--finetune`` the same way. The training set is the LTR clip shrunk to the ladder's first rung (the coarse scale the
 net works at), at most ``max_frames`` frames taken as evenly spread runs of consecutive frames,
 so a feature film costs no more memory to train on than a short clip.
 """
@@ -70,17 +71,30 @@ def default_preset() -> str:
     return "paper" if gpu_count() > 0 else "fast"
 
 
-def preset_budget(preset: str | None = None) -> float:
-    """The training budget (seconds) of a preset (default: the machine's)."""
+def training_modules():
+    """(zstsr_trainer, zstsr_export), or one clear error when torch/onnx are not installed."""
     try:
+        import zstsr_export
         import zstsr_trainer
     except ImportError as e:
         raise ZstsrError(f"training needs torch and onnx ({e.name} is missing): "
                          "pip install 'zstsr[train]', or pass a trained --model") from None
+    return zstsr_trainer, zstsr_export
+
+
+def train_config(preset: str | None = None, budget_s: float | None = None, examples: str | None = None):
+    """The preset (default: the machine's) with the user's budget and kind of examples."""
+    zstsr_trainer, _ = training_modules()
     preset = preset or default_preset()
     if preset not in zstsr_trainer.PRESETS:
         raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
-    return float(zstsr_trainer.PRESETS[preset].budget_s or 600.0)
+    changes = {k: v for k, v in (("budget_s", budget_s), ("examples", examples)) if v}
+    return zstsr_trainer.PRESETS[preset].replace(**changes)
+
+
+def preset_budget(preset: str | None = None) -> float:
+    """The training budget (seconds) of a preset (default: the machine's)."""
+    return float(train_config(preset).budget_s or 600.0)
 
 
 def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
@@ -97,21 +111,8 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         if log:
             log(f"using the model trained earlier for this clip: {target}")
         return str(target)
-    try:
-        import zstsr_export
-        import zstsr_trainer
-    except ImportError as e:
-        raise ZstsrError(f"training needs torch and onnx ({e.name} is missing): "
-                         "pip install 'zstsr[train]', or pass a trained --model") from None
-    if preset not in zstsr_trainer.PRESETS:
-        raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
-    config = zstsr_trainer.PRESETS[preset]
-    changes = {}
-    if budget_s is not None:
-        changes["budget_s"] = float(budget_s)
-    if examples:
-        changes["examples"] = examples
-    config = config.replace(**changes) if changes else config
+    zstsr_trainer, zstsr_export = training_modules()
+    config = train_config(preset, None if budget_s is None else float(budget_s), examples)
     ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
     if log:
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
@@ -163,13 +164,9 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budge
     rungs = ladder_plan.rungs
     if len(rungs) < 2:
         return {}
-    try:
-        import zstsr_export
-        import zstsr_trainer
-    except ImportError as e:
-        raise ZstsrError(f"fine-tuning needs torch and onnx ({e.name} is missing): pip install 'zstsr[train]'") from None
+    zstsr_trainer, zstsr_export = training_modules()
     preset = preset or default_preset()
-    config = zstsr_trainer.PRESETS[preset].replace(budget_s=float(budget_s), **({"examples": examples} if examples else {}))
+    config = train_config(preset, float(budget_s), examples)
     base = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
     models = {0: load_model(model_path, provider)}
     paths: dict[int, str] = {}

@@ -92,17 +92,17 @@ def _net_bytes_per_pixel(model) -> int:
     return 2 * width * 4 * 3
 
 
-# Geometric self-ensemble (ZSSR uses it at test time, after EDSR+): the net was trained on examples flipped,
-# rotated by 90 degrees and reversed in time, so it should give the same answer to a transformed
-# clip, transformed back. It does not exactly; the mean of those answers has less of the net's
-# variance. Each transform is (time reversed, rotations by 90 degrees, left-right flip); the first
+# Geometric self-ensemble (ZSSR uses it at test time, after EDSR+): the net was trained on
+# examples flipped, rotated by 90 degrees and reversed in time, so it should give the same answer
+# to a transformed clip, transformed back. It does not exactly; the mean of those answers has less
+# of the net's error. Each transform is (time reversed, quarter turns, left-right flip); the first
 # n are used. Time reversal comes first: rect blur is symmetric in time, so reversing the LTR
 # clip reverses its sub-frames, and it changes the motion the net sees the most.
 ENSEMBLE = tuple((rev, k, flip) for flip in (False, True) for k in (0, 2, 1, 3) for rev in (False, True))
 ENSEMBLE_SIZES = (1, 2, 4, 8, 16)
 # 4: time reversal and a half turn. On the x2 rung (docs/BENCHMARKS.md) time reversal alone gave
-# the most (fan +2.1 dB, texture +0.04, city +0.05 over no ensemble) and 4 copies most of the rest;
-# 8 and 16 add under 0.02 dB at 2x and 4x the net's cost.
+# most of the gain (fan +0.8 to +2.1 dB over four trained nets, texture and city +0.04 to +0.17)
+# and 4 copies most of the rest; 8 and 16 add at most 0.05 dB at 2x and 4x the net's cost.
 DEFAULT_ENSEMBLE = 4
 
 
@@ -261,10 +261,10 @@ class Ladder:
         if not (0 <= lead and count >= 1 and lead + count <= t):
             raise ValueError(f"bad keep {keep} for {t} frames")
         if self.direct and upto is None:
-            a, b = max(0, lead - self._reaches()[0]), min(t, lead + count + self._reaches()[0])
-            y = interpolate(ltr[a:b], self.factor, rungs[0].method)
-            y = temporal_backproject(y, ltr[a:b], self.factor)[(lead - a) * self.factor:(lead - a + count) * self.factor]
-            return np.clip(y, 0.0, 1.0)
+            f, reach = self.factor, self._reaches()[0]
+            a, b = max(0, lead - reach), min(t, lead + count + reach)
+            y = temporal_backproject(interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
+            return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
             out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto, keep)
