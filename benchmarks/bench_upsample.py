@@ -40,6 +40,8 @@ def main() -> None:
                     help="zstsr --method values; 'finetune' = auto with --finetune (its own model, trained "
                          "with the budget shared by the rungs); 'net-unfinetuned' = --method net with that "
                          "same first-rung model, not fine-tuned (what the fine-tuning itself buys)")
+    ap.add_argument("--examples", choices=("within", "across", "both"),
+                    help="train with these internal examples (a model and outputs of their own)")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement (prints the table, writes no docs)")
@@ -51,11 +53,12 @@ def main() -> None:
     lines = ["| clip | result | PSNR | SSIM | fan turns (deg/frame) | s (train + render; render only when the model existed) |", "|---|---|---|---|---|---|"]
     for clip in ([] if args.memory_only else args.clips):
         ltr, gt = prepare(clip, args.work)
-        model = args.work / f"{clip}_model.onnx"
+        tag = f"_{args.examples}" if args.examples else ""
+        model = args.work / f"{clip}_model{tag}.onnx"
         rows = []
         for method in args.methods:
-            out = args.work / f"{clip}_zstsr_{method}.mkv"
-            how = ["--method", method]
+            out = args.work / f"{clip}_zstsr_{method}{tag}.mkv"
+            how = ["--method", method] + (["--examples", args.examples] if args.examples else [])
             m = model
             if method == "finetune":   # the first rung's net gets half the budget: a model of its own
                 how, m = ["--method", "auto", "--finetune", "--budget", args.budget], args.work / f"{clip}_model_ft.onnx"
@@ -66,7 +69,7 @@ def main() -> None:
             extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
             secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra)
             label = {"finetune": "auto, fine-tuned", "net-unfinetuned": "net, the fine-tuned run's first net"}
-            rows.append((f"zstsr ({label.get(method, method)})", out, secs))
+            rows.append((f"zstsr ({label.get(method, method)}{', ' + args.examples if tag else ''})", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):
                 p = args.work / f"{clip}_{m}{bp}.mkv"
