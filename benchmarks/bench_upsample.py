@@ -44,12 +44,14 @@ def main() -> None:
                     help="train with these internal examples (a model and outputs of their own)")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement (prints the table, writes no docs)")
+    ap.add_argument("--no-memory", action="store_true",
+                    help="skip the peak-memory measurement (prints the table, writes no docs)")
     args = ap.parse_args()
 
     import scenes
     from vs_zstsr import io
 
+    label = {"finetune": "auto, fine-tuned", "net-unfinetuned": "net, the fine-tuned run's first net"}
     lines = ["| clip | result | PSNR | SSIM | fan turns (deg/frame) | s (train + render; render only when the model existed) |", "|---|---|---|---|---|---|"]
     for clip in ([] if args.memory_only else args.clips):
         ltr, gt = prepare(clip, args.work)
@@ -68,7 +70,6 @@ def main() -> None:
                     sys.exit(f"{m} is missing: run with --methods finetune first")
             extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
             secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra)
-            label = {"finetune": "auto, fine-tuned", "net-unfinetuned": "net, the fine-tuned run's first net"}
             rows.append((f"zstsr ({label.get(method, method)}{', ' + args.examples if tag else ''})", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):

@@ -1,11 +1,12 @@
 """Train a clip's model at first use and keep it in the user's cache.
 
 The trainer needs torch, which the runtime never imports at module level: this module imports
-``zstsr_trainer`` and ``zstsr_export`` only inside the functions that train (:func:`training_modules`),
-and only when no cached model exists. :func:`finetune_rungs` trains the per-rung copies of
-``--finetune`` the same way. The training set is the LTR clip shrunk to the ladder's first rung (the coarse scale the
-net works at), at most ``max_frames`` frames taken as evenly spread runs of consecutive frames,
-so a feature film costs no more memory to train on than a short clip.
+``zstsr_trainer`` and ``zstsr_export`` only inside the functions that train
+(:func:`training_modules`), and only when no cached model exists; :func:`finetune_rungs` trains
+the per-rung copies of ``--finetune`` the same way. The training set is the LTR clip shrunk to the
+ladder's first rung (the coarse scale the net works at), at most ``max_frames`` frames taken as
+evenly spread runs of consecutive frames, so a feature film costs no more memory to train on than
+a short clip.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .errors import ZstsrError
 
 SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at, at most
 RUN = 32  # consecutive LTR frames per training run (room for two 16-frame crops)
+READ_BATCH = 8  # frames read at once
 
 
 def cache_dir() -> Path:
@@ -45,12 +47,13 @@ def held_out(num_frames: int) -> tuple[int, int]:
 
 
 def training_frames(read: Callable[..., np.ndarray], num_frames: int, size: tuple[int, int],
-                    max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD
-                    ) -> list[np.ndarray]:
+                    max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD,
+                    crop: tuple[int, int] | None = None) -> list[np.ndarray]:
     """Up to ``max_frames`` LTR frames before the held-out ones (:func:`held_out`), shrunk to
     ``size``: all of them when they are few, else evenly spread runs of ``RUN`` frames; each split
     at its scene cuts. Returns the pieces (the trainer never draws an example across two of them:
-    runs are not contiguous, shots differ)."""
+    runs are not contiguous, shots differ). ``crop=(h, w)``: keep only a centred crop of each frame,
+    cut as the frames are read (a few at a time), so full-size frames never pile up in memory."""
     usable = held_out(num_frames)[0]
     if usable <= max_frames:
         runs = [list(range(usable))]
@@ -60,7 +63,14 @@ def training_frames(read: Callable[..., np.ndarray], num_frames: int, size: tupl
         runs = [list(range(s, s + RUN)) for s in starts]
     pieces = []
     for r in runs:
-        frames = read(r, size).astype(np.float32)
+        parts = []
+        for k in range(0, len(r), READ_BATCH):
+            f = read(r[k:k + READ_BATCH], size).astype(np.float32)
+            if crop is not None:
+                (h, w), (ch, cw) = f.shape[1:3], crop
+                f = np.ascontiguousarray(f[:, (h - ch) // 2:(h - ch) // 2 + ch, (w - cw) // 2:(w - cw) // 2 + cw])
+            parts.append(f)
+        frames = np.concatenate(parts)
         pieces += cuts.split(frames, cuts.detect(frames, cut_threshold))
     return pieces
 
@@ -183,10 +193,8 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budge
             sub = LadderPlan(2 ** j, [Rung(size=(ch >> (j - k), cw >> (j - k)), rate=2 ** k, method=rungs[k].method)
                                       for k in range(j)])
             below = Ladder(sub, models[0], ensemble=ensemble, rung_models=models)
-            y0, x0 = (h - ch) // 2, (w - cw) // 2
-            pieces = [below.run(np.ascontiguousarray(p[:, y0:y0 + ch, x0:x0 + cw]))
-                      for p in training_frames(read, num_frames, (h, w), FINETUNE_FRAMES, cut_threshold)
-                      if len(p) >= 2]
+            pieces = [below.run(p) for p in training_frames(read, num_frames, (h, w), FINETUNE_FRAMES,
+                                                            cut_threshold, crop=(ch, cw)) if len(p) >= 2]
             if log:
                 log(f"fine-tuning the net for rung {j} ({w}x{h}, T{rungs[j].rate}->T{2 * rungs[j].rate}) on "
                     f"{sum(len(p) for p in pieces)} frames of its own input for up to {budget_s:.0f} s")
