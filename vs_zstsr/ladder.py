@@ -101,8 +101,8 @@ def _net_bytes_per_pixel(model) -> int:
 ENSEMBLE = tuple((rev, k, flip) for flip in (False, True) for k in (0, 2, 1, 3) for rev in (False, True))
 ENSEMBLE_SIZES = (1, 2, 4, 8, 16)
 # 4: time reversal and a half turn. On the x2 rung (docs/BENCHMARKS.md) time reversal alone gave
-# most of the gain (fan +0.8 to +2.1 dB over four trained nets, texture and city +0.04 to +0.17)
-# and 4 copies most of the rest; 8 and 16 add at most 0.05 dB at 2x and 4x the net's cost.
+# most of the gain (fan +0.78 dB, texture +0.17, city +0.12) and 4 copies most of the rest; 8 and
+# 16 add at most 0.05 dB at 2x and 4x the net's cost.
 DEFAULT_ENSEMBLE = 4
 
 
