@@ -9,6 +9,7 @@ of `zstsr upsample` on a clip and on the same clip looped 10 times.
 from __future__ import annotations
 
 import argparse
+import ast
 import subprocess
 import sys
 import time
@@ -31,6 +32,14 @@ def run_measured(*args) -> tuple[float, float]:
     return time.perf_counter() - t0, int(r.stdout.split()[-1]) / 1024
 
 
+def examples_of(model: Path) -> str:
+    """The internal examples a saved model was trained with (from its metadata)."""
+    from vs_zstsr.model import load_model
+
+    config = load_model(model, "cpu").metadata["config"]
+    return str((ast.literal_eval(config) if isinstance(config, str) else config)["examples"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench")
@@ -40,8 +49,9 @@ def main() -> None:
                     help="zstsr --method values; 'finetune' = auto with --finetune (its own model, trained "
                          "with the budget shared by the rungs); 'net-unfinetuned' = --method net with that "
                          "same first-rung model, not fine-tuned (what the fine-tuning itself buys)")
-    ap.add_argument("--examples", choices=("within", "across", "both"),
-                    help="train with these internal examples (a model and outputs of their own)")
+    ap.add_argument("--examples", choices=("auto", "within", "across", "both"), default="auto",
+                    help="train with these internal examples (other than auto, the default: a model and "
+                         "outputs of their own)")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--memory-only", action="store_true", help="only the peak-memory measurement")
     ap.add_argument("--no-memory", action="store_true",
@@ -55,7 +65,7 @@ def main() -> None:
     lines = ["| clip | result | PSNR | SSIM | fan turns (deg/frame) | s (train + render; render only when the model existed) |", "|---|---|---|---|---|---|"]
     for clip in ([] if args.memory_only else args.clips):
         ltr, gt = prepare(clip, args.work)
-        tag = f"_{args.examples}" if args.examples else ""
+        tag = "" if args.examples == "auto" else f"_{args.examples}"
         model = args.work / f"{clip}_model{tag}.onnx"
         rows = []
         for method in args.methods:
@@ -70,7 +80,7 @@ def main() -> None:
                     sys.exit(f"{m} is missing: run with --methods finetune first")
             extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
             secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra)
-            rows.append((f"zstsr ({label.get(method, method)}{', ' + args.examples if tag else ''})", out, secs))
+            rows.append((f"zstsr ({label.get(method, method)}; {examples_of(m)} net)", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):
                 p = args.work / f"{clip}_{m}{bp}.mkv"

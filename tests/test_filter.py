@@ -478,16 +478,18 @@ def test_trains_at_first_use_then_reuses_the_cached_model(core, tmp_path, monkey
         src = array_clip(core, rect_downsample(moving_blob_htr(t=64, h=32, w=48), 4))
         first = F.upsample(src, 2, method="net")
         models = list((tmp_path / "cache").glob("*.onnx"))
-        assert len(models) == 1 and any("training" in m for m in messages), messages
-        stamp = models[0].stat().st_mtime_ns
+        # examples="auto": a within net and a both net, and the log says which one is used
+        assert len(models) == 2 and any("training" in m for m in messages), messages
+        assert any("group seam of each net's first rung" in m for m in messages), messages
+        stamps = [m.stat().st_mtime_ns for m in models]
         messages.clear()
         second = F.upsample(src, 2, method="net")
-        assert any("using the model trained earlier" in m for m in messages), messages
-        assert models[0].stat().st_mtime_ns == stamp
+        assert sum("using the model trained earlier" in m for m in messages) == 2, messages
+        assert [m.stat().st_mtime_ns for m in models] == stamps
         assert raw_bytes(first) == raw_bytes(second)
         other = array_clip(core, rect_downsample(moving_blob_htr(t=64, h=32, w=48, seed=5), 4))
-        F.upsample(other, 2, method="net")                      # another clip: another model
-        assert len(list((tmp_path / "cache").glob("*.onnx"))) == 2
+        F.upsample(other, 2, method="net")                      # another clip: other models
+        assert len(list((tmp_path / "cache").glob("*.onnx"))) == 4
     finally:
         core.remove_log_handler(handle)
 

@@ -153,9 +153,54 @@ def test_self_check_gives_the_first_rung_to_a_net_that_wins():
         def run(self, lo):
             return truth[: 2 * len(lo)]
 
-    p = ladder.choose_methods(ladder.plan(64, 96, 8), Oracle(), clip, (64, 96))
+    logs = []
+    p = ladder.choose_methods(ladder.plan(64, 96, 8), Oracle(), clip, (64, 96), log=logs.append)
     assert p.rungs[0].method == "net" and p.rungs[0].gain_db > 1
-    assert p.rungs[1].method in ladder.INTERPOLATORS and p.rungs[2].method == p.rungs[1].method
+    # above the net: its own base, cubic, whichever interpolator won the full-size ranking
+    assert [r.method for r in p.rungs[1:]] == ["cubic", "cubic"]
+    if "-> cubic for the rest" not in logs[0]:
+        assert logs[-1] == "above the net: cubic (the net's own base)"
+
+
+def test_group_seam_sees_the_groups_an_ltr_clip_was_made_of():
+    from vs_zstsr.metrics import group_seam
+    from vs_zstsr.resample import temporal_interpolate
+
+    from conftest import moving_blob_htr
+
+    htr = moving_blob_htr(48, 32, 40, speed=0.8)
+    assert group_seam(htr, 2) < 0.5 and group_seam(htr, 4) < 0.5      # real motion: no groups to see
+    ltr = rect_downsample(htr, 2)
+    repeat = np.repeat(ltr, 2, axis=0)                                 # no change inside a group at all
+    cubic = temporal_interpolate(ltr, 2, "cubic")
+    assert group_seam(repeat, 2) > 20
+    assert group_seam(htr, 2) < group_seam(cubic, 2) < group_seam(repeat, 2)
+    with pytest.raises(ValueError, match="at least 5 frames"):
+        group_seam(htr[:4], 2)
+
+
+def test_first_rung_seams_prefer_the_net_that_recovers_the_sub_frames():
+    from conftest import moving_blob_htr
+
+    htr = moving_blob_htr(12 * 8, 64, 96, speed=0.9)
+    ltr = rect_downsample(htr, 8)
+    truth = resize_spatial(rect_downsample(htr, 4), 16, 24)   # the first rung's answer at x8 (16x24)
+
+    class Truth:
+        receptive_field = {"frames": 1, "pixels": 1}
+
+        def run(self, clip):
+            return truth[: 2 * len(clip)]
+
+    class Repeat:
+        receptive_field = {"frames": 1, "pixels": 1}
+
+        def run(self, clip):
+            return np.repeat(clip, 2, axis=0)
+
+    seams = ladder.first_rung_seams({"truth": Truth(), "repeat": Repeat()}, ltr, (16, 24), (64, 96))
+    assert set(seams) == {"truth", "repeat"} and seams["truth"] < seams["repeat"] - 3
+    assert ladder.first_rung_seams({"truth": Truth()}, ltr[:2], (16, 24), (64, 96)) == {}   # too short
 
 
 def test_self_check_weighs_motion_compensated_flow():
@@ -283,3 +328,62 @@ def test_the_ensembled_net_streams_without_seams():
     for chunk in (3, 8):
         streamed = np.stack(list(upsample_stream(iter(ltr), Renderer(lad, chunk))))
         assert psnr(streamed, whole) > 80
+
+
+def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch, tmp_path):
+    """examples="auto": one net per kind on half the budget each; the group seam of each net's
+    first rung picks one; --save-model keeps that one; zstsr train refuses auto in one line."""
+    from conftest import moving_blob_htr
+
+    from vs_zstsr import fit as fit_mod
+    from vs_zstsr import model as model_mod
+    from vs_zstsr import stream
+
+    htr = moving_blob_htr(24 * 8, 64, 96, speed=0.4)   # stays in the picture
+    ltr = rect_downsample(htr, 8)
+    truth = resize_spatial(rect_downsample(htr, 4), 16, 24)
+
+    start = fit_mod.held_out(len(ltr))[0]   # the seams are measured on the self-check's frames
+
+    class Truth:   # recovers the first rung's sub-frames of those frames
+        receptive_field = {"frames": 1, "pixels": 1}
+        metadata = {}
+
+        def run(self, clip):
+            return truth[2 * start: 2 * (start + len(clip))]
+
+    class Repeat:
+        receptive_field = {"frames": 1, "pixels": 1}
+        metadata = {}
+
+        def run(self, clip):
+            return np.repeat(clip, 2, axis=0)
+
+    calls = []
+
+    def fake_fit(read, num_frames, size, *, examples=None, budget_s=None, **kw):
+        calls.append((examples, budget_s, tuple(size)))
+        path = tmp_path / f"{examples}.onnx"
+        path.write_bytes(examples.encode())
+        return str(path)
+
+    monkeypatch.setattr(stream, "fit_model", fake_fit)
+    monkeypatch.setattr(model_mod, "load_model",
+                        lambda path, *a, **k: Truth() if str(path).endswith("both.onnx") else Repeat())
+    logs = []
+    saved = tmp_path / "kept.onnx"
+    r = Renderer.create(None, 8, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
+                        method="net", ensemble=1, log=logs.append,
+                        train_options={"budget_s": 60.0, "output": str(saved)})
+    assert calls == [("within", 30.0, (16, 24)), ("both", 30.0, (16, 24))]
+    assert isinstance(r.ladder.model, Truth) and saved.read_bytes() == b"both", logs
+    assert any(m.startswith("group seam of each net's first rung") and m.endswith("-> the both net") for m in logs)
+    # an explicit kind trains one net
+    calls.clear()
+    Renderer.create(None, 8, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
+                    method="net", train_options={"budget_s": 60.0, "examples": "within"})
+    assert calls == [("within", 60.0, (16, 24))]
+
+    res = CliRunner().invoke(main, ["train", str(tmp_path / "any.mkv"), "-o", str(tmp_path / "m.pt"),
+                                    "--examples", "auto"])
+    assert res.exit_code != 0 and "zstsr train fits one" in res.output

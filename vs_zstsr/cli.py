@@ -263,8 +263,10 @@ train_options = [
                  help="Training preset (default: paper on a GPU, fast on the CPU)."),
     click.option("--budget", default=None, metavar="TIME",
                  help="Training wall-clock limit, e.g. 10m (default: the preset's)."),
-    click.option("--examples", type=click.Choice(["within", "across", "both"]), default=None,
-                 help="Internal examples: within dimension, across dimensions, or both (default)."),
+    click.option("--examples", type=click.Choice(["auto", "within", "across", "both"]), default=None,
+                 help="Internal examples: within dimension, across dimensions, or both. auto (the default "
+                      "of upsample and render): train a within net and a both net, half the budget each, "
+                      "and keep the one whose first rung has the lower group seam; train: both."),
 ]
 
 
@@ -330,7 +332,8 @@ device_options = [
 @cut_option
 @click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
 @_with(device_options)
-@click.option("--save-model", type=click.Path(), default=None, help="Also keep the trained model here.")
+@click.option("--save-model", type=click.Path(), default=None,
+              help="Also keep the trained model here (with --examples auto: the net that was kept).")
 @_with(train_options)
 @codec_option
 @fps_option
@@ -501,6 +504,9 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, scene_thr
     from .fit import default_preset, train_config, training_frames, training_modules
     from .ladder import plan
 
+    if examples == "auto":
+        raise ZstsrError("--examples auto picks between two nets while upsampling; zstsr train fits one: "
+                         "choose within, across or both")
     zstsr_trainer, _ = training_modules()
     check_factor(factor)
     vi = _open_input(video, fps, vfr, assume_progressive)

@@ -217,8 +217,10 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
                         The output has the input's format.
     :param factor:      2, 4, 8 or 16.
     :param model:       Path to a zstsr ONNX model trained for this clip (``zstsr train``). None:
-                        train one now (needs ``zstsr[train]``), or reuse the one trained earlier
-                        for this clip from ``~/.cache/zstsr``.
+                        train now (needs ``zstsr[train]``) one net on within-dimension examples
+                        and one on both kinds, half the preset's budget each, and keep the one
+                        whose first rung shows the lower group seam; or reuse the nets trained
+                        earlier for this clip from ``~/.cache/zstsr``.
     :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
                         ``tensorrt``.
     :param device_id:   GPU to use.

@@ -26,7 +26,7 @@ import numpy as np
 
 from .backprojection import spatiotemporal_backproject, temporal_backproject
 from .errors import ZstsrError
-from .metrics import psnr
+from .metrics import group_seam, psnr
 from .resample import rect_downsample, resize_spatial, temporal_interpolate
 
 METHODS = ("net", "cubic", "linear", "flow")
@@ -356,4 +356,39 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
         log(f"self-check at {rung.size[1]}x{rung.size[0]} on the clip's own x2 (dB): {table} -> "
             f"{rung.method} on the first rung; at {sample.shape[2]}x{sample.shape[1]}: {ftable} -> {above} "
             "for the rest")
+    if rung.method == "net" and above != "cubic":
+        # Above the net, cubic (the net's own base), whatever won the full-size ranking: that
+        # ranking halves the clip in time, which for a motion that aliases (the fan) is another
+        # aliasing regime than the net's de-aliased output the upper rungs get. Fan x8 with the
+        # net on the first rung: cubic above 19.98 dB and turning forwards, linear (the ranking's
+        # pick) 19.68 and backwards again, flow 19.70; texture: cubic 21.87, linear 21.81, flow
+        # 21.68 (docs/BENCHMARKS.md).
+        for r in ladder_plan.rungs[1:]:
+            r.method = "cubic"
+        if log:
+            log("above the net: cubic (the net's own base)")
     return ladder_plan
+
+
+def _at_rung(sample: np.ndarray, size: tuple[int, int], full_size: tuple[int, int]) -> np.ndarray:
+    """``sample`` (frames of ``full_size``, or a crop of them) shrunk as the whole frame is for a
+    rung of ``size``."""
+    h, w = sample.shape[1:3]
+    return resize_spatial(sample, max(1, round(h * size[0] / full_size[0])), max(1, round(w * size[1] / full_size[1])))
+
+
+def first_rung_seams(models: dict, sample: np.ndarray, rung_size: tuple[int, int], full_size: tuple[int, int],
+                     tilesize: int = 0, ensemble: int = 1) -> dict:
+    """Each candidate net's first rung (x2 + back-projection) on ``sample``, scored by its group
+    seam (:func:`.metrics.group_seam`; lower is better). This is the first rung's real job on
+    real frames, not a proxy: no ground truth, so it can only compare candidates with each other.
+
+    Why not the self-check's proxy: it is the clip halved in time, which is exactly what the
+    within-dimension examples are made of, so a net trained on those wins it whether or not it
+    helps one level up (texture: +4.3 dB on the proxy, -1.2 dB on the first rung, against truth;
+    docs/BENCHMARKS.md)."""
+    x = _at_rung(sample, rung_size, full_size)
+    if x.shape[0] < 3:
+        return {}
+    return {k: group_seam(np.clip(temporal_backproject(net_x2(m, x, tilesize, ensemble=ensemble), x, 2), 0, 1), 2)
+            for k, m in models.items()}

@@ -41,3 +41,25 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     sab = _gauss_blur(a * b) - mu_a * mu_b
     s = ((2 * mu_a * mu_b + _C1) * (2 * sab + _C2)) / ((mu_a ** 2 + mu_b ** 2 + _C1) * (saa + sbb + _C2))
     return float(s.mean())
+
+
+def group_seam(frames: np.ndarray, period: int) -> float:
+    """How much the change from one frame to the next depends on its place in a group of
+    ``period`` frames, in dB (0: not at all); no ground truth needed.
+
+    A real high-frame-rate video changes about as much between any two consecutive frames. A
+    video made from LTR frames (each the exposure of ``period`` instants) keeps a trace of its
+    groups: an interpolator's sub-frames of one exposure stay close to each other and jump at the
+    group's edge; a guess that stays blurred or misplaced jumps there too. For each place ``k`` in
+    the group, the mean squared change between frames ``i`` and ``i + 1`` with ``i = k mod
+    period`` is averaged over the clip (the mean: the energy, dominated by the biggest jumps; a
+    median ranked the fan's two nets the other way round); the seam is the ratio of the largest
+    to the smallest of those, in dB. Used to choose between candidates for the same job (the lower
+    seam is the better guess, docs/BENCHMARKS.md); it says nothing about one candidate alone.
+    """
+    y = np.asarray(frames, np.float32)
+    if period < 2 or y.shape[0] < 2 * period + 1:
+        raise ValueError(f"need at least {2 * period + 1} frames for a seam of period {period}")
+    d = np.mean(np.diff(y, axis=0) ** 2, axis=tuple(range(1, y.ndim)))
+    e = np.array([np.mean(d[k::period]) for k in range(period)], np.float64)
+    return float(10 * np.log10((e.max() + 1e-12) / (e.min() + 1e-12)))

@@ -17,8 +17,9 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
-from .fit import SELF_CHECK_FRAMES, finetune_rungs, fit_model, held_out, preset_budget
-from .ladder import DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, choose_methods, plan
+from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, finetune_rungs, fit_model, held_out, preset_budget
+from .ladder import (DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, choose_methods, first_rung_seams,
+                     plan)
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
@@ -84,16 +85,25 @@ class Renderer:
             total = opts.get("budget_s") or preset_budget(opts.get("preset"))
             opts["budget_s"] = total / 2
         if method in ("auto", "net"):
+            window = None
             if model_path is None:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("training a model needs the clip's frames")
-                model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
-                                       progress=progress, cut_threshold=cut_threshold, **opts)
+                if (opts.get("examples") or "auto") == "auto":
+                    window = _self_check_window(read, num_frames, cut_threshold)
+                    model_path, opts["examples"] = _fit_and_pick(
+                        read, num_frames, ladder_plan.rungs[0].size, (height, width), window, opts,
+                        provider=provider, tilesize=tilesize, ensemble=ensemble, log=log, progress=progress,
+                        cut_threshold=cut_threshold)
+                else:
+                    model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
+                                           progress=progress, cut_threshold=cut_threshold, **opts)
             model = load_model(model_path, provider, device_id, fp16, num_threads=0)
             if method == "auto":
                 if read is None or num_frames <= 0:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
-                window = _self_check_window(read, num_frames, cut_threshold)
+                if window is None:
+                    window = _self_check_window(read, num_frames, cut_threshold)
                 ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
                                              tilesize=tilesize, candidates=candidates, ensemble=ensemble)
             if finetune and ladder_plan.rungs[0].method == "net":
@@ -140,6 +150,44 @@ class Renderer:
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
         """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
         return max(0, first - self.context), min(total, first + count + self.context)
+
+
+def _fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: tuple[int, int],
+                  window: np.ndarray, opts: dict, *, provider: str, tilesize: int, ensemble: int,
+                  log=None, progress=None, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> tuple[str, str]:
+    """``examples="auto"``: train one net per kind in :data:`.fit.AUTO_EXAMPLES`, each with its
+    share of the budget, and keep the one whose first rung on the self-check's frames has the
+    lower group seam (:func:`.ladder.first_rung_seams`). Returns (model path, kind).
+
+    Why two nets: which internal examples teach a clip depends on the clip, and the wrong ones
+    cost dB. The aliased fan needs within-dimension examples only (mixing in across-dimension ones
+    taught its net to turn it backwards, like every interpolator); the rotating texture needs the
+    across-dimension ones (within-only lost 2 dB on its first rung). See docs/BENCHMARKS.md."""
+    from .model import load_model
+
+    total = opts.get("budget_s") or preset_budget(opts.get("preset"))
+    share = {k: v for k, v in opts.items() if k not in ("examples", "budget_s", "output")}
+    paths = {}
+    for kind in AUTO_EXAMPLES:
+        if log:
+            log(f"examples {kind}: net {len(paths) + 1} of {len(AUTO_EXAMPLES)}")
+        paths[kind] = fit_model(read, num_frames, rung_size, examples=kind, budget_s=total / len(AUTO_EXAMPLES),
+                                log=log, progress=progress, cut_threshold=cut_threshold, **share)
+    models = {k: load_model(p, provider, num_threads=0) for k, p in paths.items()}
+    seams = first_rung_seams(models, window, rung_size, full_size, tilesize, ensemble)
+    kind = min(seams, key=seams.get) if seams else "both"
+    if log:
+        table = ", ".join(f"{k} {v:.2f}" for k, v in sorted(seams.items(), key=lambda kv: kv[1]))
+        log(f"group seam of each net's first rung (dB, lower is better): {table or 'too few frames'} "
+            f"-> the {kind} net")
+    if opts.get("output"):
+        import os
+        import shutil
+
+        out = os.fspath(opts["output"])
+        shutil.copyfile(paths[kind], out + ".tmp")
+        os.replace(out + ".tmp", out)
+    return paths[kind], kind
 
 
 def _self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> np.ndarray:
