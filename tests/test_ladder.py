@@ -27,6 +27,27 @@ def test_plan_climbs_the_diagonal():
     assert len(ladder.plan(10, 10, 2).rungs) == 1
     with pytest.raises(Exception, match="power of 2"):
         ladder.plan(64, 64, 6)
+    # large frames start one level lower (paper: 1/4, or 1/8 for large frames)
+    assert [r.size for r in ladder.plan(720, 1280, 8).rungs] == [(180, 320), (360, 640), (720, 1280)]
+    hd = ladder.plan(1080, 1920, 8)
+    assert [r.size for r in hd.rungs] == [(135, 240), (270, 480), (540, 960)] and hd.padded == (1080, 1920)
+    assert hd.describe().endswith("back-projection to 1920x1080")
+
+
+def test_a_large_frame_ladder_ends_with_a_spatial_step(monkeypatch):
+    """With the first rung one level lower, the last rung runs at half size and a last
+    back-projection brings it to full size: output still x8, averaging back to the input, and
+    chunked streaming still equals whole-clip processing."""
+    monkeypatch.setattr(ladder, "LARGE_FIRST_RUNG", 8)
+    ltr = _ltr(t=10, h=64, w=96)
+    p = ladder.plan(64, 96, 8, "cubic")
+    assert [r.size for r in p.rungs] == [(8, 12), (16, 24), (32, 48)]
+    lad = ladder.Ladder(p, None, direct=False)
+    whole = lad.run(ltr)
+    assert whole.shape == (80, 64, 96, 3)
+    np.testing.assert_allclose(rect_downsample(whole, 8), ltr, atol=2e-3)
+    streamed = np.stack(list(upsample_stream(iter(ltr), Renderer(lad, 3))))
+    assert psnr(streamed, whole) > 80
 
 
 def test_spatiotemporal_backprojection_is_consistent_with_both_inputs():

@@ -1,6 +1,7 @@
 """Coarse-to-fine x2^r (paper section 4.2): up the space-time diagonal, one x2 in time per rung.
 
-For factor 8 the rungs are ``S/4 T1 -x2-> S/4 T2 =BP=> S/2 T2 -x2-> S/2 T4 =BP=> S1 T4 -x2-> S1 T8``.
+For factor 8 the rungs are ``S/4 T1 -x2-> S/4 T2 =BP=> S/2 T2 -x2-> S/2 T4 =BP=> S1 T4 -x2-> S1 T8``
+(for large frames one level lower, from S/8, and a last ``S/2 T8 =BP=> S1 T8``: see :func:`plan`).
 Shrinking space by 2 halves the motion in pixels, so each rung's input moves (in pixels per frame)
 as fast as the coarse clip the net was trained on: that is why the paper climbs the diagonal.
 
@@ -33,6 +34,13 @@ METHODS = ("net", "cubic", "linear", "flow")
 INTERPOLATORS = ("cubic", "linear", "flow")     # the candidates besides the net
 MIN_FLOW_SIZE = 32  # MVTools crashes (segfault) on frames of 16 px; its 8x8 blocks need room
 MIN_RUNG_SIZE = 8  # pixels: below this a rung would have nothing left to look at
+# Paper 4.2: the first rung at 1/4 of the size, or 1/8 for large frames. Motion in pixels per
+# frame grows with the resolution, and the net reaches 3 frames and a few pixels: when the first
+# rung's shorter side would exceed this, every rung moves one level down the diagonal and a
+# last spatio-temporal back-projection (no temporal step) brings the result to full size.
+# x8: 1080p starts at 240x135 instead of 480x270; 720p and below keep 1/4. A threshold chosen
+# from the paper's rule, not measured here (no large clip with ground truth; docs/BENCHMARKS.md).
+LARGE_FIRST_RUNG = 256
 
 
 @dataclass
@@ -57,6 +65,8 @@ class LadderPlan:
         for r in self.rungs:
             g = "" if r.gain_db is None else f" ({r.gain_db:+.2f} dB)"
             parts.append(f"{r.size[1]}x{r.size[0]} T{r.rate}->T{2 * r.rate}: {r.method}{g}")
+        if self.padded and self.rungs and self.rungs[-1].size != self.padded:
+            parts.append(f"back-projection to {self.padded[1]}x{self.padded[0]}")
         return "; ".join(parts)
 
     @property
@@ -65,7 +75,8 @@ class LadderPlan:
 
 
 def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderPlan:
-    """The rungs for ``factor`` = 2^r: rung j runs at 1/2^(r-1-j) of the full size."""
+    """The rungs for ``factor`` = 2^r: rung j runs at 1/2^(r-1-j) of the full size, or at half
+    that for large frames (:data:`LARGE_FIRST_RUNG`), the last rung then at 1/2."""
     if factor < 2 or factor & (factor - 1):
         raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
     r = factor.bit_length() - 1
@@ -75,6 +86,9 @@ def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderP
         while shrink > 1 and min(height, width) / shrink < MIN_RUNG_SIZE:
             shrink //= 2
         shrinks.append(shrink)
+    side = min(height, width)
+    if side / shrinks[0] > LARGE_FIRST_RUNG and side / (2 * shrinks[0]) >= MIN_RUNG_SIZE:
+        shrinks = [2 * s for s in shrinks]
     # Sizes that are not multiples of the largest shrink (33x47 at x8) are padded up to one, so
     # that each rung is exactly half the next: output size = input size after cropping.
     m = max(shrinks)
