@@ -181,12 +181,12 @@ def _fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: 
         log(f"group seam of each net's first rung (dB, lower is better): {table or 'too few frames'} "
             f"-> the {kind} net")
     if opts.get("output"):
-        import os
         import shutil
 
-        out = os.fspath(opts["output"])
-        shutil.copyfile(paths[kind], out + ".tmp")
-        os.replace(out + ".tmp", out)
+        from .io import atomic_path
+
+        with atomic_path(opts["output"]) as tmp:
+            shutil.copyfile(paths[kind], tmp)
     return paths[kind], kind
 
 
