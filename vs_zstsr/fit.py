@@ -116,10 +116,8 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
               max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> str:
     """Train (or find in the cache) the model for a clip; return the ONNX path."""
     preset = preset or default_preset()
-    settings = {"preset": preset, "budget": budget_s, "examples": examples, "size": tuple(size),
-                "cuts": cut_threshold, "held_out": held_out(num_frames)}
-    key = key or clip_key(read, num_frames, settings)
-    target = Path(output) if output else cache_dir() / f"{key}.onnx"
+    target = Path(output) if output else cached_model_path(read, num_frames, size, preset=preset, budget_s=budget_s,
+                                                           examples=examples, cut_threshold=cut_threshold, key=key)
     if output is None and target.exists():
         if log:
             log(f"using the model trained earlier for this clip: {target}")
@@ -139,6 +137,16 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     zstsr_export.export_onnx(result, str(target), {   # the result: its config, iterations, seconds too
         "training_scale": [int(size[0]), int(size[1])], "preset": preset, "loss_ratio": round(result.loss_ratio, 4)})
     return str(target)
+
+
+def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
+                      budget_s: float | None = None, examples: str | None = None,
+                      cut_threshold: float = cuts.DEFAULT_THRESHOLD, key: str | None = None) -> Path:
+    """Where :func:`fit_model` keeps (or finds) the model trained with these settings on this clip
+    (benchmarks use it to find both nets of ``examples="auto"``)."""
+    settings = {"preset": preset or default_preset(), "budget": budget_s, "examples": examples,
+                "size": tuple(size), "cuts": cut_threshold, "held_out": held_out(num_frames)}
+    return cache_dir() / f"{key or clip_key(read, num_frames, settings)}.onnx"
 
 
 def clip_key(read, num_frames: int, settings: dict) -> str:
