@@ -399,7 +399,7 @@ def first_rung_seams(models: dict, sample: np.ndarray, rung_size: tuple[int, int
 
     Why not the self-check's proxy: it is the clip halved in time, which is exactly what the
     within-dimension examples are made of, so a net trained on those wins it whether or not it
-    helps one level up (texture: +4.3 dB on the proxy, -1.2 dB on the first rung, against truth;
+    helps one level up (texture: +4.0 dB on the proxy, -1.2 dB on the first rung, against truth;
     docs/BENCHMARKS.md)."""
     x = _at_rung(sample, rung_size, full_size)
     if x.shape[0] < 3:
