@@ -20,8 +20,9 @@ space, consistent with the smaller result (bicubic) and with the LTR input at th
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -301,6 +302,36 @@ class Ladder:
             x = y[(a2 - a) * rate:(b2 - a) * rate]
             a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
+
+
+    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0) -> Iterator[np.ndarray]:
+        """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
+        back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
+        by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
+        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own."""
+        from . import direct
+
+        if not self.direct:
+            raise ValueError("only a direct ladder (no net, one interpolator) streams")
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            return
+        h, w = first.shape[:2]
+        it = itertools.chain([first], it)
+        method, f = self.plan.rungs[0].method, self.factor
+        if method == "flow" and (min(h, w) < MIN_FLOW_SIZE or not flow_available()):
+            method = "linear"       # as interpolate() does: too small to estimate motion
+        if method != "flow":
+            yield from direct.stream(it, f, method, cut_threshold=cut_threshold)
+            return
+        from .baselines import peer_frames
+
+        def peer(seg, keep):   # clipped before back-projection, as interpolate() gives it to run()
+            return (np.clip(y, 0.0, 1.0, out=y) for y in peer_frames(seg, f, "flowfps", keep=keep))
+
+        yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
+                                 segment=direct.segment_frames(h, w))
 
 
 def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],

@@ -207,7 +207,11 @@ def _self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAUL
 
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
                     ) -> Iterator[np.ndarray]:
-    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    if renderer.ladder.direct:
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold)
+        return
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
