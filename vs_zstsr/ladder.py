@@ -278,8 +278,11 @@ class Ladder:
         if self.direct and upto is None:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
-            y = temporal_backproject(interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
-            return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
+            # the streamed path's own sums, so a window gives exactly the frames a stream does
+            frames = self.stream(ltr[a:b])
+            for _ in range((lead - a) * f):
+                next(frames)
+            return np.stack([next(frames) for _ in range(count * f)])
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
             out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto, keep)
