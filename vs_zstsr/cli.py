@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import io
+from . import baselines, io, methods
 from .errors import ZstsrError
 
 
@@ -211,7 +211,7 @@ def _maybe_writer(path, w, h, rate, kw):
 @click.argument("ltr", type=click.Path())
 @output_option
 @factor_option
-@click.option("--method", "-m", type=click.Choice(["repeat", "linear", "cubic", "minterpolate", "flowfps"]),
+@click.option("--method", "-m", type=click.Choice(baselines.METHODS),
               default="linear", show_default=True, help="Interpolator to measure against.")
 @click.option("--backproject/--no-backproject", "-b", default=False, show_default=True,
               help="Add temporal back-projection: shift each group of N outputs to average back to "
@@ -227,13 +227,11 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
     timing); motion-compensated peers are run at 2N and resampled onto it (docs/BENCHMARKS.md).
     """
-    from .baselines import interpolate
-
     check_factor(factor)
     vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive))
     _audio_note(vi)
     with _bar(clip.shape[0] * factor, method) as bar:
-        out = interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
+        out = baselines.interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
     rate = vi.rate if conform else vi.rate * factor
     io.write_video(output, out, rate, codec=codec, like=vi, log=_note)
     _note(f"wrote {len(out)} frames at {io.format_rate(rate)} fps to {output}")
@@ -298,7 +296,7 @@ cut_option = click.option(
 model_options = [
     click.option("--model", type=click.Path(), default=None,
                  help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
-    click.option("--method", type=click.Choice(["auto", "net", "cubic", "linear", "flow"]), default="auto",
+    click.option("--method", type=click.Choice(methods.CHOICES), default=methods.AUTO,
                  show_default=True,
                  help="auto: a self-check on the clip's own x2 picks the best interpolator (cubic, linear, "
                       "or motion-compensated flow) for the rungs and uses the net on the first rung only "

@@ -37,15 +37,16 @@ import vapoursynth as vs
 
 from .cuts import DEFAULT_THRESHOLD as DEFAULT_SC_THRESHOLD
 from .errors import ZstsrError
-from .ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
+from .methods import FILTER_CHOICES, INTERPOLATORS, NET
+from .netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
 
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
-METHODS = ("auto", "net", "cubic", "linear")
-# The self-check's candidates here: not MVTools' flow, which would request frames from this same
-# core inside a frame callback (a deadlock risk in a frame server); the CLI also weighs flow.
-CANDIDATES = ("net", "cubic", "linear")
+# The methods here: not those unsafe in a frame server (MVTools' flow would request frames from
+# this same core inside a frame callback, a deadlock risk; :mod:`.methods`); the CLI also weighs flow.
+METHODS = FILTER_CHOICES
+CANDIDATES = tuple(m for m in METHODS if m == NET or m in INTERPOLATORS)
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved

@@ -24,7 +24,7 @@ SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at, at most
 RUN = 32  # consecutive LTR frames per training run (room for two 16-frame crops)
 READ_BATCH = 8  # frames read at once
 # examples="auto" (the runtime's default): one net per kind, the budget split between them, and
-# the one with the lower group seam on its first rung is kept (stream._fit_and_pick).
+# the one with the lower group seam on its first rung is kept (selfcheck.fit_and_pick).
 AUTO_EXAMPLES = ("within", "both")
 
 
