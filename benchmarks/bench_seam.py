@@ -26,6 +26,7 @@ from vs_zstsr.backprojection import temporal_backproject
 from vs_zstsr.fit import AUTO_EXAMPLES, held_out
 from vs_zstsr.metrics import group_seam, psnr
 from vs_zstsr.model import load_model
+from vs_zstsr.options import EngineOptions, UpsampleOptions
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate
 
 WORK = ROOT / "out" / "bench"
@@ -102,7 +103,7 @@ def main() -> None:
             q = ladder.plan(*full, 8)
             for r, meth in zip(q.rungs, ["net", above, above]):
                 r.method = meth
-            out = ladder.Ladder(q, nets[clip][kept], ensemble=4).run(ltr)
+            out = ladder.Ladder(q, nets[clip][kept], UpsampleOptions(engine=EngineOptions(ensemble=4))).run(ltr)
             turn = f"{scenes.rotation_direction(out):+.2f}" if clip == "fan" else ""
             per_frame = np.mean([psnr(a, b) for a, b in zip(out, gt)])      # as `zstsr eval` scores
             upper_rows.append(f"| {clip} | {kept} | {above} | {per_frame:.2f} | {turn} |")

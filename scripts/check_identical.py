@@ -132,24 +132,22 @@ def jobs(ref: Path) -> dict[str, dict]:
     tmp = ref / "out"
     tmp.mkdir(exist_ok=True)
     results = {}
+    light = ("cubic", ["--method", "cubic"]), ("linear", ["--method", "linear"]), ("flow", ["--method", "flow"]), \
+        ("auto", ["--method", "auto", "--model", model])
+    # the net on every rung (at full size, with the self-ensemble) only on the small clip: it is slow
+    heavy = ("net", ["--method", "net", "--model", model]), \
+        ("net tiled e2", ["--method", "net", "--model", model, "--tilesize", "32", "--ensemble", "2"]), \
+        ("auto e1 no-cuts", ["--model", model, "--ensemble", "1", "--scene-threshold", "0"])
     for name, clip in clips.items():
-        for label, args in (("cubic", ["--method", "cubic"]), ("linear", ["--method", "linear"]),
-                            ("flow", ["--method", "flow"]), ("net", ["--method", "net", "--model", model]),
-                            ("auto", ["--method", "auto", "--model", model])):
+        for label, args in light + (heavy if name == "texture" else ()):
             key = f"cli {name} {label}"
             print(key, flush=True)
-            results[key] = _cli_job(clip, tmp / f"{name}.{label}.mkv", args)
-    fan = clips["fan"]
-    for label, args in (("net tiled e2", ["--method", "net", "--model", model, "--tilesize", "32", "--ensemble", "2"]),
-                        ("auto e1 no-cuts", ["--model", model, "--ensemble", "1", "--scene-threshold", "0"])):
-        key = f"cli fan {label}"
+            results[key] = _cli_job(clip, tmp / f"{name}.{label.replace(' ', '_')}.mkv", args)
+    for name, label, kw in (("fan", "cubic", {"method": "cubic"}), ("fan", "auto", {"model": model}),
+                            ("texture", "net e2", {"model": model, "method": "net", "ensemble": 2})):
+        key = f"filter {name} {label}"
         print(key, flush=True)
-        results[key] = _cli_job(fan, tmp / f"fan.{label.replace(' ', '_')}.mkv", args)
-    for label, kw in (("cubic", {"method": "cubic"}), ("auto", {"model": model}),
-                      ("net e2", {"model": model, "method": "net", "ensemble": 2})):
-        key = f"filter fan {label}"
-        print(key, flush=True)
-        results[key] = _filter_job(fan, kw)
+        results[key] = _filter_job(clips[name], kw)
     return results
 
 

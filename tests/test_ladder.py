@@ -10,6 +10,7 @@ from vs_zstsr.backprojection import spatiotemporal_backproject
 from vs_zstsr.cli import main
 from vs_zstsr.metrics import psnr
 from vs_zstsr.resample import rect_downsample, resize_spatial
+from vs_zstsr.options import EngineOptions, TrainOptions, UpsampleOptions
 from vs_zstsr.stream import Renderer, upsample_stream
 
 
@@ -338,14 +339,15 @@ def test_self_ensemble_averages_the_transformed_answers():
     with pytest.raises(Exception, match="ensemble must be one of 1, 2, 4, 8, 16"):
         netrun.net_x2(Skewed(), ltr, ensemble=3)
     with pytest.raises(Exception, match="ensemble"):
-        Renderer.create(None, 8, height=16, width=16, method="cubic", ensemble=5)
+        Renderer.create(None, UpsampleOptions(method="cubic", engine=EngineOptions(ensemble=5)), height=16, width=16)
 
 
 def test_the_ensembled_net_streams_without_seams():
     ltr = _ltr(t=19)
-    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), ensemble=4)
+    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), UpsampleOptions(engine=EngineOptions(ensemble=4)))
     whole = lad.run(ltr)
-    assert psnr(whole, ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed()).run(ltr)) < 80
+    alone = UpsampleOptions(engine=EngineOptions(ensemble=1))
+    assert psnr(whole, ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), alone).run(ltr)) < 80
     for chunk in (3, 8):
         streamed = np.stack(list(upsample_stream(iter(ltr), Renderer(lad, chunk))))
         assert psnr(streamed, whole) > 80
@@ -394,16 +396,17 @@ def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch,
                         lambda path, *a, **k: Truth() if str(path).endswith("both.onnx") else Repeat())
     logs = []
     saved = tmp_path / "kept.onnx"
-    r = Renderer.create(None, 8, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
-                        method="net", ensemble=1, log=logs.append,
-                        train_options={"budget_s": 60.0, "output": str(saved)})
+    job = UpsampleOptions(method="net", engine=EngineOptions(ensemble=1),
+                          train=TrainOptions(budget_s=60.0, output=str(saved)))
+    r = Renderer.create(None, job, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
+                        log=logs.append)
     assert calls == [("within", 30.0, (16, 24)), ("both", 30.0, (16, 24))]
     assert isinstance(r.ladder.model, Truth) and saved.read_bytes() == b"both", logs
     assert any(m.startswith("group seam of each net's first rung") and m.endswith("-> the both net") for m in logs)
     # an explicit kind trains one net
     calls.clear()
-    Renderer.create(None, 8, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
-                    method="net", train_options={"budget_s": 60.0, "examples": "within"})
+    job = UpsampleOptions(method="net", train=TrainOptions(budget_s=60.0, examples="within"))
+    Renderer.create(None, job, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr))
     assert calls == [("within", 60.0, (16, 24))]
 
     res = CliRunner().invoke(main, ["train", str(tmp_path / "any.mkv"), "-o", str(tmp_path / "m.pt"),

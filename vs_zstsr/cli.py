@@ -14,7 +14,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import baselines, io, methods
+from . import baselines, io
+from .options import (EngineOptions, TrainOptions, UpsampleOptions, check_factor, option_fields)
 from .errors import ZstsrError
 
 
@@ -27,12 +28,6 @@ def _bar(total: int | None, desc: str):
 
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=None, leave=False,
                 dynamic_ncols=True)
-
-
-def check_factor(factor: int) -> int:
-    if factor < 2 or factor & (factor - 1):
-        raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
-    return factor
 
 
 def _note(msg: str) -> None:
@@ -56,8 +51,9 @@ def _parse_rate(value: str | None) -> Fraction | None:
     return rate
 
 
-factor_option = click.option("--factor", "-f", type=int, default=8, show_default=True,
-                             help="Temporal factor N (a power of 2).")
+_FACTOR = {f.name: f for f in option_fields(UpsampleOptions)}["factor"]
+factor_option = click.option("--factor", "-f", type=int, default=_FACTOR.default, show_default=True,
+                             help=_FACTOR.metadata["help"])
 fps_option = click.option("--fps", "fps", default=None, metavar="RATE",
                           help="Frame rate of a PNG-frame folder without a zstsr.json (default 30).")
 output_option = click.option("-o", "--output", required=True, type=click.Path(dir_okay=True),
@@ -256,16 +252,59 @@ def parse_budget(value: str | None) -> float | None:
     return secs
 
 
-train_options = [
-    click.option("--preset", type=click.Choice(["fast", "paper"]), default=None,
-                 help="Training preset (default: paper on a GPU, fast on the CPU)."),
-    click.option("--budget", default=None, metavar="TIME",
-                 help="Training wall-clock limit, e.g. 10m (default: the preset's)."),
-    click.option("--examples", type=click.Choice(["auto", "within", "across", "both"]), default=None,
-                 help="Internal examples: within dimension, across dimensions, or both. auto (the default "
-                      "of upsample and render): train a within net and a both net, half the budget each, "
-                      "and keep the one whose first rung has the lower group seam; train: both."),
-]
+def _click_options(cls, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list:
+    """click options made from the fields of an options dataclass (:mod:`.options`): each one's name,
+    type, choices, bounds, default and help come from there, so a new field is a new option."""
+    out = []
+    for f in option_fields(cls):
+        if (only is not None and f.name not in only) or f.name in skip:
+            continue
+        md = f.metadata
+        kw = {"default": f.default, "help": md["help"], "show_default": f.default is not None and f.default is not False}
+        if isinstance(f.default, bool):
+            kw["is_flag"] = True
+        elif md["choices"]:
+            kw["type"] = click.Choice([str(c) for c in md["choices"]])
+            kw["default"] = None if f.default is None else str(f.default)
+        elif md["metavar"]:
+            kw["metavar"] = md["metavar"]        # the command parses it (e.g. --budget 10m)
+        elif md["bounds"]:
+            lo, hi = md["bounds"]
+            kw["type"] = (click.FloatRange if isinstance(f.default, float) else click.IntRange)(lo, hi)
+        elif f.default is not None:
+            kw["type"] = type(f.default)
+        out.append(click.option(md["cli"] or "--" + f.name.replace("_", "-"), f.name, **kw))
+    return out
+
+
+def _take(cls, params: dict):
+    """``cls`` built from the click parameters named as its fields (removed from ``params``); a
+    choice of numbers comes back as a number."""
+    kw = {}
+    for f in option_fields(cls):
+        if f.name in params:
+            v = params.pop(f.name)
+            if f.metadata["choices"] and isinstance(v, str) and isinstance(f.default, int):
+                v = int(v)
+            kw[f.name] = v
+    return cls(**kw)
+
+
+def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
+    """The job's options from a command's click parameters (see :func:`_click_options`)."""
+    if "budget_s" in params:
+        params["budget_s"] = parse_budget(params["budget_s"])
+    engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
+    job = _take(UpsampleOptions, params)
+    return UpsampleOptions(factor=factor, method=job.method, cut_threshold=job.cut_threshold,
+                           engine=engine, train=train).check()
+
+
+# The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
+job_options = _click_options(UpsampleOptions, skip=("factor",))
+device_options = _click_options(EngineOptions)
+train_options = _click_options(TrainOptions, skip=("output",))
+save_model_option = _click_options(TrainOptions, only=("output",))
 
 
 class _Bar:
@@ -287,58 +326,25 @@ class _Bar:
         self.bar.close()
 
 
-# The upsampling engine's options, shared by `upsample` and `render`.
-cut_option = click.option(
-    "--scene-threshold", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-    help="Scene-cut detection: each shot is processed as a clip of its own, so no frame mixes two "
-         "shots. Lower finds more cuts; 0 turns detection off (see docs/FOOTAGE.md).")
-
-model_options = [
-    click.option("--model", type=click.Path(), default=None,
-                 help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
-    click.option("--method", type=click.Choice(methods.CHOICES), default=methods.AUTO,
-                 show_default=True,
-                 help="auto: a self-check on the clip's own x2 picks the best interpolator (cubic, linear, "
-                      "or motion-compensated flow) for the rungs and uses the net on the first rung only "
-                      "where it beats that; net: the net on every rung (the paper); cubic, linear, flow: "
-                      "that interpolator on every rung, no net (no training)."),
-    click.option("--finetune", is_flag=True,
-                 help="Where the net takes the first rung, also run it on every rung above, fine-tuned on "
-                      "that rung's own input (needs torch). The training budget is shared: half for the "
-                      "first rung's net, half for the rest."),
-]
-device_options = [
-    click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
-                 show_default=True, help="onnxruntime execution provider."),
-    click.option("--device-id", type=int, default=0, show_default=True),
-    click.option("--fp16", is_flag=True, help="Half precision on CUDA."),
-    click.option("--tilesize", type=int, default=0,
-                 help="Run the net on spatial tiles of this size (0: whole frames)."),
-    click.option("--overlap", type=int, default=0,
-                 help="Extra tile overlap in pixels (at least the net's reach is used)."),
-    click.option("--ensemble", type=click.Choice(["1", "2", "4", "8", "16"]), default="4", show_default=True,
-                 help="Where the net runs, average its answers to this many time-reversed, rotated and "
-                      "flipped copies of its input (the geometric self-ensemble; cost grows with it)."),
-]
+model_option = click.option(
+    "--model", type=click.Path(), default=None,
+    help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
 
 @main.command()
 @click.argument("video", type=click.Path())
 @output_option
 @factor_option
-@_with(model_options)
-@cut_option
+@model_option
+@_with(job_options)
 @click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
 @_with(device_options)
-@click.option("--save-model", type=click.Path(), default=None,
-              help="Also keep the trained model here (with --examples auto: the net that was kept).")
+@_with(save_model_option)
 @_with(train_options)
 @codec_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16,
-             tilesize, overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr,
-             assume_progressive) -> None:
+def upsample(video, output, factor, model, conform, codec, fps, vfr, assume_progressive, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -347,7 +353,7 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
     """
     from .stream import Renderer, upsample_stream
 
-    check_factor(factor)
+    options = _upsample_options(factor, params)
     vi = _open_input(video, fps, vfr, assume_progressive)
     _audio_note(vi)
     n = io.count_frames(video, vi)
@@ -358,13 +364,8 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
     read = io.frame_reader(video, vi)
     bar = _Bar("train")
     try:
-        renderer = Renderer.create(
-            model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
-            provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, finetune=finetune, ensemble=int(ensemble), log=_note, progress=bar,
-            cut_threshold=scene_threshold,
-            train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
-                           "output": save_model})
+        renderer = Renderer.create(model, options, height=vi.height, width=vi.width, read=read, num_frames=n,
+                                   log=_note, progress=bar)
     finally:
         bar.close()
     rate = vi.rate if conform else vi.rate * factor
@@ -396,15 +397,14 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
               show_default=True,
               help="auto: keep at real rate, drop with --conform; stretch: slow it N x like tape "
                    "(pitch falls) to match --conform. Written to the file as zstsr_audio.")
-@_with(model_options)
-@cut_option
+@model_option
+@_with(job_options)
 @_with(device_options)
 @_with(train_options)
 @fps_option
 @_with(input_options)
-def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, finetune,
-           scene_threshold, provider, device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples,
-           fps, vfr, assume_progressive) -> None:
+def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, fps, vfr, assume_progressive,
+           **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -419,16 +419,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 
     from . import render as rd
 
-    check_factor(factor)
+    options = _upsample_options(factor, params)
     if model is not None and not Path(model).is_file():
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
-        factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-        engine={"model_path": model, "method": method, "finetune": finetune, "provider": provider,
-                "device_id": device_id, "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
-                "cut_threshold": scene_threshold,
-                "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
+        conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -492,11 +488,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @click.option("-o", "--output", required=True, type=click.Path(), help="Checkpoint to write (.pt).")
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
-@_with(train_options)
-@cut_option
+@_with(_click_options(TrainOptions, only=("preset", "budget_s", "examples")))
+@_with(_click_options(UpsampleOptions, only=("cut_threshold",)))
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, preset, budget, examples, scene_threshold, fps, vfr,
+def train_cmd(video, output, factor, resume, preset, budget_s, examples, cut_threshold, fps, vfr,
               assume_progressive) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, training_frames, training_modules
@@ -510,9 +506,9 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, scene_thr
     vi = _open_input(video, fps, vfr, assume_progressive)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
-    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=scene_threshold)
+    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
     preset = preset or default_preset()
-    config = train_config(preset, parse_budget(budget), examples)
+    config = train_config(preset, parse_budget(budget_s), examples)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")

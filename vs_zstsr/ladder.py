@@ -23,7 +23,8 @@ import numpy as np
 from .backprojection import spatiotemporal_backproject, temporal_backproject
 from .errors import ZstsrError
 from .methods import NET, interpolate
-from .netrun import check_ensemble, net_x2
+from .netrun import net_x2
+from .options import UpsampleOptions, check_factor
 from .resample import resize_spatial
 MIN_RUNG_SIZE = 8  # pixels: below this a rung would have nothing left to look at
 # Paper 4.2: the first rung at 1/4 of the size, or 1/8 for large frames. Motion in pixels per
@@ -69,8 +70,7 @@ class LadderPlan:
 def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderPlan:
     """The rungs for ``factor`` = 2^r: rung j runs at 1/2^(r-1-j) of the full size, or at half
     that for large frames (:data:`LARGE_FIRST_RUNG`), the last rung then at 1/2."""
-    if factor < 2 or factor & (factor - 1):
-        raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
+    check_factor(factor)
     r = factor.bit_length() - 1
     shrinks = []
     for j in range(r):
@@ -92,13 +92,13 @@ def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderP
 class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
-    def __init__(self, plan: LadderPlan, model=None, tilesize: int = 0, overlap: int = 0,
-                 bp_iters: int = 1, direct: bool = True, ensemble: int = 1, rung_models: dict | None = None):
+    def __init__(self, plan: LadderPlan, model=None, options: UpsampleOptions | None = None, *,
+                 bp_iters: int = 1, direct: bool = True, rung_models: dict | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
-        check_ensemble(ensemble)
-        self.plan, self.model = plan, model
-        self.tilesize, self.overlap, self.bp_iters, self.ensemble = tilesize, overlap, bp_iters, ensemble
+        self.options = options or UpsampleOptions(factor=plan.factor)
+        self.engine = self.options.engine.check()     # how the net runs (tiles, self-ensemble)
+        self.plan, self.model, self.bp_iters = plan, model, bp_iters
         # rung index -> the model fine-tuned for that rung (`--finetune`); the others use `model`.
         # Same architecture as `model`, so the same receptive field and context.
         self.rung_models = dict(rung_models or {})
@@ -125,7 +125,8 @@ class Ladder:
     def x2(self, clip: np.ndarray, method: str, rung: int = 0) -> np.ndarray:
         if method == NET:
             model = self.rung_models.get(rung, self.model)
-            return net_x2(model, clip, self.tilesize, self.overlap, self.ensemble)
+            e = self.engine
+            return net_x2(model, clip, e.tilesize, e.overlap, e.ensemble)
         return interpolate(clip, 2, method)
 
     def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:

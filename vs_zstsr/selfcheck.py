@@ -22,6 +22,7 @@ from .ladder import LadderPlan
 from .methods import INTERPOLATORS, METHODS, NET, fits, interpolate
 from .metrics import group_seam, psnr
 from .netrun import net_x2
+from .options import EngineOptions, TrainOptions
 from .resample import rect_downsample, resize_spatial
 
 SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most this size (cheap at 4K)
@@ -132,8 +133,8 @@ def first_rung_seams(models: dict, sample: np.ndarray, rung_size: tuple[int, int
 
 
 def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: tuple[int, int],
-                 window: np.ndarray, opts: dict, *, provider: str, tilesize: int, ensemble: int,
-                 log=None, progress=None, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> tuple[str, str]:
+                 window: np.ndarray, train: TrainOptions, engine: EngineOptions, *, log=None, progress=None,
+                 cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> tuple[str, str]:
     """``examples="auto"``: train one net per kind in :data:`.fit.AUTO_EXAMPLES`, each with its
     share of the budget, and keep the one whose first rung on the self-check's frames has the
     lower group seam (:func:`first_rung_seams`). Returns (model path, kind).
@@ -144,27 +145,27 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
     across-dimension ones (within-only lost 2 dB on its first rung). See docs/BENCHMARKS.md."""
     from .model import load_model
 
-    total = opts.get("budget_s") or preset_budget(opts.get("preset"))
-    share = {k: v for k, v in opts.items() if k not in ("examples", "budget_s", "output")}
+    total = train.budget_s or preset_budget(train.preset)
     paths = {}
     for kind in AUTO_EXAMPLES:
         if log:
             log(f"examples {kind}: net {len(paths) + 1} of {len(AUTO_EXAMPLES)}")
-        paths[kind] = fit_model(read, num_frames, rung_size, examples=kind, budget_s=total / len(AUTO_EXAMPLES),
-                                log=log, progress=progress, cut_threshold=cut_threshold, **share)
-    models = {k: load_model(p, provider, num_threads=0) for k, p in paths.items()}
-    seams = first_rung_seams(models, window, rung_size, full_size, tilesize, ensemble)
+        paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
+                                budget_s=total / len(AUTO_EXAMPLES), log=log, progress=progress,
+                                cut_threshold=cut_threshold)
+    models = {k: load_model(p, engine.provider, num_threads=0) for k, p in paths.items()}
+    seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
     kind = min(seams, key=seams.get) if seams else "both"
     if log:
         table = ", ".join(f"{k} {v:.2f}" for k, v in sorted(seams.items(), key=lambda kv: kv[1]))
         log(f"group seam of each net's first rung (dB, lower is better): {table or 'too few frames'} "
             f"-> the {kind} net")
-    if opts.get("output"):
+    if train.output:
         import shutil
 
         from .io import atomic_path
 
-        with atomic_path(opts["output"]) as tmp:
+        with atomic_path(train.output) as tmp:
             shutil.copyfile(paths[kind], tmp)
     return paths[kind], kind
 

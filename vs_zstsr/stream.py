@@ -10,7 +10,7 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -19,8 +19,8 @@ from . import cuts
 from .errors import ZstsrError
 from .fit import finetune_rungs, fit_model, preset_budget
 from .ladder import Ladder, plan
-from .methods import AUTO, CHOICES, METHODS, NET
-from .netrun import DEFAULT_ENSEMBLE, check_ensemble
+from .methods import AUTO, METHODS, NET
+from .options import UpsampleOptions
 from .selfcheck import choose_methods, fit_and_pick, self_check_window
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
@@ -48,75 +48,72 @@ class Renderer:
         return self.ladder.context
 
     @classmethod
-    def create(cls, model_path: str | None, factor: int, *, height: int, width: int,
+    def create(cls, model_path: str | None, options: UpsampleOptions, *, height: int, width: int,
                read: Callable[[list[int]], np.ndarray] | None = None, num_frames: int = 0,
-               provider: str = "auto", device_id: int = 0, fp16: bool = False, tilesize: int = 0,
-               overlap: int = 0, num_streams: int = 1, method: str = "auto", ensemble: int = DEFAULT_ENSEMBLE,
-               log: Callable[[str], None] | None = None, progress=None, train_options: dict | None = None,
-               cut_threshold: float = cuts.DEFAULT_THRESHOLD, candidates: tuple[str, ...] = METHODS,
-               finetune: bool = False) -> "Renderer":
-        """Load (or, with ``model_path=None`` and ``method`` not ``cubic``, train) the model, decide
-        each rung's method and return a renderer.
+               log: Callable[[str], None] | None = None, progress=None,
+               candidates: tuple[str, ...] = METHODS) -> "Renderer":
+        """Load (or, with ``model_path=None`` and a method that uses the net, train) the model,
+        decide each rung's method and return a renderer for ``options`` (:mod:`.options`).
 
         ``read(indices, size=None)`` returns those LTR frames as float32 ``(n, H, W, 3)``, shrunk
         to ``size`` = (h, w) when given (antialiased bicubic, ``resample.resize_spatial``); it is
-        needed to train and for the self-check (``method="auto"``). ``method``: ``auto`` (per-rung
-        self-check among ``candidates``), ``net`` (the net on every rung, the paper's recipe), or
-        one interpolator on every rung without a net (:data:`.methods.INTERPOLATORS`).
-        ``cut_threshold``: scene-cut detection (:mod:`.cuts`); 0 turns it off. ``ensemble``: the
-        net's answer is the mean over that many flipped/rotated/time-reversed copies of its input
-        (:func:`.netrun.net_x2`). ``finetune``: where the net takes the first rung, every rung
-        above it gets the net too, fine-tuned on that rung's own input (:func:`.fit.finetune_rungs`);
-        the training budget is shared: half for the first rung's net (when it is trained here),
-        the other half split among the rungs above.
+        needed to train and for the self-check (``method="auto"``). ``options.method``: ``auto``
+        (per-rung self-check among ``candidates``), ``net`` (the net on every rung, the paper's
+        recipe), or one interpolator on every rung without a net (:data:`.methods.INTERPOLATORS`).
+        ``options.train.finetune``: where the net takes the first rung, every rung above it gets
+        the net too, fine-tuned on that rung's own input (:func:`.fit.finetune_rungs`); the
+        training budget is shared: half for the first rung's net (when it is trained here), the
+        other half split among the rungs above.
         """
         from .model import load_model
 
-        if method not in CHOICES:
-            raise ZstsrError(f"method must be one of {', '.join(CHOICES)}; got {method!r}")
-        check_ensemble(ensemble)
+        options.check()
+        method, factor, engine, train = options.method, options.factor, options.engine, options.train
+        cut_threshold = options.cut_threshold
         ladder_plan = plan(height, width, factor, "cubic" if method == AUTO else method)
         model, rung_models = None, {}
-        opts = dict(train_options or {})
         upper = len(ladder_plan.rungs) - 1
-        finetune = finetune and method in (AUTO, NET) and upper > 0
+        finetune = train.finetune and method in (AUTO, NET) and upper > 0
+        budget_s, examples = train.budget_s, train.examples
         if finetune:
             if read is None or num_frames <= 0:
                 raise ZstsrError("fine-tuning needs the clip's frames")
-            total = opts.get("budget_s") or preset_budget(opts.get("preset"))
-            opts["budget_s"] = total / 2
+            budget_s = (budget_s or preset_budget(train.preset)) / 2
         if method in (AUTO, NET):
             window = None
             if model_path is None:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("training a model needs the clip's frames")
-                if (opts.get("examples") or "auto") == "auto":
+                if (examples or AUTO) == AUTO:
                     window = self_check_window(read, num_frames, cut_threshold)
-                    model_path, opts["examples"] = fit_and_pick(
-                        read, num_frames, ladder_plan.rungs[0].size, (height, width), window, opts,
-                        provider=provider, tilesize=tilesize, ensemble=ensemble, log=log, progress=progress,
+                    model_path, examples = fit_and_pick(
+                        read, num_frames, ladder_plan.rungs[0].size, (height, width), window,
+                        replace(train, budget_s=budget_s), engine, log=log, progress=progress,
                         cut_threshold=cut_threshold)
                 else:
-                    model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
-                                           progress=progress, cut_threshold=cut_threshold, **opts)
-            model = load_model(model_path, provider, device_id, fp16, num_threads=0)
+                    model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, preset=train.preset,
+                                           budget_s=budget_s, examples=examples, output=train.output, log=log,
+                                           progress=progress, cut_threshold=cut_threshold)
+            model = load_model(model_path, engine.provider, engine.device_id, engine.fp16, num_threads=0)
             if method == AUTO:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
                 if window is None:
                     window = self_check_window(read, num_frames, cut_threshold)
                 ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
-                                             tilesize=tilesize, candidates=candidates, ensemble=ensemble)
+                                             tilesize=engine.tilesize, candidates=candidates,
+                                             ensemble=engine.ensemble)
             if finetune and ladder_plan.rungs[0].method == NET:
                 for r in ladder_plan.rungs[1:]:
                     r.method = NET
-                paths = finetune_rungs(model_path, ladder_plan, read, num_frames, budget_s=opts["budget_s"] / upper,
-                                       preset=opts.get("preset"), examples=opts.get("examples"), ensemble=ensemble,
-                                       provider=provider, log=log, progress=progress, cut_threshold=cut_threshold)
-                rung_models = {j: load_model(p, provider, device_id, fp16, num_threads=0) for j, p in paths.items()}
+                paths = finetune_rungs(model_path, ladder_plan, read, num_frames, engine, budget_s=budget_s / upper,
+                                       preset=train.preset, examples=examples, log=log, progress=progress,
+                                       cut_threshold=cut_threshold)
+                rung_models = {j: load_model(p, engine.provider, engine.device_id, engine.fp16, num_threads=0)
+                               for j, p in paths.items()}
             elif finetune and log:
                 log("no fine-tuning: the net did not take the first rung")
-        ladder = Ladder(ladder_plan, model, tilesize, overlap, ensemble=ensemble, rung_models=rung_models)
+        ladder = Ladder(ladder_plan, model, options, rung_models=rung_models)
         if log:
             if ladder.direct:
                 log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
