@@ -37,17 +37,12 @@ import numpy as np
 import vapoursynth as vs
 
 from .errors import ZstsrError
-from .methods import FILTER_CHOICES, INTERPOLATORS, NET
 from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor
 
 _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults, defined in .options
 
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
-# The methods here: not those unsafe in a frame server (MVTools' flow would request frames from
-# this same core inside a frame callback, a deadlock risk; :mod:`.methods`); the CLI also weighs flow.
-METHODS = FILTER_CHOICES
-CANDIDATES = tuple(m for m in METHODS if m == NET or m in INTERPOLATORS)
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -231,12 +226,13 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
-    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic or
-                        linear interpolation for the ladder's rungs and uses the net on the first
-                        rung only where it beats that; ``net``: the net on every rung (the paper);
-                        ``cubic`` or ``linear``: that interpolation, no net (fast preview).
-                        (``zstsr upsample`` also weighs MVTools flow; a filter cannot safely run
-                        another filter chain from inside its frame callback.)
+    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic, linear
+                        or motion-compensated flow interpolation for the ladder's rungs and uses
+                        the net on the first rung only where it beats that; ``net``: the net on
+                        every rung (the paper); ``cubic``, ``linear`` or ``flow``: that
+                        interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
+                        there is an error (``flow``) or a fallback to cubic (``auto``), not the
+                        end of the host.
     :param ensemble:    1, 2, 4, 8 or 16: where the net runs, its answer is the mean over this
                         many time-reversed, rotated and flipped copies of its input (the geometric
                         self-ensemble; the net's cost grows with it).
@@ -274,8 +270,6 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
         options.check()
     except ZstsrError as e:
         raise _err(str(e)) from None
-    if method not in METHODS:
-        raise _err(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     if not sc:
         options = replace(options, cut_threshold=0.0)
     if model is not None and method != "cubic":
@@ -303,7 +297,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
         return np.ascontiguousarray(out, dtype=np.float32)
 
     renderer = _make_renderer(model, options, height=h, width=w, read=read, num_frames=n,
-                              log=lambda m: _log(core, m), candidates=CANDIDATES)
+                              log=lambda m: _log(core, m))
     return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
 
 

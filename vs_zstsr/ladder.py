@@ -17,6 +17,7 @@ space, consistent with the smaller result (bicubic) and with the LTR input at th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -93,7 +94,8 @@ class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
     def __init__(self, plan: LadderPlan, model=None, options: UpsampleOptions | None = None, *,
-                 bp_iters: int = 1, direct: bool = True, rung_models: dict | None = None):
+                 bp_iters: int = 1, direct: bool = True, rung_models: dict | None = None,
+                 flow_fallback: str | None = "cubic", log: Callable[[str], None] | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
         self.options = options or UpsampleOptions(factor=plan.factor)
@@ -106,6 +108,17 @@ class Ladder:
         # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
         # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
         self.direct = direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
+        # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
+        # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
+        self.flow_fallback, self._log, self._said = flow_fallback, log, False
+
+    def _interpolate(self, clip: np.ndarray, factor: int, method: str) -> np.ndarray:
+        return interpolate(clip, factor, method, self.flow_fallback, self._note)
+
+    def _note(self, msg: str) -> None:
+        if self._log and not self._said:
+            self._said = True
+            self._log(msg)
 
     @property
     def factor(self) -> int:
@@ -127,7 +140,7 @@ class Ladder:
             model = self.rung_models.get(rung, self.model)
             e = self.engine
             return net_x2(model, clip, e.tilesize, e.overlap, e.ensemble)
-        return interpolate(clip, 2, method)
+        return self._interpolate(clip, 2, method)
 
     def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1].
@@ -146,7 +159,7 @@ class Ladder:
         if self.direct and upto is None:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
-            y = temporal_backproject(interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
+            y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back

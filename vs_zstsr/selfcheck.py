@@ -19,8 +19,9 @@ from . import cuts
 from .backprojection import temporal_backproject
 from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
 from .ladder import LadderPlan
-from .methods import INTERPOLATORS, METHODS, NET, fits, interpolate
+from .methods import INTERPOLATORS, METHODS, NET, crash_note, fits, interpolate
 from .metrics import group_seam, psnr
+from .native import NativeCrash
 from .netrun import net_x2
 from .options import EngineOptions, TrainOptions
 from .resample import rect_downsample, resize_spatial
@@ -66,12 +67,22 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     # fits the proxy (flow needs frames of 32 pixels: :data:`.methods.INTERPOLATORS`)
     methods = [m for m in candidates if m in METHODS and (m != NET or model is not None) and fits(m, lo)]
 
+    crashed = []
+
     def score(method, hi, lo):
-        guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == NET else interpolate(lo, 2, method)
+        if method in crashed:
+            return None
+        try:
+            guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == NET else interpolate(lo, 2, method)
+        except NativeCrash as e:    # a native plugin died in its worker: no candidate on this clip
+            crashed.append(method)
+            if log:
+                log(crash_note(e, "the self-check weighs the other candidates"))
+            return None
         guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
         return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
 
-    scores = {m: score(m, hi, lo) for m in methods}
+    scores = {m: v for m in methods if (v := score(m, hi, lo)) is not None}
     interp = [m for m in methods if m != NET] or ["cubic"]
     best = max(interp, key=lambda m: scores.get(m, -np.inf))
     # The interpolators also do the full-size work (the upper rungs, or the whole job when the
@@ -80,7 +91,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     full_hi = sample[:n]
     full_lo = rect_downsample(full_hi, 2)
     full = [m for m in candidates if m in INTERPOLATORS and fits(m, full_lo)]
-    full_scores = {m: score(m, full_hi, full_lo) for m in full} if full else {}
+    full_scores = {m: v for m in full if (v := score(m, full_hi, full_lo)) is not None}
     above = max(full_scores, key=full_scores.get) if full_scores else best
     for r in ladder_plan.rungs:
         r.method = above

@@ -19,7 +19,7 @@ from . import cuts
 from .errors import ZstsrError
 from .fit import finetune_rungs, fit_model, preset_budget
 from .ladder import Ladder, plan
-from .methods import AUTO, METHODS, NET
+from .methods import AUTO, INTERPOLATORS, METHODS, NET
 from .options import UpsampleOptions
 from .selfcheck import choose_methods, fit_and_pick, self_check_window
 
@@ -69,6 +69,8 @@ class Renderer:
 
         options.check()
         method, factor, engine, train = options.method, options.factor, options.engine, options.train
+        if method in INTERPOLATORS:   # asked for by name: refuse what it cannot do rather than do something else
+            INTERPOLATORS[method].require(height, width)
         cut_threshold = options.cut_threshold
         ladder_plan = plan(height, width, factor, "cubic" if method == AUTO else method)
         model, rung_models = None, {}
@@ -113,7 +115,8 @@ class Renderer:
                                for j, p in paths.items()}
             elif finetune and log:
                 log("no fine-tuning: the net did not take the first rung")
-        ladder = Ladder(ladder_plan, model, options, rung_models=rung_models)
+        ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,
+                        flow_fallback=None if method in INTERPOLATORS else "cubic", log=log)
         if log:
             if ladder.direct:
                 log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
