@@ -84,6 +84,12 @@ class EngineOptions:
         _check_fields(self)
         return self
 
+    def load(self, path):
+        """The model at ``path`` (:func:`.model.load_model`), run as these options say."""
+        from .model import load_model
+
+        return load_model(path, self.provider, self.device_id, self.fp16)
+
 
 @dataclass(frozen=True)
 class TrainOptions:

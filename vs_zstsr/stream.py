@@ -10,18 +10,16 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 from __future__ import annotations
 
 import collections
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import cuts
-from .errors import ZstsrError
-from .fit import finetune_rungs, fit_model, preset_budget
-from .ladder import Ladder, plan
-from .methods import AUTO, INTERPOLATORS, METHODS, NET
+from .ladder import Ladder
+from .methods import METHODS
 from .options import UpsampleOptions
-from .selfcheck import choose_methods, fit_and_pick, self_check_window
+from .prepare import Clip, build_ladder
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
@@ -52,81 +50,15 @@ class Renderer:
                read: Callable[[list[int]], np.ndarray] | None = None, num_frames: int = 0,
                log: Callable[[str], None] | None = None, progress=None,
                candidates: tuple[str, ...] = METHODS) -> "Renderer":
-        """Load (or, with ``model_path=None`` and a method that uses the net, train) the model,
-        decide each rung's method and return a renderer for ``options`` (:mod:`.options`).
-
-        ``read(indices, size=None)`` returns those LTR frames as float32 ``(n, H, W, 3)``, shrunk
-        to ``size`` = (h, w) when given (antialiased bicubic, ``resample.resize_spatial``); it is
-        needed to train and for the self-check (``method="auto"``). ``options.method``: ``auto``
-        (per-rung self-check among ``candidates``), ``net`` (the net on every rung, the paper's
-        recipe), or one interpolator on every rung without a net (:data:`.methods.INTERPOLATORS`).
-        ``options.train.finetune``: where the net takes the first rung, every rung above it gets
-        the net too, fine-tuned on that rung's own input (:func:`.fit.finetune_rungs`); the
-        training budget is shared: half for the first rung's net (when it is trained here), the
-        other half split among the rungs above.
+        """A renderer for ``options`` (:mod:`.options`): the ladder that :func:`.prepare.build_ladder`
+        builds (training the model when ``model_path`` is None and the method uses the net, the
+        self-check, fine-tuning) for a clip of ``height`` x ``width``. ``read(indices, size=None)``
+        and ``num_frames`` give its frames (:class:`.prepare.Clip`), needed to train and for the
+        self-check; ``candidates``: the methods the self-check weighs.
         """
-        from .model import load_model
-
-        options.check()
-        method, factor, engine, train = options.method, options.factor, options.engine, options.train
-        if method in INTERPOLATORS:   # asked for by name: refuse what it cannot do rather than do something else
-            INTERPOLATORS[method].require(height, width)
-        cut_threshold = options.cut_threshold
-        ladder_plan = plan(height, width, factor, "cubic" if method == AUTO else method)
-        model, rung_models = None, {}
-        upper = len(ladder_plan.rungs) - 1
-        finetune = train.finetune and method in (AUTO, NET) and upper > 0
-        budget_s, examples = train.budget_s, train.examples
-        if finetune:
-            if read is None or num_frames <= 0:
-                raise ZstsrError("fine-tuning needs the clip's frames")
-            budget_s = (budget_s or preset_budget(train.preset)) / 2
-        if method in (AUTO, NET):
-            window = None
-            if model_path is None:
-                if read is None or num_frames <= 0:
-                    raise ZstsrError("training a model needs the clip's frames")
-                if (examples or AUTO) == AUTO:
-                    window = self_check_window(read, num_frames, cut_threshold)
-                    model_path, examples = fit_and_pick(
-                        read, num_frames, ladder_plan.rungs[0].size, (height, width), window,
-                        replace(train, budget_s=budget_s), engine, log=log, progress=progress,
-                        cut_threshold=cut_threshold)
-                else:
-                    model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, preset=train.preset,
-                                           budget_s=budget_s, examples=examples, output=train.output, log=log,
-                                           progress=progress, cut_threshold=cut_threshold)
-            model = load_model(model_path, engine.provider, engine.device_id, engine.fp16, num_threads=0)
-            if method == AUTO:
-                if read is None or num_frames <= 0:
-                    raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
-                if window is None:
-                    window = self_check_window(read, num_frames, cut_threshold)
-                ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
-                                             tilesize=engine.tilesize, candidates=candidates,
-                                             ensemble=engine.ensemble)
-            if finetune and ladder_plan.rungs[0].method == NET:
-                for r in ladder_plan.rungs[1:]:
-                    r.method = NET
-                paths = finetune_rungs(model_path, ladder_plan, read, num_frames, engine, budget_s=budget_s / upper,
-                                       preset=train.preset, examples=examples, log=log, progress=progress,
-                                       cut_threshold=cut_threshold)
-                rung_models = {j: load_model(p, engine.provider, engine.device_id, engine.fp16, num_threads=0)
-                               for j, p in paths.items()}
-            elif finetune and log:
-                log("no fine-tuning: the net did not take the first rung")
-        ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,
-                        flow_fallback=None if method in INTERPOLATORS else "cubic", log=log)
-        if log:
-            if ladder.direct:
-                log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
-                    "+ back-projection")
-            else:
-                log(f"ladder: {ladder_plan.describe()}")
-            if model is not None and not ladder_plan.uses_net:
-                log("the net did not beat interpolation on this clip's own examples: "
-                    f"using {ladder_plan.rungs[0].method} interpolation + back-projection")
-        return cls(ladder, chunk_frames(height, width, factor, ladder.context), log, cut_threshold)
+        ladder = build_ladder(model_path, options, Clip(height, width, read, num_frames), log=log,
+                              progress=progress, candidates=candidates)
+        return cls(ladder, chunk_frames(height, width, options.factor, ladder.context), log, options.cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
