@@ -76,6 +76,8 @@ def measure(clip: str, args) -> dict:
     budget = parse_budget(args.budget)
     rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
            "window": list(window.shape[:3]), "candidates": {}}
+    if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
+        rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
 
     def add(name: str, out: np.ndarray, on_window: np.ndarray | None = None, secs: float | None = None):
         r = score(out, gt)
@@ -89,7 +91,7 @@ def measure(clip: str, args) -> dict:
 
     # the peers + BP: minterpolate and repeat only for the peer bar (flowfps, cubic, linear + BP are
     # the candidates "direct X" below, the same computation)
-    for m in ("minterpolate", "repeat"):
+    for m in () if args.auto_only else ("minterpolate", "repeat"):
         if m == "minterpolate" and not ladder.flow_available():
             continue
         t0 = time.perf_counter()
@@ -113,10 +115,11 @@ def measure(clip: str, args) -> dict:
         rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": meta.get("seconds"),
                                             "loss_ratio": meta.get("loss_ratio")}
         pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP + ("net",)]
-        rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
+        if not args.auto_only:
+            rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
     if not models:
         rec["proxy"] = {"none": proxies(window, full, rung, None)}
-    for name, methods, model, direct in pipelines:
+    for name, methods, model, direct in [] if args.auto_only else pipelines:
         lad = ladder_of(full, factor, methods, model, direct)
         t0 = time.perf_counter()
         out = lad.run(ltr)
@@ -234,6 +237,7 @@ def main() -> None:
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
     ap.add_argument("--json", type=Path, default=JSON, help="records, one line per clip (replaced per clip)")
     ap.add_argument("--report", action="store_true", help="only the tables, from --json")
+    ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     recs = {}
@@ -241,6 +245,7 @@ def main() -> None:
         for line in args.json.read_text().splitlines():
             r = json.loads(line)
             recs[r["clip"]] = r
+    args.previous = recs
     if not args.report:
         os.environ.setdefault("ZSTSR_CACHE", str(WORK / "cache_cand"))
         for clip in args.clips:
