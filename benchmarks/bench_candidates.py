@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from common import CLIPS, FACTOR, REAL, ROOT, prepare, replace_section
 
-from vs_zstsr import io, ladder
+from vs_zstsr import io, ladder, methods, netrun
 from vs_zstsr.backprojection import temporal_backproject
 from vs_zstsr.baselines import interpolate as peer
 from vs_zstsr.metrics import Sharpness, group_seam, psnr
@@ -51,18 +51,20 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
     return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(out, gt)])), **sharp.result()}
 
 
-def ladder_of(shape, factor: int, methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
+def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
     p = ladder.plan(*shape, factor)
-    for r, m in zip(p.rungs, methods):
+    for r, m in zip(p.rungs, rung_methods):
         r.method = m
-    return ladder.Ladder(p, model, direct=direct, ensemble=ladder.DEFAULT_ENSEMBLE)
+    return ladder.Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
 
 
 def measure(clip: str, args) -> dict:
     from vs_zstsr.cli import parse_budget
     from vs_zstsr.fit import cached_model_path, fit_model
     from vs_zstsr.model import load_model
-    from vs_zstsr.stream import Renderer, _self_check_window
+    from vs_zstsr.options import TrainOptions, UpsampleOptions
+    from vs_zstsr.selfcheck import self_check_window
+    from vs_zstsr.stream import Renderer
 
     factor = FACTOR.get(clip, 8)
     ltr_path, gt_path = prepare(clip, WORK)
@@ -71,7 +73,7 @@ def measure(clip: str, args) -> dict:
     _, gt = io.read_video(gt_path)
     n, full = len(ltr), ltr.shape[1:3]
     read = io.frame_reader(ltr_path, info)
-    window = _self_check_window(read, n)
+    window = self_check_window(read, n)
     rung = ladder.plan(*full, factor).rungs[0].size
     budget = parse_budget(args.budget)
     rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
@@ -92,7 +94,7 @@ def measure(clip: str, args) -> dict:
     # the peers + BP: minterpolate and repeat only for the peer bar (flowfps, cubic, linear + BP are
     # the candidates "direct X" below, the same computation)
     for m in () if args.auto_only else ("minterpolate", "repeat"):
-        if m == "minterpolate" and not ladder.flow_available():
+        if m == "minterpolate" and not methods.flow_available():
             continue
         t0 = time.perf_counter()
         add(f"peer {m} + BP", peer(ltr, factor, m, info.rate, backproject=True), None, time.perf_counter() - t0)
@@ -119,20 +121,21 @@ def measure(clip: str, args) -> dict:
             rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
     if not models:
         rec["proxy"] = {"none": proxies(window, full, rung, None)}
-    for name, methods, model, direct in [] if args.auto_only else pipelines:
-        lad = ladder_of(full, factor, methods, model, direct)
+    for name, ms, model, direct in [] if args.auto_only else pipelines:
+        lad = ladder_of(full, factor, ms, model, direct)
         t0 = time.perf_counter()
         out = lad.run(ltr)
         secs = time.perf_counter() - t0
         add(name, out, lad.run(window), secs)
-        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, methods, model, direct)
+        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct)
         del out
     # auto, exactly as `zstsr upsample` does it
     if not args.no_net:
         logs = []
         t0 = time.perf_counter()
-        renderer = Renderer.create(None, factor, height=full[0], width=full[1], read=read, num_frames=n,
-                                   log=logs.append, train_options={"budget_s": budget})
+        options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget))
+        renderer = Renderer.create(None, options, height=full[0], width=full[1], read=read, num_frames=n,
+                                   log=logs.append)
         out = renderer.render(ltr, 0, n)
         add("auto", out, None, time.perf_counter() - t0)
         rec["auto_log"] = logs
@@ -141,7 +144,7 @@ def measure(clip: str, args) -> dict:
     return rec
 
 
-def pipe_proxies(window: np.ndarray, factor: int, methods, model, direct: bool) -> dict:
+def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool) -> dict:
     """The whole pipeline on the window halved in time (rect), its output averaged back to the
     window's rate and compared with the window: ``flat`` at the window's size, ``diag`` shrunk 2x
     in space too (the space-time diagonal: the motion per frame of each rung as on the clip)."""
@@ -155,7 +158,7 @@ def pipe_proxies(window: np.ndarray, factor: int, methods, model, direct: bool) 
         if len(hi) < 6:
             continue
         lo = rect_downsample(hi, 2)
-        y = ladder_of(hi.shape[1:3], factor, methods, model, direct).run(lo)
+        y = ladder_of(hi.shape[1:3], factor, rung_methods, model, direct).run(lo)
         got = rect_downsample(y, factor // 2)
         out[name] = float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
     return out
@@ -176,9 +179,9 @@ def proxies(window: np.ndarray, full, rung, model) -> dict:
         lo = rect_downsample(hi, 2)
         row = {}
         for m in INTERP + (("net",) if model is not None else ()):
-            if m == "flow" and not ladder.flow_fits(lo):
+            if not methods.fits(m, lo):
                 continue
-            y = ladder.net_x2(model, lo, ensemble=ladder.DEFAULT_ENSEMBLE) if m == "net" else ladder.interpolate(lo, 2, m)
+            y = netrun.net_x2(model, lo, ensemble=netrun.DEFAULT_ENSEMBLE) if m == "net" else methods.interpolate(lo, 2, m)
             y = np.clip(temporal_backproject(y, lo, 2), 0, 1)
             row[m] = float(np.mean([psnr(a, b) for a, b in zip(y, hi)]))
         out[name] = row

@@ -37,7 +37,7 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
     if name in REAL:
         # city: real 25 fps footage becomes a usable HTR source once shrunk in space (NOTES.md,
         # data README); pose2sim: real 60 fps, shrunk 2x to keep runs short.
-        zstsr("degrade", SHARED / REAL[name], "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt)
+        zstsr("degrade", SHARED / REAL[name], "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt, "-y")
     else:
         from scenes import render
         from vs_zstsr import io
@@ -45,7 +45,7 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
         frames, rate = render(name, size=size)
         htr = work / f"{name}_htr.mkv"
         io.write_video(htr, frames, rate, bit_depth=16)
-        zstsr("degrade", htr, "-o", ltr, "-f", factor, "--gt-out", gt)
+        zstsr("degrade", htr, "-o", ltr, "-f", factor, "--gt-out", gt, "-y")
     return ltr, gt
 
 
