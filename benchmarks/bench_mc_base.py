@@ -25,7 +25,7 @@ from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpol
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
+    ap.add_argument("--clips", nargs="+", default=["fan", "texture", "city"], choices=CLIPS)  # x8 only
     ap.add_argument("--ensemble", type=int, default=netrun.DEFAULT_ENSEMBLE, choices=netrun.ENSEMBLE_SIZES)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()

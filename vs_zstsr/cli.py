@@ -609,8 +609,10 @@ def _is_onnx(path: str) -> bool:
 @fps_option
 def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: bool, border: int,
              overwrite: bool, fps: str | None) -> None:
-    """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means."""
-    from .metrics import psnr, ssim
+    """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means, and
+    the sharpness (mean gradient magnitude of OUTPUT over GT's: below 1 is blurrier than the truth)
+    over whole frames and over the moving regions."""
+    from .metrics import Sharpness, psnr, ssim
 
     _check_outputs(files=[plot], inputs=[output, gt], overwrite=overwrite)
     rate = _parse_rate(fps)
@@ -622,6 +624,7 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
     if a.frames and b.frames and a.frames != b.frames:
         raise ZstsrError(f"length differs: {output} has {a.frames} frames, {gt} has {b.frames}")
     rows = []
+    sharp = Sharpness()
     fa, fb = io.read_frames(output, a), io.read_frames(gt, b)
     sl = (slice(border, -border or None),) * 2
     with _bar(a.frames or b.frames, "eval") as bar:
@@ -634,13 +637,14 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
                                      f"{longer} goes on")
                 break
             rows.append((psnr(x[sl], y[sl]), ssim(x[sl], y[sl])))
+            sharp.update(x[sl], y[sl])
             bar.update(1)
     if not rows:
         raise ZstsrError(f"{output}: no frames to compare")
     p = np.array([r[0] for r in rows])
     s = np.array([r[1] for r in rows])
     result = {"output": output, "gt": gt, "frames": len(rows), "psnr": float(p.mean()),
-              "ssim": float(s.mean()), "psnr_min": float(p.min()),
+              "ssim": float(s.mean()), "psnr_min": float(p.min()), **sharp.result(),
               "per_frame": [{"frame": i, "psnr": float(pp), "ssim": float(ss)}
                             for i, (pp, ss) in enumerate(rows)]}
     if plot:
@@ -653,6 +657,9 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
         for i, (pp, ss) in enumerate(rows):
             click.echo(f"{i:6d} {pp:8.3f} {ss:7.4f}")
     click.echo(f"{'mean':>6} {p.mean():8.3f} {s.mean():7.4f}   ({len(rows)} frames, min PSNR {p.min():.3f})")
+    sh = sharp.result()
+    moving = "nothing moves" if sh["sharpness_moving"] is None else f"{sh['sharpness_moving']:.3f} where the truth moves"
+    click.echo(f"sharpness (gradient over the truth's): {sh['sharpness']:.3f} whole frames, {moving}")
 
 
 def _plot(path: str, p: np.ndarray, s: np.ndarray, output: str, gt: str) -> None:
