@@ -6,7 +6,8 @@ import pytest
 
 from vs_zstsr import cuts, direct, io
 from vs_zstsr.backprojection import temporal_backproject
-from vs_zstsr.ladder import Ladder, flow_available, plan
+from vs_zstsr.ladder import Ladder, plan
+from vs_zstsr.methods import flow_available
 from vs_zstsr.resample import temporal_interpolate
 
 

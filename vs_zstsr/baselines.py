@@ -21,11 +21,19 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from . import native
 from .backprojection import temporal_backproject
 from .errors import ZstsrError
 from .resample import temporal_interpolate
 
 METHODS = ("repeat", "linear", "cubic", "minterpolate", "flowfps")
+# Peers run in a worker process (:mod:`.native`), with the name a crash report gives them:
+# MVTools kills the process it runs in on some real crops (issue 18).
+NATIVE = {"flowfps": "MVTools FlowFPS"}
+# The smallest frame side flow interpolation is given (here and on the ladder's rungs): MVTools
+# crashed on frames of up to XX px in a seeded fuzz over real crops (benchmarks/bench_flow_fuzz.py,
+# docs/BENCHMARKS.md); the worker turns any crash left into an exception.
+MIN_FLOW_SIZE = 32
 _KERNEL = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}
 
 
@@ -39,8 +47,11 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
         if progress:
             progress(len(out))
     else:
+        if method == "flowfps":
+            check_flow_size(ltr.shape[1], ltr.shape[2])
+        frames = peer_stream(ltr, factor, method, rate)
         out = np.empty((ltr.shape[0] * factor,) + ltr.shape[1:], np.float32)
-        for k, frame in enumerate(peer_frames(ltr, factor, method, rate)):
+        for k, frame in enumerate(frames):
             out[k] = frame
             if progress:
                 progress(1)
@@ -49,11 +60,21 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     return np.clip(out, 0.0, 1.0, out=out)
 
 
+def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
+                keep: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """:func:`peer_frames`, in a worker process for a plugin that can crash (:data:`NATIVE`)."""
+    if method == "flowfps":
+        check_flow_size(ltr.shape[1], ltr.shape[2])
+    if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
+        return native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, what=NATIVE[method])
+    return peer_frames(ltr, factor, method, rate, keep)
+
+
 def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
                 keep: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
     """The output frames of a motion-compensated peer, in order (see the module doc): all
     ``T * factor``, or with ``keep=(lead, count)`` only those of LTR frames ``lead .. lead+count-1``
-    (the inside of a streamed segment: frames outside it are never computed)."""
+    (the inside of a streamed segment, vs_zstsr/direct.py: frames outside it are never computed)."""
     t = ltr.shape[0]
     lead, count = keep if keep is not None else (0, t)
     ks = np.arange(lead * factor, (lead + count) * factor)
@@ -63,6 +84,33 @@ def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     grid = _minterpolate(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
     for j in np.clip(2 * ks + 1 - factor, 0, len(grid) - 1):
         yield grid[int(j)]
+
+
+def check_flow_size(height: int, width: int) -> None:
+    if min(height, width) < MIN_FLOW_SIZE:
+        raise ZstsrError(f"flow interpolation (MVTools) needs frames of at least {MIN_FLOW_SIZE}x{MIN_FLOW_SIZE}, "
+                         f"got {width}x{height}")
+
+
+def has_mvtools() -> bool:
+    """Whether MVTools is installed (asked where it would run: in a worker, :func:`flow_available`)."""
+    import vapoursynth as vs
+
+    return hasattr(vs.core, "mv")
+
+
+_available: bool | None = None
+
+
+def flow_available() -> bool:
+    """Whether flow interpolation can run here (VapourSynth and MVTools, in a worker); asked once."""
+    global _available
+    if _available is None:
+        try:
+            _available = bool(native.call(f"{__name__}:has_mvtools", what="VapourSynth"))
+        except (ZstsrError, ImportError):
+            _available = False
+    return _available
 
 
 class _LazyGrid:
@@ -143,9 +191,7 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray) -> 
     core = vs.core
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
-    t, h, w, _ = ltr.shape
-    if min(h, w) < 24:   # MVTools' FlowFPS crashes the process (segfault) on 16-px frames
-        raise ZstsrError(f"flowfps needs frames of at least 24x24, got {w}x{h}")
+    t, h, w, _ = ltr.shape   # the size guard is peer_stream()'s: the fuzz benchmark runs this below it
     core.max_cache_size = min(core.max_cache_size, FLOW_CACHE_MB)
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)

@@ -190,7 +190,7 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
                 if clip:
                     np.clip(y, 0.0, 1.0, out=y)
                 yield y
-        if hasattr(outs, "close"):
-            outs.close()
+        if next(outs, None) is not None:   # also lets a worker's stream end cleanly (native.py)
+            raise ValueError("the peer gave more frames than asked for")
         src.forget_before(b - ctx)
         a = b
