@@ -47,24 +47,44 @@ def segment_frames(height: int, width: int) -> int:
 
 class _Frames:
     """LTR frames by index, read from a stream when first asked for and forgotten once behind;
-    finds the shots as it reads (pairwise, as :func:`.cuts.detect` does for a window)."""
+    finds the shots as it reads, with :func:`.cuts.detect` on the thumbnails of the frames around
+    each pair (it decides from thumbnails alone, so they give the whole clip's answer)."""
 
     def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float):
         self._it, self._buf, self._thr = iter(frames), {}, cut_threshold
         self.n, self.ended = 0, False     # frames read so far; whether the stream is over
-        self._starts = [0]                # first frame of each shot seen so far
+        self._starts = [0]                # first frame of each shot found so far
+        self._thumbs: dict[int, np.ndarray] = {}
+        self._decided = 0                 # cuts at frames < this are known
 
     def _read_to(self, i: int) -> None:
-        while self.n <= i and not self.ended:
+        """Read frames up to ``i`` and decide the cuts up to ``i`` (which reads REACH frames more)."""
+        while (self.n <= i + (cuts.REACH if self._thr else 0)) and not self.ended:
             f = next(self._it, None)
             if f is None:
                 self.ended = True
                 break
             f = np.asarray(f, np.float32)
-            if self.n and self._thr and cuts.detect([self._buf[self.n - 1], f], self._thr):
-                self._starts.append(self.n)
             self._buf[self.n] = f
+            if self._thr:
+                self._thumbs[self.n] = cuts._thumb(f)
             self.n += 1
+        self._decide(i if not self.ended else self.n - 1)
+
+    def _decide(self, upto: int) -> None:
+        if not self._thr:
+            self._decided = self.n
+            return
+        r = cuts.REACH
+        while self._decided <= upto and self._decided < self.n:
+            k = self._decided
+            if k > 0:
+                lo, hi = max(0, k - 1 - r), min(self.n, k + r + 1)
+                if k - lo in cuts.detect([self._thumbs[j] for j in range(lo, hi)], self._thr):
+                    self._starts.append(k)
+            self._decided += 1
+            for j in [j for j in self._thumbs if j < self._decided - 2 * r - 2]:
+                del self._thumbs[j]
 
     def has(self, i: int) -> bool:
         self._read_to(i)
@@ -83,7 +103,7 @@ class _Frames:
         return start, max(start, i - before), min(stop, i + after + 1, self.n)
 
     def forget_before(self, i: int) -> None:
-        for k in [k for k in self._buf if k < i and k < self.n - 1]:   # keep the last: the next cut test
+        for k in [k for k in self._buf if k < i]:
             del self._buf[k]
 
 
@@ -98,7 +118,7 @@ def _kernel_taps(kernel: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
     return idx[rows][:, live] - 4, w[rows][:, live]
 
 
-def _group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
+def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Frames (absolute indices) and float32 weights ``(factor, frames)`` of group ``i``'s output,
     its taps clamped to ``[lo, hi)``, with back-projection folded in."""
@@ -140,7 +160,7 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
     i = 0
     while src.has(i):
         _, lo, hi = src.span(i, reach, reach)
-        idx, mat = _group_weights(kernel, factor, i, lo, hi, backproject)
+        idx, mat = group_weights(kernel, factor, i, lo, hi, backproject)
         xs = [src[j] for j in idx]
         tmp = np.empty_like(xs[0])
         for p in range(factor):
