@@ -208,10 +208,20 @@ def _self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAUL
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
                     ) -> Iterator[np.ndarray]:
     """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    for window, lead, count in stream_chunks(frames, renderer):
+        yield from renderer.render(window, lead, count)
+
+
+def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer) -> Iterator[tuple[np.ndarray, int, int]]:
+    """The chunks of a stream of LTR frames in order, as ``(window, lead, count)`` for
+    :meth:`Renderer.render`: chunks of ``renderer.chunk`` frames, each window carrying
+    ``renderer.context`` frames each side (cut short at the clip's ends). One pass over
+    ``frames``, holding one window; the chunking of local and distributed renders alike
+    (``vs_zstsr/distributed.py`` ships each window to a worker)."""
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
-    done = 0      # LTR frames whose output has been yielded
+    done = 0      # LTR frames whose chunk has been handed out
     it = iter(frames)
     ended = False
     while True:
@@ -225,9 +235,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
         if done >= have:
             break
         count = min(step, have - done)
-        window = np.stack(buf)
-        lead = done - base
-        yield from renderer.render(window, lead, count)
+        yield np.stack(buf), done - base, count
         done += count
         while base < done - ctx:  # drop what no later chunk needs as context
             buf.popleft()
