@@ -194,7 +194,11 @@ class Job:
                  + ("this machine" if self.address == LOCAL else self.address))
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is None:
+            resumed = sum(c.resumed for c in self.clips.values())
+            self.log(f"Ray: {self.computed} chunks rendered" + (f", {resumed} taken from an earlier run"
+                                                                 if resumed else ""))
         with contextlib.suppress(Exception):
             self.ray.shutdown()   # a Ray started here stops; a cluster's tasks of this job end
 
