@@ -30,7 +30,7 @@ def main() -> None:
             for bp in (False, True):
                 out = args.work / f"{clip}_{method}{'_bp' if bp else ''}.mkv"
                 t0 = time.perf_counter()
-                zstsr("baseline", ltr, "-o", out, "-f", 8, "-m", method, *(["--backproject"] if bp else []))
+                zstsr("baseline", ltr, "-o", out, "-f", 8, "-m", method, *(["--backproject"] if bp else []), "-y")
                 secs = time.perf_counter() - t0
                 r = evaluate(out, gt)
                 rows[(clip, method, bp)] = (r["psnr"], r["ssim"], secs)

@@ -29,7 +29,7 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
         return ltr, gt
     if name == "city":
         # Real 25 fps footage becomes a usable HTR source once shrunk in space (NOTES.md, data README).
-        zstsr("degrade", SHARED / "cityCC0.mpg", "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt)
+        zstsr("degrade", SHARED / "cityCC0.mpg", "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt, "-y")
     else:
         from scenes import render
         from vs_zstsr import io
@@ -37,7 +37,7 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
         frames, rate = render(name, size=size)
         htr = work / f"{name}_htr.mkv"
         io.write_video(htr, frames, rate, bit_depth=16)
-        zstsr("degrade", htr, "-o", ltr, "-f", factor, "--gt-out", gt)
+        zstsr("degrade", htr, "-o", ltr, "-f", factor, "--gt-out", gt, "-y")
     return ltr, gt
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import io
-from .errors import ZstsrError
+from . import io, outputs
+from .errors import UsageError, ZstsrError
 
 
 # --------------------------------------------------------------------------------------------
@@ -64,6 +64,17 @@ output_option = click.option("-o", "--output", required=True, type=click.Path(di
                              help="Output file (.mkv FFV1, .mp4 H.264, .mov ProRes) or folder/ for PNG frames.")
 codec_option = click.option("--codec", type=click.Choice(io.CODECS), default=None,
                             help="Override the codec chosen from the output's extension.")
+overwrite_option = click.option("--overwrite", "-y", is_flag=True,
+                                help="Replace existing output files (and earlier PNG outputs). Folders "
+                                     "holding anything else, and the inputs, are never replaced.")
+
+
+def _check_outputs(files=(), folders_or_files=(), inputs=(), overwrite=False, codec=None) -> None:
+    """The output-path rules (vs_zstsr/outputs.py) for files and for outputs whose kind follows
+    their extension (a PNG folder or a file), before any work starts."""
+    outputs.check([(f, False) for f in files]
+                  + [(o, o is not None and io.codec_for(o, codec) == "png") for o in folders_or_files],
+                  inputs, overwrite=overwrite)
 def _with(options):
     """Apply a list of click options as one decorator."""
     def deco(f):
@@ -98,6 +109,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ZstsrError as e:
             click.echo(f"zstsr: error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except OSError as e:   # a disk that fills up, a folder that vanishes: one line too
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            click.echo(f"zstsr: error: {where}{e.strerror or e}", err=True)
             ctx.exit(1)
         except click.UsageError as e:   # a bad option value: one line too, and click's status 2
             sub = e.ctx is not None and e.ctx.parent is not None
@@ -144,10 +159,11 @@ def info(video: str, fps: str | None, as_json: bool) -> None:
               help="Also write the ground truth that matches OUTPUT: HTR after --scale, trimmed to "
                    "whole exposures.")
 @codec_option
+@overwrite_option
 @fps_option
 @_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
-            codec: str | None, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -158,6 +174,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     check_factor(factor)
     if scale < 1:
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
+    _check_outputs(folders_or_files=[output, gt_out], inputs=[htr], overwrite=overwrite, codec=codec)
     vi = _open_input(htr, fps, vfr, assume_progressive)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
@@ -218,10 +235,11 @@ def _maybe_writer(path, w, h, rate, kw):
                    "its input frame.")
 @click.option("--conform", is_flag=True, help="Keep the input frame rate (N x slow motion).")
 @codec_option
+@overwrite_option
 @fps_option
 @_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
-             codec: str | None, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
@@ -230,6 +248,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     from .baselines import interpolate
 
     check_factor(factor)
+    _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
     vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive))
     _audio_note(vi)
     with _bar(clip.shape[0] * factor, method) as bar:
@@ -356,11 +375,12 @@ def _ray_job(address: str | None, chunk: int | None):
               help="Also keep the trained model here (with --examples auto: the net that was kept).")
 @_with(train_options)
 @codec_option
+@overwrite_option
 @fps_option
 @_with(input_options)
 @_with(scale_options)
 def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16,
-             tilesize, overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr,
+             tilesize, overlap, ensemble, save_model, preset, budget, examples, codec, overwrite, fps, vfr,
              assume_progressive, ray_address, chunk) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
@@ -374,6 +394,8 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
     from .stream import Renderer, upsample_stream
 
     check_factor(factor)
+    _check_outputs(files=[save_model], folders_or_files=[output], inputs=[video, model], overwrite=overwrite,
+                   codec=codec)
     vi = _open_input(video, fps, vfr, assume_progressive)
     _audio_note(vi)
     n = io.count_frames(video, vi)
@@ -437,12 +459,13 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
 @cut_option
 @_with(device_options)
 @_with(train_options)
+@overwrite_option
 @fps_option
 @_with(input_options)
 @_with(scale_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, finetune,
            scene_threshold, provider, device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples,
-           fps, vfr, assume_progressive, ray_address, chunk) -> None:
+           overwrite, fps, vfr, assume_progressive, ray_address, chunk) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -476,6 +499,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"{out_dir}: exists and is not a folder")
     if not out.parent.exists():
         raise ZstsrError(f"{out.parent}: output folder does not exist")
+    batch = rd.is_batch(src)
+    sources = rd.list_sources(src) if batch else [src]
+    targets = {t for s in sources for t in rd.output_paths(s, out, codec, proxy)}
+    outputs.check([(t, False) for t in sorted(targets) + ([out / rd.CSV_NAME] if batch else [])],
+                  [*sources, model], overwrite=overwrite, make_parents=True)
 
     job = _ray_job(ray_address, chunk)
     refused: dict = {}   # with --ray: clips refused before the job started, and why
@@ -509,7 +537,7 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
                 f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
 
     with job or contextlib.nullcontext():
-        if not rd.is_batch(src):
+        if not batch:
             # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
             vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
             made = not out.exists()
@@ -524,13 +552,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
                         out.rmdir()  # only if empty: leave nothing behind
                 raise
             return
-        sources = rd.list_sources(src)
         out.mkdir(exist_ok=True)
-        infos, targets = {}, set()
+        infos, started = {}, set()
         for path in sources if job is not None else ():
             target = rd.master_path(path, out, codec)
-            if target not in targets:   # a clash is reported below, clip by clip
-                targets.add(target)
+            if target not in started:   # a clash is reported below, clip by clip
+                started.add(target)
                 infos[path] = start(path)
         results, masters = [], {}
         for path in sources:
@@ -558,11 +585,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @click.option("-o", "--output", required=True, type=click.Path(), help="Checkpoint to write (.pt).")
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
+@click.option("--overwrite", "-y", is_flag=True, help="Start afresh, replacing an existing OUTPUT.")
 @_with(train_options)
 @cut_option
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, preset, budget, examples, scene_threshold, fps, vfr,
+def train_cmd(video, output, factor, resume, overwrite, preset, budget, examples, scene_threshold, fps, vfr,
               assume_progressive) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, training_frames, training_modules
@@ -571,8 +599,17 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, scene_thr
     if examples == "auto":
         raise ZstsrError("--examples auto picks between two nets while upsampling; zstsr train fits one: "
                          "choose within, across or both")
-    zstsr_trainer, _ = training_modules()
+    if resume and overwrite:
+        raise UsageError("--resume continues OUTPUT and --overwrite replaces it: pass one of them")
     check_factor(factor)
+    try:
+        _check_outputs(files=[output], inputs=[video], overwrite=overwrite or resume)
+    except UsageError as e:
+        if "--overwrite" not in str(e):
+            raise
+        raise UsageError(f"checkpoint {output} exists; pass --resume to continue it or --overwrite (-y) "
+                         "to start afresh") from None
+    zstsr_trainer, _ = training_modules()
     vi = _open_input(video, fps, vfr, assume_progressive)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
@@ -596,10 +633,15 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, scene_thr
 @click.option("-o", "--output", required=True, type=click.Path(), help="ONNX file to write.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Check that onnxruntime agrees with torch to 1e-4.")
-def export_cmd(checkpoint, output, check) -> None:
+@overwrite_option
+def export_cmd(checkpoint, output, check, overwrite) -> None:
     """Export a trained checkpoint to ONNX (cubic x2 + residual inside the graph; needs torch)."""
     if not Path(checkpoint).is_file():
         raise ZstsrError(f"checkpoint not found: {checkpoint}")
+    if _is_onnx(checkpoint):
+        raise UsageError(f"{checkpoint} is already an ONNX model; export takes the .pt checkpoint that "
+                         "zstsr train writes")
+    _check_outputs(files=[output], inputs=[checkpoint], overwrite=overwrite)
     try:
         import zstsr_export
     except ImportError:
@@ -614,6 +656,13 @@ def export_cmd(checkpoint, output, check) -> None:
     _note(f"wrote {output}")
 
 
+def _is_onnx(path: str) -> bool:
+    """An ONNX file (a protobuf whose first field is ir_version), not a torch checkpoint (a zip)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return Path(path).suffix.lower() == ".onnx" or (head[:1] == b"\x08" and not head.startswith(b"PK"))
+
+
 # --------------------------------------------------------------------------------------------
 # measuring
 
@@ -624,16 +673,20 @@ def export_cmd(checkpoint, output, check) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-frame and mean).")
 @click.option("--plot", type=click.Path(), default=None, help="Write a PNG of PSNR/SSIM over time.")
 @click.option("--summary", is_flag=True, help="Print only the means.")
-@click.option("--border", type=int, default=0, show_default=True,
+@click.option("--border", type=click.IntRange(min=0), default=0, show_default=True,
               help="Ignore this many pixels at each edge.")
+@overwrite_option
 @fps_option
 def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: bool, border: int,
-             fps: str | None) -> None:
+             overwrite: bool, fps: str | None) -> None:
     """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means."""
     from .metrics import psnr, ssim
 
+    _check_outputs(files=[plot], inputs=[output, gt], overwrite=overwrite)
     rate = _parse_rate(fps)
     a, b = io.probe(output, rate), io.probe(gt, rate)
+    if 2 * border >= min(a.width, a.height):
+        raise UsageError(f"--border {border} leaves nothing of a {a.width}x{a.height} frame")
     if (a.width, a.height) != (b.width, b.height):
         raise ZstsrError(f"size differs: {output} is {a.width}x{a.height}, {gt} is {b.width}x{b.height}")
     if a.frames and b.frames and a.frames != b.frames:

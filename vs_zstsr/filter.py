@@ -42,10 +42,11 @@ from .ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
-METHODS = ("auto", "net", "cubic", "linear")
-# The self-check's candidates here: not MVTools' flow, which would request frames from this same
-# core inside a frame callback (a deadlock risk in a frame server); the CLI also weighs flow.
-CANDIDATES = ("net", "cubic", "linear")
+METHODS = ("auto", "net", "cubic", "linear", "flow")
+# The self-check's candidates: as in the CLI. MVTools' flow runs in a worker process with its own
+# VapourSynth core (vs_zstsr/native.py), never as a filter chain of this core inside a frame
+# callback, and a crash there (issue 18) drops flow instead of taking the host down.
+CANDIDATES = ("net", "cubic", "linear", "flow")
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -228,12 +229,13 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
-    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic or
-                        linear interpolation for the ladder's rungs and uses the net on the first
-                        rung only where it beats that; ``net``: the net on every rung (the paper);
-                        ``cubic`` or ``linear``: that interpolation, no net (fast preview).
-                        (``zstsr upsample`` also weighs MVTools flow; a filter cannot safely run
-                        another filter chain from inside its frame callback.)
+    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic, linear
+                        or motion-compensated flow interpolation for the ladder's rungs and uses
+                        the net on the first rung only where it beats that; ``net``: the net on
+                        every rung (the paper); ``cubic``, ``linear`` or ``flow``: that
+                        interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
+                        there is an error (``flow``) or a fallback to cubic (``auto``), not the
+                        end of the host.
     :param ensemble:    1, 2, 4, 8 or 16: where the net runs, its answer is the mean over this
                         many time-reversed, rotated and flipped copies of its input (the geometric
                         self-ensemble; the net's cost grows with it).

@@ -25,14 +25,15 @@ from typing import Callable
 
 import numpy as np
 
+from . import baselines
 from .backprojection import spatiotemporal_backproject, temporal_backproject
 from .errors import ZstsrError
+from .native import NativeCrash
 from .metrics import group_seam, psnr
 from .resample import rect_downsample, resize_spatial, temporal_interpolate
 
 METHODS = ("net", "cubic", "linear", "flow")
 INTERPOLATORS = ("cubic", "linear", "flow")     # the candidates besides the net
-MIN_FLOW_SIZE = 32  # MVTools crashes (segfault) on frames of 16 px; its 8x8 blocks need room
 MIN_RUNG_SIZE = 8  # pixels: below this a rung would have nothing left to look at
 # Paper 4.2: the first rung at 1/4 of the size, or 1/8 for large frames. Motion in pixels per
 # frame grows with the resolution, and the net reaches 3 frames and a few pixels: when the first
@@ -194,38 +195,58 @@ def _net_slices(model, clip: np.ndarray) -> np.ndarray:
     return out
 
 
-def interpolate(clip: np.ndarray, factor: int, method: str) -> np.ndarray:
+def interpolate(clip: np.ndarray, factor: int, method: str, fallback: str | None = None,
+                log: Callable[[str], None] | None = None) -> np.ndarray:
     """x ``factor`` in time without the net: ``cubic``, ``linear`` or ``flow`` (motion-compensated).
-    Used for one rung's x2 and, when no rung uses the net, for the whole job at full size."""
-    if method == "flow":
-        from .baselines import interpolate as peer   # VapourSynth + MVTools, imported only when used
+    Used for one rung's x2 and, when no rung uses the net, for the whole job at full size.
 
+    Flow runs MVTools in a worker process (:mod:`.native`); if it crashes there, ``fallback``
+    (an interpolation chosen automatically: cubic) is used instead, with a line to ``log``;
+    without one (flow asked for by name), :class:`.native.NativeCrash` is raised."""
+    if method == "flow":
         if not flow_fits(clip):
             return temporal_interpolate(clip, factor, "linear")   # too small to estimate motion
-        return peer(clip, factor, "flowfps")
+        try:
+            return baselines.interpolate(clip, factor, "flowfps")
+        except NativeCrash as e:
+            if fallback is None:
+                raise
+            if log:
+                log(crash_note(e, f"using {fallback}"))
+            return temporal_interpolate(clip, factor, fallback)
     if method not in ("cubic", "linear"):
         raise ZstsrError(f"unknown interpolation {method!r}")
     return temporal_interpolate(clip, factor, method)
 
 
+def crash_note(e: NativeCrash, then: str) -> str:
+    """The one line said when flow crashed on a clip and zstsr goes on without it."""
+    return f"flow interpolation crashed on this clip; {then} ({e})"
+
+
 def flow_fits(clip: np.ndarray) -> bool:
     """Whether MVTools can estimate motion on this clip (and is installed)."""
-    return min(clip.shape[1:3]) >= MIN_FLOW_SIZE and clip.shape[0] >= 2 and flow_available()
+    # the size guard is measured (baselines.MIN_FLOW_SIZE); a crash left is the worker's to catch
+    return min(clip.shape[1:3]) >= baselines.MIN_FLOW_SIZE and clip.shape[0] >= 2 and flow_available()
 
 
 def flow_available() -> bool:
-    try:
-        import vapoursynth as vs
-        return hasattr(vs.core, "mv")
-    except Exception:
-        return False
+    return baselines.flow_available()
+
+
+def check_flow(height: int, width: int) -> None:
+    """Refuse flow on every rung (``method="flow"``) where it cannot run."""
+    if not flow_available():
+        raise ZstsrError("flow interpolation needs VapourSynth and MVTools: pip install vapoursynth-mvtools")
+    baselines.check_flow_size(height, width)
 
 
 class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
     def __init__(self, plan: LadderPlan, model=None, tilesize: int = 0, overlap: int = 0,
-                 bp_iters: int = 1, direct: bool = True, ensemble: int = 1, rung_models: dict | None = None):
+                 bp_iters: int = 1, direct: bool = True, ensemble: int = 1, rung_models: dict | None = None,
+                 flow_fallback: str | None = "cubic", log: Callable[[str], None] | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
         check_ensemble(ensemble)
@@ -238,6 +259,17 @@ class Ladder:
         # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
         # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
         self.direct = direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
+        # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
+        # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
+        self.flow_fallback, self._log, self._said = flow_fallback, log, False
+
+    def _interpolate(self, clip: np.ndarray, factor: int, method: str) -> np.ndarray:
+        return interpolate(clip, factor, method, self.flow_fallback, self._note)
+
+    def _note(self, msg: str) -> None:
+        if self._log and not self._said:
+            self._said = True
+            self._log(msg)
 
     @property
     def factor(self) -> int:
@@ -258,7 +290,7 @@ class Ladder:
         if method == "net":
             model = self.rung_models.get(rung, self.model)
             return net_x2(model, clip, self.tilesize, self.overlap, self.ensemble)
-        return interpolate(clip, 2, method)
+        return self._interpolate(clip, 2, method)
 
     def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1].
@@ -277,7 +309,7 @@ class Ladder:
         if self.direct and upto is None:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
-            y = temporal_backproject(interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
+            y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
@@ -342,12 +374,22 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
         methods.remove("net")
     if "flow" in methods and not flow_fits(lo):
         methods.remove("flow")
+    crashed = []
+
     def score(method, hi, lo):
-        guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == "net" else interpolate(lo, 2, method)
+        if method == "flow" and crashed:
+            return None
+        try:
+            guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == "net" else interpolate(lo, 2, method)
+        except NativeCrash as e:    # MVTools died in its worker: flow is no candidate on this clip
+            crashed.append(e)
+            if log:
+                log(crash_note(e, "the self-check weighs the other candidates"))
+            return None
         guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
         return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
 
-    scores = {m: score(m, hi, lo) for m in methods}
+    scores = {m: v for m in methods if (v := score(m, hi, lo)) is not None}
     interp = [m for m in methods if m != "net"] or ["cubic"]
     best = max(interp, key=lambda m: scores.get(m, -np.inf))
     # The interpolators also do the full-size work (the upper rungs, or the whole job when the
@@ -356,7 +398,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     full_hi = sample[:n]
     full_lo = rect_downsample(full_hi, 2)
     full = [m for m in candidates if m in INTERPOLATORS and (m != "flow" or flow_fits(full_lo))]
-    full_scores = {m: score(m, full_hi, full_lo) for m in full} if full else {}
+    full_scores = {m: v for m in full if (v := score(m, full_hi, full_lo)) is not None}
     above = max(full_scores, key=full_scores.get) if full_scores else best
     for r in ladder_plan.rungs:
         r.method = above

@@ -317,6 +317,12 @@ def proxy_path(master: Path) -> Path:
     return master.parent / PROXY_FOLDER / (master.stem + ".mov")
 
 
+def output_paths(source: str | os.PathLike, out_dir: str | os.PathLike, codec: str, proxy: bool) -> list[Path]:
+    """The files rendering ``source`` writes: its master and, with ``proxy``, its proxy."""
+    master = master_path(source, out_dir, codec)
+    return [master, proxy_path(master)] if proxy else [master]
+
+
 def proxy_size(width: int, height: int, which: str) -> tuple[int, int]:
     d = PROXY_SIZES[which]
     return max(2, round(width / d / 2) * 2), max(2, round(height / d / 2) * 2)

@@ -18,8 +18,8 @@ import numpy as np
 from . import cuts
 from .errors import ZstsrError
 from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, finetune_rungs, fit_model, held_out, preset_budget
-from .ladder import (DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, choose_methods, first_rung_seams,
-                     plan)
+from .ladder import (DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, check_flow, choose_methods,
+                     first_rung_seams, plan)
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
@@ -74,6 +74,8 @@ class Renderer:
         if method not in ("auto",) + METHODS:
             raise ZstsrError(f"method must be one of auto, {', '.join(METHODS)}; got {method!r}")
         check_ensemble(ensemble)
+        if method == "flow":   # asked for by name: refuse what it cannot do rather than do something else
+            check_flow(height, width)
         ladder_plan = plan(height, width, factor, "cubic" if method == "auto" else method)
         model, rung_models = None, {}
         opts = dict(train_options or {})
@@ -115,7 +117,8 @@ class Renderer:
                 rung_models = {j: load_model(p, provider, device_id, fp16, num_threads=0) for j, p in paths.items()}
             elif finetune and log:
                 log("no fine-tuning: the net did not take the first rung")
-        ladder = Ladder(ladder_plan, model, tilesize, overlap, ensemble=ensemble, rung_models=rung_models)
+        ladder = Ladder(ladder_plan, model, tilesize, overlap, ensemble=ensemble, rung_models=rung_models,
+                        flow_fallback=None if method == "flow" else "cubic", log=log)
         if log:
             if ladder.direct:
                 log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
