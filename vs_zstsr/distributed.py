@@ -103,15 +103,18 @@ def _listing(folder: Path) -> dict[Path, int]:
 _RENDERERS: dict[str, object] = {}   # per worker process: a clip's renderer, loaded once
 
 
-def _render_chunk(holder: list, window: np.ndarray, lead: int, count: int, depth: int) -> tuple[bytes, str]:
-    """One chunk's HTR frames as a lossless segment (bytes), and the node that made it."""
+def _render_chunk(holder: list, window: np.ndarray, source_depth: int, lead: int, count: int, depth: int
+                  ) -> tuple[bytes, str]:
+    """One chunk's HTR frames as a lossless segment (bytes), and the node that made it. The window
+    comes as the source's integers (``io.quantize``: 2 to 4 times smaller than float32), which
+    give back exactly the frames the source decodes to (``io.dequantize``)."""
     import ray
 
     key = holder[0].hex()
     if key not in _RENDERERS:
         _RENDERERS.clear()               # one clip at a time is the common case: keep memory flat
         _RENDERERS[key] = ray.get(holder[0])
-    frames = _RENDERERS[key].render(window, lead, count)
+    frames = _RENDERERS[key].render(io.dequantize(window, source_depth), lead, count)
     return encode_segment(frames, depth), ray.get_runtime_context().get_node_id()
 
 
@@ -332,7 +335,8 @@ class Job:
                 gpu = self.gpus > 0 and clip.uses_net
                 ref = self._chunk_task.options(
                     num_cpus=1, num_gpus=1 / RENDERS_PER_GPU if gpu else 0, max_retries=CHUNK_RETRIES,
-                ).remote([clip.renderer], window, lead, count, segment_depth(clip.info.bit_depth))
+                ).remote([clip.renderer], io.quantize(window, clip.info.bit_depth), clip.info.bit_depth, lead, count,
+                         segment_depth(clip.info.bit_depth))
                 self.running[ref] = (clip, i)
             if len(self.running) >= limit:
                 return
