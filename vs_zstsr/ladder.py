@@ -142,7 +142,7 @@ class Ladder:
             return net_x2(model, clip, e.tilesize, e.overlap, e.ensemble)
         return self._interpolate(clip, 2, method)
 
-    def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:
+    def run(self, ltr: np.ndarray, keep: tuple[int, int] | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1].
 
         ``keep=(lead, count)``: only LTR frames ``lead .. lead+count-1`` are wanted (the inside of a
@@ -151,27 +151,26 @@ class Ladder:
         most time and memory, work on the inside and their own reach, not on the whole window.
         """
         rungs = self.plan.rungs
-        stop = len(rungs) if upto is None else upto  # upto=j: the input of rung j
         t, h, w = ltr.shape[:3]
         lead, count = keep if keep is not None else (0, t)
         if not (0 <= lead and count >= 1 and lead + count <= t):
             raise ValueError(f"bad keep {keep} for {t} frames")
-        if self.direct and upto is None:
+        if self.direct:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
             y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
-            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto, keep)
+            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), keep)
             return np.ascontiguousarray(out[:, :h, :w])
-        reaches = self._reaches()[:stop]
+        reaches = self._reaches()
         a, b = max(0, lead - sum(reaches)), min(t, lead + count + sum(reaches))   # LTR frames x covers
         inputs = {r.size: resize_spatial(ltr[a:b], *r.size) for r in rungs}
         inputs[(h, w)] = ltr[a:b]
         a0 = a
         x = inputs[rungs[0].size]
-        for j, rung in enumerate(rungs[:stop]):
+        for j, rung in enumerate(rungs):
             rate = 2 * rung.rate
             lo, hi = a - a0, b - a0
             y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)

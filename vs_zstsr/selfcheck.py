@@ -154,8 +154,6 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
     cost dB. The aliased fan needs within-dimension examples only (mixing in across-dimension ones
     taught its net to turn it backwards, like every interpolator); the rotating texture needs the
     across-dimension ones (within-only lost 2 dB on its first rung). See docs/BENCHMARKS.md."""
-    from .model import load_model
-
     total = train.budget_s or preset_budget(train.preset)
     paths = {}
     for kind in AUTO_EXAMPLES:
@@ -164,7 +162,7 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
         paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
                                 budget_s=total / len(AUTO_EXAMPLES), log=log, progress=progress,
                                 cut_threshold=cut_threshold)
-    models = {k: load_model(p, engine.provider, num_threads=0) for k, p in paths.items()}
+    models = {k: engine.load(p) for k, p in paths.items()}
     seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
     kind = min(seams, key=seams.get) if seams else "both"
     if log:
