@@ -7,7 +7,7 @@ as fast as the coarse clip the net was trained on: that is why the paper climbs 
 
 Each rung's x2 is done by one of the rung methods of :mod:`.methods` (the net, run by
 :mod:`.netrun`, or an interpolator). A prototype found the net helped only at the scale it was
-trained on (NOTES.md), so each rung earns its place: :func:`.selfcheck.choose_methods` measures
+trained on (docs/PROTOTYPE.md), so each rung earns its place: :func:`.selfcheck.choose_methods` measures
 every candidate on the first rung's own input (the "do no harm" self-check) before anything is
 rendered, once per clip.
 
@@ -105,8 +105,8 @@ class Ladder:
         # Same architecture as `model`, so the same receptive field and context.
         self.rung_models = dict(rung_models or {})
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
-        # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
-        # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
+        # x factor at full size + temporal back-projection does as well, in one step
+        # (docs/PROTOTYPE.md, "The ladder").
         self.direct = direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
         # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
         # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
