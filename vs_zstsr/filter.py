@@ -242,7 +242,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     :param sc:          Scene-change handling: every shot is processed as a clip of its own, so
                         no output frame mixes two shots. Cuts come from the ``_SceneChangePrev`` /
                         ``_SceneChangeNext`` frame props when the clip has them (e.g. from
-                        ``core.misc.SCDetect``), else from zstsr's own detector. False: ignore cuts.
+                        ``core.mv.SCDetection``), else from zstsr's own detector. False: ignore cuts.
     :param sc_threshold: The detector's threshold, 0 to 1 (higher finds fewer cuts).
     """
     if not isinstance(clip, vs.VideoNode):

@@ -16,14 +16,16 @@ space, consistent with the smaller result (bicubic) and with the LTR input at th
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from .backprojection import spatiotemporal_backproject, temporal_backproject
 from .errors import ZstsrError
-from .methods import NET, interpolate
+from .methods import INTERPOLATORS, NET, crash_note, interpolate
+from .native import NativeCrash
 from .netrun import net_x2
 from .options import UpsampleOptions, check_factor
 from .resample import resize_spatial
@@ -158,6 +160,9 @@ class Ladder:
         if self.direct:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
+            if self.streams:   # the streamed path's own sums: a window gives exactly a stream's frames
+                y = list(self.stream(ltr[a:b]))
+                return np.stack(y[(lead - a) * f:(lead - a + count) * f])
             y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
@@ -182,3 +187,51 @@ class Ladder:
             x = y[(a2 - a) * rate:(b2 - a) * rate]
             a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
+
+    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0) -> Iterator[np.ndarray]:
+        """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
+        back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
+        by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
+        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own."""
+        from . import direct
+
+        if not self.direct:
+            raise ValueError("only a direct ladder (no net, one interpolator) streams")
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            return
+        h, w = first.shape[:2]
+        it = itertools.chain([first], it)
+        method, f = self.plan.rungs[0].method, self.factor
+        if not INTERPOLATORS[method].fits(np.broadcast_to(first, (2,) + first.shape)):
+            method = INTERPOLATORS[method].instead     # as interpolate() does (flow: too small)
+        if method in direct.KERNELS:
+            yield from direct.stream(it, f, method, cut_threshold=cut_threshold)
+            return
+        if method != "flow":
+            raise ValueError(f"no streamed form of {method!r}")
+        from .baselines import peer_stream
+
+        def peer(seg, keep):
+            """Flow on a segment, clipped before back-projection as interpolate() gives it to run();
+            if MVTools crashes, the rest of the segment is ``flow_fallback``'s (methods.interpolate)."""
+            done = 0
+            try:
+                for y in peer_stream(seg, f, "flowfps", keep=keep):
+                    done += 1
+                    yield np.clip(y, 0.0, 1.0, out=y)
+            except NativeCrash as e:
+                if self.flow_fallback is None:
+                    raise
+                self._note(crash_note(e, f"using {self.flow_fallback}"))
+                rest = INTERPOLATORS[self.flow_fallback].run(seg, f)
+                yield from rest[keep[0] * f + done:(keep[0] + keep[1]) * f]
+
+        yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
+                                 segment=direct.segment_frames(h, w))
+
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`stream` can run this ladder (direct, with a kernel or flow)."""
+        return self.direct and self.plan.rungs[0].method in ("cubic", "linear", "flow")

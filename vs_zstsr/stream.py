@@ -43,7 +43,10 @@ class Renderer:
 
     @property
     def context(self) -> int:
-        return self.ladder.context
+        """LTR frames a window needs on each side of its inside: the ladder's reach, and beyond
+        it the cut detector's (:data:`.cuts.REACH`) so that the cuts within the ladder's reach are
+        decided as in the whole clip."""
+        return self.ladder.context + (cuts.REACH if self.cut_threshold > 0 else 0)
 
     @classmethod
     def create(cls, model_path: str | None, options: UpsampleOptions, *, height: int, width: int,
@@ -66,19 +69,26 @@ class Renderer:
         Each shot in the window is run through the ladder on its own, so no output frame reads
         a frame of another shot; a shot's ends are handled like the clip's ends. ``cut_at``: the
         window indices where a new shot starts (e.g. from VapourSynth's ``_SceneChangePrev``
-        props); None: detect them (:func:`.cuts.detect`, pairwise, so every window of a clip
-        finds the same cuts and chunked rendering still equals whole-clip rendering).
+        props); None: detect them (:meth:`cuts`: a window with :attr:`context` frames each side
+        finds the cuts the whole clip has, so chunked rendering equals whole-clip rendering).
         """
         if lead < 0 or count < 1 or lead + count > window.shape[0]:
             raise ValueError(f"bad window slice {lead}+{count} of {window.shape[0]} frames")
         if cut_at is None:
-            cut_at = cuts.detect(window, self.cut_threshold)
+            cut_at = self.cuts(window, lead, count)
         parts = []
         for a, b in cuts.segments(window.shape[0], cut_at):
             lo, hi = max(a, lead), min(b, lead + count)
             if lo < hi:
                 parts.append(self.ladder.run(window[a:b], keep=(lo - a, hi - lo)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def cuts(self, window: np.ndarray, lead: int, count: int) -> list[int]:
+        """The detected cuts (window indices) that matter to the inside ``lead .. lead+count-1``:
+        those within the ladder's reach of it. Further out a decision may lack its neighbourhood
+        (:data:`.cuts.REACH`), and it would not change the inside anyway."""
+        reach = self.ladder.context
+        return [k for k in cuts.detect(window, self.cut_threshold) if lead - reach < k < lead + count + reach]
 
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
         """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
@@ -87,7 +97,11 @@ class Renderer:
 
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
                     ) -> Iterator[np.ndarray]:
-    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    if renderer.ladder.streams:
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold)
+        return
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
