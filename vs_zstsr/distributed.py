@@ -110,11 +110,13 @@ def _render_chunk(holder: list, window: np.ndarray, source_depth: int, lead: int
     give back exactly the frames the source decodes to (``io.dequantize``)."""
     import ray
 
+    from .stream import render_chunk
+
     key = holder[0].hex()
     if key not in _RENDERERS:
         _RENDERERS.clear()               # one clip at a time is the common case: keep memory flat
         _RENDERERS[key] = ray.get(holder[0])
-    frames = _RENDERERS[key].render(io.dequantize(window, source_depth), lead, count)
+    frames = render_chunk(_RENDERERS[key], io.dequantize(window, source_depth), lead, count)
     return encode_segment(frames, depth), ray.get_runtime_context().get_node_id()
 
 

@@ -52,6 +52,7 @@ import numpy as np
 
 from . import io
 from .errors import ZstsrError
+from .options import UpsampleOptions
 
 MASTER_CODECS = ("prores", "dnxhr", "ffv1")
 PROXY_SIZES = {"half": 2, "quarter": 4}
@@ -252,7 +253,6 @@ class _AudioPump:
 
 @dataclass
 class RenderSettings:
-    factor: int = 8
     conform: bool = False
     codec: str = "prores"
     proxy: str | None = None       # None, "half" or "quarter"
@@ -260,10 +260,16 @@ class RenderSettings:
     fps: Fraction | None = None    # rate of a PNG folder without zstsr.json
     vfr: str = "convert"           # variable frame rate: convert or error (docs/FOOTAGE.md)
     assume_progressive: bool = False  # else input flagged interlaced is refused
-    engine: dict = field(default_factory=dict)  # Renderer.create keyword arguments (model_path, method, ...)
+    options: UpsampleOptions = field(default_factory=UpsampleOptions)   # the upsampling job (.options)
+    model: str | None = None       # a trained ONNX model; None: train one on each clip (and cache it)
     chunk: int | None = None       # LTR frames rendered at once (None: the renderer's own)
 
+    @property
+    def factor(self) -> int:
+        return self.options.factor
+
     def check(self) -> None:
+        self.options.check()
         if self.codec not in MASTER_CODECS:
             raise ZstsrError(f"--codec must be one of {', '.join(MASTER_CODECS)}, got {self.codec!r}")
         if self.proxy is not None and self.proxy not in PROXY_SIZES:
@@ -399,14 +405,14 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     try:
         writers.append(io.VideoWriter(master, vi.width, vi.height, rate, vi.bit_depth, settings.codec,
                                       pix_fmt=vi.pix_fmt, gray=vi.is_gray,
-                                      profile=_MASTER_PROFILE[settings.codec], **common))
+                                      profile=_MASTER_PROFILE[settings.codec], background=True, **common))
         if proxy is not None:
             pw, ph = proxy_size(vi.width, vi.height, settings.proxy)
             if not proxy.parent.exists():
                 proxy.parent.mkdir()
                 made_proxy_dir = True
             writers.append(io.VideoWriter(proxy, pw, ph, rate, vi.bit_depth, "prores", pix_fmt=vi.pix_fmt,
-                                          gray=vi.is_gray, profile=PROXY_PROFILE, **common))
+                                          gray=vi.is_gray, profile=PROXY_PROFILE, background=True, **common))
         if audio_src is not None:
             pump = _AudioPump(audio_src, writers, Fraction(n * factor) / rate)
         bar = frame_bar(n * factor, f"render {Path(source).name}") if frame_bar else contextlib.nullcontext()
@@ -444,13 +450,12 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
 
 def clip_engine(source: str | os.PathLike, vi: io.VideoInfo, n: int, settings: RenderSettings
                 ) -> functools.partial:
-    """``Renderer.create`` for this clip with the settings' engine options, to be called with
+    """``Renderer.create`` for this clip with the settings' model and options, to be called with
     ``log=`` and ``progress=``; picklable, so that it can run on another machine (``--ray``)."""
     from .stream import Renderer
 
-    engine = dict(settings.engine)
-    return functools.partial(Renderer.create, engine.pop("model_path", None), settings.factor, height=vi.height,
-                             width=vi.width, read=io.frame_reader(source, vi), num_frames=n, **engine)
+    return functools.partial(Renderer.create, settings.model, settings.options, height=vi.height, width=vi.width,
+                             read=io.frame_reader(source, vi), num_frames=n)
 
 
 # --------------------------------------------------------------------------------------------
