@@ -10,6 +10,7 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 from __future__ import annotations
 
 import collections
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -25,7 +26,7 @@ from .prepare import Clip, build_ladder
 CHUNK_BYTES = 768 * 2 ** 20
 
 
-def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
+def chunk_frames(height: int, width: int, factor: int) -> int:
     per_frame = height * width * 3 * 4 * factor * 4
     return int(np.clip(CHUNK_BYTES // max(1, per_frame), 2, 32))
 
@@ -61,7 +62,7 @@ class Renderer:
         """
         ladder = build_ladder(model_path, options, Clip(height, width, read, num_frames), log=log,
                               progress=progress, candidates=candidates)
-        return cls(ladder, chunk_frames(height, width, options.factor, ladder.context), log, options.cut_threshold)
+        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
@@ -102,10 +103,32 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
     if renderer.ladder.streams:
         yield from renderer.ladder.stream(frames, renderer.cut_threshold)
         return
+    for window, lead, count in stream_chunks(frames, renderer):
+        yield from renderer.render(window, lead, count)
+
+
+def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) -> np.ndarray:
+    """The HTR frames of LTR frames ``lead .. lead+count-1`` of a window from :func:`stream_chunks`,
+    exactly as :func:`upsample_stream` gives them for the whole clip: a ladder that streams runs
+    its streamed form over the window (the same arithmetic, frame by frame; the window's context
+    covers its reach), any other :meth:`Renderer.render`."""
+    if renderer.ladder.streams:
+        f = renderer.factor
+        out = renderer.ladder.stream(iter(window), renderer.cut_threshold)
+        return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
+    return renderer.render(window, lead, count)
+
+
+def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer) -> Iterator[tuple[np.ndarray, int, int]]:
+    """The chunks of a stream of LTR frames in order, as ``(window, lead, count)`` for
+    :meth:`Renderer.render`: chunks of ``renderer.chunk`` frames, each window carrying
+    ``renderer.context`` frames each side (cut short at the clip's ends). One pass over
+    ``frames``, holding one window; the chunking of local and distributed renders alike
+    (``vs_zstsr/distributed.py`` ships each window to a worker)."""
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
-    done = 0      # LTR frames whose output has been yielded
+    done = 0      # LTR frames whose chunk has been handed out
     it = iter(frames)
     ended = False
     while True:
@@ -119,9 +142,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
         if done >= have:
             break
         count = min(step, have - done)
-        window = np.stack(buf)
-        lead = done - base
-        yield from renderer.render(window, lead, count)
+        yield np.stack(buf), done - base, count
         done += count
         while base < done - ctx:  # drop what no later chunk needs as context
             buf.popleft()
