@@ -241,15 +241,31 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
     timing); motion-compensated peers are run at 2N and resampled onto it (docs/BENCHMARKS.md).
     """
+    from . import direct
+
     check_factor(factor)
     _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
-    vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive))
+    vi = _open_input(ltr, fps, vfr, assume_progressive)
     _audio_note(vi)
-    with _bar(clip.shape[0] * factor, method) as bar:
-        out = baselines.interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
+    n = io.count_frames(ltr, vi)
+    # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
+    kernel = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}.get(method)
+    segment = direct.segment_frames(vi.height, vi.width)
+    if method == "minterpolate":
+        segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
+    out = direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject, segment=segment,
+                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep))
     rate = vi.rate if conform else vi.rate * factor
-    io.write_video(output, out, rate, codec=codec, like=vi, log=_note)
-    _note(f"wrote {len(out)} frames at {io.format_rate(rate)} fps to {output}")
+    with _bar(n * factor, method) as bar:
+        written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
+                                 empty=f"{ltr}: video has no frames")
+    _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
+
+
+def _counted(frames, bar):
+    for f in frames:
+        yield f
+        bar.update(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,7 +408,8 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
         bar.close()
     rate = vi.rate if conform else vi.rate * factor
     with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                        color=vi.color, gray=vi.is_gray, log=_note) as w, _bar(n * factor, "upsample") as pbar:
+                        color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
+            _bar(n * factor, "upsample") as pbar:
         for frame in upsample_stream(io.read_frames(video, vi), renderer):
             w.write(frame)
             pbar.update(1)

@@ -26,6 +26,7 @@ The native shim (``vs_zstsr/_shim``) registers the ``zstsr`` namespace and calls
 from __future__ import annotations
 
 import collections
+import inspect
 import os
 import threading
 from dataclasses import replace
@@ -196,7 +197,7 @@ class _ChunkCache:
 # the filter
 
 def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.PathLike | None = None,
-             provider: str = _E.provider, device_id: int = _E.device_id, num_streams: int = 1,
+             provider: str = _E.provider, device_id: int = _E.device_id,
              fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold) -> vs.VideoNode:
@@ -222,7 +223,6 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
                         ``tensorrt``.
     :param device_id:   GPU to use.
-    :param num_streams: Parallel inference streams.
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
@@ -256,7 +256,6 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     model = _as_str(model, "model")
     provider = _as_str(provider, "provider") or _E.provider
     method = _as_str(method, "method") or _U.method
-    num_streams = _as_int(num_streams, "num_streams", 1)
     try:
         sc_threshold = float(sc_threshold)
     except (TypeError, ValueError):
@@ -272,16 +271,8 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
         raise _err(str(e)) from None
     if not sc:
         options = replace(options, cut_threshold=0.0)
-    if model is not None and method != "cubic":
-        if not os.path.isfile(model):
-            raise _err(f"model file not found: {model}")
-        from .model import load_model  # validates the file and its zstsr metadata
-        try:
-            load_model(model, "cpu")
-        except ZstsrError as e:
-            raise _err(str(e)) from None
-        except Exception as e:
-            raise _err(f"{model} is not a zstsr ONNX model ({type(e).__name__}: {e})") from None
+    if model is not None and not os.path.isfile(model):
+        raise _err(f"model file not found: {model}")   # loaded (and checked) once, by the renderer
 
     core = vs.core
     colour = _colour(clip) if clip.format.color_family == vs.YUV else {}
@@ -403,17 +394,32 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
 # ---------------------------------------------------------------------------------------------
 # the shim's side
 
-def _shim_upsample(clip, factor=_U.factor, model=None, provider=None, device_id=_E.device_id, num_streams=1,
-                   fp16=0, tilesize=_E.tilesize, overlap=_E.overlap, method=None, ensemble=_E.ensemble, finetune=0,
-                   sc=1, sc_threshold=_U.cut_threshold, **extra):
-    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
-    if extra:
-        raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")
-    return upsample(clip, factor, model=_as_str(model, "model"), provider=_as_str(provider, "provider") or "auto",
-                    device_id=device_id, num_streams=num_streams, fp16=bool(fp16), tilesize=tilesize,
-                    overlap=overlap, method=_as_str(method, "method") or "auto", ensemble=ensemble,
-                    finetune=bool(finetune), sc=bool(sc),
-                    sc_threshold=sc_threshold)
+_SHIM_TYPES = {"vs.VideoNode": "vnode", "int": "int", "bool": "int", "float": "float"}
+
+
+def shim_signature() -> str:
+    """The argument string the shim registers ``Upsample`` with (vs_zstsr/_shim/zstsr_shim.c),
+    made from :func:`upsample`'s signature: tests/test_filter.py checks the two agree."""
+    out = []
+    for name, p in inspect.signature(upsample).parameters.items():
+        kind = _SHIM_TYPES.get(p.annotation, "data" if "str" in p.annotation else None)
+        out.append(f"{name}:{kind}" + ("" if p.default is inspect.Parameter.empty else ":opt") + ";")
+    return "".join(out)
+
+
+def _shim_upsample(clip, **kw):
+    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments
+    (strings as bytes, booleans as ints), given to :func:`upsample` as its types."""
+    params = inspect.signature(upsample).parameters
+    unknown = sorted(set(kw) - set(params))
+    if unknown:
+        raise _err(f"unknown argument(s): {', '.join(unknown)}")
+    for k, v in kw.items():
+        if params[k].annotation == "bool":
+            kw[k] = bool(v)
+        elif isinstance(v, (bytes, bytearray)):
+            kw[k] = _as_str(v, k)
+    return upsample(clip, **kw)
 
 
 def _register_core() -> None:

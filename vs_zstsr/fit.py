@@ -181,7 +181,6 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
     like the first rung's, keyed by that model, the rung and the settings.
     """
     from .ladder import Ladder, LadderPlan, Rung
-    from .model import load_model
     from .options import UpsampleOptions
 
     rungs = ladder_plan.rungs
@@ -191,7 +190,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
     preset = preset or default_preset()
     config = train_config(preset, float(budget_s), examples)
     base = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    models = {0: load_model(model_path, engine.provider)}
+    models = {0: engine.load(model_path)}
     paths: dict[int, str] = {}
     prev = model_path
     for j in range(1, len(rungs)):
@@ -223,6 +222,6 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
         elif log:
             log(f"using the rung-{j} model fine-tuned earlier for this clip: {target}")
         paths[j] = str(target)
-        models[j] = load_model(target, engine.provider)
+        models[j] = engine.load(target)
         prev = str(target)
     return paths

@@ -399,14 +399,14 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     try:
         writers.append(io.VideoWriter(master, vi.width, vi.height, rate, vi.bit_depth, settings.codec,
                                       pix_fmt=vi.pix_fmt, gray=vi.is_gray,
-                                      profile=_MASTER_PROFILE[settings.codec], **common))
+                                      profile=_MASTER_PROFILE[settings.codec], background=True, **common))
         if proxy is not None:
             pw, ph = proxy_size(vi.width, vi.height, settings.proxy)
             if not proxy.parent.exists():
                 proxy.parent.mkdir()
                 made_proxy_dir = True
             writers.append(io.VideoWriter(proxy, pw, ph, rate, vi.bit_depth, "prores", pix_fmt=vi.pix_fmt,
-                                          gray=vi.is_gray, profile=PROXY_PROFILE, **common))
+                                          gray=vi.is_gray, profile=PROXY_PROFILE, background=True, **common))
         if audio_src is not None:
             pump = _AudioPump(audio_src, writers, Fraction(n * factor) / rate)
         bar = frame_bar(n * factor, f"render {Path(source).name}") if frame_bar else contextlib.nullcontext()

@@ -25,7 +25,7 @@ from .prepare import Clip, build_ladder
 CHUNK_BYTES = 768 * 2 ** 20
 
 
-def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
+def chunk_frames(height: int, width: int, factor: int) -> int:
     per_frame = height * width * 3 * 4 * factor * 4
     return int(np.clip(CHUNK_BYTES // max(1, per_frame), 2, 32))
 
@@ -61,7 +61,7 @@ class Renderer:
         """
         ladder = build_ladder(model_path, options, Clip(height, width, read, num_frames), log=log,
                               progress=progress, candidates=candidates)
-        return cls(ladder, chunk_frames(height, width, options.factor, ladder.context), log, options.cut_threshold)
+        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
@@ -97,7 +97,11 @@ class Renderer:
 
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
                     ) -> Iterator[np.ndarray]:
-    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    if renderer.ladder.streams:
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold)
+        return
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
