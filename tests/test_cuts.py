@@ -12,8 +12,8 @@ from vs_zstsr import cuts, io
 from vs_zstsr.cli import main
 from vs_zstsr.ladder import Ladder, plan
 from vs_zstsr.metrics import psnr
-from vs_zstsr.resample import rect_downsample
 from vs_zstsr.options import UpsampleOptions
+from vs_zstsr.resample import rect_downsample
 from vs_zstsr.stream import Renderer, upsample_stream
 
 
@@ -238,6 +238,8 @@ def test_any_chunk_with_its_context_finds_the_cuts_of_the_whole_clip():
     assert r.context == r.ladder.context + cuts.REACH
     whole = r.render(ltr, 0, len(ltr))
     assert cuts.detect(ltr) == [cut, 16]
+    det = cuts.StreamDetector()                  # frame by frame (the direct path, vs_zstsr/direct.py)
+    assert [k for f in ltr for k in det.push(f)] + det.end() == [cut, 16]
     for chunk in (1, 2, 5):
         r.chunk = chunk
         np.testing.assert_array_equal(np.stack(list(upsample_stream(iter(ltr), r))), whole, err_msg=f"chunk {chunk}")

@@ -47,44 +47,29 @@ def segment_frames(height: int, width: int) -> int:
 
 class _Frames:
     """LTR frames by index, read from a stream when first asked for and forgotten once behind;
-    finds the shots as it reads, with :func:`.cuts.detect` on the thumbnails of the frames around
-    each pair (it decides from thumbnails alone, so they give the whole clip's answer)."""
+    finds the shots as it reads (:class:`.cuts.StreamDetector`: the cuts :func:`.cuts.detect`
+    finds in the whole clip, each decided :data:`.cuts.REACH` frames later, so spans read that
+    much ahead)."""
 
     def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float):
-        self._it, self._buf, self._thr = iter(frames), {}, cut_threshold
+        self._it, self._buf = iter(frames), {}
+        self._cuts = cuts.StreamDetector(cut_threshold) if cut_threshold and cut_threshold > 0 else None
         self.n, self.ended = 0, False     # frames read so far; whether the stream is over
-        self._starts = [0]                # first frame of each shot found so far
-        self._thumbs: dict[int, np.ndarray] = {}
-        self._decided = 0                 # cuts at frames < this are known
+        self._starts = [0]                # first frame of each shot seen so far
 
     def _read_to(self, i: int) -> None:
-        """Read frames up to ``i`` and decide the cuts up to ``i`` (which reads REACH frames more)."""
-        while (self.n <= i + (cuts.REACH if self._thr else 0)) and not self.ended:
+        while self.n <= i and not self.ended:
             f = next(self._it, None)
             if f is None:
                 self.ended = True
+                if self._cuts:
+                    self._starts += self._cuts.end()
                 break
             f = np.asarray(f, np.float32)
+            if self._cuts:
+                self._starts += self._cuts.push(f)
             self._buf[self.n] = f
-            if self._thr:
-                self._thumbs[self.n] = cuts._thumb(f)
             self.n += 1
-        self._decide(i if not self.ended else self.n - 1)
-
-    def _decide(self, upto: int) -> None:
-        if not self._thr:
-            self._decided = self.n
-            return
-        r = cuts.REACH
-        while self._decided <= upto and self._decided < self.n:
-            k = self._decided
-            if k > 0:
-                lo, hi = max(0, k - 1 - r), min(self.n, k + r + 1)
-                if k - lo in cuts.detect([self._thumbs[j] for j in range(lo, hi)], self._thr):
-                    self._starts.append(k)
-            self._decided += 1
-            for j in [j for j in self._thumbs if j < self._decided - 2 * r - 2]:
-                del self._thumbs[j]
 
     def has(self, i: int) -> bool:
         self._read_to(i)
@@ -97,7 +82,7 @@ class _Frames:
     def span(self, i: int, before: int, after: int) -> tuple[int, int, int]:
         """(shot start, lo, hi): frames ``[lo, hi)`` of frame ``i``'s shot within ``before`` /
         ``after`` frames of it (reading ahead as needed)."""
-        self._read_to(i + after)
+        self._read_to(i + after + (cuts.REACH if self._cuts else 0))   # the cuts up to i + after decided
         start = max(s for s in self._starts if s <= i)
         stop = min((s for s in self._starts if s > i), default=self.n)
         return start, max(start, i - before), min(stop, i + after + 1, self.n)
