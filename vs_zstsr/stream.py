@@ -17,7 +17,8 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
-from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, finetune_rungs, fit_model, held_out, preset_budget
+from .fit import (AUTO_EXAMPLES, SELF_CHECK_FRAMES, NotTrainable, finetune_rungs, fit_model, held_out,
+                  preset_budget)
 from .ladder import (DEFAULT_ENSEMBLE, METHODS, Ladder, check_ensemble, check_flow, choose_methods,
                      first_rung_seams, plan)
 
@@ -91,16 +92,24 @@ class Renderer:
             if model_path is None:
                 if read is None or num_frames <= 0:
                     raise ZstsrError("training a model needs the clip's frames")
-                if (opts.get("examples") or "auto") == "auto":
-                    window = _self_check_window(read, num_frames, cut_threshold)
-                    model_path, opts["examples"] = _fit_and_pick(
-                        read, num_frames, ladder_plan.rungs[0].size, (height, width), window, opts,
-                        provider=provider, tilesize=tilesize, ensemble=ensemble, log=log, progress=progress,
-                        cut_threshold=cut_threshold)
-                else:
-                    model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
-                                           progress=progress, cut_threshold=cut_threshold, **opts)
-            model = load_model(model_path, provider, device_id, fp16, num_threads=0)
+                try:
+                    if (opts.get("examples") or "auto") == "auto":
+                        window = _self_check_window(read, num_frames, cut_threshold)
+                        model_path, opts["examples"] = _fit_and_pick(
+                            read, num_frames, ladder_plan.rungs[0].size, (height, width), window, opts,
+                            provider=provider, tilesize=tilesize, ensemble=ensemble, log=log,
+                            progress=progress, cut_threshold=cut_threshold)
+                    else:
+                        model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, log=log,
+                                               progress=progress, cut_threshold=cut_threshold, **opts)
+                except NotTrainable as e:
+                    if method == "net":
+                        raise ZstsrError(f"{e}; --method net needs a net: use --method auto or an "
+                                         "interpolator (see docs/SAFETY.md for the minimum sizes)") from None
+                    if log:
+                        log(f"no net: the clip is {e}; using the best interpolator + back-projection")
+                    finetune = False
+            model = load_model(model_path, provider, device_id, fp16, num_threads=0) if model_path else None
             if method == "auto":
                 if read is None or num_frames <= 0:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
