@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CLIPS, ROOT, evaluate, prepare, replace_section
+from common import CLIPS, FACTOR, ROOT, evaluate, prepare, replace_section
 
 
 # RUSAGE_CHILDREN's ru_maxrss is the largest child this process ever waited for, so each run goes
@@ -79,7 +79,7 @@ def main() -> None:
                 if not m.exists():
                     sys.exit(f"{m} is missing: run with --methods finetune first")
             extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
-            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra, "-y")
+            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", FACTOR.get(clip, 8), *how, *extra, "-y")
             rows.append((f"zstsr ({label.get(method, method)}; {examples_of(m)} net)", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):

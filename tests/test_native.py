@@ -145,10 +145,10 @@ def test_upsample_auto_drops_flow_that_crashes_and_renders(tmp_path, crop, ungua
 
 
 def test_the_self_check_drops_flow_that_crashes(crop, unguarded):
-    from vs_zstsr import ladder
+    from vs_zstsr import ladder, selfcheck
 
     logs = []
-    p = ladder.choose_methods(ladder.plan(32, 32, 2), None, doubled(crop), (32, 32), log=logs.append)
+    p = selfcheck.choose_methods(ladder.plan(32, 32, 2), None, doubled(crop), (32, 32), log=logs.append)
     assert sum(CRASH in m for m in logs) == 1, logs
     assert p.rungs[0].method in ("cubic", "linear")
     assert "flow" not in logs[-1].split("->")[-2], logs       # the full-size ranking went on without it

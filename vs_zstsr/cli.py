@@ -14,25 +14,20 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import io, outputs
+from . import baselines, io, outputs
 from .errors import UsageError, ZstsrError
+from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor, option_fields
 
 
 # --------------------------------------------------------------------------------------------
 # shared bits
 
 
-def _bar(total: int | None, desc: str):
+def _bar(total: int | None, desc: str, unit: str = "frame"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=None, leave=False,
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False,
                 dynamic_ncols=True)
-
-
-def check_factor(factor: int) -> int:
-    if factor < 2 or factor & (factor - 1):
-        raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
-    return factor
 
 
 def _note(msg: str) -> None:
@@ -56,8 +51,9 @@ def _parse_rate(value: str | None) -> Fraction | None:
     return rate
 
 
-factor_option = click.option("--factor", "-f", type=int, default=8, show_default=True,
-                             help="Temporal factor N (a power of 2).")
+_FACTOR = {f.name: f for f in option_fields(UpsampleOptions)}["factor"]
+factor_option = click.option("--factor", "-f", type=int, default=_FACTOR.default, show_default=True,
+                             help=_FACTOR.metadata["help"])
 fps_option = click.option("--fps", "fps", default=None, metavar="RATE",
                           help="Frame rate of a PNG-frame folder without a zstsr.json (default 30).")
 output_option = click.option("-o", "--output", required=True, type=click.Path(dir_okay=True),
@@ -233,7 +229,7 @@ def _maybe_writer(path, w, h, rate, kw):
 @click.argument("ltr", type=click.Path())
 @output_option
 @factor_option
-@click.option("--method", "-m", type=click.Choice(["repeat", "linear", "cubic", "minterpolate", "flowfps"]),
+@click.option("--method", "-m", type=click.Choice(baselines.METHODS),
               default="linear", show_default=True, help="Interpolator to measure against.")
 @click.option("--backproject/--no-backproject", "-b", default=False, show_default=True,
               help="Add temporal back-projection: shift each group of N outputs to average back to "
@@ -251,17 +247,31 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
     timing); motion-compensated peers are run at 2N and resampled onto it (docs/BENCHMARKS.md).
     """
-    from .baselines import interpolate
+    from . import direct
 
     check_factor(factor)
     _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
-    vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive, allow_truncated))
+    vi = _open_input(ltr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
-    with _bar(clip.shape[0] * factor, method) as bar:
-        out = interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
+    n = io.count_frames(ltr, vi)
+    # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
+    kernel = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}.get(method)
+    segment = direct.segment_frames(vi.height, vi.width)
+    if method == "minterpolate":
+        segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
+    out = direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject, segment=segment,
+                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep))
     rate = vi.rate if conform else vi.rate * factor
-    io.write_video(output, out, rate, codec=codec, like=vi, log=_note)
-    _note(f"wrote {len(out)} frames at {io.format_rate(rate)} fps to {output}")
+    with _bar(n * factor, method) as bar:
+        written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
+                                 empty=f"{ltr}: video has no frames")
+    _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
+
+
+def _counted(frames, bar):
+    for f in frames:
+        yield f
+        bar.update(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,16 +293,59 @@ def parse_budget(value: str | None) -> float | None:
     return secs
 
 
-train_options = [
-    click.option("--preset", type=click.Choice(["fast", "paper"]), default=None,
-                 help="Training preset (default: paper on a GPU, fast on the CPU)."),
-    click.option("--budget", default=None, metavar="TIME",
-                 help="Training wall-clock limit, e.g. 10m (default: the preset's)."),
-    click.option("--examples", type=click.Choice(["auto", "within", "across", "both"]), default=None,
-                 help="Internal examples: within dimension, across dimensions, or both. auto (the default "
-                      "of upsample and render): train a within net and a both net, half the budget each, "
-                      "and keep the one whose first rung has the lower group seam; train: both."),
-]
+def _click_options(cls, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list:
+    """click options made from the fields of an options dataclass (:mod:`.options`): each one's name,
+    type, choices, bounds, default and help come from there, so a new field is a new option."""
+    out = []
+    for f in option_fields(cls):
+        if (only is not None and f.name not in only) or f.name in skip:
+            continue
+        md = f.metadata
+        kw = {"default": f.default, "help": md["help"], "show_default": f.default is not None and f.default is not False}
+        if isinstance(f.default, bool):
+            kw["is_flag"] = True
+        elif md["choices"]:
+            kw["type"] = click.Choice([str(c) for c in md["choices"]])
+            kw["default"] = None if f.default is None else str(f.default)
+        elif md["metavar"]:
+            kw["metavar"] = md["metavar"]        # the command parses it (e.g. --budget 10m)
+        elif md["bounds"]:
+            lo, hi = md["bounds"]
+            kw["type"] = (click.FloatRange if isinstance(f.default, float) else click.IntRange)(lo, hi)
+        elif f.default is not None:
+            kw["type"] = type(f.default)
+        out.append(click.option(md["cli"] or "--" + f.name.replace("_", "-"), f.name, **kw))
+    return out
+
+
+def _take(cls, params: dict):
+    """``cls`` built from the click parameters named as its fields (removed from ``params``); a
+    choice of numbers comes back as a number."""
+    kw = {}
+    for f in option_fields(cls):
+        if f.name in params:
+            v = params.pop(f.name)
+            if f.metadata["choices"] and isinstance(v, str) and isinstance(f.default, int):
+                v = int(v)
+            kw[f.name] = v
+    return cls(**kw)
+
+
+def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
+    """The job's options from a command's click parameters (see :func:`_click_options`)."""
+    if "budget_s" in params:
+        params["budget_s"] = parse_budget(params["budget_s"])
+    engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
+    job = _take(UpsampleOptions, params)
+    return UpsampleOptions(factor=factor, method=job.method, cut_threshold=job.cut_threshold,
+                           engine=engine, train=train).check()
+
+
+# The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
+job_options = _click_options(UpsampleOptions, skip=("factor",))
+device_options = _click_options(EngineOptions)
+train_options = _click_options(TrainOptions, skip=("output",))
+save_model_option = _click_options(TrainOptions, only=("output",))
 
 
 class _Bar:
@@ -314,70 +367,62 @@ class _Bar:
         self.bar.close()
 
 
-# The upsampling engine's options, shared by `upsample` and `render`.
-cut_option = click.option(
-    "--scene-threshold", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-    help="Scene-cut detection: each shot is processed as a clip of its own, so no frame mixes two "
-         "shots. Lower finds more cuts; 0 turns detection off (see docs/FOOTAGE.md).")
+model_option = click.option(
+    "--model", type=click.Path(), default=None,
+    help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
-model_options = [
-    click.option("--model", type=click.Path(), default=None,
-                 help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
-    click.option("--method", type=click.Choice(["auto", "net", "cubic", "linear", "flow"]), default="auto",
-                 show_default=True,
-                 help="auto: a self-check on the clip's own x2 picks the best interpolator (cubic, linear, "
-                      "or motion-compensated flow) for the rungs and uses the net on the first rung only "
-                      "where it beats that; net: the net on every rung (the paper); cubic, linear, flow: "
-                      "that interpolator on every rung, no net (no training)."),
-    click.option("--finetune", is_flag=True,
-                 help="Where the net takes the first rung, also run it on every rung above, fine-tuned on "
-                      "that rung's own input (needs torch). The training budget is shared: half for the "
-                      "first rung's net, half for the rest."),
+# Scale-out (docs/SCALE.md): the same render on a Ray cluster, and the chunk size it splits into.
+scale_options = [
+    click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                 help="Render on Ray (pip install 'zstsr[ray]'): alone, a Ray started on this machine; auto or "
+                      "HOST:PORT or ray://HOST:PORT, a running cluster. Same output as without it; an "
+                      "interrupted run resumes from its finished chunks (docs/SCALE.md). Put it after SOURCE."),
+    click.option("--chunk", type=click.IntRange(min=1), default=None, metavar="FRAMES",
+                 help="Input frames rendered at once (default: as many as fit in about 768 MiB, at most 32). "
+                      "Smaller: less memory per chunk, and more work units to spread with --ray."),
 ]
-device_options = [
-    click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
-                 show_default=True, help="onnxruntime execution provider."),
-    click.option("--device-id", type=int, default=0, show_default=True),
-    click.option("--fp16", is_flag=True, help="Half precision on CUDA."),
-    click.option("--tilesize", type=int, default=0,
-                 help="Run the net on spatial tiles of this size (0: whole frames)."),
-    click.option("--overlap", type=int, default=0,
-                 help="Extra tile overlap in pixels (at least the net's reach is used)."),
-    click.option("--ensemble", type=click.Choice(["1", "2", "4", "8", "16"]), default="4", show_default=True,
-                 help="Where the net runs, average its answers to this many time-reversed, rotated and "
-                      "flipped copies of its input (the geometric self-ensemble; cost grows with it)."),
-]
+
+
+def _ray_job(address: str | None, chunk: int | None):
+    """The ``--ray`` job with its one progress bar over prepares and chunks (``with`` it), or None."""
+    if address is None:
+        return None
+    from .distributed import Job
+
+    return Job(address, log=_note, bar=_bar(0, "ray", "task"), chunk=chunk)
 
 
 @main.command()
 @click.argument("video", type=click.Path())
 @output_option
 @factor_option
-@_with(model_options)
-@cut_option
+@model_option
+@_with(job_options)
 @click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
 @_with(device_options)
-@click.option("--save-model", type=click.Path(), default=None,
-              help="Also keep the trained model here (with --examples auto: the net that was kept).")
+@_with(save_model_option)
 @_with(train_options)
 @codec_option
 @overwrite_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16,
-             tilesize, overlap, ensemble, save_model, preset, budget, examples, codec, overwrite, fps, vfr,
-             assume_progressive, allow_truncated) -> None:
+@_with(scale_options)
+def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, allow_truncated,
+             ray_address, chunk, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
     pixel format and colour description, and averaging each group of FACTOR output frames gives
     back the input frame.
     """
+    import contextlib
+    import functools
+
     from .stream import Renderer, upsample_stream
 
-    check_factor(factor)
-    _check_outputs(files=[save_model], folders_or_files=[output], inputs=[video, model], overwrite=overwrite,
-                   codec=codec)
+    options = _upsample_options(factor, params)
+    _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
+                   overwrite=overwrite, codec=codec)
     vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(video, vi)
@@ -385,24 +430,33 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
         raise ZstsrError(f"{video}: video has no frames")
     if model is not None and not Path(model).is_file():
         raise ZstsrError(f"model file not found: {model}")
-    read = io.frame_reader(video, vi)
-    bar = _Bar("train")
-    try:
-        renderer = Renderer.create(
-            model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
-            provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, finetune=finetune, ensemble=int(ensemble), log=_note, progress=bar,
-            cut_threshold=scene_threshold,
-            train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
-                           "output": save_model})
-    finally:
-        bar.close()
-    rate = vi.rate if conform else vi.rate * factor
-    with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                        color=vi.color, gray=vi.is_gray, log=_note) as w, _bar(n * factor, "upsample") as pbar:
-        for frame in upsample_stream(io.read_frames(video, vi), renderer):
-            w.write(frame)
-            pbar.update(1)
+    if ray_address is not None and options.train.output:
+        raise ZstsrError("--save-model is not available with --ray (the model is kept in the cache)")
+    create = functools.partial(   # picklable: with --ray it runs on a worker
+        Renderer.create, model, options, height=vi.height, width=vi.width, read=io.frame_reader(video, vi),
+        num_frames=n)
+    job = _ray_job(ray_address, chunk)
+    with job or contextlib.nullcontext():
+        if job is not None:
+            job.add(video, vi, n, create, output)
+            frames_cm, pbar = job.output(video), contextlib.nullcontext(None)
+        else:
+            bar = _Bar("train")
+            try:
+                renderer = create(log=_note, progress=bar)
+            finally:
+                bar.close()
+            renderer.chunk = chunk or renderer.chunk
+            frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
+            pbar = _bar(n * factor, "upsample")
+        rate = vi.rate if conform else vi.rate * factor
+        with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
+                            color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
+                frames_cm as frames, pbar as b:
+            for frame in frames:
+                w.write(frame)
+                if b is not None:
+                    b.update(1)
     _note(f"wrote {n * factor} frames at {io.format_rate(rate)} fps to {output}")
 
 
@@ -426,16 +480,16 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
               show_default=True,
               help="auto: keep at real rate, drop with --conform; stretch: slow it N x like tape "
                    "(pitch falls) to match --conform. Written to the file as zstsr_audio.")
-@_with(model_options)
-@cut_option
+@model_option
+@_with(job_options)
 @_with(device_options)
 @_with(train_options)
 @overwrite_option
 @fps_option
 @_with(input_options)
-def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, finetune,
-           scene_threshold, provider, device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples,
-           overwrite, fps, vfr, assume_progressive, allow_truncated) -> None:
+@_with(scale_options)
+def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, overwrite, fps, vfr,
+           assume_progressive, allow_truncated, ray_address, chunk, **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -450,16 +504,13 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 
     from . import render as rd
 
-    check_factor(factor)
+    options = _upsample_options(factor, params)
     if model is not None and not Path(model).is_file():
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
-        factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
+        conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
         fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, allow_truncated=allow_truncated,
-        engine={"model_path": model, "method": method, "finetune": finetune, "provider": provider,
-                "device_id": device_id, "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
-                "cut_threshold": scene_threshold,
-                "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
+        options=options, model=model, chunk=chunk)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -475,47 +526,75 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     outputs.check([(t, False) for t in sorted(targets) + ([out / rd.CSV_NAME] if batch else [])],
                   [*sources, model], overwrite=overwrite, make_parents=True)
 
-    def one(path, protect=(), info=None):
-        bar = _Bar("train")
+    job = _ray_job(ray_address, chunk)
+    refused: dict = {}   # with --ray: clips refused before the job started, and why
+
+    def start(path, info=None):
+        """With --ray: probe the clip and start its prepare task (all clips start at once)."""
         try:
-            return rd.render_clip(path, out, settings, log=_note, train_progress=bar, frame_bar=_bar,
-                                  protect=protect, info=info)
+            vi = info or io.open_input(path, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                                       log=_note)
+            n = io.count_frames(path, vi)
+            job.add(path, vi, n, rd.clip_engine(path, vi, n, settings), rd.master_path(path, out, codec))
+            return vi
+        except ZstsrError as e:
+            refused[path] = e
+
+    def one(path, protect=(), info=None):
+        if job is not None and path in refused:
+            raise refused[path]
+        bar = _Bar("train") if job is None else None
+        try:
+            with job.output(path) if job is not None else contextlib.nullcontext() as frames:
+                return rd.render_clip(path, out, settings, log=_note, train_progress=bar,
+                                      frame_bar=_bar if job is None else None, protect=protect, info=info,
+                                      frames=frames)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def said(r):
         return (f"wrote {r.frames} frames at {io.format_rate(r.rate)} fps from {r.start_timecode} to "
                 f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
 
-    if not batch:
-        # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
-        vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
-                           allow_truncated=allow_truncated, log=_note)
-        made = not out.exists()
+    with job or contextlib.nullcontext():
+        if not batch:
+            # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
+            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                               allow_truncated=allow_truncated, log=_note)
+            made = not out.exists()
+            out.mkdir(exist_ok=True)
+            try:
+                if job is not None:
+                    start(src, vi)
+                _note(said(one(src, info=vi)))
+            except BaseException:
+                if made:
+                    with contextlib.suppress(OSError):
+                        out.rmdir()  # only if empty: leave nothing behind
+                raise
+            return
         out.mkdir(exist_ok=True)
-        try:
-            _note(said(one(src, info=vi)))
-        except BaseException:
-            if made:
-                with contextlib.suppress(OSError):
-                    out.rmdir()  # only if empty: leave nothing behind
-            raise
-        return
-    out.mkdir(exist_ok=True)
-    results, masters = [], {}
-    for path in sources:
-        target = rd.master_path(path, out, codec)
-        try:
-            if target in masters:
-                raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
-            r = one(path, protect=tuple(p for p in sources if p != path))
-            masters[target] = path
-            _note(said(r))
-        except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
-            reason = rd.short_reason(path, e)
-            click.echo(f"zstsr: error: {path}: {reason}", err=True)
-            r = rd.ClipResult(source=str(path), status=f"error: {reason}")
-        results.append(r)
+        infos, started = {}, set()
+        for path in sources if job is not None else ():
+            target = rd.master_path(path, out, codec)
+            if target not in started:   # a clash is reported below, clip by clip
+                started.add(target)
+                infos[path] = start(path)
+        results, masters = [], {}
+        for path in sources:
+            target = rd.master_path(path, out, codec)
+            try:
+                if target in masters:
+                    raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
+                r = one(path, protect=tuple(p for p in sources if p != path), info=infos.get(path))
+                masters[target] = path
+                _note(said(r))
+            except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
+                reason = rd.short_reason(path, e)
+                click.echo(f"zstsr: error: {path}: {reason}", err=True)
+                r = rd.ClipResult(source=str(path), status=f"error: {reason}")
+            results.append(r)
     csv_path = rd.write_csv(out, results)
     failed = sum(r.status != "ok" for r in results)
     _note(f"rendered {len(results) - failed} of {len(results)} clips; list in {csv_path}")
@@ -529,11 +608,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
 @click.option("--overwrite", "-y", is_flag=True, help="Start afresh, replacing an existing OUTPUT.")
-@_with(train_options)
-@cut_option
+@_with(_click_options(TrainOptions, only=("preset", "budget_s", "examples")))
+@_with(_click_options(UpsampleOptions, only=("cut_threshold",)))
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, overwrite, preset, budget, examples, scene_threshold, fps, vfr,
+def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
               assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
@@ -556,9 +635,9 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget, examples
     vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
-    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=scene_threshold)
+    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
     preset = preset or default_preset()
-    config = train_config(preset, parse_budget(budget), examples)
+    config = train_config(preset, parse_budget(budget_s), examples)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")
@@ -622,8 +701,10 @@ def _is_onnx(path: str) -> bool:
 @fps_option
 def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: bool, border: int,
              overwrite: bool, fps: str | None) -> None:
-    """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means."""
-    from .metrics import psnr, ssim
+    """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means, and
+    the sharpness (mean gradient magnitude of OUTPUT over GT's: below 1 is blurrier than the truth)
+    over whole frames and over the moving regions."""
+    from .metrics import Sharpness, psnr, ssim
 
     _check_outputs(files=[plot], inputs=[output, gt], overwrite=overwrite)
     rate = _parse_rate(fps)
@@ -635,6 +716,7 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
     if a.frames and b.frames and a.frames != b.frames:
         raise ZstsrError(f"length differs: {output} has {a.frames} frames, {gt} has {b.frames}")
     rows = []
+    sharp = Sharpness()
     fa, fb = io.read_frames(output, a), io.read_frames(gt, b)
     sl = (slice(border, -border or None),) * 2
     with _bar(a.frames or b.frames, "eval") as bar:
@@ -647,13 +729,14 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
                                      f"{longer} goes on")
                 break
             rows.append((psnr(x[sl], y[sl]), ssim(x[sl], y[sl])))
+            sharp.update(x[sl], y[sl])
             bar.update(1)
     if not rows:
         raise ZstsrError(f"{output}: no frames to compare")
     p = np.array([r[0] for r in rows])
     s = np.array([r[1] for r in rows])
     result = {"output": output, "gt": gt, "frames": len(rows), "psnr": float(p.mean()),
-              "ssim": float(s.mean()), "psnr_min": float(p.min()),
+              "ssim": float(s.mean()), "psnr_min": float(p.min()), **sharp.result(),
               "per_frame": [{"frame": i, "psnr": float(pp), "ssim": float(ss)}
                             for i, (pp, ss) in enumerate(rows)]}
     if plot:
@@ -666,6 +749,9 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
         for i, (pp, ss) in enumerate(rows):
             click.echo(f"{i:6d} {pp:8.3f} {ss:7.4f}")
     click.echo(f"{'mean':>6} {p.mean():8.3f} {s.mean():7.4f}   ({len(rows)} frames, min PSNR {p.min():.3f})")
+    sh = sharp.result()
+    moving = "nothing moves" if sh["sharpness_moving"] is None else f"{sh['sharpness_moving']:.3f} where the truth moves"
+    click.echo(f"sharpness (gradient over the truth's): {sh['sharpness']:.3f} whole frames, {moving}")
 
 
 def _plot(path: str, p: np.ndarray, s: np.ndarray, output: str, gt: str) -> None:
