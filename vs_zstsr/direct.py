@@ -103,7 +103,7 @@ def _kernel_taps(kernel: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
     return idx[rows][:, live] - 4, w[rows][:, live]
 
 
-def _group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
+def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Frames (absolute indices) and float32 weights ``(factor, frames)`` of group ``i``'s output,
     its taps clamped to ``[lo, hi)``, with back-projection folded in."""
@@ -145,7 +145,7 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
     i = 0
     while src.has(i):
         _, lo, hi = src.span(i, reach, reach)
-        idx, mat = _group_weights(kernel, factor, i, lo, hi, backproject)
+        idx, mat = group_weights(kernel, factor, i, lo, hi, backproject)
         xs = [src[j] for j in idx]
         tmp = np.empty_like(xs[0])
         for p in range(factor):
