@@ -234,4 +234,4 @@ class Ladder:
     @property
     def streams(self) -> bool:
         """Whether :meth:`stream` can run this ladder (direct, with a kernel or flow)."""
-        return self.direct and self.plan.rungs[0].method in ("cubic", "linear", "flow")
+        return self.direct and self.plan.rungs[0].method in INTERPOLATORS

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ZstsrError
-from .options import PROVIDERS
+from .options import GPU_PROVIDERS, PROVIDERS
 
 FORMAT_VERSION = "1"     # must match zstsr_export.FORMAT_VERSION
 
@@ -122,13 +122,13 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
         explicit = False
     else:
         explicit = True
-    if provider in ("cuda", "tensorrt") and gpu_count() <= device_id:
+    if provider in GPU_PROVIDERS and gpu_count() <= device_id:
         raise ZstsrError(f"provider {provider!r} needs a CUDA GPU (device {device_id}); none was found")
 
     chain: list = []
     if provider == "tensorrt":
         chain.append(("TensorrtExecutionProvider", {"device_id": device_id, "trt_fp16_enable": bool(fp16)}))
-    if provider in ("cuda", "tensorrt"):
+    if provider in GPU_PROVIDERS:
         chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
         if hasattr(ort, "preload_dlls"):   # CUDA/cuDNN from pip's nvidia-* wheels, if that is where they are
             try:

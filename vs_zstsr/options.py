@@ -28,6 +28,7 @@ from .netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
 
 FACTORS = (2, 4, 8, 16)                              # powers of 2: one x2 in time per ladder rung
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")      # onnxruntime execution providers (.model)
+GPU_PROVIDERS = PROVIDERS[2:]                        # those that need a CUDA GPU
 PRESETS = ("fast", "paper")                          # zstsr_trainer.PRESETS (a test checks they agree)
 EXAMPLE_KINDS = ("within", "across", "both")         # the trainer's internal examples (docs/TRAINER.md)
 
