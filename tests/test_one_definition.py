@@ -72,3 +72,67 @@ def test_the_presets_and_example_kinds_are_the_trainers():
     from zstsr_trainer import config
 
     assert tuple(config.EXAMPLE_KINDS) == options.EXAMPLE_KINDS
+
+
+def _another(f):
+    """A valid value of option field ``f`` other than its default."""
+    md = f.metadata
+    if isinstance(f.default, bool):
+        return not f.default
+    if md["choices"]:
+        return next(c for c in md["choices"] if c != f.default and c != "auto")
+    if isinstance(f.default, float):
+        return 0.5 if f.default != 0.5 else 0.25
+    if isinstance(f.default, int):
+        return f.default + 1 if md["bounds"] is None or md["bounds"][1] is None else md["bounds"][0]
+    return None
+
+
+def _fields():
+    return [(cls, f) for cls in (options.UpsampleOptions, options.EngineOptions, options.TrainOptions)
+            for f in options.option_fields(cls)]
+
+
+def _value(opts, cls, name):
+    sub = {options.EngineOptions: opts.engine, options.TrainOptions: opts.train}.get(cls, opts)
+    return getattr(sub, name)
+
+
+def test_every_option_travels_from_the_filter_and_the_cli_to_the_renderer(tmp_path, monkeypatch):
+    """Each field the filter or the command line takes arrives, whole, in the options the
+    renderer is built with: adding one needs no plumbing in between."""
+    vs = pytest.importorskip("vapoursynth")
+    import numpy as np
+    from click.testing import CliRunner
+
+    from vs_zstsr import filter as F
+    from vs_zstsr import io, stream
+    from vs_zstsr.cli import main
+    from vs_zstsr.errors import ZstsrError
+
+    seen = []
+
+    def spy(model_path, opts, **kw):
+        seen.append(opts)
+        raise ZstsrError("stop here")
+
+    monkeypatch.setattr(stream.Renderer, "create", classmethod(lambda cls, *a, **k: spy(*a, **k)))
+    clip = vs.core.std.BlankClip(format=vs.RGBS, width=32, height=32, length=4)
+    sig = inspect.signature(F.upsample).parameters
+    src = tmp_path / "in.mkv"
+    io.write_video(src, np.zeros((4, 32, 32, 3), np.float32), 30, bit_depth=8)
+    up = {p.name: p for p in main.commands["upsample"].params}
+    for cls, f in _fields():
+        value = _another(f)
+        if value is None:
+            continue
+        if f.name in sig and f.name != "factor":
+            with pytest.raises(vs.Error, match="stop here"):
+                F.upsample(clip, 2, **{f.name: value})
+            assert _value(seen[-1], cls, f.name) == value, ("filter", f.name)
+        if f.name in up and f.name != "factor":
+            opt = up[f.name].opts[0]
+            args = [opt] if isinstance(value, bool) else [opt, str(value)]
+            r = CliRunner().invoke(main, ["upsample", str(src), "-o", str(tmp_path / "o.mkv"), "-f", "2", *args])
+            assert "stop here" in r.stderr, (f.name, r.stderr)
+            assert _value(seen[-1], cls, f.name) == value, ("cli", f.name)
