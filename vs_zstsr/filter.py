@@ -200,7 +200,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
              provider: str = _E.provider, device_id: int = _E.device_id,
              fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
-             sc: bool = True, sc_threshold: float = _U.cut_threshold) -> vs.VideoNode:
+             sc: bool = True, sc_threshold: float = _U.cut_threshold, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -244,6 +244,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                         ``_SceneChangeNext`` frame props when the clip has them (e.g. from
                         ``core.mv.SCDetection``), else from zstsr's own detector. False: ignore cuts.
     :param sc_threshold: The detector's threshold, 0 to 1 (higher finds fewer cuts).
+    :param bp_iters:    Spatio-temporal back-projection iterations between the ladder's rungs.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
@@ -264,7 +265,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                            tilesize=_as_int(tilesize, "tilesize"), overlap=_as_int(overlap, "overlap"),
                            ensemble=_as_int(ensemble, "ensemble"))
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
-                              train=TrainOptions(finetune=bool(finetune)))
+                              train=TrainOptions(finetune=bool(finetune)), bp_iters=_as_int(bp_iters, "bp_iters"))
     try:
         options.check()
     except ZstsrError as e:

@@ -127,6 +127,8 @@ class UpsampleOptions:
                                "of its own, so no frame mixes two shots. Lower finds more cuts; 0 turns "
                                "detection off (see docs/FOOTAGE.md).", cli="--scene-threshold", bounds=(0, 1),
                                label="the scene-cut threshold (sc_threshold, --scene-threshold)")
+    bp_iters: int = opt(1, "Spatio-temporal back-projection iterations between rungs (a prototype found 3 "
+                        "no better than 1: docs/PROTOTYPE.md).", bounds=(1, None))
     engine: EngineOptions = field(default_factory=EngineOptions)
     train: TrainOptions = field(default_factory=TrainOptions)
 
