@@ -181,7 +181,7 @@ class Ladder:
             y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
             if nxt != rung.size and j + 1 == len(rungs):   # the last step, to full size: the kept groups only
-                x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.bp_iters)
+                x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.options.bp_iters)
                 a, b = lead, lead + count
                 break
             if nxt != rung.size:
