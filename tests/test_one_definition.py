@@ -80,7 +80,8 @@ def _another(f):
     if isinstance(f.default, bool):
         return not f.default
     if md["choices"]:
-        return next(c for c in md["choices"] if c != f.default and c != "auto")
+        # the last one: the filter reads ensemble 0/1 as off/on (vs_zstsr/filter.py, _ensemble)
+        return next(c for c in reversed(md["choices"]) if c != f.default and c != "auto")
     if isinstance(f.default, float):
         return 0.5 if f.default != 0.5 else 0.25
     if isinstance(f.default, int):
