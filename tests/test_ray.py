@@ -152,6 +152,17 @@ def test_card_and_long_clip_on_the_cluster_match_the_local_render(ray_cluster, c
     rows = (tmp_path / "net" / "zstsr_render.csv").read_text()
     assert rows.count(",ok") == 4
     assert not list((tmp_path / "net").glob(".*"))   # no chunk folder left
+    mixed = tmp_path / "mixed"      # a clip that fails is one error line and a CSV row, as locally
+    mixed.mkdir()
+    (mixed / "a.mov").write_bytes((src / "a.mov").read_bytes())
+    (mixed / "bad.mov").write_bytes(b"not a video" * 100)
+    p = zstsr("render", mixed, "-o", tmp_path / "mixed-out", "--method", "cubic", "--factor", "2",
+              "--ray", cluster.address, wait=False)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 1 and "zstsr: error: " in err and "bad.mov" in err, err
+    rows = (tmp_path / "mixed-out" / "zstsr_render.csv").read_text().splitlines()
+    assert rows[1].endswith(",ok") and "bad.mov" in rows[2] and ",error: " in rows[2], rows
+    same_files(tmp_path / "mixed-out", local["cubic"], ("a.mov",))
     zstsr("upsample", src / LONG, "-o", tmp_path / "long.mov", "--method", "cubic", "--factor", "2",
           "--chunk", CHUNK, "--ray", cluster.address)
     assert (tmp_path / "long.mov").read_bytes() == local["upsample"].read_bytes()
