@@ -444,9 +444,10 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
             frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
             pbar = _bar(n * factor, "upsample")
         rate = vi.rate if conform else vi.rate * factor
-        with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                            color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
-                frames_cm as frames, pbar as b:
+        # the chunks (with --ray) are let go only once the writer has put the output in place
+        with frames_cm as frames, io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec,
+                                                 pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note,
+                                                 background=True) as w, pbar as b:
             for frame in frames:
                 w.write(frame)
                 if b is not None:

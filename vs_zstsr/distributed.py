@@ -94,6 +94,7 @@ def _prepare(create: Callable, seed: dict[str, bytes]):
     from .fit import cache_dir
 
     cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
     for name, data in seed.items():     # models the driver has for this clip: nothing to retrain
         if not (cache / name).exists():
             with io.atomic_path(cache / name) as tmp:
@@ -304,6 +305,7 @@ class Job:
         from .fit import cache_dir
 
         for name, data in files.items():   # the user's cache gets the clip's models
+            cache_dir().mkdir(parents=True, exist_ok=True)
             if not (cache_dir() / name).exists():
                 with io.atomic_path(cache_dir() / name) as tmp:
                     tmp.write_bytes(data)
