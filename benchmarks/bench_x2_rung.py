@@ -34,7 +34,10 @@ from vs_zstsr.backprojection import temporal_backproject                    # no
 from vs_zstsr.ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
-CITY = ROOT.parent / "shared" / "data" / "cityCC0.mpg"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import SHARED                                                   # noqa: E402
+
+CITY = SHARED / "cityCC0.mpg"
 
 
 def rung_clip(name: str) -> np.ndarray:

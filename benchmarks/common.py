@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout, or beside the folder of git worktrees (/work/wt/NAME)
+SHARED = next((p / "shared" / "data" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "data").is_dir()),
+              ROOT.parent / "shared" / "data")
 sys.path.insert(0, str(ROOT / "examples"))
 
 # name -> how to get its HTR ground truth; the factor is 8 everywhere (30 -> 240 fps for scenes).

@@ -94,6 +94,11 @@ class TSRNet(nn.Module):
     def receptive_field(self) -> dict:
         return receptive_field(self.depth, self.base)
 
+    def conv_shapes(self) -> list[tuple[int, int, int]]:
+        """(in channels, out channels, kernel volume) of each body layer: what its cost scales with."""
+        return [(c.in_channels, c.out_channels, int(np.prod(c.kernel_size))) for c in self.body
+                if isinstance(c, nn.Conv3d)]
+
 
 def receptive_field(depth: int, base: str = "cubic") -> dict:
     """How far (each side) an output sample can see: LTR frames and pixels.
