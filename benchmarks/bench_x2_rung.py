@@ -6,7 +6,7 @@ Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as
 * city: /work/shared/data/cityCC0.mpg shrunk 4x in space (180x101, 190 frames at 25 fps); LTR 95.
 
 Ours: train on the LTR alone (``zstsr_trainer.train``), export to ONNX, run with the torch-free
-runtime (``vs_zstsr.model``) as the ladder does (``ladder.net_x2``: the mean over ``--ensemble``
+runtime (``vs_zstsr.model``) as the ladder does (``netrun.net_x2``: the mean over ``--ensemble``
 transformed copies of the input; "1 copy" is the net alone), then temporal back-projection.
 ``--ensemble-curve`` also scores every ensemble size. Everything is clipped to [0, 1].
 
@@ -31,7 +31,7 @@ from vs_zstsr.metrics import psnr, ssim                                     # no
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate  # noqa: E402
 
 from vs_zstsr.backprojection import temporal_backproject                    # noqa: E402
-from vs_zstsr.ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
+from vs_zstsr.netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -67,7 +67,7 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
 def run_clip(name: str, config, log, ensemble: int = 1, curve: bool = False) -> dict:
     import zstsr_trainer
     from zstsr_export import export_onnx
-    from vs_zstsr.ladder import ENSEMBLE_SIZES, net_x2
+    from vs_zstsr.netrun import ENSEMBLE_SIZES, net_x2
     from vs_zstsr.model import load_model
 
     gt = rung_clip(name)

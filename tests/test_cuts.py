@@ -13,6 +13,7 @@ from vs_zstsr.cli import main
 from vs_zstsr.ladder import Ladder, plan
 from vs_zstsr.metrics import psnr
 from vs_zstsr.resample import rect_downsample
+from vs_zstsr.options import UpsampleOptions
 from vs_zstsr.stream import Renderer, upsample_stream
 
 
@@ -90,7 +91,7 @@ def test_frames_next_to_the_cut_are_as_good_as_mid_shot_and_would_not_be_without
 def test_chunked_rendering_equals_each_shot_rendered_alone():
     htr, cut = two_shots()
     ltr = rect_downsample(htr, 8, 0)
-    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
     for chunk in (1, 3, 5, 16):
         r.chunk = chunk
         streamed = np.stack(list(upsample_stream(iter(ltr), r)))
@@ -105,7 +106,7 @@ def test_chunked_rendering_equals_each_shot_rendered_alone():
 def test_a_one_frame_shot_is_handled():
     htr, cut = two_shots()
     ltr = rect_downsample(htr, 8, 0)
-    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
     out = r.render(ltr[cut - 3:cut + 3], 0, 6, cut_at=[3, 4])
     assert out.shape == (48, 64, 96, 3)
     np.testing.assert_allclose(out[24:32], np.repeat(ltr[cut:cut + 1], 8, 0), atol=1e-5)

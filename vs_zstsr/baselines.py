@@ -21,11 +21,19 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from . import native
 from .backprojection import temporal_backproject
 from .errors import ZstsrError
 from .resample import temporal_interpolate
 
 METHODS = ("repeat", "linear", "cubic", "minterpolate", "flowfps")
+# Peers run in a worker process (:mod:`.native`), with the name a crash report gives them:
+# MVTools kills the process it runs in on some real crops (issue 18).
+NATIVE = {"flowfps": "MVTools FlowFPS"}
+# The smallest frame side flow interpolation is given (here and on the ladder's rungs): MVTools
+# crashed on frames of up to XX px in a seeded fuzz over real crops (benchmarks/bench_flow_fuzz.py,
+# docs/BENCHMARKS.md); the worker turns any crash left into an exception.
+MIN_FLOW_SIZE = 32
 _KERNEL = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}
 
 
@@ -39,17 +47,55 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
         if progress:
             progress(len(out))
     else:
-        run = _minterpolate if method == "minterpolate" else _flowfps
-        grid = run(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
-        idx = np.clip(2 * np.arange(ltr.shape[0] * factor) + 1 - factor, 0, len(grid) - 1)
+        if method == "flowfps":
+            check_flow_size(ltr.shape[1], ltr.shape[2])
+        if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
+            frames = native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, what=NATIVE[method])
+        else:
+            frames = peer_frames(ltr, factor, method, rate)
         out = np.empty((ltr.shape[0] * factor,) + ltr.shape[1:], np.float32)
-        for k, j in enumerate(idx):
-            out[k] = grid[j]
+        for k, frame in enumerate(frames):
+            out[k] = frame
             if progress:
                 progress(1)
     if backproject:
         out = temporal_backproject(out, ltr, factor)
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction) -> Iterator[np.ndarray]:
+    """The ``T * factor`` output frames of a motion-compensated peer, in order (see the module doc)."""
+    run = _minterpolate if method == "minterpolate" else _flowfps
+    grid = run(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
+    for j in np.clip(2 * np.arange(ltr.shape[0] * factor) + 1 - factor, 0, len(grid) - 1):
+        yield grid[int(j)]
+
+
+def check_flow_size(height: int, width: int) -> None:
+    if min(height, width) < MIN_FLOW_SIZE:
+        raise ZstsrError(f"flow interpolation (MVTools) needs frames of at least {MIN_FLOW_SIZE}x{MIN_FLOW_SIZE}, "
+                         f"got {width}x{height}")
+
+
+def has_mvtools() -> bool:
+    """Whether MVTools is installed (asked where it would run: in a worker, :func:`flow_available`)."""
+    import vapoursynth as vs
+
+    return hasattr(vs.core, "mv")
+
+
+_available: bool | None = None
+
+
+def flow_available() -> bool:
+    """Whether flow interpolation can run here (VapourSynth and MVTools, in a worker); asked once."""
+    global _available
+    if _available is None:
+        try:
+            _available = bool(native.call(f"{__name__}:has_mvtools", what="VapourSynth"))
+        except (ZstsrError, ImportError):
+            _available = False
+    return _available
 
 
 class _LazyGrid:
@@ -123,9 +169,7 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
     core = vs.core
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
-    t, h, w, _ = ltr.shape
-    if min(h, w) < 24:   # MVTools' FlowFPS crashes the process (segfault) on 16-px frames
-        raise ZstsrError(f"flowfps needs frames of at least 24x24, got {w}x{h}")
+    t, h, w, _ = ltr.shape   # the size guard is interpolate()'s: the fuzz benchmark runs this below it
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)
 

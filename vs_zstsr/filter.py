@@ -28,6 +28,7 @@ from __future__ import annotations
 import collections
 import os
 import threading
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -35,17 +36,13 @@ import numpy as np
 
 import vapoursynth as vs
 
-from .cuts import DEFAULT_THRESHOLD as DEFAULT_SC_THRESHOLD
 from .errors import ZstsrError
-from .ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
+from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor
+
+_E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults, defined in .options
 
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
-PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
-METHODS = ("auto", "net", "cubic", "linear")
-# The self-check's candidates here: not MVTools' flow, which would request frames from this same
-# core inside a frame callback (a deadlock risk in a frame server); the CLI also weighs flow.
-CANDIDATES = ("net", "cubic", "linear")
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -198,10 +195,11 @@ class _ChunkCache:
 # ---------------------------------------------------------------------------------------------
 # the filter
 
-def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | None = None,
-             provider: str = "auto", device_id: int = 0, num_streams: int = 1, fp16: bool = False,
-             tilesize: int = 0, overlap: int = 0, method: str = "auto", ensemble: int = DEFAULT_ENSEMBLE,
-             finetune: bool = False, sc: bool = True, sc_threshold: float = DEFAULT_SC_THRESHOLD) -> vs.VideoNode:
+def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.PathLike | None = None,
+             provider: str = _E.provider, device_id: int = _E.device_id, num_streams: int = 1,
+             fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
+             method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
+             sc: bool = True, sc_threshold: float = _U.cut_threshold) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -228,12 +226,13 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
-    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic or
-                        linear interpolation for the ladder's rungs and uses the net on the first
-                        rung only where it beats that; ``net``: the net on every rung (the paper);
-                        ``cubic`` or ``linear``: that interpolation, no net (fast preview).
-                        (``zstsr upsample`` also weighs MVTools flow; a filter cannot safely run
-                        another filter chain from inside its frame callback.)
+    :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic, linear
+                        or motion-compensated flow interpolation for the ladder's rungs and uses
+                        the net on the first rung only where it beats that; ``net``: the net on
+                        every rung (the paper); ``cubic``, ``linear`` or ``flow``: that
+                        interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
+                        there is an error (``flow``) or a fallback to cubic (``auto``), not the
+                        end of the host.
     :param ensemble:    1, 2, 4, 8 or 16: where the net runs, its answer is the mean over this
                         many time-reversed, rotated and flipped copies of its input (the geometric
                         self-ensemble; the net's cost grows with it).
@@ -249,30 +248,30 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
     factor = _as_int(factor, "factor")
-    if factor < 2 or factor > 16 or factor & (factor - 1):
-        raise _err(f"factor must be a power of 2 from 2 to 16, got {factor}")
+    try:
+        check_factor(factor)
+    except ZstsrError as e:
+        raise _err(str(e)) from None
     _check_format(clip)
     model = _as_str(model, "model")
-    provider = _as_str(provider, "provider") or "auto"
-    if provider not in PROVIDERS:
-        raise _err(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
-    method = _as_str(method, "method") or "auto"
-    if method not in METHODS:
-        raise _err(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    device_id = _as_int(device_id, "device_id", 0)
+    provider = _as_str(provider, "provider") or _E.provider
+    method = _as_str(method, "method") or _U.method
     num_streams = _as_int(num_streams, "num_streams", 1)
-    tilesize = _as_int(tilesize, "tilesize", 0)
-    overlap = _as_int(overlap, "overlap", 0)
-    ensemble = _as_int(ensemble, "ensemble", 1)
-    if ensemble not in ENSEMBLE_SIZES:
-        raise _err(f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, got {ensemble}")
     try:
         sc_threshold = float(sc_threshold)
     except (TypeError, ValueError):
         raise _err(f"sc_threshold must be a number, got {sc_threshold!r}") from None
-    if not 0 <= sc_threshold <= 1:
-        raise _err(f"sc_threshold must be between 0 and 1, got {sc_threshold}")
-    sc_threshold = sc_threshold if sc else 0.0
+    engine = EngineOptions(provider=provider, device_id=_as_int(device_id, "device_id"), fp16=bool(fp16),
+                           tilesize=_as_int(tilesize, "tilesize"), overlap=_as_int(overlap, "overlap"),
+                           ensemble=_as_int(ensemble, "ensemble"))
+    options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
+                              train=TrainOptions(finetune=bool(finetune)))
+    try:
+        options.check()
+    except ZstsrError as e:
+        raise _err(str(e)) from None
+    if not sc:
+        options = replace(options, cut_threshold=0.0)
     if model is not None and method != "cubic":
         if not os.path.isfile(model):
             raise _err(f"model file not found: {model}")
@@ -297,21 +296,17 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
             out = resize_spatial(out, int(size[0]), int(size[1]))
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    renderer = _make_renderer(model, factor, height=h, width=w, read=read, num_frames=n,
-                              provider=provider, device_id=device_id, fp16=bool(fp16),
-                              tilesize=tilesize, overlap=overlap, num_streams=num_streams,
-                              method=method, ensemble=ensemble, finetune=bool(finetune), log=lambda m: _log(core, m),
-                              cut_threshold=sc_threshold,
-                              candidates=CANDIDATES)
+    renderer = _make_renderer(model, options, height=h, width=w, read=read, num_frames=n,
+                              log=lambda m: _log(core, m))
     return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
 
 
-def _make_renderer(model, factor, **kw):
+def _make_renderer(model, options, **kw):
     """The renderer for a clip (vs_zstsr.stream.Renderer); tests may replace this function."""
     from .stream import Renderer
 
     try:
-        return Renderer.create(model, factor, **kw)
+        return Renderer.create(model, options, **kw)
     except ZstsrError as e:
         raise _err(str(e)) from None
 
@@ -408,9 +403,9 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
 # ---------------------------------------------------------------------------------------------
 # the shim's side
 
-def _shim_upsample(clip, factor=8, model=None, provider=None, device_id=0, num_streams=1, fp16=0,
-                   tilesize=0, overlap=0, method=None, ensemble=DEFAULT_ENSEMBLE, finetune=0, sc=1,
-                   sc_threshold=DEFAULT_SC_THRESHOLD, **extra):
+def _shim_upsample(clip, factor=_U.factor, model=None, provider=None, device_id=_E.device_id, num_streams=1,
+                   fp16=0, tilesize=_E.tilesize, overlap=_E.overlap, method=None, ensemble=_E.ensemble, finetune=0,
+                   sc=1, sc_threshold=_U.cut_threshold, **extra):
     """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
     if extra:
         raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")

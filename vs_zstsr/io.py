@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -26,9 +25,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from . import outputs
 from .errors import ZstsrError
 
-FRAME_SIDECAR = "zstsr.json"  # rate and depth of a folder of PNG frames
+FRAME_SIDECAR = outputs.PNG_MARKER  # rate and depth of a folder of PNG frames
 CODECS = ("ffv1", "png", "h264", "h265", "prores")
 # Codecs a VideoWriter also takes, though the measuring tools' --codec does not offer them: DNxHR HQX
 # (10-bit 4:2:2, in .mov) for `zstsr render`'s edit-ready masters.
@@ -97,13 +97,14 @@ class VideoInfo:
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary name beside ``path`` to write to; renamed to ``path`` when the block ends
     without an exception, removed otherwise. Nothing half-written is ever left under ``path``.
-    ``suffix``: for writers that pick the format from the extension (e.g. ``".png"``)."""
+    ``suffix``: for writers that pick the format from the extension (e.g. ``".png"``). The folder
+    must exist; partial files of the same name left by a killed run are removed
+    (:func:`.outputs.clean_stale`)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + suffix, dir=target.parent)
-    os.close(fd)
+    outputs.clean_stale(target)
+    tmp = outputs.temp_path(target, suffix)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -645,13 +646,15 @@ class VideoWriter:
             raise ZstsrError(f"DNxHR needs a picture of at least 256x120, got {width}x{height}")
         if self.codec == "png" and (audio or timecode or metadata or stream_metadata):
             raise ZstsrError(f"{self.path}: a PNG folder cannot hold audio, a timecode or tags")
-        self._tmp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}{self.path.suffix}"
+        outputs.clean_stale(self.path, log)
         self._container = self._stream = None
         if self.codec == "png":
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=self.path.parent))
+            self._tmp = outputs.temp_path(self.path)
+            self._tmp.mkdir()
             self._pix_fmt = ("gray16be" if self.depth > 8 else "gray") if gray else (
                 "rgb48be" if self.depth > 8 else "rgb24")
         else:
+            self._tmp = outputs.temp_path(self.path, self.path.suffix)
             self._open(pix_fmt, crf)
 
     def _open(self, pix_fmt: str | None, crf: int | None) -> None:
@@ -801,9 +804,10 @@ class VideoWriter:
             return
         if not self._finished:
             raise RuntimeError("commit() before finish()")
-        if self.codec == "png" and self.path.exists():
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        os.replace(self._tmp, self.path)
+        if self.codec == "png":
+            outputs.replace_folder(self._tmp, self.path)  # never deletes a folder that is not ours
+        else:
+            os.replace(self._tmp, self.path)
         self._committed = True
 
     def abort(self) -> None:

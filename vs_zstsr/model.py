@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ZstsrError
+from .options import PROVIDERS
 
 FORMAT_VERSION = "1"     # must match zstsr_export.FORMAT_VERSION
-PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
 
 
 @functools.lru_cache(maxsize=1)

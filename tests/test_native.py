@@ -1,0 +1,198 @@
+"""Native plugins in worker processes (vs_zstsr/native.py): a crash is an exception, never the end
+of the process. The fixture ../shared/data/mvtools_crash_6x32x32.npy kills any process that runs
+MVTools FlowFPS on it (issue 18); here it goes through every entry point that can reach flow.
+
+The measured size guard (baselines.MIN_FLOW_SIZE) keeps flow off the fixture's 32x32 frames by
+itself; the tests that need MVTools to crash lower the guard to 24 (``unguarded``), so that what
+they check is the worker, not the guard."""
+from __future__ import annotations
+
+import csv
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, moving_blob_htr, run
+
+from vs_zstsr import baselines, io, native
+from vs_zstsr.resample import rect_downsample
+
+FIXTURE = ROOT.parent / "shared" / "data" / "mvtools_crash_6x32x32.npy"
+CRASH = "flow interpolation crashed on this clip"
+
+
+@pytest.fixture(scope="module")
+def crop() -> np.ndarray:
+    if not FIXTURE.is_file():
+        pytest.skip(f"{FIXTURE} is not here (../shared beside the checkout)")
+    if not baselines.flow_available():
+        pytest.skip("MVTools is not installed")
+    return np.load(FIXTURE)
+
+
+@pytest.fixture
+def unguarded(monkeypatch):
+    monkeypatch.setattr(baselines, "MIN_FLOW_SIZE", 24)
+
+
+def doubled(crop: np.ndarray) -> np.ndarray:
+    """12 frames whose rect-halving (the self-check's proxy at full size) is the crop itself."""
+    return np.repeat(crop, 2, axis=0)
+
+
+def write(path: Path, frames: np.ndarray) -> Path:
+    io.write_video(path, frames, Fraction(30), bit_depth=16)   # FFV1: the crash survives the round trip
+    return path
+
+
+class Repeat:
+    """A stand-in net that loses to every interpolator (no training, no onnxruntime)."""
+    receptive_field = {"frames": 1, "pixels": 1}
+    metadata = {}
+
+    def run(self, clip):
+        return np.repeat(clip, 2, axis=0)
+
+
+@pytest.fixture
+def fake_net(monkeypatch, tmp_path) -> Path:
+    from vs_zstsr import model
+
+    monkeypatch.setattr(model, "load_model", lambda *a, **k: Repeat())
+    path = tmp_path / "net.onnx"
+    path.write_bytes(b"a stand-in")
+    return path
+
+
+def error_lines(r) -> list[str]:
+    return [ln for ln in r.stderr.splitlines() if ln.startswith("zstsr: error:")]
+
+
+def one_error(r, needle: str, folder: Path) -> None:
+    """Exit status 1, one ``zstsr: error:`` line (after any progress notes), no traceback, no output."""
+    assert r.exit_code == 1 and "Traceback" not in r.stderr, r.output
+    lines = error_lines(r)
+    assert len(lines) == 1 and needle in lines[0], r.stderr
+    assert not [p for p in folder.iterdir() if p.name.startswith("out") or "partial" in p.name]
+
+
+def test_a_crash_is_an_exception_and_the_next_call_gets_a_fresh_worker():
+    pool = native.Pool(1)
+    try:
+        first = pool.call("os:getpid", what="a worker")
+        with pytest.raises(native.NativeCrash, match=r"^a test crashed: signal SIGSEGV"):
+            pool.call("ctypes:string_at", 0, what="a test")
+        with pytest.raises(native.NativeCrash, match="SIGABRT"):
+            pool.call("os:abort", what="a test")
+        assert pool.call("os:getpid", what="a worker") not in (first, None)
+        assert pool.started == 3
+        # arrays go both ways whole; a Python error comes back as itself, the worker lives on
+        x = np.random.default_rng(0).random((3, 5, 7, 3), dtype=np.float32)
+        np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
+        assert list(pool.stream("builtins:range", 3, what="range")) == [0, 1, 2]
+        with pytest.raises(baselines.ZstsrError, match="needs frames of at least"):
+            pool.call("vs_zstsr.baselines:check_flow_size", 8, 8, what="a check")
+        assert pool.started == 3
+    finally:
+        pool.close()
+
+
+def test_calls_from_many_threads_share_the_pool():
+    pool = native.Pool(2)
+    got, xs = {}, {k: np.full((2, 4, 4, 3), k, np.float32) for k in range(6)}
+
+    def work(k):
+        got[k] = pool.call("numpy:negative", xs[k], what="numpy")
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in xs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    pool.close()
+    assert all(np.array_equal(got[k], -xs[k]) for k in xs) and pool.started <= 2
+
+
+def test_the_fixture_crashes_mvtools_in_the_worker_and_flow_works_after(crop, unguarded):
+    with pytest.raises(native.NativeCrash, match="MVTools FlowFPS crashed"):
+        baselines.interpolate(crop, 2, "flowfps")
+    padded = np.pad(crop, ((0, 0), (0, 16), (0, 16), (0, 0)), mode="edge")
+    assert baselines.interpolate(padded, 2, "flowfps").shape == (12, 48, 48, 3)
+
+
+@pytest.mark.parametrize("guard", ["measured", "lowered"])
+def test_explicit_flow_on_the_fixture_is_one_error_line(tmp_path, crop, monkeypatch, guard):
+    """`baseline -m flowfps` and `upsample --method flow`: one error line, exit 1, no output;
+    refused by the size guard, or (guard lowered) MVTools' crash reported."""
+    if guard == "lowered":
+        monkeypatch.setattr(baselines, "MIN_FLOW_SIZE", 24)
+    guarded = crop.shape[1] < baselines.MIN_FLOW_SIZE
+    needle = "needs frames of at least" if guarded else "MVTools FlowFPS crashed: signal SIGSEGV"
+    src = write(tmp_path / "crop.mkv", crop)
+    one_error(run("baseline", src, "-o", tmp_path / "out.mkv", "-f", 2, "-m", "flowfps", ok=False), needle, tmp_path)
+    one_error(run("upsample", src, "-o", tmp_path / "out.mkv", "-f", 2, "--method", "flow", ok=False),
+              needle, tmp_path)
+
+
+def test_upsample_auto_drops_flow_that_crashes_and_renders(tmp_path, crop, unguarded, fake_net):
+    src = write(tmp_path / "crop.mkv", doubled(crop))
+    r = run("upsample", src, "-o", tmp_path / "out.mkv", "-f", 2, "--model", fake_net)
+    said = [ln for ln in r.stderr.splitlines() if CRASH in ln]
+    assert len(said) == 1 and "MVTools FlowFPS crashed" in said[0], r.stderr
+    assert io.count_frames(tmp_path / "out.mkv") == 24
+
+
+def test_the_self_check_drops_flow_that_crashes(crop, unguarded):
+    from vs_zstsr import ladder, selfcheck
+
+    logs = []
+    p = selfcheck.choose_methods(ladder.plan(32, 32, 2), None, doubled(crop), (32, 32), log=logs.append)
+    assert sum(CRASH in m for m in logs) == 1, logs
+    assert p.rungs[0].method in ("cubic", "linear")
+    assert "flow" not in logs[-1].split("->")[-2], logs       # the full-size ranking went on without it
+
+
+def test_render_folder_with_the_crashing_clip(tmp_path, crop, unguarded, fake_net):
+    """The other clips are rendered and the CSV names the failure (explicit flow); with the
+    self-check (auto), the crashing clip falls back and is rendered too."""
+    folder = tmp_path / "card"
+    folder.mkdir()
+    good = rect_downsample(moving_blob_htr(t=16, h=48, w=64), 2)
+    write(folder / "a_good.mkv", good)
+    write(folder / "b_crash.mkv", crop)
+    out = tmp_path / "renders"
+    r = run("render", folder, "-o", out, "-f", 2, "--codec", "ffv1", "--method", "flow", ok=False)
+    assert r.exit_code == 1 and len(error_lines(r)) == 1 and "b_crash.mkv" in error_lines(r)[0], r.stderr
+    rows = {Path(row["source"]).name: row for row in csv.DictReader(open(out / "zstsr_render.csv"))}
+    assert rows["a_good.mkv"]["status"] == "ok" and (out / "a_good.mkv").is_file()
+    assert rows["b_crash.mkv"]["status"].startswith("error: MVTools FlowFPS crashed: signal SIGSEGV"), rows
+    assert not (out / "b_crash.mkv").exists()
+
+    write(folder / "b_crash.mkv", doubled(crop))
+    out2 = tmp_path / "renders2"
+    r = run("render", folder, "-o", out2, "-f", 2, "--codec", "ffv1", "--model", fake_net)
+    assert sum(CRASH in ln for ln in r.stderr.splitlines()) == 1, r.stderr
+    rows = list(csv.DictReader(open(out2 / "zstsr_render.csv")))
+    assert [row["status"] for row in rows] == ["ok", "ok"] and (out2 / "b_crash.mkv").is_file()
+
+
+def test_the_vapoursynth_filter_survives_the_crash(crop, unguarded, fake_net):
+    vs = pytest.importorskip("vapoursynth")
+    from test_filter import array_clip
+
+    from vs_zstsr import filter as F
+
+    core = vs.core
+    messages = []
+    handle = core.add_log_handler(lambda level, msg: messages.append(msg))
+    try:
+        explicit = F.upsample(array_clip(core, crop), 2, method="flow")
+        with pytest.raises(vs.Error, match="MVTools FlowFPS crashed"):
+            explicit.get_frame(0)
+        auto = F.upsample(array_clip(core, doubled(crop)), 2, model=str(fake_net))
+        assert sum(CRASH in m for m in messages) == 1, messages
+        assert auto.num_frames == 24 and auto.get_frame(23).width == 32
+    finally:
+        core.remove_log_handler(handle)

@@ -1,0 +1,327 @@
+"""Native plugins that can crash run in worker processes, so that a crash is an exception.
+
+MVTools' FlowFPS kills the process it runs in on some real crops (a segmentation fault, or glibc's
+``double free or corruption``, on the 6x32x32 crop ``../shared/data/mvtools_crash_6x32x32.npy``
+of a 1080x1920 clip; issue 18), and no Python ``try`` can catch that. So such a call runs here:
+in a small pool of worker processes (plain Python, one VapourSynth core each) that are started
+once and reused, with the arrays sent through pipes (pickle protocol 5, NumPy buffers out of band,
+no copy into the pickle). When a worker dies mid-call, the caller gets :class:`NativeCrash` (a
+:class:`.errors.ZstsrError`, so the CLI prints one line) naming the signal and the library's last
+words on stderr, and the pool starts a fresh worker for the next call.
+
+Any native plugin uses it the same way: write a module-level function that does the native work
+(a generator to stream frames back as they come), and call it by name::
+
+    native.call("vs_zstsr.baselines:flow_available", what="MVTools")
+    for frame in native.stream("vs_zstsr.baselines:peer_frames", ltr, 2, "flowfps", rate, what="MVTools FlowFPS"):
+        ...
+
+The workers run in their own session (a Ctrl-C in the terminal reaches only the main process,
+which then stops them), print nothing to the terminal (their stderr is kept in a temporary file,
+read back only to explain a crash), and end when the main process closes their pipe or exits.
+Their cost per call is measured in docs/BENCHMARKS.md (``benchmarks/bench_flow_fuzz.py``).
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import io
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import ZstsrError
+
+# Workers started at most; more are started only while that many calls run at once (e.g. a
+# VapourSynth script served with `vspipe -r 4`), so a plain CLI run starts one.
+MAX_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_HEAD = struct.Struct("<QI")      # pickle length, number of out-of-band buffers
+_LEN = struct.Struct("<Q")
+PIPE_BYTES = 1 << 20
+
+
+class NativeCrash(ZstsrError):
+    """A native library killed its worker process during a call (the call's result is lost)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# messages: a pickle and its out-of-band buffers, each prefixed by its length
+
+def _send(f, obj: Any) -> None:
+    bufs: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=bufs.append)
+    views = [b.raw() for b in bufs]
+    f.write(_HEAD.pack(len(data), len(views)) + b"".join(_LEN.pack(v.nbytes) for v in views))
+    f.write(data)
+    for v in views:
+        f.write(v)
+    f.flush()
+
+
+def _read_exact(f, n: int) -> bytearray:
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = f.readinto(view[got:])
+        if not k:
+            raise EOFError
+        got += k
+    return buf
+
+
+def _recv(f) -> Any:
+    size, nbuf = _HEAD.unpack(_read_exact(f, _HEAD.size))
+    lens = [_LEN.unpack(_read_exact(f, _LEN.size))[0] for _ in range(nbuf)]
+    data = _read_exact(f, size)
+    bufs = [_read_exact(f, n) for n in lens]
+    try:
+        return pickle.loads(data, buffers=bufs)
+    except EOFError:
+        raise ZstsrError("a worker's message could not be read") from None
+    except Exception as e:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt here
+        return "error", ZstsrError(f"a worker's message could not be read ({type(e).__name__}: {e})")
+
+
+def _resolve(name: str):
+    module, _, attr = name.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# the parent side
+
+def _python() -> str:
+    """This interpreter's executable; inside a host that embeds Python (vspipe, an editor),
+    ``sys.executable`` is the host, so look for the interpreter of this environment instead."""
+    if Path(sys.executable).name.startswith("python"):
+        return sys.executable
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for prefix in (sys.prefix, sys.base_prefix):
+        for name in (f"python{ver}", "python3", "python"):
+            p = Path(prefix) / ("python.exe" if os.name == "nt" else f"bin/{name}")
+            if p.is_file():
+                return str(p)
+    raise ZstsrError(f"cannot find a Python {ver} interpreter to run native plugins in (looked in {sys.prefix})")
+
+
+def _widen(f) -> None:
+    """Frames are megabytes: a 1 MiB pipe (Linux; 64 KiB by default) takes far fewer switches."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(f.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except (ImportError, OSError):
+        pass
+
+
+class _Worker:
+    def __init__(self):
+        env = dict(os.environ)
+        # the worker imports this same vs_zstsr, wherever it was imported from
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
+        self.stderr = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen([_python(), "-m", "vs_zstsr.native"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self.stderr, env=env,
+                                         start_new_session=True, close_fds=True)
+        except OSError as e:
+            self.stderr.close()
+            raise ZstsrError(f"cannot start a worker process for native plugins: {e}") from None
+        for f in (self.proc.stdin, self.proc.stdout):
+            _widen(f)
+
+    def request(self, fn: str, args, kwargs, streaming: bool, what: str) -> Iterator[tuple[str, Any]]:
+        try:
+            _send(self.proc.stdin, (fn, args, kwargs, streaming))
+            while True:
+                kind, value = _recv(self.proc.stdout)
+                yield kind, value
+                if kind != "item":
+                    return
+        except (EOFError, BrokenPipeError, OSError):
+            raise self._crash(what) from None
+
+    def _crash(self, what: str) -> NativeCrash:
+        try:
+            rc = self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        if rc < 0:
+            try:
+                how = f"signal {signal.Signals(-rc).name}"
+            except ValueError:
+                how = f"signal {-rc}"
+        else:
+            how = f"exit status {rc}"
+        said = self._last_words()
+        self.close()
+        return NativeCrash(f"{what} crashed: {how}{', ' + said if said else ''}")
+
+    def _last_words(self) -> str:
+        try:
+            self.stderr.seek(0, io.SEEK_END)
+            self.stderr.seek(max(0, self.stderr.tell() - 4096))
+            lines = [ln.strip() for ln in self.stderr.read().decode(errors="replace").splitlines() if ln.strip()]
+        except (OSError, ValueError):
+            return ""
+        return lines[-1][:200] if lines else ""
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(timeout=2)     # it leaves when its stdin closes
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+
+
+class Pool:
+    """Up to ``size`` workers, started when needed and reused; thread-safe (one call per worker
+    at a time). A worker that crashed or was left mid-stream is dropped; the next call starts
+    another one."""
+
+    def __init__(self, size: int = MAX_WORKERS):
+        self.size = size
+        self._idle: list[_Worker] = []
+        self._busy = 0
+        self._cond = threading.Condition()
+        self.started = 0          # workers started so far (crashes included)
+
+    def _take(self) -> _Worker:
+        with self._cond:
+            while True:
+                while self._idle:
+                    w = self._idle.pop()
+                    if w.alive:
+                        self._busy += 1
+                        return w
+                    w.close()
+                if self._busy < self.size:
+                    self._busy += 1
+                    break
+                self._cond.wait()
+        try:
+            w = _Worker()
+        except BaseException:
+            self._put(None)
+            raise
+        self.started += 1
+        return w
+
+    def _put(self, w: _Worker | None) -> None:
+        with self._cond:
+            self._busy -= 1
+            if w is not None:
+                self._idle.append(w)
+            self._cond.notify()
+
+    def stream(self, fn: str, *args, what: str, **kwargs) -> Iterator[Any]:
+        """Run generator function ``fn`` ("module:name") in a worker; yield what it yields."""
+        w, ok = self._take(), False
+        try:
+            for kind, value in w.request(fn, args, kwargs, True, what):
+                if kind == "error":
+                    ok = True
+                    raise value
+                if kind == "done":
+                    ok = True
+                    return
+                yield value
+        finally:
+            if not ok:            # crashed, or the caller stopped early: the worker's state is unknown
+                w.close()
+                w = None
+            self._put(w)
+
+    def call(self, fn: str, *args, what: str, **kwargs) -> Any:
+        """Run function ``fn`` ("module:name") in a worker and return its result."""
+        w, ok = self._take(), False
+        try:
+            for kind, value in w.request(fn, args, kwargs, False, what):
+                ok = True
+                if kind == "error":
+                    raise value
+                return value
+        finally:
+            if not ok:
+                w.close()
+                w = None
+            self._put(w)
+
+    def close(self) -> None:
+        with self._cond:
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.close()
+
+
+_POOL = Pool()
+atexit.register(_POOL.close)
+
+
+def call(fn: str, *args, what: str, **kwargs) -> Any:
+    """``fn(*args, **kwargs)`` in a worker process of the shared pool; see the module doc."""
+    return _POOL.call(fn, *args, what=what, **kwargs)
+
+
+def stream(fn: str, *args, what: str, **kwargs) -> Iterator[Any]:
+    """What generator ``fn(*args, **kwargs)`` yields, run in a worker process of the shared pool."""
+    return _POOL.stream(fn, *args, what=what, **kwargs)
+
+
+def pool() -> Pool:
+    return _POOL
+
+
+# ---------------------------------------------------------------------------------------------
+# the worker side
+
+def _serve() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)        # the main process decides when to stop
+    out = os.fdopen(os.dup(1), "wb")                     # the messages' own pipe ...
+    os.dup2(2, 1)                                        # ... so a plugin's prints cannot corrupt it
+    inp = sys.stdin.buffer
+    while True:
+        try:
+            fn, args, kwargs, streaming = _recv(inp)
+        except EOFError:
+            return
+        try:
+            result = _resolve(fn)(*args, **kwargs)
+            if streaming:
+                for item in result:
+                    _send(out, ("item", item))
+                result = None
+            msg = ("done", result)
+        except Exception as e:  # noqa: BLE001 - every error goes back to the caller
+            msg = ("error", e)
+        try:
+            _send(out, msg)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            _send(out, ("error", ZstsrError(f"{type(msg[1]).__name__}: {msg[1]}")))
+
+
+if __name__ == "__main__":
+    _serve()
