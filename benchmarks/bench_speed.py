@@ -107,7 +107,7 @@ def measure_train(preset: str, threads: int, rounds: int, iters: int, log) -> tu
 
 def measure_infer(result, threads: int, rounds: int, ensembles, log) -> list[dict]:
     from zstsr_export import export_onnx
-    from vs_zstsr.ladder import net_x2
+    from vs_zstsr.netrun import net_x2
     from vs_zstsr.model import load_model
 
     OUT.mkdir(parents=True, exist_ok=True)
