@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,10 +41,11 @@ from common import REAL, SHARED                                             # no
 CITY = SHARED / "cityCC0.mpg"
 
 
-def rung_clip(name: str) -> np.ndarray:
-    """HTR ground truth of the coarse x2 rung, cached as .npy."""
+def rung_clip(name: str, size: str = "large") -> np.ndarray:
+    """HTR ground truth of the coarse x2 rung, cached as .npy. ``size``: of the example scenes
+    (scripts/gpu-check --dry-run takes the small ones)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    f = CACHE / f"{name}_htr.npy"
+    f = CACHE / f"{name}_htr.npy" if size == "large" else CACHE / f"{name}_{size}_htr.npy"
     if f.exists():
         return np.load(f)
     if name == "city":
@@ -64,7 +66,7 @@ def rung_clip(name: str) -> np.ndarray:
         htr = np.stack(groups)
     else:
         from scenes import render
-        v, _ = render(name, size="large")
+        v, _ = render(name, size=size)
         htr = resize_spatial(rect_downsample(v, 4, 0), v.shape[1] // 4, v.shape[2] // 4)
     htr = np.clip(htr, 0, 1).astype(np.float32)
     np.save(f, htr)
@@ -144,11 +146,13 @@ def run_clip(name: str, config, log, ensemble: int = 1, curve: bool = False) -> 
     return row
 
 
-def curve_clip(name: str, config, log, ensemble: int, marks: list[int]) -> dict:
-    """The x2 rung's PSNR (ours, ensemble, +BP) after each of ``marks`` iterations of one training
-    run: the net is snapshot when it reaches each count. Iterations, not seconds: the same
-    iterations take less time after the speed work (the training function is the same), so one
-    run gives the curve before and after (bench_speed.py measures the iterations per second)."""
+def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: str = "iterations",
+               provider: str = "cpu", size: str = "large") -> dict:
+    """The x2 rung's PSNR (ours, ensemble, +BP) after each of ``marks`` iterations (or seconds, with
+    ``by="seconds"``: scripts/gpu-check) of one training run: the net is snapshot when it gets there.
+    Iterations, not seconds, for the CPU curve: the same iterations take less time after the speed
+    work (the training function is the same), so one run gives the curve before and after
+    (bench_speed.py measures the iterations per second of each)."""
     import copy
 
     import torch
@@ -157,7 +161,7 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[int]) -> dict:
     from vs_zstsr.model import load_model
     from vs_zstsr.netrun import net_x2
 
-    gt = rung_clip(name)
+    gt = rung_clip(name, size)
     gt = gt[: gt.shape[0] // 2 * 2]
     ltr = rect_downsample(gt, 2, 0)
     shots = cuts.segments(len(ltr), cuts.detect(ltr))
@@ -167,24 +171,27 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[int]) -> dict:
 
     best = max(score(temporal_backproject(per_shot(lambda x: temporal_interpolate(x, 2, k)), ltr, 2), gt)["psnr"]
                for k in ("linear", "cubic"))
-    snaps = {}
+    snaps, todo = {}, sorted(marks)
 
     def progress(step, total, info):
-        if step in marks:
-            snaps[step] = (copy.deepcopy(info["net"]).to(memory_format=torch.contiguous_format), info["seconds"])
+        while todo and (step if by == "iterations" else info["seconds"]) >= todo[0]:
+            snaps[todo.pop(0)] = (copy.deepcopy(info["net"]).float().cpu().to(memory_format=torch.contiguous_format),
+                                  info["seconds"], step)
             log(f"  {name} it {step} {info['seconds']:.0f}s ratio {info['ratio']:.3f} lr {info['lr']:.0e}")
 
-    r = zstsr_trainer.train([ltr[a:b] for a, b in shots], config.replace(max_iters=max(marks), budget_s=None),
-                            progress=progress)
+    stop = {"max_iters": int(max(marks)), "budget_s": None} if by == "iterations" else \
+        {"max_iters": None, "budget_s": float(max(marks)) + 1}
+    r = zstsr_trainer.train([ltr[a:b] for a, b in shots], config.replace(**stop), progress=progress)
     row = {"clip": name, "size": f"{gt.shape[2]}x{gt.shape[1]}", "ltr_frames": ltr.shape[0], "best_bp": best,
            "ensemble": ensemble, "curve": {}}
-    for it, (net, secs) in sorted(snaps.items()):
-        path = CACHE / f"{name}_curve.onnx"
+    for mark, (net, secs, step) in sorted(snaps.items()):
+        path = CACHE / f"{name}_curve_{os.getpid()}.onnx"
         export_onnx(net.eval(), str(path), {"training_scale": 0.25})
-        model = load_model(path, provider="cpu")
+        model = load_model(path, provider=provider)
         out = temporal_backproject(per_shot(lambda x: net_x2(model, x, ensemble=ensemble)), ltr, 2)
         p = score(out, gt)["psnr"]
-        row["curve"][it] = {"psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1)}
+        row["curve"][mark] = {"psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
+        path.unlink()
     row["stopped"] = r.stopped
     return row
 

@@ -127,7 +127,16 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
 
     chain: list = []
     if provider == "tensorrt":
-        chain.append(("TensorrtExecutionProvider", {"device_id": device_id, "trt_fp16_enable": bool(fp16)}))
+        # Engines are built per input shape and take a minute; keep them (and TensorRT's timing
+        # cache) in the user's cache so that the next run with the same model and shape starts at once.
+        from .fit import cache_dir
+
+        engines = cache_dir() / "tensorrt"
+        engines.mkdir(parents=True, exist_ok=True)
+        chain.append(("TensorrtExecutionProvider", {
+            "device_id": device_id, "trt_fp16_enable": bool(fp16), "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(engines), "trt_timing_cache_enable": True,
+            "trt_timing_cache_path": str(engines)}))
     if provider in ("cuda", "tensorrt"):
         chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
         if hasattr(ort, "preload_dlls"):   # CUDA/cuDNN from pip's nvidia-* wheels, if that is where they are
