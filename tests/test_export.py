@@ -122,3 +122,21 @@ def test_models_written_before_the_conv2d_layers_still_load():
         cubic = net.interp(xt)[0].permute(1, 2, 3, 0).numpy()
     assert np.abs(ref - cubic).max() > 1e-3     # the residual is there, not only the cubic base
     np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
+def test_tensorrt_keeps_its_engines_in_the_model_cache(model_path, tmp_path, monkeypatch):
+    """What the TensorRT provider is given (checked here without a GPU): an engine cache in the
+    model cache folder, one folder per model content, precision and device."""
+    from vs_zstsr.model import provider_chain
+
+    monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path / "cache"))
+    chain = provider_chain("tensorrt", model_path, device_id=1, fp16=True)
+    assert [p if isinstance(p, str) else p[0] for p in chain] == [
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    trt = chain[0][1]
+    assert trt["trt_engine_cache_enable"] and trt["trt_fp16_enable"] and trt["device_id"] == 1
+    folder = trt["trt_engine_cache_path"]
+    assert folder.startswith(str(tmp_path / "cache")) and folder.endswith("-fp16-gpu1")
+    assert provider_chain("tensorrt", model_path, 1, True)[0][1]["trt_engine_cache_path"] == folder
+    assert provider_chain("tensorrt", model_path, 1, False)[0][1]["trt_engine_cache_path"] != folder
+    assert provider_chain("cpu", model_path) == ["CPUExecutionProvider"]

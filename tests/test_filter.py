@@ -6,6 +6,7 @@ enough to check the frame server: timing, props, formats, caching, ordering and 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import random
 import subprocess
@@ -213,9 +214,12 @@ def test_chunk_cache_renders_each_chunk_once(core, small_chunks, monkeypatch):
         class Wrapped:
             chunk, context = r.chunk, r.context
 
-            def render(self, window, lead, count):
+            def render(self, window, lead, count, cut_at=None):
                 renders.append((lead, count))
-                return real(window, lead, count)
+                return real(window, lead, count, cut_at)
+
+            def cuts(self, window, lead, count):
+                return r.cuts(window, lead, count)
         return Wrapped()
 
     monkeypatch.setattr(F, "_make_renderer", counting)
@@ -509,3 +513,18 @@ def test_the_shim_forwards_every_option(core, monkeypatch):
     core.zstsr.Upsample(src, 2, method="cubic", ensemble=8, finetune=1, tilesize=64, sc_threshold=0.5)
     o = seen["options"]
     assert (o.engine.ensemble, o.train.finetune, o.engine.tilesize, o.cut_threshold) == (8, True, 64, 0.5)
+
+
+def test_the_shim_registers_the_filters_arguments():
+    """The argument string in the C shim is the Python filter's signature (they cannot drift), and
+    the loaded plugin registered that string."""
+    import re
+
+    src = (Path(F.__file__).parent / "_shim" / "zstsr_shim.c").read_text()
+    call = src[src.index('registerFunction("Upsample"'):]
+    registered = "".join(re.findall(r'"([^"]*)"', call[:call.index('"clip:vnode;", upsample_create')])[1:])
+    assert registered == F.shim_signature()
+    names = [a.split(":")[0] for a in registered.split(";") if a]
+    assert names == list(inspect.signature(F.upsample).parameters)
+    assert vs.core.zstsr.Upsample.signature == registered    # the plugin as built
+    assert "num_streams" not in registered    # no option that does nothing

@@ -54,8 +54,8 @@ def backproject_x2(base: torch.Tensor, ltr: torch.Tensor) -> torch.Tensor:
 
 class TSRNet(nn.Module):
     """``base="cubic"`` (the paper) or ``"cubic_bp"``: the residual is learnt over cubic followed by
-    temporal back-projection, a stronger base that already agrees with the input (NOTES: BP is
-    +0.3..3 dB for every interpolator).
+    temporal back-projection, a stronger base that already agrees with the input (back-projection
+    helped every interpolator: docs/PROTOTYPE.md, "Back-projection").
 
     The 1x3x3 layers see no time, so they run as Conv2d over frames with time folded into the
     batch: the same function (replicate padding in space only, as before), but oneDNN and
@@ -80,7 +80,7 @@ class TSRNet(nn.Module):
                 conv = nn.Conv2d(cin, cout, k[1:], padding=k[1] // 2, padding_mode="replicate")
             else:
                 conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), padding_mode="replicate")
-            # Collapse trap (NOTES): with PyTorch's default init and a high lr a hidden ReLU layer
+            # Collapse trap (docs/PROTOTYPE.md, "Training"): with PyTorch's default init and a high lr a hidden ReLU layer
             # can die and the net outputs exactly the cubic input. He init keeps activations alive.
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             nn.init.zeros_(conv.bias)

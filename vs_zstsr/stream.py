@@ -10,6 +10,7 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 from __future__ import annotations
 
 import collections
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -18,14 +19,14 @@ import numpy as np
 from . import cuts
 from .ladder import Ladder
 from .methods import METHODS
-from .options import UpsampleOptions
+from .options import EngineOptions, UpsampleOptions
 from .prepare import Clip, build_ladder
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
 
 
-def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
+def chunk_frames(height: int, width: int, factor: int) -> int:
     per_frame = height * width * 3 * 4 * factor * 4
     return int(np.clip(CHUNK_BYTES // max(1, per_frame), 2, 32))
 
@@ -43,7 +44,10 @@ class Renderer:
 
     @property
     def context(self) -> int:
-        return self.ladder.context
+        """LTR frames a window needs on each side of its inside: the ladder's reach, and beyond
+        it the cut detector's (:data:`.cuts.REACH`) so that the cuts within the ladder's reach are
+        decided as in the whole clip."""
+        return self.ladder.context + (cuts.REACH if self.cut_threshold > 0 else 0)
 
     @classmethod
     def create(cls, model_path: str | None, options: UpsampleOptions, *, height: int, width: int,
@@ -58,7 +62,10 @@ class Renderer:
         """
         ladder = build_ladder(model_path, options, Clip(height, width, read, num_frames), log=log,
                               progress=progress, candidates=candidates)
-        return cls(ladder, chunk_frames(height, width, options.factor, ladder.context), log, options.cut_threshold)
+        if log:
+            for note in inert_options(options, ladder):
+                log(note)
+        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
@@ -66,13 +73,13 @@ class Renderer:
         Each shot in the window is run through the ladder on its own, so no output frame reads
         a frame of another shot; a shot's ends are handled like the clip's ends. ``cut_at``: the
         window indices where a new shot starts (e.g. from VapourSynth's ``_SceneChangePrev``
-        props); None: detect them (:func:`.cuts.detect`, pairwise, so every window of a clip
-        finds the same cuts and chunked rendering still equals whole-clip rendering).
+        props); None: detect them (:meth:`cuts`: a window with :attr:`context` frames each side
+        finds the cuts the whole clip has, so chunked rendering equals whole-clip rendering).
         """
         if lead < 0 or count < 1 or lead + count > window.shape[0]:
             raise ValueError(f"bad window slice {lead}+{count} of {window.shape[0]} frames")
         if cut_at is None:
-            cut_at = cuts.detect(window, self.cut_threshold)
+            cut_at = self.cuts(window, lead, count)
         parts = []
         for a, b in cuts.segments(window.shape[0], cut_at):
             lo, hi = max(a, lead), min(b, lead + count)
@@ -80,18 +87,67 @@ class Renderer:
                 parts.append(self.ladder.run(window[a:b], keep=(lo - a, hi - lo)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def cuts(self, window: np.ndarray, lead: int, count: int) -> list[int]:
+        """The detected cuts (window indices) that matter to the inside ``lead .. lead+count-1``:
+        those within the ladder's reach of it. Further out a decision may lack its neighbourhood
+        (:data:`.cuts.REACH`), and it would not change the inside anyway."""
+        reach = self.ladder.context
+        return [k for k in cuts.detect(window, self.cut_threshold) if lead - reach < k < lead + count + reach]
+
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
         """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
         return max(0, first - self.context), min(total, first + count + self.context)
 
 
+def inert_options(options: UpsampleOptions, ladder: Ladder) -> list[str]:
+    """A line for each engine option that was asked for and has no effect on this ladder."""
+    e, model, notes = options.engine, ladder.model, []
+    uses_net = model is not None and ladder.plan.uses_net
+    if e.fp16 and not uses_net:
+        notes.append("fp16 has no effect: no net runs on this clip")
+    elif e.fp16 and not model.fp16:
+        notes.append(f"fp16 has no effect on the {model.provider} provider (half precision runs on CUDA and TensorRT)")
+    changed = [k for k, v in (("tilesize", e.tilesize), ("overlap", e.overlap)) if v]
+    if not uses_net and e.ensemble != EngineOptions.ensemble:
+        changed.append("ensemble")
+    if changed and not uses_net:
+        notes.append(f"{', '.join(changed)} {'has' if len(changed) == 1 else 'have'} no effect: no net runs on this clip")
+    return notes
+
+
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
                     ) -> Iterator[np.ndarray]:
-    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    if renderer.ladder.streams:
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold)
+        return
+    for window, lead, count in stream_chunks(frames, renderer):
+        yield from renderer.render(window, lead, count)
+
+
+def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) -> np.ndarray:
+    """The HTR frames of LTR frames ``lead .. lead+count-1`` of a window from :func:`stream_chunks`,
+    exactly as :func:`upsample_stream` gives them for the whole clip: a ladder that streams runs
+    its streamed form over the window (the same arithmetic, frame by frame; the window's context
+    covers its reach), any other :meth:`Renderer.render`."""
+    if renderer.ladder.streams:
+        f = renderer.factor
+        out = renderer.ladder.stream(iter(window), renderer.cut_threshold)
+        return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
+    return renderer.render(window, lead, count)
+
+
+def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer) -> Iterator[tuple[np.ndarray, int, int]]:
+    """The chunks of a stream of LTR frames in order, as ``(window, lead, count)`` for
+    :meth:`Renderer.render`: chunks of ``renderer.chunk`` frames, each window carrying
+    ``renderer.context`` frames each side (cut short at the clip's ends). One pass over
+    ``frames``, holding one window; the chunking of local and distributed renders alike
+    (``vs_zstsr/distributed.py`` ships each window to a worker)."""
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
-    done = 0      # LTR frames whose output has been yielded
+    done = 0      # LTR frames whose chunk has been handed out
     it = iter(frames)
     ended = False
     while True:
@@ -105,9 +161,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
         if done >= have:
             break
         count = min(step, have - done)
-        window = np.stack(buf)
-        lead = done - base
-        yield from renderer.render(window, lead, count)
+        yield np.stack(buf), done - base, count
         done += count
         while base < done - ctx:  # drop what no later chunk needs as context
             buf.popleft()
