@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -255,7 +256,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     _audio_note(vi)
     n = io.count_frames(ltr, vi)
     # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
-    kernel = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}.get(method)
+    kernel = baselines.KERNELS.get(method)
     segment = direct.segment_frames(vi.height, vi.width)
     if method == "minterpolate":
         segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
@@ -336,9 +337,7 @@ def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
     if "budget_s" in params:
         params["budget_s"] = parse_budget(params["budget_s"])
     engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
-    job = _take(UpsampleOptions, params)
-    return UpsampleOptions(factor=factor, method=job.method, cut_threshold=job.cut_threshold,
-                           engine=engine, train=train).check()
+    return replace(_take(UpsampleOptions, params), factor=factor, engine=engine, train=train).check()
 
 
 # The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
