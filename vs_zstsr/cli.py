@@ -109,14 +109,17 @@ input_options = [
                       "repeated or dropped, said in one line), or refuse it."),
     click.option("--assume-progressive", is_flag=True,
                  help="Treat input flagged as interlaced as progressive (else it is refused)."),
+    click.option("--allow-truncated", is_flag=True,
+                 help="Accept a file that ends before its container says (else it is refused): use "
+                      "the frames that decode, with a warning naming how many."),
 ]
 
 
-def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False
-                ) -> io.VideoInfo:
-    """Probe an input and apply the footage checks (alpha, interlacing, variable rate)."""
+def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False,
+                allow_truncated: bool = False) -> io.VideoInfo:
+    """Probe an input and apply the footage checks (truncation, alpha, interlacing, variable rate)."""
     return io.open_input(path, _parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-                         log=_note)
+                         allow_truncated=allow_truncated, log=_note)
 
 
 class _Group(click.Group):
@@ -156,12 +159,13 @@ def main() -> None:
 @click.argument("video", type=click.Path())
 @fps_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def info(video: str, fps: str | None, as_json: bool) -> None:
+@_with(input_options[-1:])
+def info(video: str, fps: str | None, as_json: bool, allow_truncated: bool) -> None:
     """Describe VIDEO: size, exact frame rate, frames (counted when the container does not say),
     pixel format, colour, start timecode, reel name and audio."""
     from . import render as rd
 
-    vi = io.probe(video, _parse_rate(fps))
+    vi = io.probe(video, _parse_rate(fps), allow_truncated=allow_truncated, log=_note)
     d = io.info_dict(vi)
     d["frames_counted"] = vi.frames is None
     if vi.frames is None:
@@ -202,7 +206,7 @@ def info(video: str, fps: str | None, as_json: bool) -> None:
 @_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
             codec: str | None, crf: int | None, prores_profile: str | None, overwrite: bool, fps: str | None,
-            vfr: str, assume_progressive: bool) -> None:
+            vfr: str, assume_progressive: bool, allow_truncated: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -215,7 +219,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
     _check_outputs(folders_or_files=[output, gt_out], inputs=[htr], overwrite=overwrite, codec=codec)
     enc = _encode_kw(output, codec, crf, prores_profile)
-    vi = _open_input(htr, fps, vfr, assume_progressive)
+    vi = _open_input(htr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
     kw = dict(bit_depth=vi.bit_depth, pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note)
@@ -281,7 +285,7 @@ def _maybe_writer(path, w, h, rate, kw):
 @_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
              codec: str | None, crf: int | None, prores_profile: str | None, overwrite: bool, fps: str | None,
-             vfr: str, assume_progressive: bool) -> None:
+             vfr: str, assume_progressive: bool, allow_truncated: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
@@ -292,7 +296,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     check_factor(factor)
     _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
     enc = _encode_kw(output, codec, crf, prores_profile)
-    vi = _open_input(ltr, fps, vfr, assume_progressive)
+    vi = _open_input(ltr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(ltr, vi)
     # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
@@ -461,7 +465,7 @@ def _ray_job(address: str | None, chunk: int | None):
 @_with(input_options)
 @_with(scale_options)
 def upsample(video, output, factor, model, conform, codec, crf, prores_profile, overwrite, fps, vfr,
-             assume_progressive, ray_address, chunk, **params) -> None:
+             assume_progressive, allow_truncated, ray_address, chunk, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -477,7 +481,7 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
     _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
                    overwrite=overwrite, codec=codec)
     enc = _encode_kw(output, codec, crf, prores_profile)
-    vi = _open_input(video, fps, vfr, assume_progressive)
+    vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(video, vi)
     if n < 1:
@@ -543,7 +547,7 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
 @_with(input_options)
 @_with(scale_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, overwrite, fps, vfr,
-           assume_progressive, ray_address, chunk, **params) -> None:
+           assume_progressive, allow_truncated, ray_address, chunk, **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -563,8 +567,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
         conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model,
-        chunk=chunk)
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, allow_truncated=allow_truncated,
+        options=options, model=model, chunk=chunk)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -614,7 +618,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     with job or contextlib.nullcontext():
         if not batch:
             # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
-            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
+            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                               allow_truncated=allow_truncated, log=_note)
             made = not out.exists()
             out.mkdir(exist_ok=True)
             try:
@@ -666,9 +671,9 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @fps_option
 @_with(input_options)
 def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
-              assume_progressive) -> None:
+              assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
-    from .fit import default_preset, train_config, training_frames, training_modules
+    from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
     from .ladder import plan
 
     if examples == "auto":
@@ -685,7 +690,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
         raise UsageError(f"checkpoint {output} exists; pass --resume to continue it or --overwrite (-y) "
                          "to start afresh") from None
     zstsr_trainer, _ = training_modules()
-    vi = _open_input(video, fps, vfr, assume_progressive)
+    vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
@@ -696,7 +701,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
           f"checkpoints go to {output}")
     bar = _Bar("train")
     try:
-        result = zstsr_trainer.train(ltr, config, checkpoint=output, resume=resume, progress=bar)
+        result = train_or_explain(zstsr_trainer, ltr, config, checkpoint=output, resume=resume, progress=bar)
     finally:
         bar.close()
     _note(f"{result.iterations} iterations in {result.seconds:.0f} s ({result.stopped}); loss "
