@@ -34,7 +34,7 @@ NATIVE = {"flowfps": "MVTools FlowFPS"}
 # crashed on frames of up to XX px in a seeded fuzz over real crops (benchmarks/bench_flow_fuzz.py,
 # docs/BENCHMARKS.md); the worker turns any crash left into an exception.
 MIN_FLOW_SIZE = 32
-_KERNEL = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}
+KERNELS = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}   # peer -> resample kernel
 
 
 def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
@@ -42,8 +42,8 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     """``factor`` x temporal upsampling of a ``(T, H, W, 3)`` clip by a peer method."""
     if method not in METHODS:
         raise ZstsrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method in _KERNEL:
-        out = temporal_interpolate(ltr, factor, _KERNEL[method])
+    if method in KERNELS:
+        out = temporal_interpolate(ltr, factor, KERNELS[method])
         if progress:
             progress(len(out))
     else:
