@@ -129,7 +129,7 @@ def test_explicit_flow_on_the_fixture_is_one_error_line(tmp_path, crop, monkeypa
     if guard == "lowered":
         monkeypatch.setattr(baselines, "MIN_FLOW_SIZE", 24)
     guarded = crop.shape[1] < baselines.MIN_FLOW_SIZE
-    needle = "needs frames of at least" if guarded else "MVTools FlowFPS crashed: signal SIGSEGV"
+    needle = "needs frames of at least" if guarded else "MVTools FlowFPS crashed: signal SIG"
     src = write(tmp_path / "crop.mkv", crop)
     one_error(run("baseline", src, "-o", tmp_path / "out.mkv", "-f", 2, "-m", "flowfps", ok=False), needle, tmp_path)
     one_error(run("upsample", src, "-o", tmp_path / "out.mkv", "-f", 2, "--method", "flow", ok=False),
@@ -167,7 +167,7 @@ def test_render_folder_with_the_crashing_clip(tmp_path, crop, unguarded, fake_ne
     assert r.exit_code == 1 and len(error_lines(r)) == 1 and "b_crash.mkv" in error_lines(r)[0], r.stderr
     rows = {Path(row["source"]).name: row for row in csv.DictReader(open(out / "zstsr_render.csv"))}
     assert rows["a_good.mkv"]["status"] == "ok" and (out / "a_good.mkv").is_file()
-    assert rows["b_crash.mkv"]["status"].startswith("error: MVTools FlowFPS crashed: signal SIGSEGV"), rows
+    assert rows["b_crash.mkv"]["status"].startswith("error: MVTools FlowFPS crashed: signal SIG"), rows
     assert not (out / "b_crash.mkv").exists()
 
     write(folder / "b_crash.mkv", doubled(crop))
@@ -196,3 +196,18 @@ def test_the_vapoursynth_filter_survives_the_crash(crop, unguarded, fake_net):
         assert auto.num_frames == 24 and auto.get_frame(23).width == 32
     finally:
         core.remove_log_handler(handle)
+
+
+def test_a_flow_rung_that_crashes_falls_back_to_cubic_or_fails_when_asked_for(crop, unguarded):
+    """A ladder whose flow was chosen by the self-check renders the chunk MVTools crashed on with
+    cubic (said once); one built for ``method="flow"`` raises."""
+    from vs_zstsr import ladder
+
+    logs = []
+    auto = ladder.Ladder(ladder.plan(32, 32, 2, "flow"), log=logs.append)
+    cubic = ladder.Ladder(ladder.plan(32, 32, 2, "cubic"))
+    np.testing.assert_array_equal(auto.run(crop), cubic.run(crop))
+    auto.run(crop)
+    assert len(logs) == 1 and logs[0].startswith(CRASH + "; using cubic"), logs
+    with pytest.raises(native.NativeCrash):
+        ladder.Ladder(ladder.plan(32, 32, 2, "flow"), flow_fallback=None).run(crop)
