@@ -77,7 +77,7 @@ setup(
     packages=["vs_zstsr", "zstsr_trainer", "zstsr_export"],
     package_dir={"vs_zstsr": "vs_zstsr", "zstsr_trainer": "trainer", "zstsr_export": "export"},
     install_requires=RUNTIME,
-    extras_require={"train": TRAIN, "dev": TRAIN + ["pytest>=8"]},
+    extras_require={"train": TRAIN, "dev": TRAIN + ["pytest>=8", "imageio-ffmpeg>=0.5"]},
     entry_points={"console_scripts": ["zstsr = vs_zstsr.cli:main"]},
     ext_modules=[SHIM_EXT],
     cmdclass={"build_ext": build_shim},

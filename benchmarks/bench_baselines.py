@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import CLIPS, ROOT, evaluate, prepare, replace_section, zstsr
+from common import CLIPS, FACTOR, ROOT, evaluate, prepare, replace_section, zstsr
 
 METHODS = ("repeat", "linear", "cubic", "minterpolate", "flowfps")
 
@@ -30,7 +30,7 @@ def main() -> None:
             for bp in (False, True):
                 out = args.work / f"{clip}_{method}{'_bp' if bp else ''}.mkv"
                 t0 = time.perf_counter()
-                zstsr("baseline", ltr, "-o", out, "-f", 8, "-m", method, *(["--backproject"] if bp else []))
+                zstsr("baseline", ltr, "-o", out, "-f", FACTOR.get(clip, 8), "-m", method, *(["--backproject"] if bp else []), "-y")
                 secs = time.perf_counter() - t0
                 r = evaluate(out, gt)
                 rows[(clip, method, bp)] = (r["psnr"], r["ssim"], secs)

@@ -10,7 +10,7 @@ benchmarks/common.py) at x8. For each:
 * truth: the first rung of `zstsr upsample`'s ladder (:func:`vs_zstsr.ladder.plan`) on the whole
   clip: its input (the LTR frames at the rung's size) x2 by cubic, linear and flow, each with
   temporal back-projection, against the real frames averaged 4 at a time at that size (PSNR, dB);
-* the self-check's coarse proxy (:func:`vs_zstsr.ladder.choose_methods`: its held-out frames,
+* the self-check's coarse proxy (:func:`vs_zstsr.selfcheck.choose_methods`: its held-out frames,
   a centred crop, shrunk by the rung's factor and 2, halved in time) for crops of 512 px (what
   `stream.SELF_CHECK_CROP` gives today), 768, 1024 and the whole frame: the same three scores.
 
@@ -26,7 +26,7 @@ from fractions import Fraction
 import numpy as np
 from common import ROOT, SHARED, replace_section
 
-from vs_zstsr import baselines, io, ladder
+from vs_zstsr import baselines, io, ladder, methods
 from vs_zstsr.backprojection import temporal_backproject
 from vs_zstsr.fit import held_out
 from vs_zstsr.metrics import psnr
@@ -65,7 +65,7 @@ def scores(lo: np.ndarray, hi: np.ndarray) -> dict:
             out[m] = None
             continue
         try:
-            guess = ladder.interpolate(lo, 2, m)
+            guess = methods.interpolate(lo, 2, m)
         except NativeCrash:
             out[m] = "crash"
             continue

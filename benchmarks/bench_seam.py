@@ -21,13 +21,13 @@ import numpy as np
 from bench_self_check import scores
 from common import CLIPS, ROOT, replace_section
 
-from vs_zstsr import io, ladder
+from vs_zstsr import io, ladder, netrun, selfcheck
 from vs_zstsr.backprojection import temporal_backproject
 from vs_zstsr.fit import AUTO_EXAMPLES, held_out
 from vs_zstsr.metrics import group_seam, psnr
 from vs_zstsr.model import load_model
+from vs_zstsr.options import EngineOptions, UpsampleOptions
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate
-from vs_zstsr.stream import _self_check_window
 
 WORK = ROOT / "out" / "bench"
 
@@ -56,7 +56,7 @@ def nets_of(clip: str, args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
+    ap.add_argument("--clips", nargs="+", default=["fan", "texture", "city"], choices=CLIPS)  # x8 only
     ap.add_argument("--cache", default=str(WORK / "cache_auto"))
     ap.add_argument("--budget", default="6m")
     ap.add_argument("--files", action="store_true", help="out/bench/CLIP_model_{within,both}.onnx instead")
@@ -74,7 +74,7 @@ def main() -> None:
         path = WORK / f"{clip}_ltr.mkv"
         info = io.probe(path)
         n = io.count_frames(path, info)
-        window = _self_check_window(io.frame_reader(path, info), n)
+        window = selfcheck.self_check_window(io.frame_reader(path, info), n)
         _, ltr = io.read_video(path)
         _, gt = io.read_video(WORK / f"{clip}_gt.mkv")
         full = ltr.shape[1:3]
@@ -87,9 +87,9 @@ def main() -> None:
         proxy_hi = resize_spatial(ltr[a:b], rung[0] // 2, rung[1] // 2)
 
         def first_rung(model, frames):
-            return np.clip(temporal_backproject(ladder.net_x2(model, frames, ensemble=4), frames, 2), 0, 1)
+            return np.clip(temporal_backproject(netrun.net_x2(model, frames, ensemble=4), frames, 2), 0, 1)
 
-        seams = ladder.first_rung_seams(nets[clip], window, rung, full, ensemble=4)
+        seams = selfcheck.first_rung_seams(nets[clip], window, rung, full, ensemble=4)
         kept = min(seams, key=seams.get)
         win = resize_spatial(window, *[round(s * w / f) for s, w, f in zip(rung, window.shape[1:3], full)])
         for k, m in nets[clip].items():
@@ -103,7 +103,7 @@ def main() -> None:
             q = ladder.plan(*full, 8)
             for r, meth in zip(q.rungs, ["net", above, above]):
                 r.method = meth
-            out = ladder.Ladder(q, nets[clip][kept], ensemble=4).run(ltr)
+            out = ladder.Ladder(q, nets[clip][kept], UpsampleOptions(engine=EngineOptions(ensemble=4))).run(ltr)
             turn = f"{scenes.rotation_direction(out):+.2f}" if clip == "fan" else ""
             per_frame = np.mean([psnr(a, b) for a, b in zip(out, gt)])      # as `zstsr eval` scores
             upper_rows.append(f"| {clip} | {kept} | {above} | {per_frame:.2f} | {turn} |")
@@ -114,7 +114,7 @@ def main() -> None:
             for k, m in nets[other].items():
                 if tuple(m.metadata["training_scale"]) != tuple(rung):
                     continue
-                s = ladder.first_rung_seams({k: m}, window, rung, full, ensemble=4)[k]
+                s = selfcheck.first_rung_seams({k: m}, window, rung, full, ensemble=4)[k]
                 cross_rows.append(f"| {clip} | {other} | {k} | {s:.2f} | {psnr(first_rung(m, x), truth):.2f} |")
                 print(cross_rows[-1], flush=True)
     if args.write_docs:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CLIPS, ROOT, evaluate, prepare, replace_section
+from common import CLIPS, FACTOR, ROOT, evaluate, prepare, replace_section
 
 
 # RUSAGE_CHILDREN's ru_maxrss is the largest child this process ever waited for, so each run goes
@@ -79,7 +79,7 @@ def main() -> None:
                 if not m.exists():
                     sys.exit(f"{m} is missing: run with --methods finetune first")
             extra = ["--model", m] if m.exists() else ["--save-model", m, "--budget", args.budget]
-            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", 8, *how, *extra)
+            secs, _ = run_measured("upsample", ltr, "-o", out, "-f", FACTOR.get(clip, 8), *how, *extra, "-y")
             rows.append((f"zstsr ({label.get(method, method)}; {examples_of(m)} net)", out, secs))
         for m in ("linear", "cubic", "flowfps", "minterpolate", "repeat"):
             for bp in ("", "_bp"):
@@ -109,8 +109,8 @@ def main() -> None:
     long = args.work / "long_ltr.mkv"
     io.write_video(long, (f for _ in range(10) for f in clip), io.probe(ltr).rate, bit_depth=16)
     how = ["--model", model, "--method", "net"] if model.exists() else ["--method", "cubic"]
-    _, short_rss = run_measured("upsample", ltr, "-o", args.work / "mem_short.mkv", *how)
-    _, long_rss = run_measured("upsample", long, "-o", args.work / "mem_long.mkv", *how)
+    _, short_rss = run_measured("upsample", ltr, "-o", args.work / "mem_short.mkv", *how, "-y")
+    _, long_rss = run_measured("upsample", long, "-o", args.work / "mem_long.mkv", *how, "-y")
     mem = (f"Peak RSS of `zstsr upsample {' '.join(map(str, how[-2:]))}` on {args.clips[0]}, each run in a "
            f"process of its own: {short_rss:.0f} MiB for {len(clip)} LTR frames, {long_rss:.0f} MiB for "
            f"{10 * len(clip)} ({long_rss / short_rss:.2f}x).")

@@ -1,12 +1,12 @@
 """TSR x2 at the coarse scale (the ladder's first rung): the trained net vs linear/cubic (+BP).
 
-Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as in NOTES.md):
+Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as in docs/PROTOTYPE.md):
 * fan, texture: examples/scenes.py ``large`` (192x288, 240 fps). The rung of an x8 job at S/4:
   HTR = 240 fps averaged to 60 fps, shrunk 4x in space (48x72, 64 frames); LTR = 30 fps, 32 frames.
 * city: /work/shared/data/cityCC0.mpg shrunk 4x in space (180x101, 190 frames at 25 fps); LTR 95.
 
 Ours: train on the LTR alone (``zstsr_trainer.train``), export to ONNX, run with the torch-free
-runtime (``vs_zstsr.model``) as the ladder does (``ladder.net_x2``: the mean over ``--ensemble``
+runtime (``vs_zstsr.model``) as the ladder does (``netrun.net_x2``: the mean over ``--ensemble``
 transformed copies of the input; "1 copy" is the net alone), then temporal back-projection.
 ``--ensemble-curve`` also scores every ensemble size. Everything is clipped to [0, 1].
 
@@ -31,7 +31,7 @@ from vs_zstsr.metrics import psnr, ssim                                     # no
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate  # noqa: E402
 
 from vs_zstsr.backprojection import temporal_backproject                    # noqa: E402
-from vs_zstsr.ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
+from vs_zstsr.netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
 CITY = ROOT.parent / "shared" / "data" / "cityCC0.mpg"
@@ -64,7 +64,7 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
 def run_clip(name: str, config, log, ensemble: int = 1, curve: bool = False) -> dict:
     import zstsr_trainer
     from zstsr_export import export_onnx
-    from vs_zstsr.ladder import ENSEMBLE_SIZES, net_x2
+    from vs_zstsr.netrun import ENSEMBLE_SIZES, net_x2
     from vs_zstsr.model import load_model
 
     gt = rung_clip(name)

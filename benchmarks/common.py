@@ -11,8 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(ROOT / "examples"))
 
-# name -> how to get its HTR ground truth; the factor is 8 everywhere (30 -> 240 fps for scenes).
-CLIPS = ("fan", "texture", "city")
+# name -> how to get its HTR ground truth. Real footage first (docs/BENCHMARKS.md reports each clip
+# and the mean over these): the pose2sim clips are real 60 fps, shrunk 2x in space (540x960 and
+# 544x960, portrait); averaging every 8 frames gives 12 LTR frames at 7.5 fps, every 4 gives 25 at
+# 15 fps. Synthetic scenes (examples/scenes.py) and city: x8 (30 -> 240 fps for the scenes).
+REAL = {"cam01": "pose2sim_single_cam01.mp4", "cam03": "pose2sim_single_cam03.mp4",
+        "cam01x4": "pose2sim_single_cam01.mp4", "cam03x4": "pose2sim_single_cam03.mp4", "city": "cityCC0.mpg"}
+FACTOR = {"cam01x4": 4, "cam03x4": 4}      # the others: 8
+CLIPS = ("cam01", "cam03", "cam01x4", "cam03x4", "fan", "texture", "city")
 
 
 def zstsr(*args: object, capture: bool = False) -> str:
@@ -27,9 +33,11 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
     ltr, gt = work / f"{name}_ltr.mkv", work / f"{name}_gt.mkv"
     if ltr.exists() and gt.exists():
         return ltr, gt
-    if name == "city":
-        # Real 25 fps footage becomes a usable HTR source once shrunk in space (NOTES.md, data README).
-        zstsr("degrade", SHARED / "cityCC0.mpg", "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt)
+    factor = FACTOR.get(name, factor)
+    if name in REAL:
+        # city: real 25 fps footage becomes a usable HTR source once shrunk in space (docs/PROTOTYPE.md,
+        # data README); pose2sim: real 60 fps, shrunk 2x to keep runs short.
+        zstsr("degrade", SHARED / REAL[name], "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt, "-y")
     else:
         from scenes import render
         from vs_zstsr import io
@@ -37,7 +45,7 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
         frames, rate = render(name, size=size)
         htr = work / f"{name}_htr.mkv"
         io.write_video(htr, frames, rate, bit_depth=16)
-        zstsr("degrade", htr, "-o", ltr, "-f", factor, "--gt-out", gt)
+        zstsr("degrade", htr, "-o", ltr, "-f", factor, "--gt-out", gt, "-y")
     return ltr, gt
 
 

@@ -42,15 +42,15 @@ def main() -> None:
 
     frames, rate = scenes.render("fan", args.size)
     io.write_video(out / "fan_240fps.mkv", frames, rate, bit_depth=16)
-    zstsr("degrade", out / "fan_240fps.mkv", "-o", out / "fan_30fps.mkv", "-f", 8, "--gt-out", out / "truth.mkv")
+    zstsr("degrade", out / "fan_240fps.mkv", "-o", out / "fan_30fps.mkv", "-f", 8, "--gt-out", out / "truth.mkv", "-y")
 
     results = {}
     zstsr("upsample", out / "fan_30fps.mkv", "-o", out / "zstsr.mkv", "-f", 8, "--budget", args.budget,
-          "--save-model", out / "fan.onnx")
+          "--save-model", out / "fan.onnx", "-y")
     results["zstsr"] = out / "zstsr.mkv"
     for method in ("linear", "flowfps"):
         target = out / f"{method}_bp.mkv"
-        zstsr("baseline", out / "fan_30fps.mkv", "-o", target, "-f", 8, "-m", method, "--backproject")
+        zstsr("baseline", out / "fan_30fps.mkv", "-o", target, "-f", 8, "-m", method, "--backproject", "-y")
         results[f"{method} + back-projection"] = target
 
     _, ltr = io.read_video(out / "fan_30fps.mkv")

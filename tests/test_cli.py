@@ -73,8 +73,20 @@ def test_peers_are_aligned_to_the_exposure_centres(method):
 def test_eval_prints_per_frame_rows_and_mean_and_plots(tmp_path, htr_file):
     path, _ = htr_file
     r = run("eval", path, path, "--plot", tmp_path / "q.png")
-    assert "mean" in r.stdout and len(r.stdout.splitlines()) == 34
+    assert "mean" in r.stdout and len(r.stdout.splitlines()) == 35
     assert (tmp_path / "q.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_reports_sharpness_below_one_for_a_smeared_output(tmp_path, htr_file):
+    path, clip = htr_file
+    p = np.pad(clip, ((0, 0), (0, 0), (2, 2), (0, 0)), mode="edge")
+    smeared = sum(p[:, :, k:k + clip.shape[2]] for k in range(5)) / 5     # a 5-pixel box blur along x
+    io.write_video(tmp_path / "s.mkv", smeared, 240, bit_depth=16)
+    same = json.loads(run("eval", path, path, "--json").stdout)
+    blur = json.loads(run("eval", tmp_path / "s.mkv", path, "--json").stdout)
+    assert same["sharpness"] == pytest.approx(1) and same["sharpness_moving"] == pytest.approx(1)
+    assert blur["sharpness"] < 0.95 and blur["sharpness_moving"] < 0.95
+    assert "sharpness" in run("eval", tmp_path / "s.mkv", path, "--summary").stdout
 
 
 def test_info_reports_exact_rate(htr_file):

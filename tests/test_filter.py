@@ -6,6 +6,7 @@ enough to check the frame server: timing, props, formats, caching, ordering and 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import random
 import subprocess
@@ -152,9 +153,10 @@ def test_vspipe_upsample_matches_python_api(vs_env, tmp_path, ltr_file, core, sm
     assert (api.num_frames, api.fps) == (80, Fraction(240000, 1001))
     assert raw_bytes(api, gbr=True) == r1.stdout  # pixel-identical to the Python API
     # and the API is the sequential whole-clip render of vs_zstsr.stream
+    from vs_zstsr.options import UpsampleOptions
     from vs_zstsr.stream import Renderer, upsample_stream
     ltr = np.stack(list(io.read_frames(ltr_file)))
-    r = Renderer.create(None, 8, height=24, width=32, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=24, width=32)
     ref = np.stack(list(upsample_stream(list(ltr), r)))
     rgb = np.stack([np.stack(planes(api.get_frame(i)), -1) for i in range(80)]).astype(np.float32) / 255
     assert np.abs(rgb - np.clip(ref, 0, 1)).max() <= 0.5 / 255 + 1e-6
@@ -177,8 +179,9 @@ def test_any_order_and_threads_identical_to_sequential(core, small_chunks):
     data = np.random.default_rng(2).random((11, 16, 24, 3), dtype=np.float32)
     src = array_clip(core, data)
     seq = [raw_bytes(F.upsample(src, 8, method="cubic"), [i]) for i in range(88)]
+    from vs_zstsr.options import UpsampleOptions
     from vs_zstsr.stream import Renderer, upsample_stream
-    r = Renderer.create(None, 8, height=16, width=24, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=16, width=24)
     ref = np.stack(list(upsample_stream(list(data), r)))
     got = np.stack([np.frombuffer(b, np.float32).reshape(3, 16, 24).transpose(1, 2, 0) for b in seq])
     assert np.array_equal(got, ref)
@@ -498,11 +501,27 @@ def test_the_shim_forwards_every_option(core, monkeypatch):
     seen = {}
     real = F._make_renderer
 
-    def spy(model, factor, **kw):
-        seen.update(kw)
-        return real(model, factor, **kw)
+    def spy(model, options, **kw):
+        seen.update(options=options)
+        return real(model, options, **kw)
 
     monkeypatch.setattr(F, "_make_renderer", spy)
     src = array_clip(core, np.random.default_rng(0).random((4, 16, 20, 3), dtype=np.float32))
     core.zstsr.Upsample(src, 2, method="cubic", ensemble=8, finetune=1, tilesize=64, sc_threshold=0.5)
-    assert (seen["ensemble"], seen["finetune"], seen["tilesize"], seen["cut_threshold"]) == (8, True, 64, 0.5)
+    o = seen["options"]
+    assert (o.engine.ensemble, o.train.finetune, o.engine.tilesize, o.cut_threshold) == (8, True, 64, 0.5)
+
+
+def test_the_shim_registers_the_filters_arguments():
+    """The argument string in the C shim is the Python filter's signature (they cannot drift), and
+    the loaded plugin registered that string."""
+    import re
+
+    src = (Path(F.__file__).parent / "_shim" / "zstsr_shim.c").read_text()
+    call = src[src.index('registerFunction("Upsample"'):]
+    registered = "".join(re.findall(r'"([^"]*)"', call[:call.index('"clip:vnode;", upsample_create')])[1:])
+    assert registered == F.shim_signature()
+    names = [a.split(":")[0] for a in registered.split(";") if a]
+    assert names == list(inspect.signature(F.upsample).parameters)
+    assert vs.core.zstsr.Upsample.signature == registered    # the plugin as built
+    assert "num_streams" not in registered    # no option that does nothing

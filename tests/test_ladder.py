@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from vs_zstsr import io, ladder
+from vs_zstsr import io, ladder, methods, netrun, selfcheck
 from vs_zstsr.backprojection import spatiotemporal_backproject
 from vs_zstsr.cli import main
 from vs_zstsr.metrics import psnr
 from vs_zstsr.resample import rect_downsample, resize_spatial
+from vs_zstsr.options import EngineOptions, TrainOptions, UpsampleOptions
 from vs_zstsr.stream import Renderer, upsample_stream
 
 
@@ -89,7 +90,7 @@ def test_chunked_streaming_equals_whole_clip_processing(direct):
 
 @pytest.mark.parametrize("method", ["linear", "flow"])
 def test_every_interpolator_streams_without_seams(method):
-    if method == "flow" and not ladder.flow_available():
+    if method == "flow" and not methods.flow_available():
         pytest.skip("MVTools not installed")
     ltr = _ltr(t=12, h=96, w=128)    # x4: rungs at 64x48 (flow: baselines.MIN_FLOW_SIZE) and 128x96
     lad = ladder.Ladder(ladder.plan(96, 128, 4, method), direct=False)
@@ -97,7 +98,7 @@ def test_every_interpolator_streams_without_seams(method):
     r = Renderer(lad, 3)
     streamed = np.stack(list(upsample_stream(iter(ltr), r)))
     assert psnr(streamed, whole) > 60
-    np.testing.assert_allclose(ladder.rect_downsample(whole, 4), ltr, atol=2e-3)   # true to the input
+    np.testing.assert_allclose(rect_downsample(whole, 4), ltr, atol=2e-3)   # true to the input
 
 
 def test_tiled_net_equals_whole_frame_net():
@@ -112,8 +113,8 @@ def test_tiled_net_equals_whole_frame_net():
             return sum(p[:, i:i + x.shape[1], j:j + x.shape[2]] for i in range(5) for j in range(5)) / 25
 
     clip = _ltr(t=4, h=37, w=45)
-    whole = ladder.net_x2(ConvLike(), clip)
-    tiled = ladder.net_x2(ConvLike(), clip, tilesize=16)
+    whole = netrun.net_x2(ConvLike(), clip)
+    tiled = netrun.net_x2(ConvLike(), clip, tilesize=16)
     np.testing.assert_allclose(tiled, whole, atol=1e-6)
 
 
@@ -152,13 +153,13 @@ def test_self_check_keeps_a_harmful_net_off_the_ladder():
 
     ltr = _ltr(t=16, h=64, w=96)
     logs = []
-    p = ladder.choose_methods(ladder.plan(64, 96, 8, "net"), Noisy(), ltr, (64, 96), log=logs.append)
-    methods = {r.method for r in p.rungs}
-    assert len(methods) == 1 and methods <= set(ladder.INTERPOLATORS)      # the best interpolator, no net
+    p = selfcheck.choose_methods(ladder.plan(64, 96, 8, "net"), Noisy(), ltr, (64, 96), log=logs.append)
+    chosen = {r.method for r in p.rungs}
+    assert len(chosen) == 1 and chosen <= set(methods.INTERPOLATORS)        # the best interpolator, no net
     assert p.rungs[0].gain_db < 0 and f"{p.rungs[0].method} on the first rung" in logs[0]
     for m in ("net", "cubic", "linear"):
         assert f"{m} " in logs[0]                                            # every candidate was scored
-    p = ladder.choose_methods(ladder.plan(64, 96, 8), Noisy(), ltr, (64, 96), candidates=("net", "cubic"))
+    p = selfcheck.choose_methods(ladder.plan(64, 96, 8), Noisy(), ltr, (64, 96), candidates=("net", "cubic"))
     assert [r.method for r in p.rungs] == ["cubic"] * 3
 
 
@@ -175,7 +176,7 @@ def test_self_check_gives_the_first_rung_to_a_net_that_wins():
             return truth[: 2 * len(lo)]
 
     logs = []
-    p = ladder.choose_methods(ladder.plan(64, 96, 8), Oracle(), clip, (64, 96), log=logs.append)
+    p = selfcheck.choose_methods(ladder.plan(64, 96, 8), Oracle(), clip, (64, 96), log=logs.append)
     assert p.rungs[0].method == "net" and p.rungs[0].gain_db > 1
     # above the net: its own base, cubic, whichever interpolator won the full-size ranking
     assert [r.method for r in p.rungs[1:]] == ["cubic", "cubic"]
@@ -219,27 +220,27 @@ def test_first_rung_seams_prefer_the_net_that_recovers_the_sub_frames():
         def run(self, clip):
             return np.repeat(clip, 2, axis=0)
 
-    seams = ladder.first_rung_seams({"truth": Truth(), "repeat": Repeat()}, ltr, (16, 24), (64, 96))
+    seams = selfcheck.first_rung_seams({"truth": Truth(), "repeat": Repeat()}, ltr, (16, 24), (64, 96))
     assert set(seams) == {"truth", "repeat"} and seams["truth"] < seams["repeat"] - 3
-    assert ladder.first_rung_seams({"truth": Truth()}, ltr[:2], (16, 24), (64, 96)) == {}   # too short
+    assert selfcheck.first_rung_seams({"truth": Truth()}, ltr[:2], (16, 24), (64, 96)) == {}   # too short
 
 
 def test_self_check_weighs_motion_compensated_flow():
-    if not ladder.flow_available():
+    if not methods.flow_available():
         pytest.skip("MVTools not installed")
     from test_cuts import sliding_texture
 
     # a pan: flow's home ground; the proxy (half size) has room for flow (baselines.MIN_FLOW_SIZE)
     clip = rect_downsample(sliding_texture(t=64, h=96, w=128, step=3), 2)
     logs = []
-    p = ladder.choose_methods(ladder.plan(96, 128, 2), None, clip, (96, 128), log=logs.append)
+    p = selfcheck.choose_methods(ladder.plan(96, 128, 2), None, clip, (96, 128), log=logs.append)
     scores = dict(kv.rsplit(" ", 1) for kv in logs[0].split(": ", 1)[1].split(" -> ")[0].split(", "))
     assert set(scores) == {"cubic", "linear", "flow"}
     assert p.rungs[0].method == max(scores, key=lambda m: float(scores[m]))
 
 
 def test_the_self_check_sees_only_frames_the_trainer_never_saw():
-    from vs_zstsr import fit, stream
+    from vs_zstsr import fit
 
     for n, held in ((10, 0), (16, 8), (40, 10), (400, 32)):
         a, b = fit.held_out(n)
@@ -255,7 +256,7 @@ def test_the_self_check_sees_only_frames_the_trainer_never_saw():
         fit.training_frames(read, n, (8, 8))
         trained = set(seen)
         seen.clear()
-        stream._self_check_window(read, n)
+        selfcheck.self_check_window(read, n)
         assert trained and seen and not trained & set(seen)
 
 
@@ -290,11 +291,11 @@ def test_the_net_runs_in_slices_and_tiles_that_change_nothing(monkeypatch):
     clip = np.random.default_rng(0).random((20, 24, 30, 3), dtype=np.float32)
     whole = Reach().run(clip)
     per_px = 2 * 4 * 4 * 3
-    monkeypatch.setattr(ladder, "NET_BYTES", per_px * 24 * 30 * 7)     # 7 frames: slices of 5 + reach
+    monkeypatch.setattr(netrun, "NET_BYTES", per_px * 24 * 30 * 7)     # 7 frames: slices of 5 + reach
     Reach.calls = []
-    np.testing.assert_allclose(ladder.net_x2(Reach(), clip), whole, atol=1e-6)
+    np.testing.assert_allclose(netrun.net_x2(Reach(), clip), whole, atol=1e-6)
     assert len(Reach.calls) > 1 and max(c[0] for c in Reach.calls) <= 7
-    np.testing.assert_allclose(ladder.net_x2(Reach(), clip, tilesize=12), whole, atol=1e-6)
+    np.testing.assert_allclose(netrun.net_x2(Reach(), clip, tilesize=12), whole, atol=1e-6)
 
 
 
@@ -309,14 +310,14 @@ class _Cubic:
 
 def test_self_ensemble_undoes_each_transform():
     ltr = _ltr(t=6, h=20, w=28)           # not square: a rotation that is not undone changes the shape
-    single = ladder.net_x2(_Cubic(), ltr)
-    assert len(ladder.ENSEMBLE) == 16 and len(set(ladder.ENSEMBLE)) == 16
-    for n in ladder.ENSEMBLE_SIZES:
-        np.testing.assert_allclose(ladder.net_x2(_Cubic(), ltr, ensemble=n), single, atol=1e-6)
+    single = netrun.net_x2(_Cubic(), ltr)
+    assert len(netrun.ENSEMBLE) == 16 and len(set(netrun.ENSEMBLE)) == 16
+    for n in netrun.ENSEMBLE_SIZES:
+        np.testing.assert_allclose(netrun.net_x2(_Cubic(), ltr, ensemble=n), single, atol=1e-6)
     # tiles inside each transformed copy (turned copies are 28x20: other tiles) change nothing either
     ltr = _ltr(t=6, h=20, w=28)
-    np.testing.assert_allclose(ladder.net_x2(_Skewed(), ltr, tilesize=8, ensemble=16),
-                               ladder.net_x2(_Skewed(), ltr, ensemble=16), atol=1e-6)
+    np.testing.assert_allclose(netrun.net_x2(_Skewed(), ltr, tilesize=8, ensemble=16),
+                               netrun.net_x2(_Skewed(), ltr, ensemble=16), atol=1e-6)
 
 
 class _Skewed:
@@ -335,18 +336,19 @@ def test_self_ensemble_averages_the_transformed_answers():
     ltr = _ltr(t=6, h=16, w=16)
     fwd = Skewed().run(ltr)
     bwd = Skewed().run(ltr[::-1])[::-1]
-    np.testing.assert_allclose(ladder.net_x2(Skewed(), ltr, ensemble=2), (fwd + bwd) / 2, atol=1e-6)
+    np.testing.assert_allclose(netrun.net_x2(Skewed(), ltr, ensemble=2), (fwd + bwd) / 2, atol=1e-6)
     with pytest.raises(Exception, match="ensemble must be one of 1, 2, 4, 8, 16"):
-        ladder.net_x2(Skewed(), ltr, ensemble=3)
+        netrun.net_x2(Skewed(), ltr, ensemble=3)
     with pytest.raises(Exception, match="ensemble"):
-        Renderer.create(None, 8, height=16, width=16, method="cubic", ensemble=5)
+        Renderer.create(None, UpsampleOptions(method="cubic", engine=EngineOptions(ensemble=5)), height=16, width=16)
 
 
 def test_the_ensembled_net_streams_without_seams():
     ltr = _ltr(t=19)
-    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), ensemble=4)
+    lad = ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), UpsampleOptions(engine=EngineOptions(ensemble=4)))
     whole = lad.run(ltr)
-    assert psnr(whole, ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed()).run(ltr)) < 80
+    alone = UpsampleOptions(engine=EngineOptions(ensemble=1))
+    assert psnr(whole, ladder.Ladder(ladder.plan(*ltr.shape[1:3], 8, "net"), _Skewed(), alone).run(ltr)) < 80
     for chunk in (3, 8):
         streamed = np.stack(list(upsample_stream(iter(ltr), Renderer(lad, chunk))))
         assert psnr(streamed, whole) > 80
@@ -359,7 +361,7 @@ def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch,
 
     from vs_zstsr import fit as fit_mod
     from vs_zstsr import model as model_mod
-    from vs_zstsr import stream
+    from vs_zstsr import prepare
 
     htr = moving_blob_htr(24 * 8, 64, 96, speed=0.4)   # stays in the picture
     ltr = rect_downsample(htr, 8)
@@ -389,21 +391,23 @@ def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch,
         path.write_bytes(examples.encode())
         return str(path)
 
-    monkeypatch.setattr(stream, "fit_model", fake_fit)
+    monkeypatch.setattr(selfcheck, "fit_model", fake_fit)    # examples="auto": one per kind
+    monkeypatch.setattr(prepare, "fit_model", fake_fit)      # an explicit kind
     monkeypatch.setattr(model_mod, "load_model",
                         lambda path, *a, **k: Truth() if str(path).endswith("both.onnx") else Repeat())
     logs = []
     saved = tmp_path / "kept.onnx"
-    r = Renderer.create(None, 8, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
-                        method="net", ensemble=1, log=logs.append,
-                        train_options={"budget_s": 60.0, "output": str(saved)})
+    job = UpsampleOptions(method="net", engine=EngineOptions(ensemble=1),
+                          train=TrainOptions(budget_s=60.0, output=str(saved)))
+    r = Renderer.create(None, job, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
+                        log=logs.append)
     assert calls == [("within", 30.0, (16, 24)), ("both", 30.0, (16, 24))]
     assert isinstance(r.ladder.model, Truth) and saved.read_bytes() == b"both", logs
     assert any(m.startswith("group seam of each net's first rung") and m.endswith("-> the both net") for m in logs)
     # an explicit kind trains one net
     calls.clear()
-    Renderer.create(None, 8, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr),
-                    method="net", train_options={"budget_s": 60.0, "examples": "within"})
+    job = UpsampleOptions(method="net", train=TrainOptions(budget_s=60.0, examples="within"))
+    Renderer.create(None, job, height=64, width=96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr))
     assert calls == [("within", 60.0, (16, 24))]
 
     res = CliRunner().invoke(main, ["train", str(tmp_path / "any.mkv"), "-o", str(tmp_path / "m.pt"),

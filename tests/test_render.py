@@ -235,7 +235,7 @@ def test_stream_damaged_midway_leaves_no_master_or_proxy(tmp_path, htr_file):
 
 def test_master_never_overwrites_its_source(tmp_path, clip):
     r = run(clip, "-o", tmp_path, ok=False)
-    assert r.exit_code == 1 and "would overwrite a source" in r.stderr
+    assert r.exit_code == 2 and "is the input" in r.stderr
     assert probe(clip)["frames"] == 8
 
 

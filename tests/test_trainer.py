@@ -205,6 +205,7 @@ def test_finetune_gives_each_upper_rung_its_own_net(tmp_path, monkeypatch):
     from conftest import moving_blob_htr
     from vs_zstsr import fit, model as vmodel
     from vs_zstsr.resample import rect_downsample, resize_spatial
+    from vs_zstsr.options import TrainOptions, UpsampleOptions
     from vs_zstsr.stream import Renderer, upsample_stream
 
     monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path / "cache"))
@@ -217,8 +218,8 @@ def test_finetune_gives_each_upper_rung_its_own_net(tmp_path, monkeypatch):
 
     logs = []
     coarse_budget = lambda r: vmodel.load_model(r.ladder.model.path, "cpu").metadata["config"]["budget_s"]
-    make = lambda: Renderer.create(None, 4, height=48, width=64, read=read, num_frames=len(ltr), method="net",
-                                   finetune=True, train_options={"preset": "fast"}, log=logs.append)
+    job = UpsampleOptions(factor=4, method="net", train=TrainOptions(preset="fast", finetune=True))
+    make = lambda: Renderer.create(None, job, height=48, width=64, read=read, num_frames=len(ltr), log=logs.append)
     r = make()
     assert [x.method for x in r.ladder.plan.rungs] == ["net", "net"] and set(r.ladder.rung_models) == {1}
     tuned = r.ladder.rung_models[1]

@@ -3,7 +3,7 @@
 ``train(ltr, config)`` fits a fresh :class:`TSRNet` to internal examples of one LTR video: L2 loss,
 Adam, ZSSR's learning-rate policy, a wall-clock budget. It reports the net's loss as a ratio to
 cubic interpolation's loss on the same crops - the one quality signal available without ground truth
-(below 1: the net improves on its own base on its own examples; NOTES: this alone does not prove it
+(below 1: the net improves on its own base on its own examples; docs/PROTOTYPE.md: this alone does not prove it
 helps on the test video, hence temporal back-projection and "do no harm" downstream).
 """
 from __future__ import annotations

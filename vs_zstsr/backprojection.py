@@ -31,8 +31,8 @@ def spatiotemporal_backproject(small: np.ndarray, big_ltr: np.ndarray, rate: int
 
     The estimate starts from cubic temporal interpolation of ``big_ltr`` (full spatial detail, blurred
     in time); the spatial step replaces its low frequencies by the rung's sharper-in-time result,
-    the temporal step restores what the camera saw. A prototype found 1 and 3 iterations within
-    0.01 dB (NOTES.md), so 1 is the default.
+    the temporal step restores what the camera saw. A prototype found 3 iterations no better than 1
+    (docs/PROTOTYPE.md, "Back-projection"), so 1 is the default.
     """
     n, h, w = small.shape[0], small.shape[1], small.shape[2]
     if n != big_ltr.shape[0] * rate:

@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import io
-from .errors import ZstsrError
+from . import baselines, io, outputs
+from .errors import UsageError, ZstsrError
+from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor, option_fields
 
 
 # --------------------------------------------------------------------------------------------
@@ -27,12 +28,6 @@ def _bar(total: int | None, desc: str):
 
     return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=None, leave=False,
                 dynamic_ncols=True)
-
-
-def check_factor(factor: int) -> int:
-    if factor < 2 or factor & (factor - 1):
-        raise ZstsrError(f"factor must be a power of 2 (2, 4, 8, 16), got {factor}")
-    return factor
 
 
 def _note(msg: str) -> None:
@@ -56,14 +51,26 @@ def _parse_rate(value: str | None) -> Fraction | None:
     return rate
 
 
-factor_option = click.option("--factor", "-f", type=int, default=8, show_default=True,
-                             help="Temporal factor N (a power of 2).")
+_FACTOR = {f.name: f for f in option_fields(UpsampleOptions)}["factor"]
+factor_option = click.option("--factor", "-f", type=int, default=_FACTOR.default, show_default=True,
+                             help=_FACTOR.metadata["help"])
 fps_option = click.option("--fps", "fps", default=None, metavar="RATE",
                           help="Frame rate of a PNG-frame folder without a zstsr.json (default 30).")
 output_option = click.option("-o", "--output", required=True, type=click.Path(dir_okay=True),
                              help="Output file (.mkv FFV1, .mp4 H.264, .mov ProRes) or folder/ for PNG frames.")
 codec_option = click.option("--codec", type=click.Choice(io.CODECS), default=None,
                             help="Override the codec chosen from the output's extension.")
+overwrite_option = click.option("--overwrite", "-y", is_flag=True,
+                                help="Replace existing output files (and earlier PNG outputs). Folders "
+                                     "holding anything else, and the inputs, are never replaced.")
+
+
+def _check_outputs(files=(), folders_or_files=(), inputs=(), overwrite=False, codec=None) -> None:
+    """The output-path rules (vs_zstsr/outputs.py) for files and for outputs whose kind follows
+    their extension (a PNG folder or a file), before any work starts."""
+    outputs.check([(f, False) for f in files]
+                  + [(o, o is not None and io.codec_for(o, codec) == "png") for o in folders_or_files],
+                  inputs, overwrite=overwrite)
 def _with(options):
     """Apply a list of click options as one decorator."""
     def deco(f):
@@ -98,6 +105,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except ZstsrError as e:
             click.echo(f"zstsr: error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except OSError as e:   # a disk that fills up, a folder that vanishes: one line too
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            click.echo(f"zstsr: error: {where}{e.strerror or e}", err=True)
             ctx.exit(1)
         except click.UsageError as e:   # a bad option value: one line too, and click's status 2
             sub = e.ctx is not None and e.ctx.parent is not None
@@ -144,10 +155,11 @@ def info(video: str, fps: str | None, as_json: bool) -> None:
               help="Also write the ground truth that matches OUTPUT: HTR after --scale, trimmed to "
                    "whole exposures.")
 @codec_option
+@overwrite_option
 @fps_option
 @_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
-            codec: str | None, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -158,6 +170,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     check_factor(factor)
     if scale < 1:
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
+    _check_outputs(folders_or_files=[output, gt_out], inputs=[htr], overwrite=overwrite, codec=codec)
     vi = _open_input(htr, fps, vfr, assume_progressive)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
@@ -211,32 +224,48 @@ def _maybe_writer(path, w, h, rate, kw):
 @click.argument("ltr", type=click.Path())
 @output_option
 @factor_option
-@click.option("--method", "-m", type=click.Choice(["repeat", "linear", "cubic", "minterpolate", "flowfps"]),
+@click.option("--method", "-m", type=click.Choice(baselines.METHODS),
               default="linear", show_default=True, help="Interpolator to measure against.")
 @click.option("--backproject/--no-backproject", "-b", default=False, show_default=True,
               help="Add temporal back-projection: shift each group of N outputs to average back to "
                    "its input frame.")
 @click.option("--conform", is_flag=True, help="Keep the input frame rate (N x slow motion).")
 @codec_option
+@overwrite_option
 @fps_option
 @_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
-             codec: str | None, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
     timing); motion-compensated peers are run at 2N and resampled onto it (docs/BENCHMARKS.md).
     """
-    from .baselines import interpolate
+    from . import direct
 
     check_factor(factor)
-    vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive))
+    _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
+    vi = _open_input(ltr, fps, vfr, assume_progressive)
     _audio_note(vi)
-    with _bar(clip.shape[0] * factor, method) as bar:
-        out = interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
+    n = io.count_frames(ltr, vi)
+    # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
+    kernel = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}.get(method)
+    segment = direct.segment_frames(vi.height, vi.width)
+    if method == "minterpolate":
+        segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
+    out = direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject, segment=segment,
+                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep))
     rate = vi.rate if conform else vi.rate * factor
-    io.write_video(output, out, rate, codec=codec, like=vi, log=_note)
-    _note(f"wrote {len(out)} frames at {io.format_rate(rate)} fps to {output}")
+    with _bar(n * factor, method) as bar:
+        written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
+                                 empty=f"{ltr}: video has no frames")
+    _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
+
+
+def _counted(frames, bar):
+    for f in frames:
+        yield f
+        bar.update(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,16 +287,59 @@ def parse_budget(value: str | None) -> float | None:
     return secs
 
 
-train_options = [
-    click.option("--preset", type=click.Choice(["fast", "paper"]), default=None,
-                 help="Training preset (default: paper on a GPU, fast on the CPU)."),
-    click.option("--budget", default=None, metavar="TIME",
-                 help="Training wall-clock limit, e.g. 10m (default: the preset's)."),
-    click.option("--examples", type=click.Choice(["auto", "within", "across", "both"]), default=None,
-                 help="Internal examples: within dimension, across dimensions, or both. auto (the default "
-                      "of upsample and render): train a within net and a both net, half the budget each, "
-                      "and keep the one whose first rung has the lower group seam; train: both."),
-]
+def _click_options(cls, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list:
+    """click options made from the fields of an options dataclass (:mod:`.options`): each one's name,
+    type, choices, bounds, default and help come from there, so a new field is a new option."""
+    out = []
+    for f in option_fields(cls):
+        if (only is not None and f.name not in only) or f.name in skip:
+            continue
+        md = f.metadata
+        kw = {"default": f.default, "help": md["help"], "show_default": f.default is not None and f.default is not False}
+        if isinstance(f.default, bool):
+            kw["is_flag"] = True
+        elif md["choices"]:
+            kw["type"] = click.Choice([str(c) for c in md["choices"]])
+            kw["default"] = None if f.default is None else str(f.default)
+        elif md["metavar"]:
+            kw["metavar"] = md["metavar"]        # the command parses it (e.g. --budget 10m)
+        elif md["bounds"]:
+            lo, hi = md["bounds"]
+            kw["type"] = (click.FloatRange if isinstance(f.default, float) else click.IntRange)(lo, hi)
+        elif f.default is not None:
+            kw["type"] = type(f.default)
+        out.append(click.option(md["cli"] or "--" + f.name.replace("_", "-"), f.name, **kw))
+    return out
+
+
+def _take(cls, params: dict):
+    """``cls`` built from the click parameters named as its fields (removed from ``params``); a
+    choice of numbers comes back as a number."""
+    kw = {}
+    for f in option_fields(cls):
+        if f.name in params:
+            v = params.pop(f.name)
+            if f.metadata["choices"] and isinstance(v, str) and isinstance(f.default, int):
+                v = int(v)
+            kw[f.name] = v
+    return cls(**kw)
+
+
+def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
+    """The job's options from a command's click parameters (see :func:`_click_options`)."""
+    if "budget_s" in params:
+        params["budget_s"] = parse_budget(params["budget_s"])
+    engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
+    job = _take(UpsampleOptions, params)
+    return UpsampleOptions(factor=factor, method=job.method, cut_threshold=job.cut_threshold,
+                           engine=engine, train=train).check()
+
+
+# The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
+job_options = _click_options(UpsampleOptions, skip=("factor",))
+device_options = _click_options(EngineOptions)
+train_options = _click_options(TrainOptions, skip=("output",))
+save_model_option = _click_options(TrainOptions, only=("output",))
 
 
 class _Bar:
@@ -289,58 +361,26 @@ class _Bar:
         self.bar.close()
 
 
-# The upsampling engine's options, shared by `upsample` and `render`.
-cut_option = click.option(
-    "--scene-threshold", type=click.FloatRange(0, 1), default=0.2, show_default=True,
-    help="Scene-cut detection: each shot is processed as a clip of its own, so no frame mixes two "
-         "shots. Lower finds more cuts; 0 turns detection off (see docs/FOOTAGE.md).")
-
-model_options = [
-    click.option("--model", type=click.Path(), default=None,
-                 help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached)."),
-    click.option("--method", type=click.Choice(["auto", "net", "cubic", "linear", "flow"]), default="auto",
-                 show_default=True,
-                 help="auto: a self-check on the clip's own x2 picks the best interpolator (cubic, linear, "
-                      "or motion-compensated flow) for the rungs and uses the net on the first rung only "
-                      "where it beats that; net: the net on every rung (the paper); cubic, linear, flow: "
-                      "that interpolator on every rung, no net (no training)."),
-    click.option("--finetune", is_flag=True,
-                 help="Where the net takes the first rung, also run it on every rung above, fine-tuned on "
-                      "that rung's own input (needs torch). The training budget is shared: half for the "
-                      "first rung's net, half for the rest."),
-]
-device_options = [
-    click.option("--provider", type=click.Choice(["auto", "cpu", "cuda", "tensorrt"]), default="auto",
-                 show_default=True, help="onnxruntime execution provider."),
-    click.option("--device-id", type=int, default=0, show_default=True),
-    click.option("--fp16", is_flag=True, help="Half precision on CUDA."),
-    click.option("--tilesize", type=int, default=0,
-                 help="Run the net on spatial tiles of this size (0: whole frames)."),
-    click.option("--overlap", type=int, default=0,
-                 help="Extra tile overlap in pixels (at least the net's reach is used)."),
-    click.option("--ensemble", type=click.Choice(["1", "2", "4", "8", "16"]), default="4", show_default=True,
-                 help="Where the net runs, average its answers to this many time-reversed, rotated and "
-                      "flipped copies of its input (the geometric self-ensemble; cost grows with it)."),
-]
+model_option = click.option(
+    "--model", type=click.Path(), default=None,
+    help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
 
 @main.command()
 @click.argument("video", type=click.Path())
 @output_option
 @factor_option
-@_with(model_options)
-@cut_option
+@model_option
+@_with(job_options)
 @click.option("--conform", is_flag=True, help="Keep the input frame rate: N x slow motion.")
 @_with(device_options)
-@click.option("--save-model", type=click.Path(), default=None,
-              help="Also keep the trained model here (with --examples auto: the net that was kept).")
+@_with(save_model_option)
 @_with(train_options)
 @codec_option
+@overwrite_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, method, finetune, scene_threshold, conform, provider, device_id, fp16,
-             tilesize, overlap, ensemble, save_model, preset, budget, examples, codec, fps, vfr,
-             assume_progressive) -> None:
+def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -349,7 +389,9 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
     """
     from .stream import Renderer, upsample_stream
 
-    check_factor(factor)
+    options = _upsample_options(factor, params)
+    _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
+                   overwrite=overwrite, codec=codec)
     vi = _open_input(video, fps, vfr, assume_progressive)
     _audio_note(vi)
     n = io.count_frames(video, vi)
@@ -360,18 +402,14 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
     read = io.frame_reader(video, vi)
     bar = _Bar("train")
     try:
-        renderer = Renderer.create(
-            model, factor, height=vi.height, width=vi.width, read=read, num_frames=n,
-            provider=provider, device_id=device_id, fp16=fp16, tilesize=tilesize, overlap=overlap,
-            method=method, finetune=finetune, ensemble=int(ensemble), log=_note, progress=bar,
-            cut_threshold=scene_threshold,
-            train_options={"preset": preset, "budget_s": parse_budget(budget), "examples": examples,
-                           "output": save_model})
+        renderer = Renderer.create(model, options, height=vi.height, width=vi.width, read=read, num_frames=n,
+                                   log=_note, progress=bar)
     finally:
         bar.close()
     rate = vi.rate if conform else vi.rate * factor
     with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                        color=vi.color, gray=vi.is_gray, log=_note) as w, _bar(n * factor, "upsample") as pbar:
+                        color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
+            _bar(n * factor, "upsample") as pbar:
         for frame in upsample_stream(io.read_frames(video, vi), renderer):
             w.write(frame)
             pbar.update(1)
@@ -398,15 +436,15 @@ def upsample(video, output, factor, model, method, finetune, scene_threshold, co
               show_default=True,
               help="auto: keep at real rate, drop with --conform; stretch: slow it N x like tape "
                    "(pitch falls) to match --conform. Written to the file as zstsr_audio.")
-@_with(model_options)
-@cut_option
+@model_option
+@_with(job_options)
 @_with(device_options)
 @_with(train_options)
+@overwrite_option
 @fps_option
 @_with(input_options)
-def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, method, finetune,
-           scene_threshold, provider, device_id, fp16, tilesize, overlap, ensemble, preset, budget, examples,
-           fps, vfr, assume_progressive) -> None:
+def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, overwrite, fps, vfr,
+           assume_progressive, **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -421,16 +459,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 
     from . import render as rd
 
-    check_factor(factor)
+    options = _upsample_options(factor, params)
     if model is not None and not Path(model).is_file():
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
-        factor=factor, conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-        engine={"model_path": model, "method": method, "finetune": finetune, "provider": provider,
-                "device_id": device_id, "fp16": fp16, "tilesize": tilesize, "overlap": overlap, "ensemble": int(ensemble),
-                "cut_threshold": scene_threshold,
-                "train_options": {"preset": preset, "budget_s": parse_budget(budget), "examples": examples}})
+        conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -440,6 +474,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"{out_dir}: exists and is not a folder")
     if not out.parent.exists():
         raise ZstsrError(f"{out.parent}: output folder does not exist")
+    batch = rd.is_batch(src)
+    sources = rd.list_sources(src) if batch else [src]
+    targets = {t for s in sources for t in rd.output_paths(s, out, codec, proxy)}
+    outputs.check([(t, False) for t in sorted(targets) + ([out / rd.CSV_NAME] if batch else [])],
+                  [*sources, model], overwrite=overwrite, make_parents=True)
 
     def one(path, protect=(), info=None):
         bar = _Bar("train")
@@ -453,7 +492,7 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         return (f"wrote {r.frames} frames at {io.format_rate(r.rate)} fps from {r.start_timecode} to "
                 f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
 
-    if not rd.is_batch(src):
+    if not batch:
         # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
         vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
         made = not out.exists()
@@ -466,7 +505,6 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
                     out.rmdir()  # only if empty: leave nothing behind
             raise
         return
-    sources = rd.list_sources(src)
     out.mkdir(exist_ok=True)
     results, masters = [], {}
     for path in sources:
@@ -494,11 +532,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @click.option("-o", "--output", required=True, type=click.Path(), help="Checkpoint to write (.pt).")
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
-@_with(train_options)
-@cut_option
+@click.option("--overwrite", "-y", is_flag=True, help="Start afresh, replacing an existing OUTPUT.")
+@_with(_click_options(TrainOptions, only=("preset", "budget_s", "examples")))
+@_with(_click_options(UpsampleOptions, only=("cut_threshold",)))
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, preset, budget, examples, scene_threshold, fps, vfr,
+def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
               assume_progressive) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, training_frames, training_modules
@@ -507,14 +546,23 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, scene_thr
     if examples == "auto":
         raise ZstsrError("--examples auto picks between two nets while upsampling; zstsr train fits one: "
                          "choose within, across or both")
-    zstsr_trainer, _ = training_modules()
+    if resume and overwrite:
+        raise UsageError("--resume continues OUTPUT and --overwrite replaces it: pass one of them")
     check_factor(factor)
+    try:
+        _check_outputs(files=[output], inputs=[video], overwrite=overwrite or resume)
+    except UsageError as e:
+        if "--overwrite" not in str(e):
+            raise
+        raise UsageError(f"checkpoint {output} exists; pass --resume to continue it or --overwrite (-y) "
+                         "to start afresh") from None
+    zstsr_trainer, _ = training_modules()
     vi = _open_input(video, fps, vfr, assume_progressive)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
-    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=scene_threshold)
+    ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
     preset = preset or default_preset()
-    config = train_config(preset, parse_budget(budget), examples)
+    config = train_config(preset, parse_budget(budget_s), examples)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")
@@ -532,10 +580,15 @@ def train_cmd(video, output, factor, resume, preset, budget, examples, scene_thr
 @click.option("-o", "--output", required=True, type=click.Path(), help="ONNX file to write.")
 @click.option("--check/--no-check", default=True, show_default=True,
               help="Check that onnxruntime agrees with torch to 1e-4.")
-def export_cmd(checkpoint, output, check) -> None:
+@overwrite_option
+def export_cmd(checkpoint, output, check, overwrite) -> None:
     """Export a trained checkpoint to ONNX (cubic x2 + residual inside the graph; needs torch)."""
     if not Path(checkpoint).is_file():
         raise ZstsrError(f"checkpoint not found: {checkpoint}")
+    if _is_onnx(checkpoint):
+        raise UsageError(f"{checkpoint} is already an ONNX model; export takes the .pt checkpoint that "
+                         "zstsr train writes")
+    _check_outputs(files=[output], inputs=[checkpoint], overwrite=overwrite)
     try:
         import zstsr_export
     except ImportError:
@@ -550,6 +603,13 @@ def export_cmd(checkpoint, output, check) -> None:
     _note(f"wrote {output}")
 
 
+def _is_onnx(path: str) -> bool:
+    """An ONNX file (a protobuf whose first field is ir_version), not a torch checkpoint (a zip)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return Path(path).suffix.lower() == ".onnx" or (head[:1] == b"\x08" and not head.startswith(b"PK"))
+
+
 # --------------------------------------------------------------------------------------------
 # measuring
 
@@ -560,21 +620,28 @@ def export_cmd(checkpoint, output, check) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-frame and mean).")
 @click.option("--plot", type=click.Path(), default=None, help="Write a PNG of PSNR/SSIM over time.")
 @click.option("--summary", is_flag=True, help="Print only the means.")
-@click.option("--border", type=int, default=0, show_default=True,
+@click.option("--border", type=click.IntRange(min=0), default=0, show_default=True,
               help="Ignore this many pixels at each edge.")
+@overwrite_option
 @fps_option
 def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: bool, border: int,
-             fps: str | None) -> None:
-    """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means."""
-    from .metrics import psnr, ssim
+             overwrite: bool, fps: str | None) -> None:
+    """Compare OUTPUT with ground truth GT frame by frame: PSNR (dB) and SSIM, and their means, and
+    the sharpness (mean gradient magnitude of OUTPUT over GT's: below 1 is blurrier than the truth)
+    over whole frames and over the moving regions."""
+    from .metrics import Sharpness, psnr, ssim
 
+    _check_outputs(files=[plot], inputs=[output, gt], overwrite=overwrite)
     rate = _parse_rate(fps)
     a, b = io.probe(output, rate), io.probe(gt, rate)
+    if 2 * border >= min(a.width, a.height):
+        raise UsageError(f"--border {border} leaves nothing of a {a.width}x{a.height} frame")
     if (a.width, a.height) != (b.width, b.height):
         raise ZstsrError(f"size differs: {output} is {a.width}x{a.height}, {gt} is {b.width}x{b.height}")
     if a.frames and b.frames and a.frames != b.frames:
         raise ZstsrError(f"length differs: {output} has {a.frames} frames, {gt} has {b.frames}")
     rows = []
+    sharp = Sharpness()
     fa, fb = io.read_frames(output, a), io.read_frames(gt, b)
     sl = (slice(border, -border or None),) * 2
     with _bar(a.frames or b.frames, "eval") as bar:
@@ -587,13 +654,14 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
                                      f"{longer} goes on")
                 break
             rows.append((psnr(x[sl], y[sl]), ssim(x[sl], y[sl])))
+            sharp.update(x[sl], y[sl])
             bar.update(1)
     if not rows:
         raise ZstsrError(f"{output}: no frames to compare")
     p = np.array([r[0] for r in rows])
     s = np.array([r[1] for r in rows])
     result = {"output": output, "gt": gt, "frames": len(rows), "psnr": float(p.mean()),
-              "ssim": float(s.mean()), "psnr_min": float(p.min()),
+              "ssim": float(s.mean()), "psnr_min": float(p.min()), **sharp.result(),
               "per_frame": [{"frame": i, "psnr": float(pp), "ssim": float(ss)}
                             for i, (pp, ss) in enumerate(rows)]}
     if plot:
@@ -606,6 +674,9 @@ def evaluate(output: str, gt: str, as_json: bool, plot: str | None, summary: boo
         for i, (pp, ss) in enumerate(rows):
             click.echo(f"{i:6d} {pp:8.3f} {ss:7.4f}")
     click.echo(f"{'mean':>6} {p.mean():8.3f} {s.mean():7.4f}   ({len(rows)} frames, min PSNR {p.min():.3f})")
+    sh = sharp.result()
+    moving = "nothing moves" if sh["sharpness_moving"] is None else f"{sh['sharpness_moving']:.3f} where the truth moves"
+    click.echo(f"sharpness (gradient over the truth's): {sh['sharpness']:.3f} whole frames, {moving}")
 
 
 def _plot(path: str, p: np.ndarray, s: np.ndarray, output: str, gt: str) -> None:

@@ -6,12 +6,27 @@ frames belong to another shot, and the result is a ghost of it. So every consume
 as a clip of its own, with ends handled like the video's ends: the ladder (:mod:`.stream`), the
 training examples (:mod:`.fit`, ``zstsr_trainer``) and the self-check.
 
-The decision is *pairwise*: whether frames ``i-1`` and ``i`` lie in different shots depends on those
-two frames only. That keeps rendering stateless - any chunk, with any context, finds the same cuts -
-which a frame server needs (see stream.py). The score is the mean absolute difference of small,
-blurred thumbnails *and* the distance of their colour histograms: fast motion changes pixels but
-keeps the colours; two shots of one location keep the colours but change most pixels; a cut
-changes both. Both must pass the threshold (0..1, higher = fewer cuts).
+Each consecutive pair gets two scores (:func:`pair_scores`): the mean absolute difference of
+small, blurred thumbnails and the distance of their colour histograms. A new shot starts at frame
+``k`` when the pair ``(k-1, k)``
+
+- *stands out*: one of its scores is at least :data:`RATIO` times the mean of that score over
+  the pairs around it (:data:`REACH` each side), as in PySceneDetect's AdaptiveDetector. Fast
+  motion changes many pixels, and a pan the palette, in *every* pair, so it is judged against its
+  own level; a cut changes everything at once. This finds the commonest cut in editing, shot /
+  reverse shot in one room, which keeps the palette (an earlier rule, both scores over fixed
+  bars, missed it, and took a whip pan whose colours change for a cut);
+- *is big enough*: its thumbnail score (and the score that stood out) is at least :data:`FLOOR`
+  x the threshold, so a still shot does not cut on noise or on a small movement after stillness;
+- *is not a flash*: the frames a few steps across the pair differ as much as the pair itself
+  (frame ``k-1`` from ``k+1 .. k+FLASH``, frame ``k`` from ``k-2 .. k-1-FLASH``). A flash of light
+  or a one-frame glitch changes a frame and comes back; a cut does not come back.
+
+A decision reads frames ``k-1-REACH .. k+REACH`` only; where those run past the clip's ends it
+uses what exists. So a window that carries :data:`REACH` frames beyond the frames whose cuts it
+needs finds exactly the cuts the whole clip has there: :class:`.stream.Renderer` widens its
+context by that much, and any chunk, with its context, renders as the whole clip would (which a
+frame server needs). Evidence for the constants: ``benchmarks/bench_cuts.py`` (docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -20,6 +35,10 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.2
 THUMB = 48          # thumbnails are about this many pixels on their long side
 BINS = 16           # histogram bins per channel
+REACH = 4           # pairs each side that make a pair's neighbourhood (frames beyond the pair)
+RATIO = 3.0         # a cut's change over its neighbourhood's mean (PySceneDetect's default)
+FLOOR = 0.2         # a cut's thumbnail change is at least FLOOR x threshold (0.04 at the default)
+FLASH = 2           # frames a flash may last and still not be taken for a cut
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:
@@ -40,31 +59,64 @@ def _hist(thumb: np.ndarray) -> np.ndarray:
     return hist / max(1, idx.shape[0])
 
 
+class _Features:
+    """Thumbnails and histograms of a run of frames, and the two distances between any two."""
+
+    def __init__(self, frames: np.ndarray):
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[..., None]
+        self.thumbs = [_thumb(f) for f in frames]
+        self.hists = [_hist(t) for t in self.thumbs]
+
+    def __len__(self) -> int:
+        return len(self.thumbs)
+
+    def pixel(self, a: int, b: int) -> float:
+        return float(np.abs(self.thumbs[b] - self.thumbs[a]).mean())
+
+    def colour(self, a: int, b: int) -> float:
+        return float(0.5 * np.abs(self.hists[b] - self.hists[a]).sum(axis=1).mean())
+
+
 def pair_scores(frames: np.ndarray) -> np.ndarray:
     """For frames ``(T, H, W, C)`` in [0, 1]: ``(T-1, 2)`` scores of each consecutive pair,
     column 0 the thumbnails' mean absolute difference, column 1 the histogram distance (half the
     L1 distance, averaged over channels), both in 0..1."""
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[..., None]
-    thumbs = [_thumb(f) for f in frames]
-    hists = [_hist(t) for t in thumbs]
-    out = np.zeros((max(0, len(frames) - 1), 2), np.float32)
-    for i in range(1, len(frames)):
-        out[i - 1, 0] = float(np.abs(thumbs[i] - thumbs[i - 1]).mean())
-        out[i - 1, 1] = float(0.5 * np.abs(hists[i] - hists[i - 1]).sum(axis=1).mean())
+    f = _Features(frames)
+    out = np.zeros((max(0, len(f) - 1), 2), np.float32)
+    for i in range(1, len(f)):
+        out[i - 1] = f.pixel(i - 1, i), f.colour(i - 1, i)
     return out
 
 
+def _not_a_flash(f: _Features, k: int, change: float) -> bool:
+    """Frames across the pair ``(k-1, k)`` keep differing a few steps on: not a flash."""
+    n = len(f)
+    after = [f.pixel(k - 1, k + j) for j in range(1, FLASH + 1) if k + j < n]
+    before = [f.pixel(k - 1 - j, k) for j in range(1, FLASH + 1) if k - 1 - j >= 0]
+    return all(d >= 0.5 * change for d in after + before)
+
+
 def detect(frames: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
-    """Indices ``i`` (1..T-1) where a new shot starts at frame ``i``; none when ``threshold`` <= 0."""
+    """Indices ``k`` (1..T-1) where a new shot starts at frame ``k``; none when ``threshold`` <= 0.
+    See the module doc for the rule; the same clip, seen through any window that reaches
+    :data:`REACH` frames past a pair on both sides (or to the clip's end), gives the same answer."""
     if threshold is None or threshold <= 0 or len(frames) < 2:
         return []
-    s = pair_scores(frames)
-    # The pixel score of a cut is about twice its histogram score on real footage (a new shot
-    # moves every pixel, but keeps some of the palette), so the pixel bar is set a little lower.
-    hit = (s[:, 0] >= 0.6 * threshold) & (s[:, 1] >= threshold)
-    return [int(i) + 1 for i in np.nonzero(hit)[0]]
+    f = _Features(frames)
+    s = np.array([(f.pixel(i - 1, i), f.colour(i - 1, i)) for i in range(1, len(f))], np.float64)
+    out = []
+    for p in range(len(s)):
+        pix, col = s[p]
+        near = [q for q in range(p - REACH, p + REACH + 1) if q != p and 0 <= q < len(s)]
+        level = s[near].mean(axis=0) if near else np.zeros(2)
+        floor = FLOOR * threshold
+        jump = pix >= RATIO * level[0] or (col >= RATIO * level[1] and col >= floor)
+        adaptive = jump and pix >= floor
+        if adaptive and _not_a_flash(f, p + 1, pix):
+            out.append(p + 1)
+    return out
 
 
 def segments(length: int, cuts) -> list[tuple[int, int]]:

@@ -26,8 +26,10 @@ The native shim (``vs_zstsr/_shim``) registers the ``zstsr`` namespace and calls
 from __future__ import annotations
 
 import collections
+import inspect
 import os
 import threading
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -35,18 +37,13 @@ import numpy as np
 
 import vapoursynth as vs
 
-from .cuts import DEFAULT_THRESHOLD as DEFAULT_SC_THRESHOLD
 from .errors import ZstsrError
-from .ladder import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
+from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor
+
+_E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults, defined in .options
 
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
-PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
-METHODS = ("auto", "net", "cubic", "linear", "flow")
-# The self-check's candidates: as in the CLI. MVTools' flow runs in a worker process with its own
-# VapourSynth core (vs_zstsr/native.py), never as a filter chain of this core inside a frame
-# callback, and a crash there (issue 18) drops flow instead of taking the host down.
-CANDIDATES = ("net", "cubic", "linear", "flow")
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -199,10 +196,11 @@ class _ChunkCache:
 # ---------------------------------------------------------------------------------------------
 # the filter
 
-def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | None = None,
-             provider: str = "auto", device_id: int = 0, num_streams: int = 1, fp16: bool = False,
-             tilesize: int = 0, overlap: int = 0, method: str = "auto", ensemble: int = DEFAULT_ENSEMBLE,
-             finetune: bool = False, sc: bool = True, sc_threshold: float = DEFAULT_SC_THRESHOLD) -> vs.VideoNode:
+def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.PathLike | None = None,
+             provider: str = _E.provider, device_id: int = _E.device_id,
+             fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
+             method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
+             sc: bool = True, sc_threshold: float = _U.cut_threshold) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -225,7 +223,6 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
                         ``tensorrt``.
     :param device_id:   GPU to use.
-    :param num_streams: Parallel inference streams.
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
@@ -245,46 +242,37 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
     :param sc:          Scene-change handling: every shot is processed as a clip of its own, so
                         no output frame mixes two shots. Cuts come from the ``_SceneChangePrev`` /
                         ``_SceneChangeNext`` frame props when the clip has them (e.g. from
-                        ``core.misc.SCDetect``), else from zstsr's own detector. False: ignore cuts.
+                        ``core.mv.SCDetection``), else from zstsr's own detector. False: ignore cuts.
     :param sc_threshold: The detector's threshold, 0 to 1 (higher finds fewer cuts).
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
     factor = _as_int(factor, "factor")
-    if factor < 2 or factor > 16 or factor & (factor - 1):
-        raise _err(f"factor must be a power of 2 from 2 to 16, got {factor}")
+    try:
+        check_factor(factor)
+    except ZstsrError as e:
+        raise _err(str(e)) from None
     _check_format(clip)
     model = _as_str(model, "model")
-    provider = _as_str(provider, "provider") or "auto"
-    if provider not in PROVIDERS:
-        raise _err(f"provider must be one of {', '.join(PROVIDERS)}, got {provider!r}")
-    method = _as_str(method, "method") or "auto"
-    if method not in METHODS:
-        raise _err(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    device_id = _as_int(device_id, "device_id", 0)
-    num_streams = _as_int(num_streams, "num_streams", 1)
-    tilesize = _as_int(tilesize, "tilesize", 0)
-    overlap = _as_int(overlap, "overlap", 0)
-    ensemble = _as_int(ensemble, "ensemble", 1)
-    if ensemble not in ENSEMBLE_SIZES:
-        raise _err(f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}, got {ensemble}")
+    provider = _as_str(provider, "provider") or _E.provider
+    method = _as_str(method, "method") or _U.method
     try:
         sc_threshold = float(sc_threshold)
     except (TypeError, ValueError):
         raise _err(f"sc_threshold must be a number, got {sc_threshold!r}") from None
-    if not 0 <= sc_threshold <= 1:
-        raise _err(f"sc_threshold must be between 0 and 1, got {sc_threshold}")
-    sc_threshold = sc_threshold if sc else 0.0
-    if model is not None and method != "cubic":
-        if not os.path.isfile(model):
-            raise _err(f"model file not found: {model}")
-        from .model import load_model  # validates the file and its zstsr metadata
-        try:
-            load_model(model, "cpu")
-        except ZstsrError as e:
-            raise _err(str(e)) from None
-        except Exception as e:
-            raise _err(f"{model} is not a zstsr ONNX model ({type(e).__name__}: {e})") from None
+    engine = EngineOptions(provider=provider, device_id=_as_int(device_id, "device_id"), fp16=bool(fp16),
+                           tilesize=_as_int(tilesize, "tilesize"), overlap=_as_int(overlap, "overlap"),
+                           ensemble=_as_int(ensemble, "ensemble"))
+    options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
+                              train=TrainOptions(finetune=bool(finetune)))
+    try:
+        options.check()
+    except ZstsrError as e:
+        raise _err(str(e)) from None
+    if not sc:
+        options = replace(options, cut_threshold=0.0)
+    if model is not None and not os.path.isfile(model):
+        raise _err(f"model file not found: {model}")   # loaded (and checked) once, by the renderer
 
     core = vs.core
     colour = _colour(clip) if clip.format.color_family == vs.YUV else {}
@@ -299,21 +287,17 @@ def upsample(clip: vs.VideoNode, factor: int = 8, *, model: str | os.PathLike | 
             out = resize_spatial(out, int(size[0]), int(size[1]))
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    renderer = _make_renderer(model, factor, height=h, width=w, read=read, num_frames=n,
-                              provider=provider, device_id=device_id, fp16=bool(fp16),
-                              tilesize=tilesize, overlap=overlap, num_streams=num_streams,
-                              method=method, ensemble=ensemble, finetune=bool(finetune), log=lambda m: _log(core, m),
-                              cut_threshold=sc_threshold,
-                              candidates=CANDIDATES)
+    renderer = _make_renderer(model, options, height=h, width=w, read=read, num_frames=n,
+                              log=lambda m: _log(core, m))
     return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
 
 
-def _make_renderer(model, factor, **kw):
+def _make_renderer(model, options, **kw):
     """The renderer for a clip (vs_zstsr.stream.Renderer); tests may replace this function."""
     from .stream import Renderer
 
     try:
-        return Renderer.create(model, factor, **kw)
+        return Renderer.create(model, options, **kw)
     except ZstsrError as e:
         raise _err(str(e)) from None
 
@@ -410,17 +394,32 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
 # ---------------------------------------------------------------------------------------------
 # the shim's side
 
-def _shim_upsample(clip, factor=8, model=None, provider=None, device_id=0, num_streams=1, fp16=0,
-                   tilesize=0, overlap=0, method=None, ensemble=DEFAULT_ENSEMBLE, finetune=0, sc=1,
-                   sc_threshold=DEFAULT_SC_THRESHOLD, **extra):
-    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
-    if extra:
-        raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")
-    return upsample(clip, factor, model=_as_str(model, "model"), provider=_as_str(provider, "provider") or "auto",
-                    device_id=device_id, num_streams=num_streams, fp16=bool(fp16), tilesize=tilesize,
-                    overlap=overlap, method=_as_str(method, "method") or "auto", ensemble=ensemble,
-                    finetune=bool(finetune), sc=bool(sc),
-                    sc_threshold=sc_threshold)
+_SHIM_TYPES = {"vs.VideoNode": "vnode", "int": "int", "bool": "int", "float": "float"}
+
+
+def shim_signature() -> str:
+    """The argument string the shim registers ``Upsample`` with (vs_zstsr/_shim/zstsr_shim.c),
+    made from :func:`upsample`'s signature: tests/test_filter.py checks the two agree."""
+    out = []
+    for name, p in inspect.signature(upsample).parameters.items():
+        kind = _SHIM_TYPES.get(p.annotation, "data" if "str" in p.annotation else None)
+        out.append(f"{name}:{kind}" + ("" if p.default is inspect.Parameter.empty else ":opt") + ";")
+    return "".join(out)
+
+
+def _shim_upsample(clip, **kw):
+    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments
+    (strings as bytes, booleans as ints), given to :func:`upsample` as its types."""
+    params = inspect.signature(upsample).parameters
+    unknown = sorted(set(kw) - set(params))
+    if unknown:
+        raise _err(f"unknown argument(s): {', '.join(unknown)}")
+    for k, v in kw.items():
+        if params[k].annotation == "bool":
+            kw[k] = bool(v)
+        elif isinstance(v, (bytes, bytearray)):
+            kw[k] = _as_str(v, k)
+    return upsample(clip, **kw)
 
 
 def _register_core() -> None:

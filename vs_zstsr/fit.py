@@ -24,7 +24,7 @@ SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at, at most
 RUN = 32  # consecutive LTR frames per training run (room for two 16-frame crops)
 READ_BATCH = 8  # frames read at once
 # examples="auto" (the runtime's default): one net per kind, the budget split between them, and
-# the one with the lower group seam on its first rung is kept (stream._fit_and_pick).
+# the one with the lower group seam on its first rung is kept (selfcheck.fit_and_pick).
 AUTO_EXAMPLES = ("within", "both")
 
 
@@ -163,12 +163,13 @@ FINETUNE_FRAMES = 64    # LTR frames a rung's fine-tuning reads, at most (evenly
 FINETUNE_CROP = 256     # ... in a centred crop of at most this many pixels at that rung's size
 
 
-def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budget_s: float,
-                   preset: str | None = None, examples: str | None = None, ensemble: int = 1,
-                   provider: str = "cpu", log: Callable[[str], None] | None = None, progress=None,
+def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, *, budget_s: float,
+                   preset: str | None = None, examples: str | None = None,
+                   log: Callable[[str], None] | None = None, progress=None,
                    cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> dict[int, str]:
     """Fine-tune the net for each rung above the first on that rung's own internal examples
     (``--finetune``; the improvement the paper names in 4.2). Returns rung index -> ONNX path.
+    ``engine`` (:class:`.options.EngineOptions`): how the net runs while making each rung's input.
 
     Rung ``j``'s input is the ladder's own result below it (rungs ``0..j-1``, at the size rung
     ``j`` runs at, ``2^j`` x the LTR rate). Like the LTR clip for the first rung, it is the video
@@ -180,7 +181,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budge
     like the first rung's, keyed by that model, the rung and the settings.
     """
     from .ladder import Ladder, LadderPlan, Rung
-    from .model import load_model
+    from .options import UpsampleOptions
 
     rungs = ladder_plan.rungs
     if len(rungs) < 2:
@@ -189,7 +190,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budge
     preset = preset or default_preset()
     config = train_config(preset, float(budget_s), examples)
     base = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    models = {0: load_model(model_path, provider)}
+    models = {0: engine.load(model_path)}
     paths: dict[int, str] = {}
     prev = model_path
     for j in range(1, len(rungs)):
@@ -197,13 +198,13 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budge
         m = 2 ** j          # the crop must halve j times
         ch, cw = max(m, min(h, FINETUNE_CROP) // m * m), max(m, min(w, FINETUNE_CROP) // m * m)
         settings = {"base": base, "rung": j, "crop": (ch, cw), "budget": budget_s, "preset": preset,
-                    "examples": examples, "ensemble": ensemble, "methods": [r.method for r in rungs[:j]],
+                    "examples": examples, "ensemble": engine.ensemble, "methods": [r.method for r in rungs[:j]],
                     "held_out": held_out(num_frames), "cuts": cut_threshold}
         target = cache_dir() / f"{clip_key(read, num_frames, settings)}.rung{j}.onnx"
         if not target.exists():
             sub = LadderPlan(2 ** j, [Rung(size=(ch >> (j - k), cw >> (j - k)), rate=2 ** k, method=rungs[k].method)
                                       for k in range(j)])
-            below = Ladder(sub, models[0], ensemble=ensemble, rung_models=models)
+            below = Ladder(sub, models[0], UpsampleOptions(factor=sub.factor, engine=engine), rung_models=models)
             pieces = [below.run(p) for p in training_frames(read, num_frames, (h, w), FINETUNE_FRAMES,
                                                             cut_threshold, crop=(ch, cw)) if len(p) >= 2]
             if log:
@@ -221,6 +222,6 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, *, budge
         elif log:
             log(f"using the rung-{j} model fine-tuned earlier for this clip: {target}")
         paths[j] = str(target)
-        models[j] = load_model(target, provider)
+        models[j] = engine.load(target)
         prev = str(target)
     return paths

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -26,9 +25,10 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from . import outputs
 from .errors import ZstsrError
 
-FRAME_SIDECAR = "zstsr.json"  # rate and depth of a folder of PNG frames
+FRAME_SIDECAR = outputs.PNG_MARKER  # rate and depth of a folder of PNG frames
 CODECS = ("ffv1", "png", "h264", "h265", "prores")
 # Codecs a VideoWriter also takes, though the measuring tools' --codec does not offer them: DNxHR HQX
 # (10-bit 4:2:2, in .mov) for `zstsr render`'s edit-ready masters.
@@ -97,13 +97,14 @@ class VideoInfo:
 def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary name beside ``path`` to write to; renamed to ``path`` when the block ends
     without an exception, removed otherwise. Nothing half-written is ever left under ``path``.
-    ``suffix``: for writers that pick the format from the extension (e.g. ``".png"``)."""
+    ``suffix``: for writers that pick the format from the extension (e.g. ``".png"``). The folder
+    must exist; partial files of the same name left by a killed run are removed
+    (:func:`.outputs.clean_stale`)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + suffix, dir=target.parent)
-    os.close(fd)
+    outputs.clean_stale(target)
+    tmp = outputs.temp_path(target, suffix)
     try:
-        yield Path(tmp)
+        yield tmp
         os.replace(tmp, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -601,6 +602,19 @@ class AudioSpec:
         return "pcm_s16le" if self.bits <= 16 else "pcm_s24le"
 
 
+# Frames a background VideoWriter may hold queued, in bytes of float32 RGB (1080p: 10, 4K: 2).
+WRITE_QUEUE_BYTES = 256 * 2 ** 20
+
+
+def quantize(frame: np.ndarray, scale: float, dtype) -> np.ndarray:
+    """``clip(frame * scale + 0.5, 0, scale)`` as integers, in one float32 buffer (no temporaries:
+    at 4K each one is 100 MB)."""
+    buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
+    np.add(buf, np.float32(0.5), out=buf)
+    np.clip(buf, 0, scale, out=buf)
+    return buf.astype(dtype)
+
+
 class VideoWriter:
     """Write float32 RGB frames to a file or a PNG folder, atomically.
 
@@ -622,7 +636,7 @@ class VideoWriter:
                  color: ColorInfo | None = None, gray: bool = False, crf: int | None = None,
                  profile: str | None = None, timecode: str | None = None,
                  metadata: dict | None = None, stream_metadata: dict | None = None,
-                 audio: AudioSpec | None = None, log=None):
+                 audio: AudioSpec | None = None, log=None, background: bool = False):
         self.path = Path(str(path).rstrip("/" + os.sep))
         self.log = log  # one-line notes (a changed pixel format), e.g. the CLI's
         self.codec = codec_for(path, codec)
@@ -630,7 +644,16 @@ class VideoWriter:
         self.depth = 16 if bit_depth > 10 else (10 if bit_depth > 8 else 8)
         self.color = color or ColorInfo()
         self.gray = gray
-        self.count = 0
+        self.count = 0      # frames accepted by write()
+        self._encoded = 0   # frames encoded (behind count while a background thread works)
+        # background: frames are quantized and encoded on a thread of their own, overlapped with
+        # whatever makes them (numpy, PyAV and VapourSynth release the GIL), through a queue
+        # bounded in bytes (WRITE_QUEUE_BYTES); an error there is raised by the next call here.
+        self._queue = self._thread = self._error = None
+        if background:
+            import queue
+
+            self._queue = queue.Queue(max(2, WRITE_QUEUE_BYTES // max(1, width * height * 12)))
         self.profile, self.timecode, self.audio = profile, timecode, audio
         self.metadata, self.stream_metadata = dict(metadata or {}), dict(stream_metadata or {})
         self.audio_samples = 0
@@ -645,13 +668,15 @@ class VideoWriter:
             raise ZstsrError(f"DNxHR needs a picture of at least 256x120, got {width}x{height}")
         if self.codec == "png" and (audio or timecode or metadata or stream_metadata):
             raise ZstsrError(f"{self.path}: a PNG folder cannot hold audio, a timecode or tags")
-        self._tmp = self.path.parent / f".{self.path.name}.partial-{os.getpid()}{self.path.suffix}"
+        outputs.clean_stale(self.path, log)
         self._container = self._stream = None
         if self.codec == "png":
-            self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.partial-", dir=self.path.parent))
+            self._tmp = outputs.temp_path(self.path)
+            self._tmp.mkdir()
             self._pix_fmt = ("gray16be" if self.depth > 8 else "gray") if gray else (
                 "rgb48be" if self.depth > 8 else "rgb24")
         else:
+            self._tmp = outputs.temp_path(self.path, self.path.suffix)
             self._open(pix_fmt, crf)
 
     def _open(self, pix_fmt: str | None, crf: int | None) -> None:
@@ -719,6 +744,13 @@ class VideoWriter:
         flushes; ``finish`` does that)."""
         if self._astream is None:
             raise ValueError("this writer has no audio track")
+        if self._thread is not None:   # muxed in order with the video, on the writer's thread
+            self._raise_error()
+            self._queue.put(("audio", samples))
+            return
+        self._write_audio(samples)
+
+    def _write_audio(self, samples: np.ndarray | None) -> None:
         av = _av()
         frame = None
         if samples is not None:
@@ -735,19 +767,60 @@ class VideoWriter:
                 self._container.mux(pkt)
 
     def write(self, frame: np.ndarray) -> None:
+        """Add a frame (float32 RGB ``(H, W, 3)`` in [0, 1]; values outside are clipped). In the
+        background mode the writer owns ``frame`` from here on: do not change it afterwards."""
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, writer is {self.width}x{self.height}")
+        if self._queue is None:
+            self._encode(frame)
+        else:
+            self._raise_error()
+            if self._thread is None:
+                import threading
+
+                self._thread = threading.Thread(target=self._work, name="zstsr-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(frame)
+        self.count += 1
+
+    def _work(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    if isinstance(frame, tuple):
+                        self._write_audio(frame[1])
+                    else:
+                        self._encode(frame)
+                except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = e
+
+    def _raise_error(self) -> None:
+        if self._error is not None:   # kept: every later call fails the same way
+            raise self._error
+
+    def _drain(self) -> None:
+        """Wait for the background thread to encode everything queued."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise_error()
+
+    def _encode(self, frame: np.ndarray) -> None:
         av = _av()
         hi = self.depth > 8
         scale = 65535.0 if hi else 255.0
-        data = np.clip(frame * scale + 0.5, 0, scale).astype(np.uint16 if hi else np.uint8)
+        data = quantize(frame, scale, np.uint16 if hi else np.uint8)
         if self.codec == "png":
             if self.gray:
                 img = av.VideoFrame.from_ndarray(data[..., 0], format="gray16le" if hi else "gray")
             else:
                 img = av.VideoFrame.from_ndarray(data, format="rgb48le" if hi else "rgb24")
             img = img.reformat(format=self._pix_fmt)
-            with av.open(str(self._tmp / f"{self.count:06d}.png"), "w", format="image2") as c:
+            with av.open(str(self._tmp / f"{self._encoded:06d}.png"), "w", format="image2") as c:
                 s = c.add_stream("png", rate=1)
                 s.width, s.height, s.pix_fmt = self.width, self.height, self._pix_fmt
                 for pkt in s.encode(img):
@@ -767,11 +840,11 @@ class VideoWriter:
             if rng and not av.VideoFormat(self._stream.pix_fmt).is_rgb:
                 kw["dst_color_range"] = rng
             img = img.reformat(**kw)
-            img.pts = self.count  # after reformat, which makes a new frame without timestamps
+            img.pts = self._encoded  # after reformat, which makes a new frame without timestamps
             img.time_base = 1 / self.rate  # not the stream's: the muxer may change that one
             for pkt in self._stream.encode(img):
                 self._container.mux(pkt)
-        self.count += 1
+        self._encoded += 1
 
     def close(self) -> None:
         """Finish the file and move it into place."""
@@ -782,6 +855,7 @@ class VideoWriter:
         """Complete the temporary output (flush the encoders, close the file), not yet renamed."""
         if self._finished:
             return
+        self._drain()
         if self.codec == "png":
             (self._tmp / FRAME_SIDECAR).write_text(json.dumps(
                 {"rate": str(self.rate), "bit_depth": self.depth, "frames": self.count}))
@@ -801,15 +875,20 @@ class VideoWriter:
             return
         if not self._finished:
             raise RuntimeError("commit() before finish()")
-        if self.codec == "png" and self.path.exists():
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        os.replace(self._tmp, self.path)
+        if self.codec == "png":
+            outputs.replace_folder(self._tmp, self.path)  # never deletes a folder that is not ours
+        else:
+            os.replace(self._tmp, self.path)
         self._committed = True
 
     def abort(self) -> None:
         """Remove the temporary output; the target is untouched."""
         if self._committed:
             return
+        if self._thread is not None:
+            self._error = self._error or ZstsrError("aborted")   # the thread skips what is left
+            with contextlib.suppress(BaseException):
+                self._drain()
         with contextlib.suppress(Exception):
             if self._container is not None:
                 self._container.close()
@@ -835,15 +914,16 @@ class VideoWriter:
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fraction,
                 bit_depth: int = 8, codec: str | None = None, like: VideoInfo | None = None,
-                **kw) -> int:
+                empty: str | None = None, **kw) -> int:
     """Write frames (float32 RGB, [0, 1]) to ``path``; returns the number written.
 
     ``like`` copies pixel format, depth and colour description from an input's :class:`VideoInfo`.
+    ``empty``: the error when there are no frames (default: nothing to write).
     """
     it = iter(frames)
     first = next(it, None)
     if first is None:
-        raise ZstsrError(f"{path}: nothing to write (no frames)")
+        raise ZstsrError(empty or f"{path}: nothing to write (no frames)")
     if like is not None:
         kw.setdefault("pix_fmt", like.pix_fmt)
         kw.setdefault("color", like.color)
@@ -853,7 +933,7 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fra
         w.write(first)
         for f in it:
             w.write(f)
-        return w.count
+    return w.count
 
 
 def info_dict(info: VideoInfo) -> dict:

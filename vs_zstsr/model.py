@@ -5,7 +5,7 @@
 * ``cpu``; ``cuda`` (error if no GPU); ``tensorrt`` (TensorRT, then CUDA, then CPU);
 * ``auto``: CUDA only when a GPU is really there, else CPU, silently. onnxruntime-gpu lists the
   CUDA provider even on machines without a GPU and prints a red multi-line error when asked for it
-  (NOTES), so we probe the driver ourselves (libcuda's ``cuDeviceGetCount``) before asking.
+  (docs/PROTOTYPE.md), so we probe the driver ourselves (libcuda's ``cuDeviceGetCount``) before asking.
 
 ``fp16=True`` runs the net in float16 on CUDA/TensorRT (inputs and outputs stay float32); on the CPU
 it is ignored - onnxruntime's CPU float16 convolutions are slower than float32, not faster. Converting
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ZstsrError
+from .options import PROVIDERS
 
 FORMAT_VERSION = "1"     # must match zstsr_export.FORMAT_VERSION
-PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
 
 
 @functools.lru_cache(maxsize=1)

@@ -51,6 +51,7 @@ import numpy as np
 
 from . import io
 from .errors import ZstsrError
+from .options import UpsampleOptions
 
 MASTER_CODECS = ("prores", "dnxhr", "ffv1")
 PROXY_SIZES = {"half": 2, "quarter": 4}
@@ -251,7 +252,6 @@ class _AudioPump:
 
 @dataclass
 class RenderSettings:
-    factor: int = 8
     conform: bool = False
     codec: str = "prores"
     proxy: str | None = None       # None, "half" or "quarter"
@@ -259,9 +259,15 @@ class RenderSettings:
     fps: Fraction | None = None    # rate of a PNG folder without zstsr.json
     vfr: str = "convert"           # variable frame rate: convert or error (docs/FOOTAGE.md)
     assume_progressive: bool = False  # else input flagged interlaced is refused
-    engine: dict = field(default_factory=dict)  # Renderer.create keyword arguments (model_path, method, ...)
+    options: UpsampleOptions = field(default_factory=UpsampleOptions)   # the upsampling job (.options)
+    model: str | None = None       # a trained ONNX model; None: train one on each clip (and cache it)
+
+    @property
+    def factor(self) -> int:
+        return self.options.factor
 
     def check(self) -> None:
+        self.options.check()
         if self.codec not in MASTER_CODECS:
             raise ZstsrError(f"--codec must be one of {', '.join(MASTER_CODECS)}, got {self.codec!r}")
         if self.proxy is not None and self.proxy not in PROXY_SIZES:
@@ -313,6 +319,12 @@ def master_path(source: str | os.PathLike, out_dir: str | os.PathLike, codec: st
 
 def proxy_path(master: Path) -> Path:
     return master.parent / PROXY_FOLDER / (master.stem + ".mov")
+
+
+def output_paths(source: str | os.PathLike, out_dir: str | os.PathLike, codec: str, proxy: bool) -> list[Path]:
+    """The files rendering ``source`` writes: its master and, with ``proxy``, its proxy."""
+    master = master_path(source, out_dir, codec)
+    return [master, proxy_path(master)] if proxy else [master]
 
 
 def proxy_size(width: int, height: int, which: str) -> tuple[int, int]:
@@ -378,9 +390,8 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
                   audio=audio_src.spec if audio_src else None, color=vi.color)
 
     read = io.frame_reader(source, vi)
-    engine = dict(settings.engine)
-    renderer = Renderer.create(engine.pop("model_path", None), factor, height=vi.height, width=vi.width,
-                               read=read, num_frames=n, log=log, progress=train_progress, **engine)
+    renderer = Renderer.create(settings.model, settings.options, height=vi.height, width=vi.width,
+                               read=read, num_frames=n, log=log, progress=train_progress)
 
     made_proxy_dir = False
     writers: list[io.VideoWriter] = []
@@ -388,14 +399,14 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     try:
         writers.append(io.VideoWriter(master, vi.width, vi.height, rate, vi.bit_depth, settings.codec,
                                       pix_fmt=vi.pix_fmt, gray=vi.is_gray,
-                                      profile=_MASTER_PROFILE[settings.codec], **common))
+                                      profile=_MASTER_PROFILE[settings.codec], background=True, **common))
         if proxy is not None:
             pw, ph = proxy_size(vi.width, vi.height, settings.proxy)
             if not proxy.parent.exists():
                 proxy.parent.mkdir()
                 made_proxy_dir = True
             writers.append(io.VideoWriter(proxy, pw, ph, rate, vi.bit_depth, "prores", pix_fmt=vi.pix_fmt,
-                                          gray=vi.is_gray, profile=PROXY_PROFILE, **common))
+                                          gray=vi.is_gray, profile=PROXY_PROFILE, background=True, **common))
         if audio_src is not None:
             pump = _AudioPump(audio_src, writers, Fraction(n * factor) / rate)
         bar = frame_bar(n * factor, f"render {Path(source).name}") if frame_bar else contextlib.nullcontext()

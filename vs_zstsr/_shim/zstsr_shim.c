@@ -3,11 +3,13 @@
  * `core.zstsr.Upsample(clip, 8)` without importing anything. The filter itself is Python
  * (vs_zstsr.filter); this library only forwards to it.
  *
- *   Upsample(clip:vnode;factor:int:opt;model:data:opt;provider:data:opt;device_id:int:opt;
- *            num_streams:int:opt;fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;)
- *       If this core has no implementation yet, imports vs_zstsr.filter through the Python C API
- *       and calls its _register_core(), which calls SetImpl on the current core. Then calls the
- *       stored implementation with the same arguments and returns its clip.
+ *   Upsample(clip:vnode;factor:int:opt;...)
+ *       The arguments of vs_zstsr.filter.upsample, as the string registered below, which must
+ *       equal vs_zstsr.filter.shim_signature() (made from that function's signature; checked by
+ *       tests/test_filter.py). If this core has no implementation yet, imports vs_zstsr.filter
+ *       through the Python C API and calls its _register_core(), which calls SetImpl on the
+ *       current core. Then calls the stored implementation with the same arguments and returns
+ *       its clip.
  *   SetImpl(impl:func;)
  *       Stores the implementation for this core (VapourSynthPluginInit2 runs once per core, so
  *       each core has its own State).
@@ -254,8 +256,9 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
                          "Zero-shot temporal super-resolution (Across Scales & Across Dimensions)",
                          VS_MAKE_VERSION(1, 0), VAPOURSYNTH_API_VERSION, 0, plugin);
     vspapi->registerFunction("Upsample",
+                             /* = vs_zstsr.filter.shim_signature() */
                              "clip:vnode;factor:int:opt;model:data:opt;provider:data:opt;device_id:int:opt;"
-                             "num_streams:int:opt;fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;"
+                             "fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;"
                              "ensemble:int:opt;finetune:int:opt;sc:int:opt;sc_threshold:float:opt;",
                              "clip:vnode;", upsample_create, st, plugin);
     vspapi->registerFunction("SetImpl", "impl:func;", "", set_impl_create, st, plugin);

@@ -1,0 +1,262 @@
+"""Every candidate pipeline on each dev clip, against the truth, and what `zstsr upsample` (auto)
+picks on it: the selector's regret.
+
+    ZSTSR_CACHE=out/bench/cache_cand python benchmarks/bench_candidates.py --clips cam01 [--budget 6m]
+    python benchmarks/bench_candidates.py --report [--write-docs]
+
+Clips (benchmarks/common.py): the real 60 fps pose2sim clips shrunk 2x in space at x8 (``cam01``,
+``cam03``: 12 LTR frames) and x4 (``cam01x4``, ``cam03x4``: 25), and fan, texture, city at x8.
+Candidates, each scored as `zstsr eval` does (PSNR per frame against the truth, averaged; and the
+sharpness of :class:`vs_zstsr.metrics.Sharpness`):
+
+* ``X xN + BP``: interpolator X (flow = MVTools FlowFPS, cubic, linear) x N at full size and
+  temporal back-projection: the peers (minterpolate and repeat + BP too, for the peer bar);
+* ladders (the paper's space-time diagonal, :class:`vs_zstsr.ladder.Ladder`) with a method per
+  rung: X on every rung; a net on the first rung and X above; a net on every rung. The nets are
+  the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
+  found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole
+  budget (the issue's "two nets at half budget against one at the full budget");
+* ``auto``: what :meth:`vs_zstsr.stream.Renderer.create` chooses (the same code as `zstsr
+  upsample`, same cache, so the same nets), rendered as `zstsr upsample` renders it.
+
+Label-free signals the selector may use are recorded beside each (``--json``, one line per clip),
+so selection rules can be validated against the truth without training again. ``--report`` turns
+the records into the tables of docs/BENCHMARKS.md. Run each clip under ``flock /work/locks/bench``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from common import CLIPS, FACTOR, REAL, ROOT, prepare, replace_section
+
+from vs_zstsr import io, ladder, methods, netrun
+from vs_zstsr.backprojection import temporal_backproject
+from vs_zstsr.baselines import interpolate as peer
+from vs_zstsr.metrics import Sharpness, group_seam, psnr
+
+WORK = ROOT / "out" / "bench"
+JSON = WORK / "candidates.jsonl"
+INTERP = ("flow", "cubic", "linear")
+
+
+def score(out: np.ndarray, gt: np.ndarray) -> dict:
+    sharp = Sharpness()
+    for a, b in zip(out, gt):
+        sharp.update(a, b)
+    return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(out, gt)])), **sharp.result()}
+
+
+def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
+    p = ladder.plan(*shape, factor)
+    for r, m in zip(p.rungs, rung_methods):
+        r.method = m
+    return ladder.Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
+
+
+def measure(clip: str, args) -> dict:
+    from vs_zstsr.cli import parse_budget
+    from vs_zstsr.fit import cached_model_path, fit_model
+    from vs_zstsr.model import load_model
+    from vs_zstsr.options import TrainOptions, UpsampleOptions
+    from vs_zstsr.selfcheck import self_check_window
+    from vs_zstsr.stream import Renderer
+
+    factor = FACTOR.get(clip, 8)
+    ltr_path, gt_path = prepare(clip, WORK)
+    info = io.probe(ltr_path)
+    _, ltr = io.read_video(ltr_path)
+    _, gt = io.read_video(gt_path)
+    n, full = len(ltr), ltr.shape[1:3]
+    read = io.frame_reader(ltr_path, info)
+    window = self_check_window(read, n)
+    rung = ladder.plan(*full, factor).rungs[0].size
+    budget = parse_budget(args.budget)
+    rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
+           "window": list(window.shape[:3]), "candidates": {}}
+    if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
+        rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
+
+    def add(name: str, out: np.ndarray, on_window: np.ndarray | None = None, secs: float | None = None):
+        r = score(out, gt)
+        r["seam_all"] = group_seam(out, factor) if len(out) > 2 * factor else None
+        if on_window is not None and len(on_window) > 2 * factor:
+            r["seam_window"] = group_seam(on_window, factor)
+        r["s"] = secs
+        rec["candidates"][name] = r
+        print(f"{clip:8s} {name:34s} {r['psnr']:6.2f} dB  sharp {r['sharpness']:.3f} / "
+              f"{r['sharpness_moving'] or 0:.3f}  seam {r['seam_all'] or 0:5.2f}", flush=True)
+
+    # the peers + BP: minterpolate and repeat only for the peer bar (flowfps, cubic, linear + BP are
+    # the candidates "direct X" below, the same computation)
+    for m in () if args.auto_only else ("minterpolate", "repeat"):
+        if m == "minterpolate" and not methods.flow_available():
+            continue
+        t0 = time.perf_counter()
+        add(f"peer {m} + BP", peer(ltr, factor, m, info.rate, backproject=True), None, time.perf_counter() - t0)
+    # the nets: auto's two (found in its cache, or trained as it would), and optionally one on the
+    # whole budget
+    nets = {}
+    if not args.no_net:
+        for kind in ("within", "both"):
+            path = cached_model_path(read, n, rung, budget_s=budget / 2, examples=kind)
+            if not path.exists():
+                fit_model(read, n, rung, budget_s=budget / 2, examples=kind, log=print)
+            nets[kind] = path
+        if args.single:
+            nets["single"] = Path(fit_model(read, n, rung, budget_s=budget, examples="both", log=print))
+    models = {k: load_model(p, "cpu") for k, p in nets.items()}
+    pipelines = [(f"direct {m}", [m] * 4, None, True) for m in INTERP]
+    pipelines += [(f"ladder {m}", [m] * 4, None, False) for m in INTERP]
+    for kind, model in models.items():
+        meta = model.metadata
+        rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": meta.get("seconds"),
+                                            "loss_ratio": meta.get("loss_ratio")}
+        pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP + ("net",)]
+        if not args.auto_only:
+            rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
+    if not models:
+        rec["proxy"] = {"none": proxies(window, full, rung, None)}
+    for name, ms, model, direct in [] if args.auto_only else pipelines:
+        lad = ladder_of(full, factor, ms, model, direct)
+        t0 = time.perf_counter()
+        out = lad.run(ltr)
+        secs = time.perf_counter() - t0
+        add(name, out, lad.run(window), secs)
+        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct)
+        del out
+    # auto, exactly as `zstsr upsample` does it
+    if not args.no_net:
+        logs = []
+        t0 = time.perf_counter()
+        options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget))
+        renderer = Renderer.create(None, options, height=full[0], width=full[1], read=read, num_frames=n,
+                                   log=logs.append)
+        out = renderer.render(ltr, 0, n)
+        add("auto", out, None, time.perf_counter() - t0)
+        rec["auto_log"] = logs
+        rec["auto_plan"] = {"direct": renderer.ladder.direct, "methods": [r.method for r in renderer.ladder.plan.rungs]}
+        print("\n".join(logs))
+    return rec
+
+
+def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool) -> dict:
+    """The whole pipeline on the window halved in time (rect), its output averaged back to the
+    window's rate and compared with the window: ``flat`` at the window's size, ``diag`` shrunk 2x
+    in space too (the space-time diagonal: the motion per frame of each rung as on the clip)."""
+    from vs_zstsr.resample import rect_downsample, resize_spatial
+
+    h, w = window.shape[1:3]
+    out = {}
+    for name, s in (("flat", 1), ("diag", 2)):
+        hi = window if s == 1 else resize_spatial(window, h // s, w // s)
+        hi = hi[:len(hi) // 2 * 2]
+        if len(hi) < 6:
+            continue
+        lo = rect_downsample(hi, 2)
+        y = ladder_of(hi.shape[1:3], factor, rung_methods, model, direct).run(lo)
+        got = rect_downsample(y, factor // 2)
+        out[name] = float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
+    return out
+
+
+def proxies(window: np.ndarray, full, rung, model) -> dict:
+    """PSNR of each x2 (+ BP) on the window halved in time, at the first rung's half size (the
+    self-check's proxy, motion matched to the first rung), at half and at full size."""
+    from vs_zstsr.resample import rect_downsample, resize_spatial
+
+    h, w = window.shape[1:3]
+    out = {}
+    for name, s in (("rung", rung[0] / full[0] / 2), ("half", 0.5), ("full", 1.0)):
+        hi = window if s == 1 else resize_spatial(window, max(1, round(h * s)), max(1, round(w * s)))
+        hi = hi[:len(hi) // 2 * 2]
+        if len(hi) < 4:
+            continue
+        lo = rect_downsample(hi, 2)
+        row = {}
+        for m in INTERP + (("net",) if model is not None else ()):
+            if not methods.fits(m, lo):
+                continue
+            y = netrun.net_x2(model, lo, ensemble=netrun.DEFAULT_ENSEMBLE) if m == "net" else methods.interpolate(lo, 2, m)
+            y = np.clip(temporal_backproject(y, lo, 2), 0, 1)
+            row[m] = float(np.mean([psnr(a, b) for a, b in zip(y, hi)]))
+        out[name] = row
+    return out
+
+
+def report(records: list[dict], write: bool) -> None:
+    """The tables: per clip every candidate (PSNR, sharpness whole / moving), the best, auto's
+    regret; and one summary line per clip."""
+    lines, summary = [], ["| clip | best candidate | its PSNR | auto's pick | auto PSNR | regret (dB) | "
+                          "best peer + BP | auto - best peer | net's part (auto - best without a net) |",
+                          "|---|---|---|---|---|---|---|---|---|"]
+    regrets, real = {}, []
+    for rec in records:
+        c = rec["candidates"]
+        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer minterpolate")
+                and not k.startswith("peer repeat")}
+        best = max(cand, key=lambda k: cand[k]["psnr"])
+        peers = {k: v for k, v in c.items() if k.startswith("peer")}
+        best_peer = max(peers, key=lambda k: peers[k]["psnr"])
+        no_net = {k: v for k, v in cand.items() if "net" not in k}
+        best_no_net = max(no_net, key=lambda k: no_net[k]["psnr"])
+        lines.append(f"\n**{rec['clip']}** (x{rec['factor']}, {rec['size'][1]}x{rec['size'][0]}, {rec['frames']} LTR "
+                     f"frames; nets: " + ", ".join(f"{k} {v['iterations']} iterations in {v['seconds']:.0f} s"
+                                                    for k, v in rec.get("nets", {}).items() if v["seconds"]) + ")\n")
+        lines += ["| candidate | PSNR | sharpness | sharpness, moving | seam |", "|---|---|---|---|---|"]
+        for k, v in sorted(c.items(), key=lambda kv: -kv[1]["psnr"]):
+            mark = " **best**" if k == best else ""
+            lines.append(f"| {k}{mark} | {v['psnr']:.2f} | {v['sharpness']:.3f} | {v['sharpness_moving'] or 0:.3f} | "
+                         f"{v['seam_all'] or 0:.2f} |")
+        if "auto" in c:
+            a = c["auto"]["psnr"]
+            pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
+                "/".join(rec["auto_plan"]["methods"])
+            regrets[rec["clip"]] = cand[best]["psnr"] - a
+            if rec["clip"] in REAL:
+                real.append((a - peers[best_peer]["psnr"], a - no_net[best_no_net]["psnr"]))
+            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {pick} | {a:.2f} | "
+                           f"{cand[best]['psnr'] - a:+.2f} | {best_peer} {peers[best_peer]['psnr']:.2f} | "
+                           f"{a - peers[best_peer]['psnr']:+.2f} | {a - no_net[best_no_net]['psnr']:+.2f} |")
+    if real:
+        summary.append(f"\nMean over the real clips ({len(real)}): auto - best peer + BP {np.mean([r[0] for r in real]):+.2f} dB, "
+                       f"net's part {np.mean([r[1] for r in real]):+.2f} dB; largest regret "
+                       f"{max(regrets.values()):+.2f} dB.")
+    body = "\n".join(summary) + "\n" + "\n".join(lines)
+    print(body)
+    if write:
+        replace_section(ROOT / "docs" / "BENCHMARKS.md", "candidates", body)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
+    ap.add_argument("--budget", default="6m", help="the training budget of auto (two nets, half each)")
+    ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
+    ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
+    ap.add_argument("--json", type=Path, default=JSON, help="records, one line per clip (replaced per clip)")
+    ap.add_argument("--report", action="store_true", help="only the tables, from --json")
+    ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    recs = {}
+    if args.json.exists():
+        for line in args.json.read_text().splitlines():
+            r = json.loads(line)
+            recs[r["clip"]] = r
+    args.previous = recs
+    if not args.report:
+        os.environ.setdefault("ZSTSR_CACHE", str(WORK / "cache_cand"))
+        for clip in args.clips:
+            recs[clip] = measure(clip, args)
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text("".join(json.dumps(r) + "\n" for r in recs.values()))
+    report([recs[c] for c in CLIPS if c in recs], args.write_docs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Running the video-specific net on a clip: its x2 in time, in pieces that bound memory, averaged
+over a geometric self-ensemble.
+
+:func:`net_x2` is what a ladder rung whose method is ``net`` does (:mod:`.ladder`). The model is a
+:class:`.model.Model` (or anything with ``run(clip)``, ``receptive_field`` and ``metadata``): the
+ONNX graph does cubic x2 plus the net's residual, on ``(T, H, W, 3)`` float32 frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ZstsrError
+
+NET_BYTES = 1 << 30   # activations of one net call, roughly: the net runs on slices/tiles under this
+
+
+def _net_bytes_per_pixel(model) -> int:
+    # 2 output frames per input frame, `width` channels of float32, ~3 layers' tensors alive at once
+    width = int(getattr(model, "metadata", {}).get("width", 128))
+    return 2 * width * 4 * 3
+
+
+# Geometric self-ensemble (ZSSR uses it at test time, after EDSR+): the net was trained on
+# examples flipped, rotated by 90 degrees and reversed in time, so it should give the same answer
+# to a transformed clip, transformed back. It does not exactly; the mean of those answers has less
+# of the net's error. Each transform is (time reversed, quarter turns, left-right flip); the first
+# n are used. Time reversal comes first: rect blur is symmetric in time, so reversing the LTR
+# clip reverses its sub-frames, and it changes the motion the net sees the most.
+ENSEMBLE = tuple((rev, k, flip) for flip in (False, True) for k in (0, 2, 1, 3) for rev in (False, True))
+ENSEMBLE_SIZES = (1, 2, 4, 8, 16)
+# 4: time reversal and a half turn. On the x2 rung time reversal alone gave most of the gain and 4
+# copies most of the rest; 8 and 16 add little at 2x and 4x the net's cost (docs/BENCHMARKS.md,
+# "TSR x2 at the coarse scale", the self-ensemble curve).
+DEFAULT_ENSEMBLE = 4
+
+
+def _transform(x: np.ndarray, rev: bool, k: int, flip: bool) -> np.ndarray:
+    if rev:
+        x = x[::-1]
+    if flip:
+        x = x[:, :, ::-1]
+    return np.rot90(x, k, axes=(1, 2)) if k else x
+
+
+def _untransform(x: np.ndarray, rev: bool, k: int, flip: bool) -> np.ndarray:
+    if k:
+        x = np.rot90(x, -k, axes=(1, 2))
+    if flip:
+        x = x[:, :, ::-1]
+    return x[::-1] if rev else x
+
+
+def check_ensemble(ensemble) -> None:
+    if ensemble not in ENSEMBLE_SIZES:
+        raise ZstsrError(f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}; got {ensemble}")
+
+
+def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0, ensemble: int = 1) -> np.ndarray:
+    """The net's x2 in time: the mean over ``ensemble`` (1, 2, 4, 8 or 16) transformed copies of the
+    clip (the geometric self-ensemble, :data:`ENSEMBLE`); output frames are exact per transform."""
+    check_ensemble(ensemble)
+    if ensemble == 1:
+        return _net_pieces(model, clip, tilesize, overlap)
+    total = None
+    for rev, k, flip in ENSEMBLE[:ensemble]:
+        y = _net_pieces(model, np.ascontiguousarray(_transform(clip, rev, k, flip)), tilesize, overlap)
+        y = _untransform(y, rev, k, flip)
+        total = y.astype(np.float32, copy=True) if total is None else np.add(total, y, out=total)
+    return total / np.float32(ensemble)
+
+
+def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
+    """The net's x2 in time, in pieces that bound its memory whatever the chunk or frame size:
+    spatial tiles (``tilesize``; chosen automatically when one frame's activations would not fit
+    ``NET_BYTES``) and temporal slices. Tiles overlap by the net's spatial reach and slices by its
+    temporal reach (its receptive field), so the pieces change nothing."""
+    t, h, w, _ = clip.shape
+    reach_t = int(model.receptive_field["frames"])
+    per_px = _net_bytes_per_pixel(model)
+    if not tilesize and h * w * per_px * (2 * reach_t + 2) > NET_BYTES:
+        tilesize = max(64, int(np.sqrt(NET_BYTES / (per_px * (2 * reach_t + 2)))) // 16 * 16)
+    if not tilesize or (h <= tilesize and w <= tilesize):
+        return _net_slices(model, clip)
+    reach = max(overlap, model.receptive_field["pixels"])
+    out = np.empty((2 * t, h, w, 3), np.float32)
+    for y0 in range(0, h, tilesize):
+        for x0 in range(0, w, tilesize):
+            y1, x1 = min(h, y0 + tilesize), min(w, x0 + tilesize)
+            ya, xa = max(0, y0 - reach), max(0, x0 - reach)
+            yb, xb = min(h, y1 + reach), min(w, x1 + reach)
+            tile = _net_slices(model, clip[:, ya:yb, xa:xb])
+            out[:, y0:y1, x0:x1] = tile[:, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
+    return out
+
+
+def _net_slices(model, clip: np.ndarray) -> np.ndarray:
+    t, h, w, _ = clip.shape
+    r = int(model.receptive_field["frames"])
+    n = max(1, NET_BYTES // max(1, h * w * _net_bytes_per_pixel(model)) - 2 * r)   # inside frames per slice
+    if t <= n + 2 * r:
+        return model.run(clip)
+    out = np.empty((2 * t, h, w, 3), np.float32)
+    for a in range(0, t, n):
+        b = min(t, a + n)
+        lo, hi = max(0, a - r), min(t, b + r)
+        y = model.run(clip[lo:hi])
+        out[2 * a:2 * b] = y[2 * (a - lo):2 * (b - lo)]
+    return out

@@ -1,0 +1,228 @@
+"""Where zstsr may write: the one set of rules every command that writes follows (docs/SAFETY.md).
+
+* An output never resolves to an input: not the same path, not a hard link to it (same device
+  and inode), not a symbolic link to it, not a folder holding it.
+* A PNG-frame output (a folder) must be new, empty, or a previous zstsr PNG output (its frames
+  ``000000.png ...`` and the ``zstsr.json`` that marks it, nothing else); such a folder is replaced
+  whole when the new one is complete. A folder holding anything else is never deleted or
+  replaced, whatever the options; neither is a file where a folder output is asked for.
+* Replacing an existing output file (or an earlier PNG output) needs ``overwrite`` (the CLI's
+  ``--overwrite``/``-y``, as in ffmpeg).
+* The output's folder must exist and be writable.
+
+:func:`check` applies all of these at once, before any work (training included) starts, and
+raises :class:`~.errors.UsageError` (one line, exit status 2). Writers then use
+:func:`temp_path` (a short hidden name beside the target, so a 254-character output name still
+fits the 255-byte limit) and :func:`replace_folder`; :func:`clean_stale` removes the temporary
+outputs of the same name that a killed run (``kill -9``) left behind, only when the process that
+wrote them is gone.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .errors import UsageError
+
+PNG_MARKER = "zstsr.json"        # written into every PNG-frame output (rate, depth, frames)
+_FRAME = re.compile(r"^\d{6}\.png$")
+_counter = itertools.count()
+
+
+def _name(path: str | os.PathLike) -> Path:
+    return Path(str(path).rstrip("/" + os.sep) or os.sep)
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """``a`` and ``b`` are one file or folder: same resolved path, or same device and inode (a
+    hard link). Symbolic links are followed."""
+    a, b = _name(a), _name(b)
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """``path`` resolves to somewhere under ``folder`` (an existing folder)."""
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+        return True
+    except ValueError:
+        return False
+
+
+def is_png_output(folder: str | os.PathLike) -> bool:
+    """An earlier zstsr PNG-frame output: its marker and numbered frames, nothing else."""
+    folder = Path(folder)
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return False
+    return PNG_MARKER in names and all(
+        n == PNG_MARKER or (_FRAME.match(n) and (folder / n).is_file() and not (folder / n).is_symlink())
+        for n in names)
+
+
+def writable_folder(folder: Path) -> None:
+    """Refuse a missing or read-only output folder, by trying to create a file there."""
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: output folder does not exist")
+    probe = folder / f".zstsr-probe-{os.getpid()}-{next(_counter)}"
+    try:
+        fd = os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except OSError as e:
+        raise UsageError(f"{folder}: cannot write there ({e.strerror or e})") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
+def _existing_ancestor(folder: Path) -> Path:
+    folder = Path(os.path.abspath(folder))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def check_one(path: str | os.PathLike, *, folder: bool, inputs: Iterable = (), overwrite: bool = False,
+              what: str = "output", make_parents: bool = False) -> None:
+    """Apply the module's rules to one output (``folder``: a PNG-frame folder, else a file).
+    ``make_parents``: the caller creates missing folders above it (``zstsr render``'s output
+    folder and its Proxy/), so a missing one is fine where the nearest existing one is writable."""
+    p = _name(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if make_parents and not parent.exists():
+        parent = _existing_ancestor(parent)
+        if not parent.is_dir():
+            raise UsageError(f"{parent} is a file, not a folder; choose another output folder")
+    for inp in inputs:
+        if inp is None:
+            continue
+        if same_file(p, inp):
+            raise UsageError(f"{what} {path} is the input {inp}; choose another name")
+        if p.is_dir() and _inside(_name(inp), p):
+            raise UsageError(f"{what} {path} is a folder holding the input {inp}; choose another name")
+    writable_folder(parent)
+    if not os.path.lexists(p):
+        return
+    if p.is_symlink() and folder:
+        raise UsageError(f"{what} {path} is a symbolic link; give a new folder name")
+    if folder:
+        if not p.is_dir():
+            raise UsageError(f"{what} {path} is a file; PNG frames are written to a folder: choose a new "
+                             "name (or one ending in .mkv, .mp4 or .mov)")
+        if not any(p.iterdir()):
+            return
+        if not is_png_output(p):
+            raise UsageError(f"{what} {path} is a folder holding other files; zstsr writes PNG frames only "
+                             "to a new or empty folder, or over its own earlier PNG output")
+        if not overwrite:
+            raise UsageError(f"{what} {path} holds an earlier PNG output; pass --overwrite (-y) to replace it")
+        return
+    if p.is_dir():
+        raise UsageError(f"{what} {path} is a folder; give a file name")
+    if not overwrite:
+        raise UsageError(f"{what} {path} exists; pass --overwrite (-y) to replace it")
+
+
+def check(outputs: Iterable[tuple[str | os.PathLike | None, bool]], inputs: Iterable = (), *,
+          overwrite: bool = False, make_parents: bool = False) -> None:
+    """:func:`check_one` for each ``(path, is_folder)`` (``None`` paths skipped), and no two
+    outputs the same. Call it before any work starts."""
+    inputs = [i for i in inputs if i is not None]
+    done: list[Path] = []
+    for path, folder in outputs:
+        if path is None:
+            continue
+        for other in done:
+            if same_file(path, other):
+                raise UsageError(f"two outputs are the same file: {other} and {path}")
+        check_one(path, folder=folder, inputs=inputs, overwrite=overwrite, make_parents=make_parents)
+        done.append(_name(path))
+
+
+# --------------------------------------------------------------------------------------------
+# temporary names
+
+
+def _short(name: str) -> str:
+    """``name``, or for a long one a prefix and a hash of it: temporary names stay far below the
+    255-byte limit of a file name."""
+    raw = name.encode()
+    if len(raw) <= 80:
+        return name
+    return raw[:60].decode(errors="ignore") + "~" + hashlib.sha1(raw).hexdigest()[:10]
+
+
+def temp_path(target: str | os.PathLike, suffix: str = "") -> Path:
+    """A new hidden name beside ``target``: ``.NAME.partial-PID-N`` + ``suffix`` (NAME shortened
+    when long). Nothing is created."""
+    t = _name(target)
+    return t.parent / f".{_short(t.name)}.partial-{os.getpid()}-{next(_counter)}{suffix}"
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # exists, not ours
+    return True
+
+
+def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = None) -> None:
+    """Remove temporary outputs of ``target``'s name left by processes that no longer run: files,
+    and folders holding only PNG frames and the marker (a PNG output in progress)."""
+    t = _name(target)
+    pat = re.compile(rf"^\.{re.escape(_short(t.name))}\.partial-(\d+)(?:-\d+)?(?:\..*)?$")
+    try:
+        entries = list(t.parent.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        m = pat.match(p.name)
+        if not m or _alive(int(m.group(1))):
+            continue
+        try:
+            if p.is_dir() and not p.is_symlink():
+                if not all(_FRAME.match(q.name) or q.name == PNG_MARKER for q in p.iterdir()):
+                    continue
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        except OSError:
+            continue
+        if log:
+            log(f"note: removed {p.name}, a partial output left by process {m.group(1)}, which has ended")
+
+
+def replace_folder(tmp: Path, target: Path) -> None:
+    """Move the finished PNG folder ``tmp`` to ``target``: directly when ``target`` is missing or
+    empty; when it is an earlier zstsr PNG output, that one is moved aside first and deleted
+    after. Anything else under ``target`` is refused, never deleted."""
+    if not os.path.lexists(target) or (target.is_dir() and not target.is_symlink() and not any(target.iterdir())):
+        os.replace(tmp, target)
+        return
+    if target.is_symlink() or not target.is_dir() or not is_png_output(target):
+        raise UsageError(f"{target}: will not replace it (not an earlier zstsr PNG output)")
+    old = temp_path(target, ".old")
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,196 @@
+"""The "do no harm" self-check: which method does each rung's x2, decided from the clip alone.
+
+* :func:`self_check_window` picks the frames it looks at: the ones held out of training
+  (:func:`.fit.held_out`), one shot, a centred crop.
+* :func:`choose_methods` scores every candidate rung method (:mod:`.methods`) on the first
+  rung's own input, shrunk by 2 in space and halved in time (a proxy pair with ground truth), and
+  sets each rung's method.
+* :func:`fit_and_pick` (``examples="auto"``) trains one net per kind of internal examples and
+  keeps the one whose first rung on those frames has the lower group seam
+  (:func:`first_rung_seams`, :func:`.metrics.group_seam`).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import cuts
+from .backprojection import temporal_backproject
+from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
+from .ladder import LadderPlan
+from .methods import INTERPOLATORS, METHODS, NET, crash_note, fits, interpolate
+from .metrics import group_seam, psnr
+from .native import NativeCrash
+from .netrun import net_x2
+from .options import EngineOptions, TrainOptions
+from .resample import rect_downsample, resize_spatial
+
+SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most this size (cheap at 4K)
+
+
+def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],
+                   margin_db: float = 0.05, log: Callable[[str], None] | None = None,
+                   tilesize: int = 0, candidates: tuple[str, ...] = METHODS, ensemble: int = 1) -> LadderPlan:
+    """Decide, from the input alone, what does each rung's x2 ("do no harm").
+
+    The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
+    rect-halved in time: that proxy pair moves as fast, in pixels per frame, as ``X`` does, and
+    it has ground truth. ``sample`` may be a crop of frames of ``full_size``: it is shrunk by the
+    same factor as the whole frame would be. Every candidate x2 (followed by temporal
+    back-projection, as on the ladder) is scored on it.
+
+    * The net takes the first rung when it beats the best interpolator there by ``margin_db``.
+    * The interpolators (:data:`.methods.INTERPOLATORS`, each where it fits) are also ranked on the
+      sample at full size, halved in time; the winner does every rung the net does not (and the
+      whole job, in one step at full size, when the net does none: see ``Ladder.direct``).
+    The upper rungs never use the net here: on the space-time diagonal their proxy would be this
+    same pair (the diagonal is scale-invariant), so it cannot tell them apart, and a prototype found
+    the net, at CPU budgets, helping only at the scale it was trained on (docs/PROTOTYPE.md, "The
+    ladder"). ``method="net"`` forces the paper's recipe (the net on every rung) and skips this.
+    """
+    for r in ladder_plan.rungs:
+        r.method, r.gain_db = "cubic", None
+    rung = ladder_plan.rungs[0]
+    sy, sx = rung.size[0] / full_size[0], rung.size[1] / full_size[1]
+    h, w = sample.shape[1:3]
+    hi = resize_spatial(sample, max(1, round(h * sy / 2)), max(1, round(w * sx / 2)))
+    n = hi.shape[0] // 2 * 2
+    if n < 4:
+        if log:
+            log("too few frames for the self-check: cubic interpolation on every rung")
+        return ladder_plan
+    hi = hi[:n]
+    lo = rect_downsample(hi, 2)
+    # the candidates that can run here: the net when there is a model, each interpolator where it
+    # fits the proxy (flow needs frames of 32 pixels: :data:`.methods.INTERPOLATORS`)
+    methods = [m for m in candidates if m in METHODS and (m != NET or model is not None) and fits(m, lo)]
+
+    crashed = []
+
+    def score(method, hi, lo):
+        if method in crashed:
+            return None
+        try:
+            guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == NET else interpolate(lo, 2, method)
+        except NativeCrash as e:    # a native plugin died in its worker: no candidate on this clip
+            crashed.append(method)
+            if log:
+                log(crash_note(e, "the self-check weighs the other candidates"))
+            return None
+        guess = np.clip(temporal_backproject(guess, lo, 2), 0, 1)
+        return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
+
+    scores = {m: v for m in methods if (v := score(m, hi, lo)) is not None}
+    interp = [m for m in methods if m != NET] or ["cubic"]
+    best = max(interp, key=lambda m: scores.get(m, -np.inf))
+    # The interpolators also do the full-size work (the upper rungs, or the whole job when the
+    # net is not used), where motion estimation has room: rank them on the sample at full size,
+    # halved in time, too (flow needs that room: a coarse proxy is often under 32 pixels).
+    full_hi = sample[:n]
+    full_lo = rect_downsample(full_hi, 2)
+    full = [m for m in candidates if m in INTERPOLATORS and fits(m, full_lo)]
+    full_scores = {m: v for m in full if (v := score(m, full_hi, full_lo)) is not None}
+    above = max(full_scores, key=full_scores.get) if full_scores else best
+    for r in ladder_plan.rungs:
+        r.method = above
+    if NET in scores:
+        rung.gain_db = scores[NET] - scores[best]
+        if rung.gain_db >= margin_db:
+            rung.method = NET
+    if log:
+        table = ", ".join(f"{m} {v:.2f}" for m, v in sorted(scores.items(), key=lambda kv: -kv[1]))
+        ftable = ", ".join(f"{m} {v:.2f}" for m, v in sorted(full_scores.items(), key=lambda kv: -kv[1]))
+        log(f"self-check at {rung.size[1]}x{rung.size[0]} on the clip's own x2 (dB): {table} -> "
+            f"{rung.method} on the first rung; at {sample.shape[2]}x{sample.shape[1]}: {ftable} -> {above} "
+            "for the rest")
+    if rung.method == NET and above != "cubic":
+        # Above the net, cubic (the net's own base), whatever won the full-size ranking: that
+        # ranking halves the clip in time, which for a motion that aliases (the fan) is another
+        # aliasing regime than the net's de-aliased output the upper rungs get. On the fan with the
+        # net on the first rung, cubic above kept it turning forwards and scored best, linear (the
+        # ranking's pick) turned it backwards again; on the texture cubic was best too
+        # (docs/BENCHMARKS.md, "x8 with zstsr").
+        for r in ladder_plan.rungs[1:]:
+            r.method = "cubic"
+        if log:
+            log("above the net: cubic (the net's own base)")
+    return ladder_plan
+
+
+def _at_rung(sample: np.ndarray, size: tuple[int, int], full_size: tuple[int, int]) -> np.ndarray:
+    """``sample`` (frames of ``full_size``, or a crop of them) shrunk as the whole frame is for a
+    rung of ``size``."""
+    h, w = sample.shape[1:3]
+    return resize_spatial(sample, max(1, round(h * size[0] / full_size[0])), max(1, round(w * size[1] / full_size[1])))
+
+
+def first_rung_seams(models: dict, sample: np.ndarray, rung_size: tuple[int, int], full_size: tuple[int, int],
+                     tilesize: int = 0, ensemble: int = 1) -> dict:
+    """Each candidate net's first rung (x2 + back-projection) on ``sample``, scored by its group
+    seam (:func:`.metrics.group_seam`; lower is better). This is the first rung's real job on
+    real frames, not a proxy: no ground truth, so it can only compare candidates with each other.
+
+    Why not the self-check's proxy: it is the clip halved in time, which is exactly what the
+    within-dimension examples are made of, so a net trained on those wins it whether or not it
+    helps one level up (the texture's within net won the proxy and lost the first rung, against
+    truth: docs/BENCHMARKS.md, bench_seam.py)."""
+    x = _at_rung(sample, rung_size, full_size)
+    if x.shape[0] < 3:
+        return {}
+    return {k: group_seam(np.clip(temporal_backproject(net_x2(m, x, tilesize, ensemble=ensemble), x, 2), 0, 1), 2)
+            for k, m in models.items()}
+
+
+def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: tuple[int, int],
+                 window: np.ndarray, train: TrainOptions, engine: EngineOptions, *, log=None, progress=None,
+                 cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> tuple[str, str]:
+    """``examples="auto"``: train one net per kind in :data:`.fit.AUTO_EXAMPLES`, each with its
+    share of the budget, and keep the one whose first rung on the self-check's frames has the
+    lower group seam (:func:`first_rung_seams`). Returns (model path, kind).
+
+    Why two nets: which internal examples teach a clip depends on the clip, and the wrong ones
+    cost dB. The aliased fan needs within-dimension examples only (mixing in across-dimension ones
+    taught its net to turn it backwards, like every interpolator); the rotating texture needs the
+    across-dimension ones (within-only lost on its first rung). See docs/BENCHMARKS.md."""
+    total = train.budget_s or preset_budget(train.preset)
+    paths = {}
+    for kind in AUTO_EXAMPLES:
+        if log:
+            log(f"examples {kind}: net {len(paths) + 1} of {len(AUTO_EXAMPLES)}")
+        paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
+                                budget_s=total / len(AUTO_EXAMPLES), log=log, progress=progress,
+                                cut_threshold=cut_threshold)
+    models = {k: engine.load(p) for k, p in paths.items()}
+    seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
+    kind = min(seams, key=seams.get) if seams else "both"
+    if log:
+        table = ", ".join(f"{k} {v:.2f}" for k, v in sorted(seams.items(), key=lambda kv: kv[1]))
+        log(f"group seam of each net's first rung (dB, lower is better): {table or 'too few frames'} "
+            f"-> the {kind} net")
+    if train.output:
+        import shutil
+
+        from .io import atomic_path
+
+        with atomic_path(train.output) as tmp:
+            shutil.copyfile(paths[kind], tmp)
+    return paths[kind], kind
+
+
+def self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> np.ndarray:
+    """The frames the self-check looks at: those held out of training (:func:`.fit.held_out`; the
+    middle of a clip too short to hold any out), the longest shot among them, a centred crop of at
+    most ``SELF_CHECK_CROP`` pixels."""
+    start, stop = held_out(num_frames)     # frames the trainer never saw
+    if stop - start < 8:                   # a very short clip: nothing was held out
+        n = min(num_frames, SELF_CHECK_FRAMES)
+        start, stop = max(0, (num_frames - n) // 2), max(0, (num_frames - n) // 2) + n
+    n = stop - start
+    frames = read(list(range(start, start + n)), None)
+    # one shot only: the proxy's rect-halving would otherwise average across a cut
+    frames = max(cuts.split(frames, cuts.detect(frames, cut_threshold)), key=len)
+    h, w = frames.shape[1:3]
+    ch, cw = min(h, SELF_CHECK_CROP), min(w, SELF_CHECK_CROP)
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(frames[:, y0:y0 + ch, x0:x0 + cw])
