@@ -23,10 +23,10 @@ from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor,
 # shared bits
 
 
-def _bar(total: int | None, desc: str):
+def _bar(total: int | None, desc: str, unit: str = "frame"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=None, leave=False,
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False,
                 dynamic_ncols=True)
 
 
@@ -365,6 +365,26 @@ model_option = click.option(
     "--model", type=click.Path(), default=None,
     help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
+# Scale-out (docs/SCALE.md): the same render on a Ray cluster, and the chunk size it splits into.
+scale_options = [
+    click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                 help="Render on Ray (pip install 'zstsr[ray]'): alone, a Ray started on this machine; auto or "
+                      "HOST:PORT or ray://HOST:PORT, a running cluster. Same output as without it; an "
+                      "interrupted run resumes from its finished chunks (docs/SCALE.md). Put it after SOURCE."),
+    click.option("--chunk", type=click.IntRange(min=1), default=None, metavar="FRAMES",
+                 help="Input frames rendered at once (default: as many as fit in about 768 MiB, at most 32). "
+                      "Smaller: less memory per chunk, and more work units to spread with --ray."),
+]
+
+
+def _ray_job(address: str | None, chunk: int | None):
+    """The ``--ray`` job with its one progress bar over prepares and chunks (``with`` it), or None."""
+    if address is None:
+        return None
+    from .distributed import Job
+
+    return Job(address, log=_note, bar=_bar(0, "ray", "task"), chunk=chunk)
+
 
 @main.command()
 @click.argument("video", type=click.Path())
@@ -380,13 +400,18 @@ model_option = click.option(
 @overwrite_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, **params) -> None:
+@_with(scale_options)
+def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, ray_address,
+             chunk, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
     pixel format and colour description, and averaging each group of FACTOR output frames gives
     back the input frame.
     """
+    import contextlib
+    import functools
+
     from .stream import Renderer, upsample_stream
 
     options = _upsample_options(factor, params)
@@ -399,20 +424,33 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
         raise ZstsrError(f"{video}: video has no frames")
     if model is not None and not Path(model).is_file():
         raise ZstsrError(f"model file not found: {model}")
-    read = io.frame_reader(video, vi)
-    bar = _Bar("train")
-    try:
-        renderer = Renderer.create(model, options, height=vi.height, width=vi.width, read=read, num_frames=n,
-                                   log=_note, progress=bar)
-    finally:
-        bar.close()
-    rate = vi.rate if conform else vi.rate * factor
-    with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                        color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
-            _bar(n * factor, "upsample") as pbar:
-        for frame in upsample_stream(io.read_frames(video, vi), renderer):
-            w.write(frame)
-            pbar.update(1)
+    if ray_address is not None and options.train.output:
+        raise ZstsrError("--save-model is not available with --ray (the model is kept in the cache)")
+    create = functools.partial(   # picklable: with --ray it runs on a worker
+        Renderer.create, model, options, height=vi.height, width=vi.width, read=io.frame_reader(video, vi),
+        num_frames=n)
+    job = _ray_job(ray_address, chunk)
+    with job or contextlib.nullcontext():
+        if job is not None:
+            job.add(video, vi, n, create, output)
+            frames_cm, pbar = job.output(video), contextlib.nullcontext(None)
+        else:
+            bar = _Bar("train")
+            try:
+                renderer = create(log=_note, progress=bar)
+            finally:
+                bar.close()
+            renderer.chunk = chunk or renderer.chunk
+            frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
+            pbar = _bar(n * factor, "upsample")
+        rate = vi.rate if conform else vi.rate * factor
+        with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
+                            color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
+                frames_cm as frames, pbar as b:
+            for frame in frames:
+                w.write(frame)
+                if b is not None:
+                    b.update(1)
     _note(f"wrote {n * factor} frames at {io.format_rate(rate)} fps to {output}")
 
 
@@ -443,8 +481,9 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
 @overwrite_option
 @fps_option
 @_with(input_options)
+@_with(scale_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, overwrite, fps, vfr,
-           assume_progressive, **params) -> None:
+           assume_progressive, ray_address, chunk, **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -464,7 +503,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
         conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model)
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model,
+        chunk=chunk)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -480,46 +520,74 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     outputs.check([(t, False) for t in sorted(targets) + ([out / rd.CSV_NAME] if batch else [])],
                   [*sources, model], overwrite=overwrite, make_parents=True)
 
-    def one(path, protect=(), info=None):
-        bar = _Bar("train")
+    job = _ray_job(ray_address, chunk)
+    refused: dict = {}   # with --ray: clips refused before the job started, and why
+
+    def start(path, info=None):
+        """With --ray: probe the clip and start its prepare task (all clips start at once)."""
         try:
-            return rd.render_clip(path, out, settings, log=_note, train_progress=bar, frame_bar=_bar,
-                                  protect=protect, info=info)
+            vi = info or io.open_input(path, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                                       log=_note)
+            n = io.count_frames(path, vi)
+            job.add(path, vi, n, rd.clip_engine(path, vi, n, settings), rd.master_path(path, out, codec))
+            return vi
+        except ZstsrError as e:
+            refused[path] = e
+
+    def one(path, protect=(), info=None):
+        if job is not None and path in refused:
+            raise refused[path]
+        bar = _Bar("train") if job is None else None
+        try:
+            with job.output(path) if job is not None else contextlib.nullcontext() as frames:
+                return rd.render_clip(path, out, settings, log=_note, train_progress=bar,
+                                      frame_bar=_bar if job is None else None, protect=protect, info=info,
+                                      frames=frames)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def said(r):
         return (f"wrote {r.frames} frames at {io.format_rate(r.rate)} fps from {r.start_timecode} to "
                 f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
 
-    if not batch:
-        # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
-        vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
-        made = not out.exists()
+    with job or contextlib.nullcontext():
+        if not batch:
+            # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
+            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
+            made = not out.exists()
+            out.mkdir(exist_ok=True)
+            try:
+                if job is not None:
+                    start(src, vi)
+                _note(said(one(src, info=vi)))
+            except BaseException:
+                if made:
+                    with contextlib.suppress(OSError):
+                        out.rmdir()  # only if empty: leave nothing behind
+                raise
+            return
         out.mkdir(exist_ok=True)
-        try:
-            _note(said(one(src, info=vi)))
-        except BaseException:
-            if made:
-                with contextlib.suppress(OSError):
-                    out.rmdir()  # only if empty: leave nothing behind
-            raise
-        return
-    out.mkdir(exist_ok=True)
-    results, masters = [], {}
-    for path in sources:
-        target = rd.master_path(path, out, codec)
-        try:
-            if target in masters:
-                raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
-            r = one(path, protect=tuple(p for p in sources if p != path))
-            masters[target] = path
-            _note(said(r))
-        except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
-            reason = rd.short_reason(path, e)
-            click.echo(f"zstsr: error: {path}: {reason}", err=True)
-            r = rd.ClipResult(source=str(path), status=f"error: {reason}")
-        results.append(r)
+        infos, started = {}, set()
+        for path in sources if job is not None else ():
+            target = rd.master_path(path, out, codec)
+            if target not in started:   # a clash is reported below, clip by clip
+                started.add(target)
+                infos[path] = start(path)
+        results, masters = [], {}
+        for path in sources:
+            target = rd.master_path(path, out, codec)
+            try:
+                if target in masters:
+                    raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
+                r = one(path, protect=tuple(p for p in sources if p != path), info=infos.get(path))
+                masters[target] = path
+                _note(said(r))
+            except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
+                reason = rd.short_reason(path, e)
+                click.echo(f"zstsr: error: {path}: {reason}", err=True)
+                r = rd.ClipResult(source=str(path), status=f"error: {reason}")
+            results.append(r)
     csv_path = rd.write_csv(out, results)
     failed = sum(r.status != "ok" for r in results)
     _note(f"rendered {len(results) - failed} of {len(results)} clips; list in {csv_path}")

@@ -313,8 +313,31 @@ def _reason(e: Exception) -> str:
 
 def _to_float(frame, depth: int) -> np.ndarray:
     fmt = "rgb24" if depth <= 8 else "rgb48le"
-    rgb = frame.reformat(format=fmt).to_ndarray()
-    return rgb.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
+    return dequantize(frame.reformat(format=fmt).to_ndarray(), depth)
+
+
+# The one mapping between float frames and stored integers: writers quantize with the first,
+# readers undo it with the second; quantize(dequantize(q)) == q, so a frame can go through a
+# lossless file (FFV1 RGB at the same depth) and come out exactly as it was written.
+def quantize(frame: np.ndarray, depth: int) -> np.ndarray:
+    """Float32 RGB in [0, 1] -> uint8 (``depth`` <= 8) or uint16 (deeper), rounded to nearest:
+    ``clip(frame * scale + 0.5, 0, scale)`` in one float32 buffer (no temporaries: at 4K each one
+    is 100 MB)."""
+    hi = depth > 8
+    scale = 65535.0 if hi else 255.0
+    buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
+    np.add(buf, np.float32(0.5), out=buf)
+    np.clip(buf, 0, scale, out=buf)
+    return buf.astype(np.uint16 if hi else np.uint8)
+
+
+def dequantize(data: np.ndarray, depth: int) -> np.ndarray:
+    return data.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
+
+
+def as_written(frame: np.ndarray, depth: int) -> np.ndarray:
+    """The frame a writer of this depth stores, back as float32 (what reading the file gives)."""
+    return dequantize(quantize(frame, depth), depth)
 
 
 def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Iterator[np.ndarray]:
@@ -606,15 +629,6 @@ class AudioSpec:
 WRITE_QUEUE_BYTES = 256 * 2 ** 20
 
 
-def quantize(frame: np.ndarray, scale: float, dtype) -> np.ndarray:
-    """``clip(frame * scale + 0.5, 0, scale)`` as integers, in one float32 buffer (no temporaries:
-    at 4K each one is 100 MB)."""
-    buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
-    np.add(buf, np.float32(0.5), out=buf)
-    np.clip(buf, 0, scale, out=buf)
-    return buf.astype(dtype)
-
-
 class VideoWriter:
     """Write float32 RGB frames to a file or a PNG folder, atomically.
 
@@ -812,8 +826,7 @@ class VideoWriter:
     def _encode(self, frame: np.ndarray) -> None:
         av = _av()
         hi = self.depth > 8
-        scale = 65535.0 if hi else 255.0
-        data = quantize(frame, scale, np.uint16 if hi else np.uint8)
+        data = quantize(frame, self.depth)
         if self.codec == "png":
             if self.gray:
                 img = av.VideoFrame.from_ndarray(data[..., 0], format="gray16le" if hi else "gray")

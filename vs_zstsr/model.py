@@ -49,6 +49,14 @@ class TSRModel:
     path: str
     provider: str          # the provider actually running the graph
     fp16: bool
+    request: tuple = ("auto", 0, False, 0)  # load_model's provider, device_id, fp16, num_threads
+
+    def __reduce__(self):
+        # Pickled as its ONNX bytes and loaded again on the other side with the same request
+        # (not the provider it got here: a CPU node must not be asked for CUDA), so a renderer
+        # can travel to other machines through Ray's object store (vs_zstsr/distributed.py).
+        with open(self.path, "rb") as f:
+            return _from_bytes, (f.read(), os.path.basename(self.path), *self.request)
 
     @property
     def receptive_field(self) -> dict:
@@ -166,4 +174,22 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
     if explicit and provider == "cuda" and active != "CUDAExecutionProvider":
         raise ZstsrError("the CUDA provider failed to start (CUDA/cuDNN libraries missing?); use provider='cpu'")
     name = {"TensorrtExecutionProvider": "tensorrt", "CUDAExecutionProvider": "cuda"}.get(active, "cpu")
-    return TSRModel(sess, meta, path, name, use_fp16 or (fp16 and name == "tensorrt"))
+    return TSRModel(sess, meta, path, name, use_fp16 or (fp16 and name == "tensorrt"),
+                    (provider if explicit else "auto", device_id, fp16, num_threads))
+
+
+def _from_bytes(data: bytes, name: str, *request) -> TSRModel:
+    """A pickled :class:`TSRModel`: its bytes kept in a file named by their hash (once per process
+    and content; the file is what ``load_model`` and ``fp16`` conversion read), then loaded."""
+    import hashlib
+    import tempfile
+
+    folder = os.path.join(tempfile.gettempdir(), "zstsr-models")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()[:20]}-{name}")
+    if not os.path.isfile(path):
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".partial")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return load_model(path, *request)

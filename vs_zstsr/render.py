@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import itertools
 import os
 import re
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import floor
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -261,6 +262,7 @@ class RenderSettings:
     assume_progressive: bool = False  # else input flagged interlaced is refused
     options: UpsampleOptions = field(default_factory=UpsampleOptions)   # the upsampling job (.options)
     model: str | None = None       # a trained ONNX model; None: train one on each clip (and cache it)
+    chunk: int | None = None       # LTR frames rendered at once (None: the renderer's own)
 
     @property
     def factor(self) -> int:
@@ -341,14 +343,17 @@ def _same(a: Path, b: Path) -> bool:
 def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings: RenderSettings, *,
                 log: Callable[[str], None] | None = None, train_progress=None,
                 frame_bar: Callable[[int, str], object] | None = None,
-                protect: tuple[Path, ...] = (), info: io.VideoInfo | None = None) -> ClipResult:
+                protect: tuple[Path, ...] = (), info: io.VideoInfo | None = None,
+                frames: Iterable[np.ndarray] | None = None) -> ClipResult:
     """Render one clip into ``out_dir`` (which must exist). Raises ZstsrError with one clear line;
     nothing is left under the output names on failure. ``protect``: paths the outputs must not
     overwrite (the other sources of a folder render). The source goes through ``io.open_input``
     (alpha and interlaced input refused, a variable rate converted or refused, as ``settings``
-    say; docs/FOOTAGE.md) unless ``info`` is what that already returned for it."""
+    say; docs/FOOTAGE.md) unless ``info`` is what that already returned for it. ``frames``: the
+    upsampled frames made elsewhere (a ``--ray`` job, vs_zstsr/distributed.py) instead of by
+    :func:`clip_engine` and ``upsample_stream`` here."""
     from .resample import resize_spatial
-    from .stream import Renderer, upsample_stream
+    from .stream import upsample_stream
 
     settings.check()
     source = str(source)
@@ -389,9 +394,10 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     common = dict(timecode=tc, metadata=meta, stream_metadata={"reel_name": reel},
                   audio=audio_src.spec if audio_src else None, color=vi.color)
 
-    read = io.frame_reader(source, vi)
-    renderer = Renderer.create(settings.model, settings.options, height=vi.height, width=vi.width,
-                               read=read, num_frames=n, log=log, progress=train_progress)
+    if frames is None:
+        renderer = clip_engine(source, vi, n, settings)(log=log, progress=train_progress)
+        renderer.chunk = settings.chunk or renderer.chunk
+        frames = upsample_stream(io.read_frames(source, vi), renderer)
 
     made_proxy_dir = False
     writers: list[io.VideoWriter] = []
@@ -412,9 +418,10 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
         bar = frame_bar(n * factor, f"render {Path(source).name}") if frame_bar else contextlib.nullcontext()
         k = 0
         with bar as b:
-            for frame in upsample_stream(io.read_frames(source, vi), renderer):
+            for frame in frames:
                 writers[0].write(frame)
-                if proxy is not None:
+                if proxy is not None:  # made from the master's stored pixels, wherever they were made
+                    frame = io.as_written(frame, writers[0].depth)
                     writers[1].write(resize_spatial(frame, writers[1].height, writers[1].width))
                 k += 1
                 if pump is not None:
@@ -439,6 +446,16 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
             pump.close()
     return ClipResult(source=source, master=str(master), proxy=str(proxy) if proxy else "",
                       frames=n * factor, rate=rate, start_timecode=tc, status="ok")
+
+
+def clip_engine(source: str | os.PathLike, vi: io.VideoInfo, n: int, settings: RenderSettings
+                ) -> functools.partial:
+    """``Renderer.create`` for this clip with the settings' model and options, to be called with
+    ``log=`` and ``progress=``; picklable, so that it can run on another machine (``--ray``)."""
+    from .stream import Renderer
+
+    return functools.partial(Renderer.create, settings.model, settings.options, height=vi.height, width=vi.width,
+                             read=io.frame_reader(source, vi), num_frames=n)
 
 
 # --------------------------------------------------------------------------------------------

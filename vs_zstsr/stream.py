@@ -10,6 +10,7 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 from __future__ import annotations
 
 import collections
+import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -102,10 +103,32 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
     if renderer.ladder.streams:
         yield from renderer.ladder.stream(frames, renderer.cut_threshold)
         return
+    for window, lead, count in stream_chunks(frames, renderer):
+        yield from renderer.render(window, lead, count)
+
+
+def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) -> np.ndarray:
+    """The HTR frames of LTR frames ``lead .. lead+count-1`` of a window from :func:`stream_chunks`,
+    exactly as :func:`upsample_stream` gives them for the whole clip: a ladder that streams runs
+    its streamed form over the window (the same arithmetic, frame by frame; the window's context
+    covers its reach), any other :meth:`Renderer.render`."""
+    if renderer.ladder.streams:
+        f = renderer.factor
+        out = renderer.ladder.stream(iter(window), renderer.cut_threshold)
+        return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
+    return renderer.render(window, lead, count)
+
+
+def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer) -> Iterator[tuple[np.ndarray, int, int]]:
+    """The chunks of a stream of LTR frames in order, as ``(window, lead, count)`` for
+    :meth:`Renderer.render`: chunks of ``renderer.chunk`` frames, each window carrying
+    ``renderer.context`` frames each side (cut short at the clip's ends). One pass over
+    ``frames``, holding one window; the chunking of local and distributed renders alike
+    (``vs_zstsr/distributed.py`` ships each window to a worker)."""
     ctx, step = renderer.context, renderer.chunk
     buf: collections.deque = collections.deque()  # LTR frames from index `base` on
     base = 0      # clip index of buf[0]
-    done = 0      # LTR frames whose output has been yielded
+    done = 0      # LTR frames whose chunk has been handed out
     it = iter(frames)
     ended = False
     while True:
@@ -119,9 +142,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
         if done >= have:
             break
         count = min(step, have - done)
-        window = np.stack(buf)
-        lead = done - base
-        yield from renderer.render(window, lead, count)
+        yield np.stack(buf), done - base, count
         done += count
         while base < done - ctx:  # drop what no later chunk needs as context
             buf.popleft()
