@@ -214,3 +214,20 @@ def test_a_flow_rung_that_crashes_falls_back_to_cubic_or_fails_when_asked_for(cr
     assert len(logs) == 1 and logs[0].startswith(CRASH + "; using cubic"), logs
     with pytest.raises(native.NativeCrash):
         ladder.Ladder(ladder.plan(32, 32, 2, "flow"), flow_fallback=None).run(crop)
+
+
+def test_the_self_check_ranks_on_whole_frames_at_the_coarse_size(monkeypatch):
+    """A frame wider than the self-check's crop: the coarse proxy is made from the whole frames
+    (selfcheck.self_check_samples), not from the crop (a 32x32 proxy at 1080p x8)."""
+    from vs_zstsr import ladder, selfcheck
+
+    ltr = rect_downsample(moving_blob_htr(t=16 * 8, h=64, w=640, speed=2.0), 8)
+    p = ladder.plan(64, 640, 4)
+    size = selfcheck.coarse_size(p, (64, 640))
+    crop, coarse = selfcheck.self_check_samples(lambda idx, s=None: ltr[idx], len(ltr), 0.0, size)
+    assert crop.shape[1:3] == (64, selfcheck.SELF_CHECK_CROP) and coarse.shape[1:3] == size == (16, 160)
+    seen = []
+    real = selfcheck.interpolate
+    monkeypatch.setattr(selfcheck, "interpolate", lambda clip, f, m: seen.append(clip.shape[1:3]) or real(clip, f, m))
+    selfcheck.choose_methods(p, None, crop, (64, 640), candidates=("cubic", "linear"), coarse=coarse)
+    assert seen[:2] == [(16, 160)] * 2 and seen[2:] == [(64, 512)] * 2
