@@ -22,6 +22,7 @@ from common import ROOT, SHARED, prepare, replace_section
 
 from vs_zstsr import cuts, io
 from vs_zstsr.metrics import psnr
+from vs_zstsr.options import UpsampleOptions
 from vs_zstsr.resample import rect_downsample, resize_spatial
 from vs_zstsr.stream import Renderer
 
@@ -52,7 +53,7 @@ def city_x8() -> list[str]:
     ltr_path, gt_path = prepare("city", ROOT / "out" / "bench")
     _, ltr = io.read_video(ltr_path)
     _, gt = io.read_video(gt_path)
-    r = Renderer.create(None, 8, height=ltr.shape[1], width=ltr.shape[2], method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=ltr.shape[1], width=ltr.shape[2])
     rows = []
     for label, found in (("fixed bars", fixed_bars(ltr)), ("adaptive", cuts.detect(ltr))):
         out = r.render(ltr, 0, len(ltr), cut_at=found)
@@ -68,7 +69,7 @@ def synthetic_rows() -> list[str]:
     htr, cut = similar_palette_shots()
     ltr = rect_downsample(htr, 8, 0)
     s = cuts.pair_scores(ltr)
-    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
     rows = []
     for label, found in (("fixed bars", fixed_bars(ltr)), ("adaptive", cuts.detect(ltr))):
         g = group_psnr(r.render(ltr, 0, len(ltr), cut_at=found), htr)

@@ -12,8 +12,8 @@ from vs_zstsr import cuts, io
 from vs_zstsr.cli import main
 from vs_zstsr.ladder import Ladder, plan
 from vs_zstsr.metrics import psnr
-from vs_zstsr.resample import rect_downsample
 from vs_zstsr.options import UpsampleOptions
+from vs_zstsr.resample import rect_downsample
 from vs_zstsr.stream import Renderer, upsample_stream
 
 
@@ -205,9 +205,9 @@ def test_a_cut_that_keeps_the_palette_is_found_and_costs_nothing():
     s = cuts.pair_scores(ltr)
     assert s[cut - 1, 1] < cuts.DEFAULT_THRESHOLD                # the old fixed bars miss it
     assert cuts.detect(ltr) == [cut]
-    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
     g = group_psnr(r.render(ltr, 0, len(ltr)), htr)
-    ghost = group_psnr(Renderer.create(None, 8, height=64, width=96, method="cubic", cut_threshold=0)
+    ghost = group_psnr(Renderer.create(None, UpsampleOptions(method="cubic", cut_threshold=0), height=64, width=96)
                        .render(ltr, 0, len(ltr)), htr)
     n = len(ltr)
     np.testing.assert_allclose(g[[cut - 1, cut]], g[[0, n - 1]], atol=0.5)   # like the clip's own ends
@@ -234,10 +234,12 @@ def test_any_chunk_with_its_context_finds_the_cuts_of_the_whole_clip():
     ltr[3] = np.clip(ltr[3] * 1.8 + 0.1, 0, 1)
     speeds = np.concatenate([np.full(24, 0.1), np.interp(np.arange(40), [0, 20, 39], [0.1, 6, 0.1])])
     ltr = np.concatenate([ltr, rect_downsample(drifting_waves(np.cumsum(speeds), 2), 8, 0)])
-    r = Renderer.create(None, 8, height=64, width=96, method="cubic")
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
     assert r.context == r.ladder.context + cuts.REACH
     whole = r.render(ltr, 0, len(ltr))
     assert cuts.detect(ltr) == [cut, 16]
+    det = cuts.StreamDetector()                  # frame by frame (the direct path, vs_zstsr/direct.py)
+    assert [k for f in ltr for k in det.push(f)] + det.end() == [cut, 16]
     for chunk in (1, 2, 5):
         r.chunk = chunk
         np.testing.assert_array_equal(np.stack(list(upsample_stream(iter(ltr), r))), whole, err_msg=f"chunk {chunk}")

@@ -100,3 +100,34 @@ def test_background_writer_leaves_nothing_on_error(tmp_path):
             w.write(_clip(t=1)[0])
             raise RuntimeError("stop")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [8, 10, 16])
+def test_ffvhuff_is_lossless(tmp_path, depth):
+    x = _clip(t=2, h=15, w=21)      # odd sizes too
+    io.write_video(tmp_path / "o.nut", iter(x), Fraction(24000, 1001), bit_depth=depth, codec="ffvhuff")
+    info, y = io.read_video(tmp_path / "o.nut")
+    assert info.rate == Fraction(24000, 1001)
+    assert info.codec == "ffvhuff"
+    scale = 255 if depth == 8 else 65535
+    np.testing.assert_allclose(y, np.floor(x * scale + 0.5) / scale, atol=1e-6 if depth == 8 else 1e-3 / 65535 + 1 / 1023)
+
+
+def test_last_step_to_full_size_group_by_group():
+    from vs_zstsr.backprojection import spatiotemporal_backproject, spatiotemporal_backproject_groups
+    rng = np.random.default_rng(0)
+    big, small = rng.random((7, 32, 48, 3), dtype=np.float32), rng.random((56, 16, 24, 3), dtype=np.float32)
+    whole = spatiotemporal_backproject(small, big, 8)
+    np.testing.assert_allclose(spatiotemporal_backproject_groups(small, big, 8, 2, 4), whole[16:48], atol=1e-6)
+
+
+def test_large_frame_ladder_windows_equal_the_whole_clip():
+    """A plan whose last step is the spatial back-projection to full size (large frames)."""
+    from vs_zstsr.ladder import LadderPlan, Rung
+    x = _clip(t=9, h=32, w=48)
+    ladder = Ladder(LadderPlan(4, [Rung((8, 12), 1), Rung((16, 24), 2)], size=(32, 48), padded=(32, 48)),
+                    direct=False)
+    whole = ladder.run(x)
+    parts = [ladder.run(x[max(0, s - ladder.context):s + 3 + ladder.context],
+                        keep=(s - max(0, s - ladder.context), 3)) for s in (0, 3, 6)]
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-6)

@@ -214,9 +214,12 @@ def test_chunk_cache_renders_each_chunk_once(core, small_chunks, monkeypatch):
         class Wrapped:
             chunk, context = r.chunk, r.context
 
-            def render(self, window, lead, count):
+            def render(self, window, lead, count, cut_at=None):
                 renders.append((lead, count))
-                return real(window, lead, count)
+                return real(window, lead, count, cut_at)
+
+            def cuts(self, window, lead, count):
+                return r.cuts(window, lead, count)
         return Wrapped()
 
     monkeypatch.setattr(F, "_make_renderer", counting)

@@ -236,7 +236,8 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
         if progress is not None:
             s = sum(r[0] for r in recent) / max(sum(r[1] for r in recent), 1e-12)
             progress(it, config.max_iters, {"loss": l, "cubic_loss": c, "ratio": s, "lr": policy.lr,
-                                            "seconds": seconds0 + time.monotonic() - t0, "kind": kind})
+                                            "seconds": seconds0 + time.monotonic() - t0, "budget_s": config.budget_s,
+                                            "kind": kind})
         if checkpoint and time.monotonic() - last_ckpt >= config.checkpoint_every_s:
             save_checkpoint(checkpoint, net, config, optimizer=opt, state=snapshot())
             last_ckpt = time.monotonic()

@@ -60,14 +60,20 @@ def _hist(thumb: np.ndarray) -> np.ndarray:
 
 
 class _Features:
-    """Thumbnails and histograms of a run of frames, and the two distances between any two."""
+    """Thumbnails and histograms of a run of frames (more can be added), and the two distances
+    between any two of them."""
 
-    def __init__(self, frames: np.ndarray):
-        frames = np.asarray(frames)
-        if frames.ndim == 3:
-            frames = frames[..., None]
-        self.thumbs = [_thumb(f) for f in frames]
-        self.hists = [_hist(t) for t in self.thumbs]
+    def __init__(self, frames=()):
+        self.thumbs: list[np.ndarray] = []
+        self.hists: list[np.ndarray] = []
+        for f in frames:
+            self.add(f)
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
+        t = _thumb(frame if frame.ndim == 3 else frame[..., None])
+        self.thumbs.append(t)
+        self.hists.append(_hist(t))
 
     def __len__(self) -> int:
         return len(self.thumbs)
@@ -77,6 +83,24 @@ class _Features:
 
     def colour(self, a: int, b: int) -> float:
         return float(0.5 * np.abs(self.hists[b] - self.hists[a]).sum(axis=1).mean())
+
+    def is_cut(self, k: int, threshold: float) -> bool:
+        """Whether a new shot starts at frame ``k`` (the rule of the module doc), from the frames
+        ``k-1-REACH .. k+REACH`` that this run holds."""
+        n = len(self)
+        pairs = range(max(1, k - REACH), min(n - 1, k + REACH) + 1)      # pair q: frames q-1, q
+        s = {q: (self.pixel(q - 1, q), self.colour(q - 1, q)) for q in pairs}
+        pix, col = s[k]
+        near = [v for q, v in s.items() if q != k]
+        level = np.mean(near, axis=0) if near else np.zeros(2)
+        floor = FLOOR * threshold
+        stands_out = pix >= RATIO * level[0] or (col >= RATIO * level[1] and col >= floor)
+        if not (stands_out and pix >= floor):
+            return False
+        # not a flash: the frames a few steps across the pair differ as much as the pair itself
+        after = [self.pixel(k - 1, k + j) for j in range(1, FLASH + 1) if k + j < n]
+        before = [self.pixel(k - 1 - j, k) for j in range(1, FLASH + 1) if k - 1 - j >= 0]
+        return all(d >= 0.5 * pix for d in after + before)
 
 
 def pair_scores(frames: np.ndarray) -> np.ndarray:
@@ -90,14 +114,6 @@ def pair_scores(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def _not_a_flash(f: _Features, k: int, change: float) -> bool:
-    """Frames across the pair ``(k-1, k)`` keep differing a few steps on: not a flash."""
-    n = len(f)
-    after = [f.pixel(k - 1, k + j) for j in range(1, FLASH + 1) if k + j < n]
-    before = [f.pixel(k - 1 - j, k) for j in range(1, FLASH + 1) if k - 1 - j >= 0]
-    return all(d >= 0.5 * change for d in after + before)
-
-
 def detect(frames: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
     """Indices ``k`` (1..T-1) where a new shot starts at frame ``k``; none when ``threshold`` <= 0.
     See the module doc for the rule; the same clip, seen through any window that reaches
@@ -105,18 +121,44 @@ def detect(frames: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int
     if threshold is None or threshold <= 0 or len(frames) < 2:
         return []
     f = _Features(frames)
-    s = np.array([(f.pixel(i - 1, i), f.colour(i - 1, i)) for i in range(1, len(f))], np.float64)
-    out = []
-    for p in range(len(s)):
-        pix, col = s[p]
-        near = [q for q in range(p - REACH, p + REACH + 1) if q != p and 0 <= q < len(s)]
-        level = s[near].mean(axis=0) if near else np.zeros(2)
-        floor = FLOOR * threshold
-        jump = pix >= RATIO * level[0] or (col >= RATIO * level[1] and col >= floor)
-        adaptive = jump and pix >= floor
-        if adaptive and _not_a_flash(f, p + 1, pix):
-            out.append(p + 1)
-    return out
+    return [k for k in range(1, len(f)) if f.is_cut(k, threshold)]
+
+
+class StreamDetector:
+    """The cuts of a clip read frame by frame, the same as :func:`detect` on the whole clip: the
+    decision at frame ``k`` is made once frame ``k + REACH`` has been pushed (or at :meth:`end`).
+    Holds the thumbnails of the last ``2 * REACH + 2`` frames only."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD):
+        self.threshold = threshold
+        self.feats = _Features()
+        self.base = 0          # clip index of feats' first frame
+        self.next = 1          # the next frame to decide on
+
+    @property
+    def pushed(self) -> int:
+        return self.base + len(self.feats)
+
+    def push(self, frame: np.ndarray) -> list[int]:
+        """Add the next frame; returns the cuts decided now (clip indices)."""
+        self.feats.add(frame)
+        return self._decide(self.pushed - 1 - REACH)
+
+    def end(self) -> list[int]:
+        """The clip is over: the remaining decisions."""
+        return self._decide(self.pushed - 1)
+
+    def _decide(self, upto: int) -> list[int]:
+        out = []
+        while self.next <= upto:
+            k = self.next
+            if self.threshold and self.threshold > 0 and self.feats.is_cut(k - self.base, self.threshold):
+                out.append(k)
+            self.next += 1
+        drop = max(0, self.next - 1 - REACH - self.base)     # frames no later decision reads
+        del self.feats.thumbs[:drop], self.feats.hists[:drop]
+        self.base += drop
+        return out
 
 
 def segments(length: int, cuts) -> list[tuple[int, int]]:

@@ -47,10 +47,13 @@ def segment_frames(height: int, width: int) -> int:
 
 class _Frames:
     """LTR frames by index, read from a stream when first asked for and forgotten once behind;
-    finds the shots as it reads (pairwise, as :func:`.cuts.detect` does for a window)."""
+    finds the shots as it reads (:class:`.cuts.StreamDetector`: the cuts :func:`.cuts.detect`
+    finds in the whole clip, each decided :data:`.cuts.REACH` frames later, so spans read that
+    much ahead)."""
 
     def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float):
-        self._it, self._buf, self._thr = iter(frames), {}, cut_threshold
+        self._it, self._buf = iter(frames), {}
+        self._cuts = cuts.StreamDetector(cut_threshold) if cut_threshold and cut_threshold > 0 else None
         self.n, self.ended = 0, False     # frames read so far; whether the stream is over
         self._starts = [0]                # first frame of each shot seen so far
 
@@ -59,10 +62,12 @@ class _Frames:
             f = next(self._it, None)
             if f is None:
                 self.ended = True
+                if self._cuts:
+                    self._starts += self._cuts.end()
                 break
             f = np.asarray(f, np.float32)
-            if self.n and self._thr and cuts.detect([self._buf[self.n - 1], f], self._thr):
-                self._starts.append(self.n)
+            if self._cuts:
+                self._starts += self._cuts.push(f)
             self._buf[self.n] = f
             self.n += 1
 
@@ -77,13 +82,13 @@ class _Frames:
     def span(self, i: int, before: int, after: int) -> tuple[int, int, int]:
         """(shot start, lo, hi): frames ``[lo, hi)`` of frame ``i``'s shot within ``before`` /
         ``after`` frames of it (reading ahead as needed)."""
-        self._read_to(i + after)
+        self._read_to(i + after + (cuts.REACH if self._cuts else 0))   # the cuts up to i + after decided
         start = max(s for s in self._starts if s <= i)
         stop = min((s for s in self._starts if s > i), default=self.n)
         return start, max(start, i - before), min(stop, i + after + 1, self.n)
 
     def forget_before(self, i: int) -> None:
-        for k in [k for k in self._buf if k < i and k < self.n - 1]:   # keep the last: the next cut test
+        for k in [k for k in self._buf if k < i]:
             del self._buf[k]
 
 
@@ -98,7 +103,7 @@ def _kernel_taps(kernel: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
     return idx[rows][:, live] - 4, w[rows][:, live]
 
 
-def _group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
+def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Frames (absolute indices) and float32 weights ``(factor, frames)`` of group ``i``'s output,
     its taps clamped to ``[lo, hi)``, with back-projection folded in."""
@@ -140,7 +145,7 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
     i = 0
     while src.has(i):
         _, lo, hi = src.span(i, reach, reach)
-        idx, mat = _group_weights(kernel, factor, i, lo, hi, backproject)
+        idx, mat = group_weights(kernel, factor, i, lo, hi, backproject)
         xs = [src[j] for j in idx]
         tmp = np.empty_like(xs[0])
         for p in range(factor):

@@ -10,6 +10,7 @@ a short clip.
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 from pathlib import Path
@@ -26,6 +27,15 @@ READ_BATCH = 8  # frames read at once
 # examples="auto" (the runtime's default): one net per kind, the budget split between them, and
 # the one with the lower group seam on its first rung is kept (selfcheck.fit_and_pick).
 AUTO_EXAMPLES = ("within", "both")
+
+
+# False while a caller that must not train builds its ladder (the filter's ``train=False``): a
+# model missing from the cache is then an error (:class:`NoModel`) instead of a training run.
+TRAINING_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("zstsr_training_allowed", default=True)
+
+
+class NoModel(ZstsrError):
+    """No model for this clip in the cache, and training is not allowed here."""
 
 
 def cache_dir() -> Path:
@@ -122,6 +132,8 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         if log:
             log(f"using the model trained earlier for this clip: {target}")
         return str(target)
+    if not TRAINING_ALLOWED.get():
+        raise NoModel(f"no model trained for this clip in {target.parent}, and training is off")
     zstsr_trainer, zstsr_export = training_modules()
     config = train_config(preset, None if budget_s is None else float(budget_s), examples)
     ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
@@ -202,6 +214,8 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
                     "held_out": held_out(num_frames), "cuts": cut_threshold}
         target = cache_dir() / f"{clip_key(read, num_frames, settings)}.rung{j}.onnx"
         if not target.exists():
+            if not TRAINING_ALLOWED.get():
+                raise NoModel(f"no fine-tuned net for rung {j} of this clip in {target.parent}, and training is off")
             sub = LadderPlan(2 ** j, [Rung(size=(ch >> (j - k), cw >> (j - k)), rate=2 ** k, method=rungs[k].method)
                                       for k in range(j)])
             below = Ladder(sub, models[0], UpsampleOptions(factor=sub.factor, engine=engine), rung_models=models)

@@ -29,11 +29,14 @@ from . import outputs
 from .errors import ZstsrError
 
 FRAME_SIDECAR = outputs.PNG_MARKER  # rate and depth of a folder of PNG frames
-CODECS = ("ffv1", "png", "h264", "h265", "prores")
+# ffvhuff: FFmpeg's HuffYUV, lossless like FFV1 but about 10x cheaper to write at 1.5x the size
+# (1080p: 11 against 121 ms of CPU a frame; docs/BENCHMARKS.md, benchmarks/bench_hd.py): for
+# large frames where writing FFV1 would cost more than making the frames. In .nut or .avi.
+CODECS = ("ffv1", "ffvhuff", "png", "h264", "h265", "prores")
 # Codecs a VideoWriter also takes, though the measuring tools' --codec does not offer them: DNxHR HQX
 # (10-bit 4:2:2, in .mov) for `zstsr render`'s edit-ready masters.
 EXTRA_CODECS = ("dnxhr",)
-_ENCODER = {"ffv1": "ffv1", "h264": "libx264", "h265": "libx265", "prores": "prores_ks", "dnxhr": "dnxhd"}
+_ENCODER = {"ffv1": "ffv1", "ffvhuff": "ffvhuff", "h264": "libx264", "h265": "libx265", "prores": "prores_ks", "dnxhr": "dnxhd"}
 _EXT_CODEC = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1", ".mp4": "h264", ".m4v": "h264",
               ".mov": "prores", ".png": "png"}
 
@@ -608,6 +611,10 @@ def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None, odd: bo
         if gray:
             return "gray16le" if depth > 10 else ("gray10le" if hi else "gray")
         return "gbrp16le" if depth > 10 else ("gbrp10le" if hi else "bgr0")
+    if codec == "ffvhuff":
+        if gray:
+            return "gray16le" if depth > 10 else ("gray10le" if hi else "gray")
+        return "gbrp16le" if depth > 10 else ("gbrp10le" if hi else "rgb24")
     if gray and "gray" in supported:
         return "gray10le" if hi else "gray"
     return "yuv420p10le" if hi else "yuv420p"
@@ -680,6 +687,8 @@ class VideoWriter:
             raise ZstsrError(f"h265 needs a picture of at least 64x64, got {width}x{height}")
         if self.codec == "dnxhr" and (width < 256 or height < 120):
             raise ZstsrError(f"DNxHR needs a picture of at least 256x120, got {width}x{height}")
+        if self.codec == "ffvhuff" and self.path.suffix.lower() not in (".nut", ".avi"):
+            raise ZstsrError(f"{self.path}: ffvhuff goes in .nut or .avi (Matroska and MOV cannot hold it)")
         if self.codec == "png" and (audio or timecode or metadata or stream_metadata):
             raise ZstsrError(f"{self.path}: a PNG folder cannot hold audio, a timecode or tags")
         outputs.clean_stale(self.path, log)
@@ -695,7 +704,9 @@ class VideoWriter:
 
     def _open(self, pix_fmt: str | None, crf: int | None) -> None:
         av = _av()
-        fmt = {"ffv1": "matroska", "h264": None, "h265": None, "prores": "mov", "dnxhr": "mov"}[self.codec]
+        fmt = {"ffv1": "matroska", "ffvhuff": "nut", "h264": None, "h265": None, "prores": "mov", "dnxhr": "mov"}[self.codec]
+        if self.codec == "ffvhuff" and self.path.suffix.lower() == ".avi":
+            fmt = "avi"
         if self.codec in ("h264", "h265") and self.path.suffix.lower() == ".mkv":
             fmt = "matroska"
         fmt = fmt or "mp4"

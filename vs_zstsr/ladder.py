@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .backprojection import spatiotemporal_backproject, temporal_backproject
+from .backprojection import spatiotemporal_backproject, spatiotemporal_backproject_groups, temporal_backproject
 from .errors import ZstsrError
 from .methods import INTERPOLATORS, NET, crash_note, interpolate
 from .native import NativeCrash
@@ -180,6 +180,10 @@ class Ladder:
             lo, hi = a - a0, b - a0
             y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
+            if nxt != rung.size and j + 1 == len(rungs):   # the last step, to full size: the kept groups only
+                x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.bp_iters)
+                a, b = lead, lead + count
+                break
             if nxt != rung.size:
                 y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.bp_iters)
             rest = sum(reaches[j + 1:])                 # what the later rungs still read

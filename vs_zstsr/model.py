@@ -114,6 +114,37 @@ def _to_fp16(path: str) -> bytes:
     return m.SerializeToString()
 
 
+def trt_engine_folder(path: str, device_id: int, fp16: bool) -> str:
+    """Where TensorRT keeps the engines it builds for the model at ``path``: in the model cache
+    (:func:`.fit.cache_dir`), one folder per model content, precision and device, so that an
+    engine is built once, not on every run (vs-mlrt's ``engine_folder``). Shapes are told apart
+    inside it by onnxruntime, which names each engine file after its input-shape profile (one
+    model runs at several shapes: each rung's size, tiles)."""
+    import hashlib
+
+    from .fit import cache_dir
+
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return str(cache_dir() / "tensorrt" / f"{digest}-{'fp16' if fp16 else 'fp32'}-gpu{device_id}")
+
+
+def provider_chain(provider: str, path: str, device_id: int = 0, fp16: bool = False) -> list:
+    """onnxruntime's providers, best first, for a resolved ``provider`` (cpu, cuda, tensorrt);
+    the CPU always comes last (the fallback)."""
+    chain: list = []
+    if provider == "tensorrt":
+        folder = trt_engine_folder(path, device_id, fp16)
+        chain.append(("TensorrtExecutionProvider", {
+            "device_id": device_id, "trt_fp16_enable": bool(fp16),
+            "trt_engine_cache_enable": True, "trt_engine_cache_path": folder,
+            "trt_timing_cache_enable": True, "trt_timing_cache_path": folder}))
+    if provider in ("cuda", "tensorrt"):
+        chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
+    chain.append("CPUExecutionProvider")
+    return chain
+
+
 def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = False,
                num_threads: int = 0) -> TSRModel:
     """Load and validate a zstsr ONNX model; see the module doc for ``provider`` and ``fp16``."""
@@ -133,17 +164,15 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
     if provider in ("cuda", "tensorrt") and gpu_count() <= device_id:
         raise ZstsrError(f"provider {provider!r} needs a CUDA GPU (device {device_id}); none was found")
 
-    chain: list = []
+    chain = provider_chain(provider, path, device_id, fp16)
     if provider == "tensorrt":
-        chain.append(("TensorrtExecutionProvider", {"device_id": device_id, "trt_fp16_enable": bool(fp16)}))
+        os.makedirs(chain[0][1]["trt_engine_cache_path"], exist_ok=True)
     if provider in ("cuda", "tensorrt"):
-        chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
         if hasattr(ort, "preload_dlls"):   # CUDA/cuDNN from pip's nvidia-* wheels, if that is where they are
             try:
                 ort.preload_dlls()
             except Exception:
                 pass
-    chain.append("CPUExecutionProvider")
     use_fp16 = fp16 and provider == "cuda"
 
     so = ort.SessionOptions()

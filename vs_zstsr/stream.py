@@ -19,7 +19,7 @@ import numpy as np
 from . import cuts
 from .ladder import Ladder
 from .methods import METHODS
-from .options import UpsampleOptions
+from .options import EngineOptions, UpsampleOptions
 from .prepare import Clip, build_ladder
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
@@ -62,6 +62,9 @@ class Renderer:
         """
         ladder = build_ladder(model_path, options, Clip(height, width, read, num_frames), log=log,
                               progress=progress, candidates=candidates)
+        if log:
+            for note in inert_options(options, ladder):
+                log(note)
         return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
@@ -94,6 +97,22 @@ class Renderer:
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
         """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
         return max(0, first - self.context), min(total, first + count + self.context)
+
+
+def inert_options(options: UpsampleOptions, ladder: Ladder) -> list[str]:
+    """A line for each engine option that was asked for and has no effect on this ladder."""
+    e, model, notes = options.engine, ladder.model, []
+    uses_net = model is not None and ladder.plan.uses_net
+    if e.fp16 and not uses_net:
+        notes.append("fp16 has no effect: no net runs on this clip")
+    elif e.fp16 and not model.fp16:
+        notes.append(f"fp16 has no effect on the {model.provider} provider (half precision runs on CUDA and TensorRT)")
+    changed = [k for k, v in (("tilesize", e.tilesize), ("overlap", e.overlap)) if v]
+    if not uses_net and e.ensemble != EngineOptions.ensemble:
+        changed.append("ensemble")
+    if changed and not uses_net:
+        notes.append(f"{', '.join(changed)} {'has' if len(changed) == 1 else 'have'} no effect: no net runs on this clip")
+    return notes
 
 
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None

@@ -259,7 +259,8 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
                              /* = vs_zstsr.filter.shim_signature() */
                              "clip:vnode;factor:int:opt;model:data:opt;provider:data:opt;device_id:int:opt;"
                              "fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;"
-                             "ensemble:int:opt;finetune:int:opt;sc:int:opt;sc_threshold:float:opt;",
+                             "ensemble:int:opt;finetune:int:opt;sc:int:opt;sc_threshold:float:opt;budget:float:opt;"
+                             "preset:data:opt;examples:data:opt;train:int:opt;",
                              "clip:vnode;", upsample_create, st, plugin);
     vspapi->registerFunction("SetImpl", "impl:func;", "", set_impl_create, st, plugin);
     /* No VSCore here, so the state is tied to the core's lifetime in SetImpl (addLogHandler's free
