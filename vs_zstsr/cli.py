@@ -87,14 +87,17 @@ input_options = [
                       "repeated or dropped, said in one line), or refuse it."),
     click.option("--assume-progressive", is_flag=True,
                  help="Treat input flagged as interlaced as progressive (else it is refused)."),
+    click.option("--allow-truncated", is_flag=True,
+                 help="Accept a file that ends before its container says (else it is refused): use "
+                      "the frames that decode, with a warning naming how many."),
 ]
 
 
-def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False
-                ) -> io.VideoInfo:
-    """Probe an input and apply the footage checks (alpha, interlacing, variable rate)."""
+def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False,
+                allow_truncated: bool = False) -> io.VideoInfo:
+    """Probe an input and apply the footage checks (truncation, alpha, interlacing, variable rate)."""
     return io.open_input(path, _parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-                         log=_note)
+                         allow_truncated=allow_truncated, log=_note)
 
 
 class _Group(click.Group):
@@ -134,9 +137,10 @@ def main() -> None:
 @click.argument("video", type=click.Path())
 @fps_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def info(video: str, fps: str | None, as_json: bool) -> None:
+@_with(input_options[-1:])
+def info(video: str, fps: str | None, as_json: bool, allow_truncated: bool) -> None:
     """Describe VIDEO (size, exact frame rate, frames, pixel format, colour)."""
-    vi = io.probe(video, _parse_rate(fps))
+    vi = io.probe(video, _parse_rate(fps), allow_truncated=allow_truncated, log=_note)
     click.echo(json.dumps(io.info_dict(vi), indent=2) if as_json else vi.describe())
 
 
@@ -159,7 +163,8 @@ def info(video: str, fps: str | None, as_json: bool) -> None:
 @fps_option
 @_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
-            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool,
+            allow_truncated: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -171,7 +176,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     if scale < 1:
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
     _check_outputs(folders_or_files=[output, gt_out], inputs=[htr], overwrite=overwrite, codec=codec)
-    vi = _open_input(htr, fps, vfr, assume_progressive)
+    vi = _open_input(htr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
     kw = dict(bit_depth=vi.bit_depth, pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note)
@@ -235,7 +240,8 @@ def _maybe_writer(path, w, h, rate, kw):
 @fps_option
 @_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
-             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool,
+            allow_truncated: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
@@ -245,7 +251,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
 
     check_factor(factor)
     _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
-    vi = _open_input(ltr, fps, vfr, assume_progressive)
+    vi = _open_input(ltr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(ltr, vi)
     # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
@@ -401,8 +407,8 @@ def _ray_job(address: str | None, chunk: int | None):
 @fps_option
 @_with(input_options)
 @_with(scale_options)
-def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, ray_address,
-             chunk, **params) -> None:
+def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, allow_truncated,
+             ray_address, chunk, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -417,7 +423,7 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
     options = _upsample_options(factor, params)
     _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
                    overwrite=overwrite, codec=codec)
-    vi = _open_input(video, fps, vfr, assume_progressive)
+    vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(video, vi)
     if n < 1:
@@ -483,7 +489,7 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
 @_with(input_options)
 @_with(scale_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, overwrite, fps, vfr,
-           assume_progressive, ray_address, chunk, **params) -> None:
+           assume_progressive, allow_truncated, ray_address, chunk, **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -503,8 +509,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
         conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model,
-        chunk=chunk)
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, allow_truncated=allow_truncated,
+        options=options, model=model, chunk=chunk)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -554,7 +560,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     with job or contextlib.nullcontext():
         if not batch:
             # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
-            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
+            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                               allow_truncated=allow_truncated, log=_note)
             made = not out.exists()
             out.mkdir(exist_ok=True)
             try:
@@ -606,9 +613,9 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @fps_option
 @_with(input_options)
 def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
-              assume_progressive) -> None:
+              assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
-    from .fit import default_preset, train_config, training_frames, training_modules
+    from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
     from .ladder import plan
 
     if examples == "auto":
@@ -625,7 +632,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
         raise UsageError(f"checkpoint {output} exists; pass --resume to continue it or --overwrite (-y) "
                          "to start afresh") from None
     zstsr_trainer, _ = training_modules()
-    vi = _open_input(video, fps, vfr, assume_progressive)
+    vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
@@ -636,7 +643,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
           f"checkpoints go to {output}")
     bar = _Bar("train")
     try:
-        result = zstsr_trainer.train(ltr, config, checkpoint=output, resume=resume, progress=bar)
+        result = train_or_explain(zstsr_trainer, ltr, config, checkpoint=output, resume=resume, progress=bar)
     finally:
         bar.close()
     _note(f"{result.iterations} iterations in {result.seconds:.0f} s ({result.stopped}); loss "

@@ -583,7 +583,7 @@ class _Decoder:
 
 
 def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "convert",
-           assume_progressive: bool = False) -> vs.VideoNode:
+           assume_progressive: bool = False, allow_truncated: bool = False) -> vs.VideoNode:
     """A clip read from a video file with PyAV (the VapourSynth wheel ships no source filter).
 
     Keeps the file's format where VapourSynth has it (GRAY, YUV 4:2:0/4:2:2/4:4:4 and planar RGB
@@ -596,7 +596,9 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
     a rotated file (display matrix) gives upright frames of the displayed size (4:2:2 turned by
     90 degrees becomes 4:4:4 at the same depth); a variable frame rate is converted to the nearest
     constant one (``vfr="convert"``, logged) or refused (``vfr="error"``); alpha and interlaced
-    input (unless ``assume_progressive``) are refused with one ``vs.Error`` line.
+    input (unless ``assume_progressive``) are refused with one ``vs.Error`` line, and so is a file
+    that ends before its container says (truncated), unless ``allow_truncated``: then the clip is
+    the frames that decode, and a warning says how many.
     """
     from . import io
 
@@ -606,7 +608,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
         raise _err(f"{path}: source() reads a video file, not a folder")
     try:
         info = io.open_input(path, vfr=vfr, assume_progressive=assume_progressive,
-                             log=lambda msg: _log(core, msg))
+                             allow_truncated=allow_truncated, log=lambda msg: _log(core, msg))
     except ZstsrError as e:
         raise _err(str(e)) from None
     dec = _Decoder(path)
@@ -626,7 +628,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
         fmt_id, order = _PIX[convert]
     fmt = core.get_video_format(fmt_id)
     rate = Fraction(info.rate)
-    length = len(slots) if slots else len(dec.pts)
+    length = len(slots) if slots else (info.frames if info.truncated else len(dec.pts))
     blank = core.std.BlankClip(width=info.width, height=info.height, format=fmt_id, length=length,
                                fpsnum=rate.numerator, fpsden=rate.denominator, keep=True)
     col = info.color

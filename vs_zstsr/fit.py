@@ -29,6 +29,10 @@ READ_BATCH = 8  # frames read at once
 AUTO_EXAMPLES = ("within", "both")
 
 
+class NotTrainable(ZstsrError):
+    """The clip is too small or too short to make training examples from (its message says why)."""
+
+
 # False while a caller that must not train builds its ladder (the filter's ``train=False``): a
 # model missing from the cache is then an error (:class:`NoModel`) instead of a training run.
 TRAINING_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("zstsr_training_allowed", default=True)
@@ -141,7 +145,7 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
         log(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
             + (f" for up to {config.budget_s:.0f} s" if config.budget_s else ""))
-    result = zstsr_trainer.train(ltr, config, progress=progress)
+    result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
     if log:
         log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
             f"{result.loss_ratio:.3f} x cubic's on its own examples")
@@ -149,6 +153,16 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     zstsr_export.export_onnx(result, str(target), {   # the result: its config, iterations, seconds too
         "training_scale": [int(size[0]), int(size[1])], "preset": preset, "loss_ratio": round(result.loss_ratio, 4)})
     return str(target)
+
+
+def train_or_explain(zstsr_trainer, ltr, config, **kw):
+    """``zstsr_trainer.train``, with a clip too small for examples as :class:`NotTrainable`."""
+    from zstsr_trainer.examples import TooSmall
+
+    try:
+        return zstsr_trainer.train(ltr, config, **kw)
+    except TooSmall as e:
+        raise NotTrainable(f"too small or short to train a net on ({e})") from None
 
 
 def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,

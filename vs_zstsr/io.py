@@ -69,6 +69,12 @@ class VideoInfo:
     field_order: str = "progressive"  # or "unknown", "tt", "bb", "tb", "bt" (interlaced)
     vfr: bool = False  # timestamps vary; ``slots`` then maps each constant-rate frame to a source frame
     slots: list[int] | None = field(default=None, repr=False)
+    # Integrity (docs/SAFETY.md): a file holding fewer frames than its container declares is
+    # refused by probe(), unless accepted with allow_truncated: then ``truncated`` is set and
+    # ``frames`` is what decodes cleanly, where reading stops.
+    truncated: bool = False
+    declared: str = field(default="", repr=False)  # what the container declares, said when truncated
+    times: tuple | None = field(default=None, repr=False)  # the packets' (pts, time base)
 
     @property
     def is_gray(self) -> bool:
@@ -236,9 +242,15 @@ def _png_files(folder: Path) -> list[Path]:
 # reading
 
 
-def probe(path: str | os.PathLike, rate: Fraction | None = None) -> VideoInfo:
+def probe(path: str | os.PathLike, rate: Fraction | None = None, *, allow_truncated: bool = False,
+          log=None) -> VideoInfo:
     """Describe a video file or a folder of PNG frames; raise ZstsrError with one clear line if it
-    cannot be read. ``rate`` sets the rate of a frame folder that has no ``zstsr.json`` sidecar."""
+    cannot be read. ``rate`` sets the rate of a frame folder that has no ``zstsr.json`` sidecar.
+
+    A file's packets are all read (not decoded) to count its frames; one that ends before its
+    container says (a truncated download or copy) is refused, or with ``allow_truncated`` taken
+    as the frames that decode cleanly, said through ``log``. A frame folder with a gap in its
+    numbering is refused, naming the first missing number."""
     path = Path(path)
     if not path.exists():
         raise ZstsrError(f"{path}: no such file or folder")
@@ -246,6 +258,7 @@ def probe(path: str | os.PathLike, rate: Fraction | None = None) -> VideoInfo:
         files = _png_files(path)
         if not files:
             raise ZstsrError(f"{path}: folder holds no PNG frames")
+        _check_numbering(path, files)
         meta = {}
         if (path / FRAME_SIDECAR).exists():
             meta = json.loads((path / FRAME_SIDECAR).read_text())
@@ -253,7 +266,102 @@ def probe(path: str | os.PathLike, rate: Fraction | None = None) -> VideoInfo:
         info.path, info.frames, info.codec = str(path), len(files), "png"
         info.rate = Fraction(meta["rate"]) if "rate" in meta else (rate or Fraction(30))
         return info
-    return _probe_file(path)
+    info = _probe_file(path)
+    if info.truncated:
+        if not allow_truncated:
+            raise ZstsrError(f"{path}: the file is truncated: it holds {info.frames} frames where its "
+                             f"container declares {info.declared}; pass --allow-truncated to use them")
+        info.frames = _decodable(path, info)
+        if not info.frames:
+            raise ZstsrError(f"{path}: the file is truncated and no frame of it decodes")
+        if log:
+            log(f"warning: {path.name} is truncated (its container declares {info.declared}): using the "
+                f"{info.frames} frames that decode (--allow-truncated)")
+    return info
+
+
+def _check_numbering(folder: Path, files: list[Path]) -> None:
+    """Numbered frames (``0001.png``, ``frame_0002.png``...) must not skip a number."""
+    import re
+
+    nums = [re.search(r"(\d+)$", f.stem) for f in files]
+    if not all(nums):
+        return
+    ordered = sorted(int(m.group(1)) for m in nums)
+    for a, b in zip(ordered, ordered[1:]):
+        if b == a:
+            raise ZstsrError(f"{folder}: two frames are numbered {a}")
+        if b != a + 1:
+            raise ZstsrError(f"{folder}: frame {a + 1} is missing (the numbering jumps from {a} to {b})")
+
+
+def _declared_seconds(container, stream) -> float | None:
+    """How long the video stream says it is, where the container records it when written
+    (Matroska's DURATION tag or Segment duration with no other stream to stretch it; MP4/MOV's
+    track duration); None where ffmpeg would only estimate it."""
+    tag = next((v for k, v in stream.metadata.items() if k.upper() == "DURATION"), None)
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            return None
+    fmt = container.format.name
+    if fmt.startswith("matroska") and len(container.streams) == 1 and container.duration:
+        return container.duration / 1e6
+    if fmt.startswith("mov") and stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, bool, str]:
+    """Demux every packet: (their pts, the time base, truncated?, what the container declares).
+    Timestamps that span more than the container's own duration are damage, refused here (they
+    would otherwise turn into millions of repeated frames as a "variable frame rate")."""
+    av = _av()
+    pts, ends = [], []
+    with av.logging.Capture(local=False) as logs:
+        for p in container.demux(stream):
+            if p.size:
+                pts.append(p.pts)
+                if p.pts is not None and p.duration:
+                    ends.append(p.pts + p.duration)
+    errors = [m.strip() for lvl, _, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    early = [m for m in errors if any(w in m for w in ("prematurely", "runcat", "partial file"))]   # ends mid-way
+    if len(early) < len(errors):   # lost or mangled blocks
+        raise ZstsrError(f"{container.name}: corrupt video stream in its container "
+                         f"({next(m for m in errors if m not in early)})")
+    tb = Fraction(stream.time_base) if stream.time_base else None
+    if not pts:
+        raise ZstsrError(f"{container.name}: the video stream holds no frames (empty or damaged)")
+    if stream.frames and len(pts) < stream.frames:
+        return pts, tb, True, f"{stream.frames} frames"
+    declared = _declared_seconds(container, stream)
+    known = sorted(x for x in pts if x is not None)
+    if declared is None or tb is None or not known:
+        return pts, tb, bool(early), "more (it ends early)" if early else ""
+    slack = 0.5 / float(rate) + 0.002
+    span = float((known[-1] - known[0]) * tb)
+    if span > declared + slack:
+        raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
+                         f"container declares {declared:.3f} s")
+    end = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
+    if declared - end > slack or early:
+        return pts, tb, True, f"{declared:.3f} s (about {round(declared * float(rate))} frames)"
+    return pts, tb, False, ""
+
+
+def _decodable(path: Path, info: VideoInfo) -> int:
+    """How many frames of a damaged file decode before the first error."""
+    import dataclasses
+
+    n = 0
+    try:
+        for _ in read_frames(path, dataclasses.replace(info, frames=None, truncated=False)):
+            n += 1
+    except ZstsrError:
+        pass
+    return n
 
 
 def _probe_file(path: Path) -> VideoInfo:
@@ -264,6 +372,8 @@ def _probe_file(path: Path) -> VideoInfo:
                 raise ZstsrError(f"{path}: no video stream")
             s = container.streams.video[0]
             cc = s.codec_context
+            if cc is None:
+                raise ZstsrError(f"{path}: no decoder for its video stream (unknown codec, or damaged)")
             rate = _exact_rate(container, s)
             pix_fmt = cc.pix_fmt or "rgb24"
             if not cc.width or not cc.height:
@@ -271,13 +381,17 @@ def _probe_file(path: Path) -> VideoInfo:
             side = getattr(cc, "coded_side_data", None) or {}
             turn = orientation_of(side.get("display_matrix"), s.metadata.get("rotate"))
             w, h = (cc.height, cc.width) if _transposes(turn) else (cc.width, cc.height)
-            return VideoInfo(
+            has_audio = bool(container.streams.audio)
+            pts, tb, truncated, declared = _scan(container, s, Fraction(rate))
+            info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
-                frames=s.frames or None, bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
-                codec=cc.name, has_audio=bool(container.streams.audio),
+                frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
+                codec=cc.name, has_audio=has_audio,
                 color=ColorInfo(int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace),
                                 int(cc.color_range)),
-                orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"))
+                orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"),
+                truncated=truncated, declared=declared, times=(pts, tb))
+            return info
     except ZstsrError:
         raise
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
@@ -362,6 +476,8 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
             stored = info.stored_size
             slots, j = info.slots, 0  # variable rate converted: each frame fills the slots nearest it
             while slots is None or j < len(slots):
+                if info.truncated and n >= info.frames:
+                    break   # accepted as truncated: the frames that decode cleanly
                 with _ffmpeg_errors(path, f"at frame {n}"):
                     frame = next(frames, None)
                 if frame is None:
@@ -376,6 +492,10 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
                         yield f.copy()
                         j += 1
                 n += 1
+            expected = len(info.times[0]) if info.times else info.frames
+            if not info.truncated and expected and n < expected:
+                raise ZstsrError(f"{path}: the video stream ends after {n} of its {expected} frames (damaged "
+                                 "or truncated)")
     except ZstsrError:
         raise
     except (av.error.FFmpegError, OSError) as e:
@@ -502,14 +622,14 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
 
 
 def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: str = "convert",
-               assume_progressive: bool = False, log=None) -> VideoInfo:
+               assume_progressive: bool = False, allow_truncated: bool = False, log=None) -> VideoInfo:
     """:func:`probe` for the commands that read video, with the checks real footage needs:
     alpha and interlaced input are refused (one line naming what to do); a variable frame rate is
     converted to the nearest constant one (``vfr="convert"``, said in one line through ``log``)
     or refused (``vfr="error"``). Rotation needs nothing here: :func:`read_frames` applies it."""
     if vfr not in VFR_POLICIES:
         raise ZstsrError(f"--vfr must be convert or error, got {vfr!r}")
-    info = probe(path, rate)
+    info = probe(path, rate, allow_truncated=allow_truncated, log=log)
     name = Path(path).name
     if info.has_alpha:
         raise ZstsrError(f"{path}: the video has an alpha channel ({info.pix_fmt}), which zstsr does not carry; "
@@ -526,9 +646,11 @@ def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: st
             raise ZstsrError(f"{path}: interlaced video ({what}); deinterlace it first (e.g. ffmpeg -i "
                              f"{name} -vf bwdif OUT.mkv, or VapourSynth's QTGMC), or pass "
                              "--assume-progressive if it is really progressive")
-    times = frame_times(path)
-    if times is None:
+    times = info.times if info.times is not None else frame_times(path)
+    if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
         return info
+    pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
+    times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
     conv = constant_rate_slots(*times)
@@ -963,5 +1085,6 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fra
 def info_dict(info: VideoInfo) -> dict:
     d = asdict(info)
     d["rate"] = str(info.rate)
-    d.pop("slots", None)
+    for k in ("slots", "times", "declared"):
+        d.pop(k, None)
     return d

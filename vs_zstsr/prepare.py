@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import ZstsrError
-from .fit import finetune_rungs, fit_model, preset_budget
+from .fit import NotTrainable, finetune_rungs, fit_model, preset_budget
 from .ladder import Ladder, LadderPlan, plan
 from .methods import AUTO, INTERPOLATORS, METHODS, NET
 from .options import TrainOptions, UpsampleOptions
@@ -133,8 +133,15 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
         if tune:
             clip.need_frames("fine-tuning")
         first_budget, rung_budget = split_budget(options.train, ladder_plan, tune)
-        trained = train(model_path, ladder_plan, options, clip, first_budget, log=log, progress=progress)
-        model = options.engine.load(trained.path)
+        try:
+            trained = train(model_path, ladder_plan, options, clip, first_budget, log=log, progress=progress)
+        except NotTrainable as e:   # a clip too small or short for examples (docs/SAFETY.md)
+            if method == NET:
+                raise ZstsrError(f"{e}; --method net needs a net: use --method auto or an interpolator") from None
+            if log:
+                log(f"no net: the clip is {e}; using the best interpolator + back-projection")
+            trained, tune = Trained(""), False
+        model = options.engine.load(trained.path) if trained.path else None
         if method == AUTO:
             ladder_plan = select(ladder_plan, model, options, clip, trained.window, coarse=trained.coarse,
                                 candidates=candidates, log=log)

@@ -260,6 +260,7 @@ class RenderSettings:
     fps: Fraction | None = None    # rate of a PNG folder without zstsr.json
     vfr: str = "convert"           # variable frame rate: convert or error (docs/FOOTAGE.md)
     assume_progressive: bool = False  # else input flagged interlaced is refused
+    allow_truncated: bool = False     # else a file shorter than its container says is refused
     options: UpsampleOptions = field(default_factory=UpsampleOptions)   # the upsampling job (.options)
     model: str | None = None       # a trained ONNX model; None: train one on each clip (and cache it)
     chunk: int | None = None       # LTR frames rendered at once (None: the renderer's own)
@@ -360,7 +361,8 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     out_dir = Path(out_dir)
     factor = settings.factor
     vi = info or io.open_input(source, settings.fps, vfr=settings.vfr,
-                               assume_progressive=settings.assume_progressive, log=log)
+                               assume_progressive=settings.assume_progressive,
+                               allow_truncated=settings.allow_truncated, log=log)
     n = io.count_frames(source, vi)
     if n < 1:
         raise ZstsrError(f"{source}: video has no frames")
