@@ -202,14 +202,16 @@ def test_the_vapoursynth_filter_survives_the_crash(crop, unguarded, fake_net):
 
 
 def test_a_flow_rung_that_crashes_falls_back_to_cubic_or_fails_when_asked_for(crop, unguarded):
-    """A ladder whose flow was chosen by the self-check renders the chunk MVTools crashed on with
-    cubic (said once); one built for ``method="flow"`` raises."""
+    """A ladder whose flow was chosen by the self-check renders what MVTools crashed on with cubic
+    (said once; frames flow handed out before it died are kept); one built for ``method="flow"``
+    raises."""
     from vs_zstsr import ladder
 
     logs = []
     auto = ladder.Ladder(ladder.plan(32, 32, 2, "flow"), log=logs.append)
-    cubic = ladder.Ladder(ladder.plan(32, 32, 2, "cubic"))
-    np.testing.assert_allclose(auto.run(crop), cubic.run(crop), atol=1e-5)
+    out = auto.run(crop)
+    assert out.shape == (12, 32, 32, 3)
+    assert np.abs(rect_downsample(out, 2) - crop).mean() < 2e-3   # back-projected onto the input (then clipped)
     auto.run(crop)
     assert len(logs) == 1 and logs[0].startswith(CRASH + "; using cubic"), logs
     with pytest.raises(native.NativeCrash):
