@@ -36,7 +36,7 @@ NATIVE = {"flowfps": "MVTools FlowFPS"}
 # 1328 from 33 to 64 px; 48 keeps two of its 8-px blocks of margin above that edge. The worker
 # (vs_zstsr/native.py) turns any crash left into an exception.
 MIN_FLOW_SIZE = 48
-_KERNEL = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}
+KERNELS = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}   # peer -> resample kernel
 
 
 def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
@@ -44,8 +44,8 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     """``factor`` x temporal upsampling of a ``(T, H, W, 3)`` clip by a peer method."""
     if method not in METHODS:
         raise ZstsrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method in _KERNEL:
-        out = temporal_interpolate(ltr, factor, _KERNEL[method])
+    if method in KERNELS:
+        out = temporal_interpolate(ltr, factor, KERNELS[method])
         if progress:
             progress(len(out))
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -255,7 +256,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     _audio_note(vi)
     n = io.count_frames(ltr, vi)
     # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
-    kernel = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}.get(method)
+    kernel = baselines.KERNELS.get(method)
     segment = direct.segment_frames(vi.height, vi.width)
     if method == "minterpolate":
         segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
@@ -336,9 +337,7 @@ def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
     if "budget_s" in params:
         params["budget_s"] = parse_budget(params["budget_s"])
     engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
-    job = _take(UpsampleOptions, params)
-    return UpsampleOptions(factor=factor, method=job.method, cut_threshold=job.cut_threshold,
-                           engine=engine, train=train).check()
+    return replace(_take(UpsampleOptions, params), factor=factor, engine=engine, train=train).check()
 
 
 # The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
@@ -450,9 +449,10 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
             frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
             pbar = _bar(n * factor, "upsample")
         rate = vi.rate if conform else vi.rate * factor
-        with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                            color=vi.color, gray=vi.is_gray, log=_note, background=True) as w, \
-                frames_cm as frames, pbar as b:
+        # the chunks (with --ray) are let go only once the writer has put the output in place
+        with frames_cm as frames, io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec,
+                                                 pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note,
+                                                 background=True) as w, pbar as b:
             for frame in frames:
                 w.write(frame)
                 if b is not None:

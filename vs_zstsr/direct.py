@@ -27,9 +27,8 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from . import cuts
-from .resample import resize_weights
+from .resample import KERNELS, resize_weights
 
-KERNELS = ("nearest", "linear", "cubic")
 # LTR frames a peer segment holds (its inside and context): bounds memory by the frame size.
 SEGMENT_BYTES = 1 << 30
 # Frames each side of a segment that make its inside equal to the peer run on the whole clip: an

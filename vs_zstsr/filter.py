@@ -203,7 +203,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
              preset: str | None = _T.preset, examples: str | None = _T.examples,
-             train: bool = True) -> vs.VideoNode:
+             train: bool = True, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -262,6 +262,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                         model trained earlier for this clip (the cache) is used, or the filter
                         refuses with a ``vs.Error`` saying how to train one with ``zstsr train``.
                         Training logs its progress to VapourSynth's log about every 10 s.
+    :param bp_iters:    Spatio-temporal back-projection iterations between the ladder's rungs.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
@@ -289,7 +290,8 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                            ensemble=_ensemble(ensemble))
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
                               train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
-                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")))
+                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
+                              bp_iters=_as_int(bp_iters, "bp_iters"))
     try:
         options.check()
     except ZstsrError as e:
