@@ -30,10 +30,12 @@ METHODS = ("repeat", "linear", "cubic", "minterpolate", "flowfps")
 # Peers run in a worker process (:mod:`.native`), with the name a crash report gives them:
 # MVTools kills the process it runs in on some real crops (issue 18).
 NATIVE = {"flowfps": "MVTools FlowFPS"}
-# The smallest frame side flow interpolation is given (here and on the ladder's rungs): MVTools
-# crashed on frames of up to XX px in a seeded fuzz over real crops (benchmarks/bench_flow_fuzz.py,
-# docs/BENCHMARKS.md); the worker turns any crash left into an exception.
-MIN_FLOW_SIZE = 32
+# The smallest frame side flow interpolation is given (here and on the ladder's rungs). In a seeded
+# fuzz over crops of the real clips (benchmarks/bench_flow_fuzz.py, docs/BENCHMARKS.md) MVTools
+# crashed on a quarter to a half of the frames with a shorter side of 24..32 px, and on none of
+# 1328 from 33 to 64 px; 48 keeps two of its 8-px blocks of margin above that edge. The worker
+# (vs_zstsr/native.py) turns any crash left into an exception.
+MIN_FLOW_SIZE = 48
 KERNELS = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}   # peer -> resample kernel
 
 
