@@ -1,11 +1,11 @@
 """Large frames: seconds per output frame and peak memory of zstsr's commands at 720p, 1080p and
 2160p, against MVTools FlowFPS alone on the same clip in the same run.
 
-    python benchmarks/bench_hd.py [--sizes 720p 1080p 2160p] [--frames 24] [--frames-2160p 8]
-                                  [--budget 20s] [--long 4] [--write-docs]
+    python benchmarks/bench_hd.py [--sizes 1080p 2160p 720p] [--frames 16] [--frames-2160p 4]
+                                  [--budget 20s] [--long 4] [--pose] [--write-docs]
 
-Clips (hd_clips.py): the synthetic textured pan at each size (24 frames, 2160p 8 frames by
-default), x8, written losslessly (FFV1 .mkv). Each command runs in a process of its own; its peak
+Clips (hd_clips.py): the synthetic textured pan at each size (16 frames, 2160p 4 frames by
+default), x8, written losslessly (FFV1 .mkv, or ffvhuff .nut where said). Each command runs in a process of its own; its peak
 RSS is the largest resident set of that process (RUSAGE_CHILDREN). The reference runs in a process
 of its own too: the pan's frames as YUV 4:4:4 16-bit in VapourSynth (made before the clock starts),
 MVTools Super, Analyse (both directions) and FlowFPS exactly as zstsr calls them (the x16 grid's
@@ -24,16 +24,18 @@ from pathlib import Path
 from common import ROOT, replace_section
 from hd_clips import SIZES, make_pan
 
+# RUSAGE_CHILDREN: the largest child's peak RSS, and the CPU of all descendants (the MVTools worker too)
 _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+         "r = resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_utime + r.ru_stime, r.ru_maxrss)")
 
 
-def run_measured(*args) -> tuple[float, float]:
-    """(seconds, peak RSS in MiB) of one command in a child process of its own."""
+def run_measured(*args) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB) of one command in a child process of its own."""
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args)], check=True, stdout=subprocess.PIPE,
                        text=True)
-    return time.perf_counter() - t0, int(r.stdout.split()[-1]) / 1024
+    cpu, rss = r.stdout.split()[-2:]
+    return time.perf_counter() - t0, float(cpu), int(rss) / 1024
 
 
 def reference(path: str, factor: int) -> None:
@@ -69,7 +71,7 @@ def reference(path: str, factor: int) -> None:
         return out
 
     src = core.std.ModifyFrame(src, src, put)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     blk = 16 if min(w, h) >= 256 else 8
     sup = core.mv.Super(src, pel=2)
     bv = core.mv.Analyse(sup, isb=True, blksize=blk, overlap=blk // 2)
@@ -80,19 +82,41 @@ def reference(path: str, factor: int) -> None:
     wanted = np.clip(2 * np.arange(t * factor) + 1 - factor, 0, flow.num_frames - 1)
     for _ in _select(flow, wanted).frames(close=True):
         pass
-    print(time.perf_counter() - t0)
+    print(time.perf_counter() - t0, time.process_time() - c0)
+
+
+LABELS = {"flow": "upsample --method flow (FFV1 .mkv)", "flow-ffvhuff": "upsample --method flow --codec ffvhuff (.nut)",
+          "cubic": "upsample --method cubic (FFV1 .mkv)", "default": "upsample (default: nets, self-check)",
+          "baseline": "baseline -m flowfps -b (FFV1 .mkv)", "render": "render --method cubic --codec ffv1"}
+
+
+def commands(clip: Path, out: str, budget: str) -> dict:
+    zs = [sys.executable, "-m", "vs_zstsr"]
+    return {
+        "flow": zs + ["upsample", clip, "-o", f"{out}_flow.mkv", "--method", "flow", "-y"],
+        "flow-ffvhuff": zs + ["upsample", clip, "-o", f"{out}_flow.nut", "--method", "flow", "--codec", "ffvhuff", "-y"],
+        "cubic": zs + ["upsample", clip, "-o", f"{out}_cubic.mkv", "--method", "cubic", "-y"],
+        "default": zs + ["upsample", clip, "-o", f"{out}_default.mkv", "--budget", budget, "-y"],
+        "baseline": zs + ["baseline", clip, "-o", f"{out}_baseline.mkv", "-m", "flowfps", "-b", "-y"],
+        "render": zs + ["render", clip, "-o", f"{out}_render", "--method", "cubic", "--codec", "ffv1", "-y"],
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("/tmp/zstsr_hd"))
-    ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=SIZES)
-    ap.add_argument("--frames", type=int, default=24)
-    ap.add_argument("--frames-2160p", type=int, default=8)
+    ap.add_argument("--sizes", nargs="+", default=["1080p", "2160p", "720p"], choices=SIZES)
+    ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--frames-2160p", type=int, default=4)
     ap.add_argument("--budget", default="20s")
     ap.add_argument("--long", type=int, default=4, help="1080p again on a clip this many times as long (0: no)")
-    ap.add_argument("--commands", nargs="+", default=["flow", "cubic", "default", "baseline"],
-                    choices=["flow", "cubic", "default", "baseline", "render"])
+    ap.add_argument("--commands", nargs="+", default=["flow", "flow-ffvhuff", "cubic", "default", "baseline"],
+                    choices=list(LABELS))
+    ap.add_argument("--pose", action="store_true", help="also the default path on the real pose2sim clip, "
+                    "full size and upscaled to 2160p")
+    ap.add_argument("--pose-frames", type=int, default=8, help="frames of the 2160p pose clip")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="peak RSS only, no reference and no seconds (for a run that shares the machine)")
     ap.add_argument("--reference", nargs=2, metavar=("CLIP", "FACTOR"), help=argparse.SUPPRESS)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
@@ -100,53 +124,72 @@ def main() -> None:
         reference(args.reference[0], int(args.reference[1]))
         return
 
-    factor, zs = 8, [sys.executable, "-m", "vs_zstsr"]
-    runs = [(s, args.frames_2160p if s == "2160p" else args.frames) for s in args.sizes]
-    if args.long and "1080p" in args.sizes:
-        runs.append(("1080p", args.frames * args.long))
-    rows = []
+    factor = 8
+    runs = []
+    for size in args.sizes:
+        runs.append((size, args.frames_2160p if size == "2160p" else args.frames))
+        if args.long and size == "1080p":
+            runs.append(("1080p", args.frames * args.long))
+    rows, ref = [], {}
     for size, n in runs:
         clip = make_pan(args.work / f"pan_{size}_{n}.mkv", size, n)
-        out = args.work / f"out_{size}_{n}"
-        ref_s = None
-        if n == (args.frames_2160p if size == "2160p" else args.frames):
+        if size not in ref and not args.memory_only:
             r = subprocess.run([sys.executable, __file__, "--reference", str(clip), str(factor)], check=True,
                                stdout=subprocess.PIPE, text=True)
-            ref_s = float(r.stdout.split()[-1])
-            rows.append((size, n, "MVTools FlowFPS alone (reference)", ref_s, None, ref_s))
+            wall, cpu = map(float, r.stdout.split()[-2:])
+            ref[size] = (wall / n, cpu / n)
+            rows.append((size, n, "MVTools FlowFPS alone (reference)", wall, cpu, None))
             print(rows[-1], flush=True)
-        cmds = {
-            "flow": zs + ["upsample", clip, "-o", f"{out}_flow.mkv", "--method", "flow"],
-            "cubic": zs + ["upsample", clip, "-o", f"{out}_cubic.mkv", "--method", "cubic"],
-            "default": zs + ["upsample", clip, "-o", f"{out}_default.mkv", "--budget", args.budget],
-            "baseline": zs + ["baseline", clip, "-o", f"{out}_baseline.mkv", "-m", "flowfps", "-b"],
-            "render": zs + ["render", clip, "-o", f"{out}_render", "--method", "cubic", "--codec", "ffv1"],
-        }
+        cmds = commands(clip, str(args.work / f"out_{size}_{n}"), args.budget)
         for name in args.commands:
-            secs, rss = run_measured(*cmds[name])
-            label = {"flow": "upsample --method flow", "cubic": "upsample --method cubic",
-                     "default": f"upsample (default, --budget {args.budget})",
-                     "baseline": "baseline -m flowfps -b", "render": "render --method cubic --codec ffv1"}[name]
-            rows.append((size, n, label, secs, rss, ref_s))
+            rows.append((size, n, LABELS[name]) + run_measured(*cmds[name]))
             print(rows[-1], flush=True)
-    lines = ["| size | LTR frames (x8 out) | command | s per output frame | x MVTools FlowFPS alone | peak RSS (GiB) |",
-             "|---|---|---|---|---|---|"]
-    ref = {}
-    for size, n, label, secs, rss, ref_s in rows:
-        if ref_s is not None:
-            ref[size] = ref_s / n
-        r = ref.get(size)
-        ratio = f"{secs / n / r:.2f}" if r and rss is not None else ("1" if rss is None else "")
-        lines.append(f"| {size} | {n} ({n * factor}) | {label} | {secs / (n * factor):.3f} | {ratio} | "
-                     f"{'' if rss is None else f'{rss / 1024:.2f}'} |")
+    lines = ["| size | LTR frames (x8 out) | command | s per output frame | x reference (wall) | "
+             "x reference (CPU) | peak RSS (GiB) |", "|---|---|---|---|---|---|---|"]
+    if args.memory_only:   # run beside other work: the seconds mean nothing, memory does
+        lines = ["| size | LTR frames (x8 out) | command | peak RSS (GiB) |", "|---|---|---|---|"]
+    for size, n, label, wall, cpu, rss in rows:
+        if args.memory_only:
+            lines.append(f"| {size} | {n} ({n * factor}) | {label} | {rss / 1024:.2f} |")
+            continue
+        rw, rc = ref[size]
+        lines.append(f"| {size} | {n} ({n * factor}) | {label} | {wall / (n * factor):.3f} | {wall / n / rw:.2f} | "
+                     f"{cpu / n / rc:.2f} | {'' if rss is None else f'{rss / 1024:.2f}'} |")
     table = "\n".join(lines)
     print(table)
+    if args.pose:
+        table += "\n\n" + pose_runs(args)
+        print(table)
     if args.write_docs:
-        body = (f"Command: `python benchmarks/bench_hd.py {' '.join(sys.argv[1:])}` (the machine was shared: "
-                "compare the ratios, measured in the same run). The synthetic textured pan (benchmarks/hd_clips.py), "
-                f"x{factor}, output FFV1 .mkv (lossless); seconds include decoding, training (default), writing. "
-                "The reference's ratio is per LTR frame of its own clip.\n\n" + table)
+        body = (f"Command: `python benchmarks/bench_hd.py {' '.join(sys.argv[1:])}` (the machine was shared, "
+                "2 cores: compare the ratios to the reference, measured in the same run; CPU seconds count every "
+                "thread and the MVTools worker process). The synthetic textured pan (benchmarks/hd_clips.py), "
+                f"x{factor}; seconds include start-up, decoding, training (default) and writing. The reference: "
+                "MVTools Super, Analyse and FlowFPS alone on the same clip, frames computed and dropped.\n\n" + table)
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "bench_hd", body)
+
+
+def pose_runs(args) -> str:
+    """The default path end to end on real footage: pose2sim_single_cam01.mp4 at full size
+    (1080x1920, all 100 frames) and upscaled to 2160x3840 (its first --pose-frames frames)."""
+    from hd_clips import POSE, make_pose
+
+    lines = ["| clip | LTR frames (x8 out) | command | wall s | s per output frame | peak RSS (GiB) | result |",
+             "|---|---|---|---|---|---|---|"]
+    clips = [("pose2sim_single_cam01.mp4, 1080x1920", POSE, 100),
+             (f"the same upscaled to 2160x3840 (first {args.pose_frames} frames)",
+              make_pose(args.work / f"pose_2160p_{args.pose_frames}.mkv", "2160p", args.pose_frames), args.pose_frames)]
+    for name, clip, n in clips:
+        out = args.work / f"pose_{n}_default.mkv"
+        wall, cpu, rss = run_measured(sys.executable, "-m", "vs_zstsr", "upsample", clip, "-o", out,
+                                      "--budget", args.budget, "-y")
+        from vs_zstsr import io
+
+        got = io.count_frames(out)
+        lines.append(f"| {name} | {n} ({n * 8}) | upsample (default, --budget {args.budget}) | {wall:.0f} | "
+                     f"{wall / (n * 8):.3f} | {rss / 1024:.2f} | {'complete' if got == n * 8 else f'{got} frames'} |")
+        print(lines[-1], flush=True)
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

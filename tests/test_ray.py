@@ -139,6 +139,28 @@ def test_segments_are_lossless_at_the_writers_depth(depth):
     np.testing.assert_array_equal(io.quantize(back, depth), io.quantize(frames, depth))
 
 
+def test_prepare_seeds_the_cache_and_returns_its_models_which_pickle_as_bytes(card, tmp_path, monkeypatch):
+    import functools
+    import pickle
+
+    from vs_zstsr.options import UpsampleOptions
+    from vs_zstsr.stream import Renderer
+
+    _, model, _ = card
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ZSTSR_CACHE", str(cache))
+    create = functools.partial(Renderer.create, str(cache / "m.onnx"), UpsampleOptions(factor=2, method="net"),
+                               height=32, width=48)
+    renderer, lines, files = distributed._prepare(create, {"m.onnx": model.read_bytes()})  # as on a worker
+    assert (cache / "m.onnx").read_bytes() == model.read_bytes()         # seeded: nothing to train
+    assert files == {"m.onnx": model.read_bytes()} and renderer.log is None
+    assert any("ladder" in line for line in lines)
+    again = pickle.loads(pickle.dumps(renderer))   # what the object store does: the model travels as bytes
+    assert again.ladder.model.path != renderer.ladder.model.path
+    window = np.random.default_rng(0).random((6, 32, 48, 3), dtype=np.float32)
+    np.testing.assert_array_equal(again.render(window, 1, 3), renderer.render(window, 1, 3))
+
+
 def test_card_and_long_clip_on_the_cluster_match_the_local_render(ray_cluster, card, tmp_path):
     cluster, _ = ray_cluster
     src, model, local = card
@@ -152,6 +174,17 @@ def test_card_and_long_clip_on_the_cluster_match_the_local_render(ray_cluster, c
     rows = (tmp_path / "net" / "zstsr_render.csv").read_text()
     assert rows.count(",ok") == 4
     assert not list((tmp_path / "net").glob(".*"))   # no chunk folder left
+    mixed = tmp_path / "mixed"      # a clip that fails is one error line and a CSV row, as locally
+    mixed.mkdir()
+    (mixed / "a.mov").write_bytes((src / "a.mov").read_bytes())
+    (mixed / "bad.mov").write_bytes(b"not a video" * 100)
+    p = zstsr("render", mixed, "-o", tmp_path / "mixed-out", "--method", "cubic", "--factor", "2",
+              "--ray", cluster.address, wait=False)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 1 and "zstsr: error: " in err and "bad.mov" in err, err
+    rows = (tmp_path / "mixed-out" / "zstsr_render.csv").read_text().splitlines()
+    assert rows[1].endswith(",ok") and "bad.mov" in rows[2] and ",error: " in rows[2], rows
+    same_files(tmp_path / "mixed-out", local["cubic"], ("a.mov",))
     zstsr("upsample", src / LONG, "-o", tmp_path / "long.mov", "--method", "cubic", "--factor", "2",
           "--chunk", CHUNK, "--ray", cluster.address)
     assert (tmp_path / "long.mov").read_bytes() == local["upsample"].read_bytes()

@@ -63,11 +63,25 @@ def _import_ray(address: str):
         # A Ray started here for this job listens on the loopback interface only (Ray otherwise
         # binds to the machine's network address); read by Ray when it is imported.
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")   # Ray's C++ warnings: ours are one line
     try:
         import ray
     except ImportError:
         raise ZstsrError("--ray needs Ray: pip install 'zstsr[ray]'") from None
     return ray
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse an address nothing listens on at once (Ray itself retries for minutes)."""
+    import socket
+
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        raise ZstsrError(f"--ray takes auto, HOST:PORT or ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except OSError as e:
+        raise ZstsrError(f"cannot reach the Ray cluster at {address} ({e.strerror or e})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -80,6 +94,7 @@ def _prepare(create: Callable, seed: dict[str, bytes]):
     from .fit import HASH_SUFFIX, cache_dir
 
     cache = cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
     for name, data in seed.items():     # models the driver has for this clip: nothing to retrain
         if not (cache / name).exists():
             with io.atomic_path(cache / name) as tmp:
@@ -178,6 +193,8 @@ class Job:
     # -- session
 
     def __enter__(self) -> "Job":
+        if self.address not in (LOCAL, "auto"):
+            _check_reachable(self.address)
         ray = self.ray = _import_ray(self.address)
         kw = dict(log_to_driver=False, logging_level=logging.ERROR, configure_logging=True)
         try:
@@ -289,6 +306,7 @@ class Job:
         from .fit import cache_dir
 
         for name, data in files.items():   # the user's cache gets the clip's models
+            cache_dir().mkdir(parents=True, exist_ok=True)
             if not (cache_dir() / name).exists():
                 with io.atomic_path(cache_dir() / name) as tmp:
                     tmp.write_bytes(data)

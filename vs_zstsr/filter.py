@@ -91,7 +91,9 @@ def _colour(clip: vs.VideoNode) -> dict[str, Any]:
     props = clip.get_frame(0).props
     m = int(props.get("_Matrix", 2))
     if m not in _MATRICES or m == 0:
-        m = 1 if (clip.width > 1024 or clip.height > 576) else 6  # BT.709 for HD, 170M (601) for SD
+        from .io import default_matrix
+
+        m = default_matrix(clip.width, clip.height)  # BT.709 for HD, 170M (601) for SD
     out: dict[str, Any] = {"matrix": m}
     # R81 writes _Range (API 4.2: 1 full, 0 limited); older sources write _ColorRange (0 full, 1 limited)
     if "_Range" in props:
@@ -205,7 +207,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
              preset: str | None = _T.preset, examples: str | None = _T.examples,
-             train: bool = True) -> vs.VideoNode:
+             train: bool = True, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -264,6 +266,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                         model trained earlier for this clip (the cache) is used, or the filter
                         refuses with a ``vs.Error`` saying how to train one with ``zstsr train``.
                         Training logs its progress to VapourSynth's log about every 10 s.
+    :param bp_iters:    Spatio-temporal back-projection iterations between the ladder's rungs.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
@@ -291,7 +294,8 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                            ensemble=_ensemble(ensemble))
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
                               train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
-                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")))
+                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
+                              bp_iters=_as_int(bp_iters, "bp_iters"))
     try:
         options.check()
     except ZstsrError as e:

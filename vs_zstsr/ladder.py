@@ -96,13 +96,13 @@ class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
     def __init__(self, plan: LadderPlan, model=None, options: UpsampleOptions | None = None, *,
-                 bp_iters: int = 1, direct: bool = True, rung_models: dict | None = None,
+                 direct: bool = True, rung_models: dict | None = None,
                  flow_fallback: str | None = "cubic", log: Callable[[str], None] | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
         self.options = options or UpsampleOptions(factor=plan.factor)
         self.engine = self.options.engine.check()     # how the net runs (tiles, self-ensemble)
-        self.plan, self.model, self.bp_iters = plan, model, bp_iters
+        self.plan, self.model = plan, model
         # rung index -> the model fine-tuned for that rung (`--finetune`); the others use `model`.
         # Same architecture as `model`, so the same receptive field and context.
         self.rung_models = dict(rung_models or {})
@@ -181,11 +181,11 @@ class Ladder:
             y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
             if nxt != rung.size and j + 1 == len(rungs):   # the last step, to full size: the kept groups only
-                x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.bp_iters)
+                x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.options.bp_iters)
                 a, b = lead, lead + count
                 break
             if nxt != rung.size:
-                y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.bp_iters)
+                y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.options.bp_iters)
             rest = sum(reaches[j + 1:])                 # what the later rungs still read
             a2, b2 = max(a, lead - rest), min(b, lead + count + rest)
             x = y[(a2 - a) * rate:(b2 - a) * rate]
@@ -238,4 +238,4 @@ class Ladder:
     @property
     def streams(self) -> bool:
         """Whether :meth:`stream` can run this ladder (direct, with a kernel or flow)."""
-        return self.direct and self.plan.rungs[0].method in ("cubic", "linear", "flow")
+        return self.direct and self.plan.rungs[0].method in INTERPOLATORS

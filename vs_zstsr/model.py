@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ZstsrError
-from .options import PROVIDERS
+from .options import GPU_PROVIDERS, PROVIDERS
 
 FORMAT_VERSION = "1"     # must match zstsr_export.FORMAT_VERSION
 
@@ -164,7 +164,7 @@ def provider_chain(provider: str, path: str, device_id: int = 0, fp16: bool = Fa
             "device_id": device_id, "trt_fp16_enable": bool(fp16),
             "trt_engine_cache_enable": True, "trt_engine_cache_path": folder,
             "trt_timing_cache_enable": True, "trt_timing_cache_path": folder}))
-    if provider in ("cuda", "tensorrt"):
+    if provider in GPU_PROVIDERS:
         chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
     chain.append("CPUExecutionProvider")
     return chain
@@ -186,13 +186,13 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
         explicit = False
     else:
         explicit = True
-    if provider in ("cuda", "tensorrt") and gpu_count() <= device_id:
+    if provider in GPU_PROVIDERS and gpu_count() <= device_id:
         raise ZstsrError(f"provider {provider!r} needs a CUDA GPU (device {device_id}); none was found")
 
     chain = provider_chain(provider, path, device_id, fp16)
     if provider == "tensorrt":
         os.makedirs(chain[0][1]["trt_engine_cache_path"], exist_ok=True)
-    if provider in ("cuda", "tensorrt"):
+    if provider in GPU_PROVIDERS:
         if hasattr(ort, "preload_dlls"):   # CUDA/cuDNN from pip's nvidia-* wheels, if that is where they are
             try:
                 ort.preload_dlls()

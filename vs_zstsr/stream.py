@@ -9,7 +9,6 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 """
 from __future__ import annotations
 
-import collections
 import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -27,8 +26,10 @@ CHUNK_BYTES = 768 * 2 ** 20
 
 
 def chunk_frames(height: int, width: int, factor: int) -> int:
+    """LTR frames per chunk: its output (float32) within about CHUNK_BYTES / 4, so that memory is
+    bounded by the frame size (1080p x8: 1 frame, 360p: 8); at least 1."""
     per_frame = height * width * 3 * 4 * factor * 4
-    return int(np.clip(CHUNK_BYTES // max(1, per_frame), 2, 32))
+    return int(np.clip(CHUNK_BYTES // max(1, per_frame), 1, 32))
 
 
 @dataclass
@@ -122,7 +123,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
     if renderer.ladder.streams:
         yield from renderer.ladder.stream(frames, renderer.cut_threshold)
         return
-    for window, lead, count in stream_chunks(frames, renderer):
+    for window, lead, count in stream_chunks(frames, renderer, reuse=True):
         yield from renderer.render(window, lead, count)
 
 
@@ -138,31 +139,38 @@ def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) 
     return renderer.render(window, lead, count)
 
 
-def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer) -> Iterator[tuple[np.ndarray, int, int]]:
+def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer, reuse: bool = False
+                  ) -> Iterator[tuple[np.ndarray, int, int]]:
     """The chunks of a stream of LTR frames in order, as ``(window, lead, count)`` for
     :meth:`Renderer.render`: chunks of ``renderer.chunk`` frames, each window carrying
     ``renderer.context`` frames each side (cut short at the clip's ends). One pass over
     ``frames``, holding one window; the chunking of local and distributed renders alike
-    (``vs_zstsr/distributed.py`` ships each window to a worker)."""
+    (``vs_zstsr/distributed.py`` ships each window to a worker). The frames live in one array of
+    the largest window (no second copy: at 4K a window is GBs); ``reuse``: each window is a view
+    of it, valid until the next one is asked for, else a copy."""
     ctx, step = renderer.context, renderer.chunk
-    buf: collections.deque = collections.deque()  # LTR frames from index `base` on
-    base = 0      # clip index of buf[0]
+    win = None    # LTR frames from clip index `base` on, `n` of them
+    base = n = 0
     done = 0      # LTR frames whose chunk has been handed out
     it = iter(frames)
     ended = False
     while True:
-        while not ended and len(buf) < (done - base) + step + ctx:
+        while not ended and n < (done - base) + step + ctx:
             f = next(it, None)
             if f is None:
                 ended = True
             else:
-                buf.append(f)
-        have = base + len(buf)
+                if win is None:
+                    win = np.empty((step + 2 * ctx,) + np.shape(f), np.float32)
+                win[n] = f
+                n += 1
+        have = base + n
         if done >= have:
             break
         count = min(step, have - done)
-        yield np.stack(buf), done - base, count
+        yield (win[:n] if reuse else win[:n].copy()), done - base, count
         done += count
-        while base < done - ctx:  # drop what no later chunk needs as context
-            buf.popleft()
-            base += 1
+        drop = max(0, done - ctx - base)   # what no later chunk needs as context
+        for k in range(n - drop):          # forwards, frame by frame: no temporary copy
+            win[k] = win[k + drop]
+        n, base = n - drop, base + drop
