@@ -173,7 +173,8 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         lo, hi = max(start, a - ctx), min(end, b + ctx)
         seg = np.stack([src[j] for j in range(lo, hi)])
         if hi - lo < 2:   # a one-frame shot: nothing to estimate motion from; repeat it
-            outs = (seg[0].copy() for _ in range(factor))
+            only = seg[0]     # (not seg itself: it is deleted below, before the generator runs)
+            outs = (only.copy() for _ in range(factor))
         else:
             outs = peer(seg, (a - lo, b - a))
         del seg

@@ -89,7 +89,9 @@ def _colour(clip: vs.VideoNode) -> dict[str, Any]:
     props = clip.get_frame(0).props
     m = int(props.get("_Matrix", 2))
     if m not in _MATRICES or m == 0:
-        m = 1 if (clip.width > 1024 or clip.height > 576) else 6  # BT.709 for HD, 170M (601) for SD
+        from .io import default_matrix
+
+        m = default_matrix(clip.width, clip.height)  # BT.709 for HD, 170M (601) for SD
     out: dict[str, Any] = {"matrix": m}
     # R81 writes _Range (API 4.2: 1 full, 0 limited); older sources write _ColorRange (0 full, 1 limited)
     if "_Range" in props:
