@@ -132,7 +132,7 @@ def test_factor_must_be_a_power_of_two(tmp_path, htr_file):
     path, _ = htr_file
     for cmd in ("degrade", "baseline"):
         fails_cleanly(run(cmd, path, "-o", tmp_path / "out.mkv", "--factor", 6, ok=False),
-                      "factor must be a power of 2", tmp_path)
+                      "factor must be a power of 2", tmp_path, code=2)
 
 
 def test_eval_refuses_ground_truth_of_another_length(tmp_path, htr_file):

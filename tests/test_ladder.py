@@ -134,10 +134,10 @@ def test_upsample_cli_without_net_writes_x8_and_keeps_the_input(tmp_path):
 
 def test_upsample_cli_bad_model_and_factor(tmp_path):
     io.write_video(tmp_path / "in.mkv", _ltr(t=3), Fraction(30))
-    for args, msg in ((["--model", str(tmp_path / "none.onnx")], "model file not found"),
-                      (["-f", "3"], "power of 2")):
+    for args, msg, code in ((["--model", str(tmp_path / "none.onnx")], "model file not found", 1),
+                            (["-f", "3"], "power of 2", 2)):   # a bad option value: exit 2
         r = CliRunner().invoke(main, ["upsample", str(tmp_path / "in.mkv"), "-o", str(tmp_path / "o.mkv"), *args])
-        assert r.exit_code == 1 and msg in r.stderr
+        assert r.exit_code == code and msg in r.stderr
         assert not (tmp_path / "o.mkv").exists()
 
 

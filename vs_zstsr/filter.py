@@ -67,8 +67,10 @@ def _log(core: vs.Core, msg: str) -> None:
 
 def _check_format(clip: vs.VideoNode) -> None:
     fmt = clip.format
-    if fmt is None or clip.width == 0 or clip.height == 0:
-        raise _err("the clip must have a constant format and size (this one varies)")
+    # A clip spliced from several formats reports a format with id 0 ("None"), not None.
+    if fmt is None or fmt.id == 0 or fmt.color_family == vs.UNDEFINED or clip.width == 0 or clip.height == 0:
+        raise _err("the clip has a variable format or size; give it one (e.g. resize.Bicubic(format=..., "
+                   "width=..., height=...))")
     if clip.num_frames < 1:
         raise _err("the clip has no frames")
     if clip.fps_num == 0 or clip.fps_den == 0:
