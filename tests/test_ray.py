@@ -196,9 +196,9 @@ def test_a_worker_killed_mid_render_changes_nothing(ray_cluster, card, tmp_path)
     out = tmp_path / "out"
     p = zstsr("render", src, "-o", out, *NET, "--model", model, "--chunk", CHUNK, "--ray", cluster.address, wait=False)
     try:
-        node = worker.node_id[:12]
-        wait_for(lambda: any(c["node"] == node for m in manifests(out).values() for c in m["chunks"].values()),
-                 p, "a chunk from the worker node")
+        # the first finished chunk, from either node: waiting for one from the worker node raced the
+        # end of the job (the head could finish the rest before the poll saw it)
+        wait_for(lambda: any(m["chunks"] for m in manifests(out).values()), p, "a finished chunk")
         cluster.remove_node(worker, allow_graceful=False)   # its raylet and workers die mid-job
         _, err = p.communicate(timeout=300)
     finally:
