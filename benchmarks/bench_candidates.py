@@ -63,7 +63,7 @@ def measure(clip: str, args) -> dict:
     from vs_zstsr.fit import cached_model_path, fit_model
     from vs_zstsr.model import load_model
     from vs_zstsr.options import TrainOptions, UpsampleOptions
-    from vs_zstsr.selfcheck import self_check_window
+    from vs_zstsr.selfcheck import choose_methods, self_check_window
     from vs_zstsr.stream import Renderer
 
     factor = FACTOR.get(clip, 8)
@@ -114,7 +114,7 @@ def measure(clip: str, args) -> dict:
     pipelines += [(f"ladder {m}", [m] * 4, None, False) for m in INTERP]
     for kind, model in models.items():
         meta = model.metadata
-        rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": meta.get("seconds"),
+        rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": float(meta.get("training_seconds", 0)),
                                             "loss_ratio": meta.get("loss_ratio")}
         pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP + ("net",)]
         if not args.auto_only:
@@ -140,28 +140,24 @@ def measure(clip: str, args) -> dict:
         add("auto", out, None, time.perf_counter() - t0)
         rec["auto_log"] = logs
         rec["auto_plan"] = {"direct": renderer.ladder.direct, "methods": [r.method for r in renderer.ladder.plan.rungs]}
+        # what the selector before issue 14 chose (the net of the lower seam, the first rung's proxy,
+        # the full-size ranking, cubic above the net, one interpolation at full size without it)
+        kept = next((k for k in ("within", "both") if f"-> the {k} net" in " ".join(logs)), None)
+        if kept:
+            old = choose_methods(ladder.plan(*full, factor), models[kept], window, full, ensemble=netrun.DEFAULT_ENSEMBLE)
+            rec["old_auto"] = (f"{kept} net + {old.rungs[1].method} above" if old.uses_net
+                               else f"direct {old.rungs[0].method}")
         print("\n".join(logs))
     return rec
 
 
 def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool) -> dict:
-    """The whole pipeline on the window halved in time (rect), its output averaged back to the
-    window's rate and compared with the window: ``flat`` at the window's size, ``diag`` shrunk 2x
-    in space too (the space-time diagonal: the motion per frame of each rung as on the clip)."""
-    from vs_zstsr.resample import rect_downsample, resize_spatial
+    """:func:`vs_zstsr.selfcheck.pipeline_proxy` of this pipeline at the window's size (``flat``)
+    and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
+    from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
-    h, w = window.shape[1:3]
-    out = {}
-    for name, s in (("flat", 1), ("diag", 2)):
-        hi = window if s == 1 else resize_spatial(window, h // s, w // s)
-        hi = hi[:len(hi) // 2 * 2]
-        if len(hi) < 6:
-            continue
-        lo = rect_downsample(hi, 2)
-        y = ladder_of(hi.shape[1:3], factor, rung_methods, model, direct).run(lo)
-        got = rect_downsample(y, factor // 2)
-        out[name] = float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
-    return out
+    p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
+    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))}
 
 
 def proxies(window: np.ndarray, full, rung, model) -> dict:
@@ -191,9 +187,9 @@ def proxies(window: np.ndarray, full, rung, model) -> dict:
 def report(records: list[dict], write: bool) -> None:
     """The tables: per clip every candidate (PSNR, sharpness whole / moving), the best, auto's
     regret; and one summary line per clip."""
-    lines, summary = [], ["| clip | best candidate | its PSNR | auto's pick | auto PSNR | regret (dB) | "
+    lines, summary = [], ["| clip | best candidate | its PSNR | before: pick, regret | auto's pick | auto PSNR | regret (dB) | "
                           "best peer + BP | auto - best peer | net's part (auto - best without a net) |",
-                          "|---|---|---|---|---|---|---|---|---|"]
+                          "|---|---|---|---|---|---|---|---|---|---|"]
     regrets, real = {}, []
     for rec in records:
         c = rec["candidates"]
@@ -219,7 +215,9 @@ def report(records: list[dict], write: bool) -> None:
             regrets[rec["clip"]] = cand[best]["psnr"] - a
             if rec["clip"] in REAL:
                 real.append((a - peers[best_peer]["psnr"], a - no_net[best_no_net]["psnr"]))
-            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {pick} | {a:.2f} | "
+            old = rec.get("old_auto")
+            before = f"{old}, {cand[best]['psnr'] - c[old]['psnr']:+.2f}" if old in c else ""
+            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {before} | {pick} | {a:.2f} | "
                            f"{cand[best]['psnr'] - a:+.2f} | {best_peer} {peers[best_peer]['psnr']:.2f} | "
                            f"{a - peers[best_peer]['psnr']:+.2f} | {a - no_net[best_no_net]['psnr']:+.2f} |")
     if real:

@@ -53,6 +53,10 @@ class LadderPlan:
     # 1/2^k of it; the output is cropped back. None: no padding (as for a plan built by hand).
     size: tuple[int, int] | None = None
     padded: tuple[int, int] | None = None
+    # Without the net, one interpolator on every rung: True runs it x factor at full size in one
+    # step (+ back-projection) instead of climbing the diagonal; the self-check measures which
+    # (:func:`.selfcheck.choose_pipeline`).
+    direct: bool = True
 
     def describe(self) -> str:
         parts = []
@@ -107,7 +111,7 @@ class Ladder:
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
         # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
         # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
-        self.direct = direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
+        self.direct = direct and plan.direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
         # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
         # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
         self.flow_fallback, self._log, self._said = flow_fallback, log, False

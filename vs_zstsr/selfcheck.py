@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -18,12 +19,12 @@ import numpy as np
 from . import cuts
 from .backprojection import temporal_backproject
 from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
-from .ladder import LadderPlan
+from .ladder import Ladder, LadderPlan, plan
 from .methods import INTERPOLATORS, METHODS, NET, crash_note, fits, interpolate
 from .metrics import group_seam, psnr
 from .native import NativeCrash
 from .netrun import net_x2
-from .options import EngineOptions, TrainOptions
+from .options import EngineOptions, TrainOptions, UpsampleOptions
 from .resample import rect_downsample, resize_spatial
 
 SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most this size (cheap at 4K)
@@ -197,3 +198,99 @@ def self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT
     ch, cw = min(h, SELF_CHECK_CROP), min(w, SELF_CHECK_CROP)
     y0, x0 = (h - ch) // 2, (w - cw) // 2
     return np.ascontiguousarray(frames[:, y0:y0 + ch, x0:x0 + cw])
+
+
+# The whole-pipeline self-check (choose_pipeline) shrinks the window by this much in space as it
+# halves it in time: along the space-time diagonal each rung then sees motion of the size it sees
+# on the clip (paper 4.2), and the run costs a quarter.
+PIPELINE_SHRINK = 2
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One candidate for the whole job: a method per rung of the ladder or, ``direct``, one
+    interpolator x N at full size (each followed by back-projection)."""
+    methods: tuple[str, ...]
+    direct: bool = False
+
+    def describe(self) -> str:
+        if self.direct:
+            return f"{self.methods[0]} xN at full size"
+        return "/".join(self.methods)
+
+
+def candidate_pipelines(rungs: int, interpolators, net: bool) -> list[Pipeline]:
+    """Every interpolator directly and on every rung; with a net, the net on the first rung and
+    each interpolator above it, and the net on every rung (the paper's recipe)."""
+    out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
+    out += [Pipeline((m,) * rungs) for m in interpolators] if rungs > 1 else []   # x2: ladder = direct
+    if net:
+        out += [Pipeline((NET,) + (m,) * (rungs - 1)) for m in interpolators] if rungs > 1 else []
+        out.append(Pipeline((NET,) * rungs))
+    return out
+
+
+def pipeline_proxy(pipeline: Pipeline, sample: np.ndarray, factor: int, model=None,
+                   options: UpsampleOptions | None = None, shrink: int = PIPELINE_SHRINK) -> float | None:
+    """The whole pipeline run on ``sample`` (LTR frames of the clip) shrunk ``shrink`` x in space
+    and halved in time (rect: a camera twice as slow), its output averaged back to the sample's
+    rate and compared with the sample itself (PSNR, dB; None: too few frames). A ground truth made
+    of the clip: it checks how each exposure is split in two, which is what the first rung does on
+    the clip and what every rung above must keep; it does not see the finer sub-frames."""
+    h, w = sample.shape[1:3]
+    hi = sample if shrink == 1 else resize_spatial(sample, max(1, h // shrink), max(1, w // shrink))
+    hi = hi[:len(hi) // 2 * 2]
+    if len(hi) < 6:
+        return None
+    lo = rect_downsample(hi, 2)
+    q = plan(*hi.shape[1:3], factor)
+    q.direct = pipeline.direct
+    for r, m in zip(q.rungs, pipeline.methods):
+        r.method = m
+    y = Ladder(q, model, options or UpsampleOptions(factor=factor), flow_fallback=None).run(lo)
+    got = rect_downsample(y, factor // 2) if factor > 2 else y
+    return float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
+
+
+def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options: UpsampleOptions | None = None,
+                    log: Callable[[str], None] | None = None, candidates: tuple[str, ...] = METHODS,
+                    net_margin_db: float = 0.0) -> LadderPlan | None:
+    """Choose the whole pipeline (:func:`candidate_pipelines`) with the best
+    :func:`pipeline_proxy` on ``sample`` (the self-check's frames), and set ``ladder_plan``'s
+    methods and ``direct`` to it. A pipeline with the net must beat the best without it by
+    ``net_margin_db``. Returns None when the sample is too short (the caller falls back to
+    :func:`choose_methods`). No rule fixes what goes above the net or whether to climb the ladder:
+    each clip's own measurement does (docs/BENCHMARKS.md, "Selection").
+    """
+    factor = ladder_plan.factor
+    interps = [m for m in candidates if m in INTERPOLATORS and fits(m, sample)]
+    net = model is not None and NET in candidates
+    scores = {}
+    for p in candidate_pipelines(len(ladder_plan.rungs), interps, net):
+        try:
+            v = pipeline_proxy(p, sample, factor, model if NET in p.methods else None, options)
+        except NativeCrash as e:
+            if log:
+                log(crash_note(e, f"the self-check leaves out {p.describe()}"))
+            continue
+        if v is None:
+            return None
+        scores[p] = v
+    if not scores:
+        return None
+    plain = {p: v for p, v in scores.items() if NET not in p.methods}
+    best = max(plain, key=plain.get) if plain else None
+    with_net = {p: v for p, v in scores.items() if NET in p.methods}
+    pick = best
+    if with_net:
+        top = max(with_net, key=with_net.get)
+        if best is None or with_net[top] >= plain[best] + net_margin_db:
+            pick = top
+        ladder_plan.rungs[0].gain_db = with_net[top] - (plain[best] if best else 0.0)
+    for r, m in zip(ladder_plan.rungs, pick.methods):
+        r.method = m
+    ladder_plan.direct = pick.direct
+    if log:
+        table = ", ".join(f"{p.describe()} {v:.2f}" for p, v in sorted(scores.items(), key=lambda kv: -kv[1]))
+        log(f"self-check, each whole pipeline on the clip halved in time (dB): {table} -> {pick.describe()}")
+    return ladder_plan

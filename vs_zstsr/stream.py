@@ -21,7 +21,7 @@ from .fit import finetune_rungs, fit_model, preset_budget
 from .ladder import Ladder, plan
 from .methods import AUTO, INTERPOLATORS, METHODS, NET
 from .options import UpsampleOptions
-from .selfcheck import choose_methods, fit_and_pick, self_check_window
+from .selfcheck import choose_methods, choose_pipeline, fit_and_pick, self_check_window
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
@@ -102,9 +102,12 @@ class Renderer:
                     raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
                 if window is None:
                     window = self_check_window(read, num_frames, cut_threshold)
-                ladder_plan = choose_methods(ladder_plan, model, window, (height, width), log=log,
-                                             tilesize=engine.tilesize, candidates=candidates,
-                                             ensemble=engine.ensemble)
+                chosen = choose_pipeline(ladder_plan, model, window, options, log=log, candidates=candidates)
+                if chosen is None:      # too few frames to halve twice: the first rung's proxy alone
+                    chosen = choose_methods(ladder_plan, model, window, (height, width), log=log,
+                                            tilesize=engine.tilesize, candidates=candidates,
+                                            ensemble=engine.ensemble)
+                ladder_plan = chosen
             if finetune and ladder_plan.rungs[0].method == NET:
                 for r in ladder_plan.rungs[1:]:
                     r.method = NET
