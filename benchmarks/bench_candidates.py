@@ -78,6 +78,10 @@ def measure(clip: str, args) -> dict:
     budget = parse_budget(args.budget)
     rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
            "window": list(window.shape[:3]), "candidates": {}}
+    import scenes
+
+    if clip == "fan":
+        rec["truth_turn"] = scenes.FAN_DEGREES_PER_HTR_FRAME
     if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
         rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
 
@@ -87,6 +91,8 @@ def measure(clip: str, args) -> dict:
         if on_window is not None and len(on_window) > 2 * factor:
             r["seam_window"] = group_seam(on_window, factor)
         r["s"] = secs
+        if clip == "fan":        # which way the fan turns (degrees per HTR frame; the truth's in the record)
+            r["turn"] = scenes.rotation_direction(out)
         rec["candidates"][name] = r
         print(f"{clip:8s} {name:34s} {r['psnr']:6.2f} dB  sharp {r['sharpness']:.3f} / "
               f"{r['sharpness_moving'] or 0:.3f}  seam {r['seam_all'] or 0:5.2f}", flush=True)
@@ -203,11 +209,15 @@ def report(records: list[dict], write: bool) -> None:
         lines.append(f"\n**{rec['clip']}** (x{rec['factor']}, {rec['size'][1]}x{rec['size'][0]}, {rec['frames']} LTR "
                      f"frames; nets: " + ", ".join(f"{k} {v['iterations']} iterations in {v['seconds']:.0f} s"
                                                     for k, v in rec.get("nets", {}).items() if v["seconds"]) + ")\n")
-        lines += ["| candidate | PSNR | sharpness | sharpness, moving | seam |", "|---|---|---|---|---|"]
+        turn = "truth_turn" in rec
+        lines += ["| candidate | PSNR | sharpness | sharpness, moving | seam |" + (" fan turns (deg/frame) |" if turn else ""),
+                  "|---|---|---|---|---|" + ("---|" if turn else "")]
         for k, v in sorted(c.items(), key=lambda kv: -kv[1]["psnr"]):
             mark = " **best**" if k == best else ""
             lines.append(f"| {k}{mark} | {v['psnr']:.2f} | {v['sharpness']:.3f} | {v['sharpness_moving'] or 0:.3f} | "
-                         f"{v['seam_all'] or 0:.2f} |")
+                         f"{v['seam_all'] or 0:.2f} |" + (f" {v['turn']:+.2f} |" if turn else ""))
+        if turn:
+            lines.append(f"| truth |  |  |  |  | {rec['truth_turn']:+.2f} |")
         if "auto" in c:
             a = c["auto"]["psnr"]
             pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
