@@ -51,11 +51,25 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
     return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(out, gt)])), **sharp.result()}
 
 
+class _Ladder(ladder.Ladder):
+    """The runtime's ladder, plus a rung method ``netflow``: flow x2 plus the net's residual over
+    its own cubic base (a motion-compensated base swapped in at inference only; bench_mc_base.py)."""
+
+    def x2(self, clip, method, rung=0):
+        if method != "netflow":
+            return super().x2(clip, method, rung)
+        res = super().x2(clip, "net", rung) - methods.interpolate(clip, 2, "cubic")
+        return methods.interpolate(clip, 2, "flow", "cubic") + res
+
+
 def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
     p = ladder.plan(*shape, factor)
     for r, m in zip(p.rungs, rung_methods):
+        r.method = "net" if m == "netflow" else m       # (the plan's checks know the net)
+    lad = _Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
+    for r, m in zip(p.rungs, rung_methods):
         r.method = m
-    return ladder.Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
+    return lad
 
 
 def measure(clip: str, args) -> dict:
@@ -123,6 +137,8 @@ def measure(clip: str, args) -> dict:
         rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": float(meta.get("training_seconds", 0)),
                                             "loss_ratio": meta.get("loss_ratio")}
         pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP + ("net",)]
+        if methods.flow_available():
+            pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
         if not args.auto_only:
             rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
     if not models:
@@ -162,6 +178,8 @@ def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: b
     and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
     from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
+    if "netflow" in rung_methods:
+        return {}
     p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
     return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))}
 
