@@ -208,6 +208,36 @@ def proxies(window: np.ndarray, full, rung, model) -> dict:
     return out
 
 
+def selectors(records: list[dict]) -> str:
+    """Regret (best candidate - chosen, dB, against the truth) of label-free selection rules, each
+    choosing among the pipelines `zstsr upsample` can run (the net it kept by the seam, and no net):
+    the whole-pipeline proxy on the window shrunk 2x (diag, what auto uses) or not (flat), and the
+    lowest group seam of the candidate's output on the window."""
+    rules = {"pipeline proxy, diag": lambda v: v.get("pipe_proxy", {}).get("diag"),
+             "pipeline proxy, flat": lambda v: v.get("pipe_proxy", {}).get("flat"),
+             "lowest seam on the window": lambda v: -v["seam_window"] if v.get("seam_window") is not None else None}
+    head = ["| clip | " + " | ".join(rules) + " |", "|---|" + "---|" * len(rules)]
+    rows, worst = [], {k: [] for k in rules}
+    for rec in records:
+        logs = " ".join(rec.get("auto_log", []))
+        kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
+        pool = {k: v for k, v in rec["candidates"].items() if (k.startswith(("direct", "ladder"))
+                or (kept and k.startswith(f"{kept} net +")))}
+        best = max(v["psnr"] for v in pool.values())
+        cells = []
+        for name, f in rules.items():
+            scored = {k: f(v) for k, v in pool.items() if f(v) is not None}
+            if not scored:
+                cells.append("")
+                continue
+            pick = max(scored, key=scored.get)
+            worst[name].append(best - pool[pick]["psnr"])
+            cells.append(f"{pick}: {best - pool[pick]['psnr']:+.2f}")
+        rows.append(f"| {rec['clip']} | " + " | ".join(cells) + " |")
+    rows.append("| largest | " + " | ".join(f"{max(v):+.2f}" if v else "" for v in worst.values()) + " |")
+    return "\n".join(head + rows)
+
+
 def report(records: list[dict], write: bool) -> None:
     """The tables: per clip every candidate (PSNR, sharpness whole / moving), the best, auto's
     regret; and one summary line per clip."""
@@ -252,7 +282,7 @@ def report(records: list[dict], write: bool) -> None:
         summary.append(f"\nMean over the real clips ({len(real)}): auto - best peer + BP {np.mean([r[0] for r in real]):+.2f} dB, "
                        f"net's part {np.mean([r[1] for r in real]):+.2f} dB; largest regret "
                        f"{max(regrets.values()):+.2f} dB.")
-    body = "\n".join(summary) + "\n" + "\n".join(lines)
+    body = "\n".join(summary) + "\n\n" + selectors(records) + "\n" + "\n".join(lines)
     print(body)
     if write:
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "candidates", body)

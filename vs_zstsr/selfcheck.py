@@ -33,7 +33,9 @@ SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most thi
 def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],
                    margin_db: float = 0.05, log: Callable[[str], None] | None = None,
                    tilesize: int = 0, candidates: tuple[str, ...] = METHODS, ensemble: int = 1) -> LadderPlan:
-    """Decide, from the input alone, what does each rung's x2 ("do no harm").
+    """Decide, from the input alone, what does each rung's x2 ("do no harm"), one rung at a time:
+    what `zstsr upsample` falls back to where the sample is too short for :func:`choose_pipeline`
+    (which measures whole pipelines and is preferred).
 
     The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
     rect-halved in time: that proxy pair moves as fast, in pixels per frame, as ``X`` does, and
@@ -106,17 +108,6 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
         log(f"self-check at {rung.size[1]}x{rung.size[0]} on the clip's own x2 (dB): {table} -> "
             f"{rung.method} on the first rung; at {sample.shape[2]}x{sample.shape[1]}: {ftable} -> {above} "
             "for the rest")
-    if rung.method == NET and above != "cubic":
-        # Above the net, cubic (the net's own base), whatever won the full-size ranking: that
-        # ranking halves the clip in time, which for a motion that aliases (the fan) is another
-        # aliasing regime than the net's de-aliased output the upper rungs get. Fan x8 with the
-        # net on the first rung: cubic above 19.98 dB and turning forwards, linear (the ranking's
-        # pick) 19.68 and backwards again, flow 19.70; texture: cubic 21.87, linear 21.81, flow
-        # 21.68 (docs/BENCHMARKS.md).
-        for r in ladder_plan.rungs[1:]:
-            r.method = "cubic"
-        if log:
-            log("above the net: cubic (the net's own base)")
     return ladder_plan
 
 
@@ -230,6 +221,31 @@ def candidate_pipelines(rungs: int, interpolators, net: bool) -> list[Pipeline]:
     return out
 
 
+def _proxy_pair(sample: np.ndarray, shrink: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the sample shrunk ``shrink`` x and halved in time, its truth), or None when too short."""
+    h, w = sample.shape[1:3]
+    hi = sample if shrink == 1 else resize_spatial(sample, max(1, h // shrink), max(1, w // shrink))
+    hi = hi[:len(hi) // 2 * 2]
+    return (rect_downsample(hi, 2), hi) if len(hi) >= 6 else None
+
+
+def _plan_for(pipeline: Pipeline, height: int, width: int, factor: int) -> LadderPlan:
+    q = plan(height, width, factor)
+    q.direct = pipeline.direct
+    for r, m in zip(q.rungs, pipeline.methods):
+        r.method = m
+    return q
+
+
+def pipeline_fits(pipeline: Pipeline, height: int, width: int, factor: int) -> bool:
+    """Whether every interpolator of the pipeline can run where it would on frames of this size
+    (flow needs 32 pixels: a candidate that would run another interpolator instead is not
+    measured as itself, so it is not a candidate)."""
+    q = _plan_for(pipeline, height, width, factor)
+    sizes = [(height, width)] if pipeline.direct else [r.size for r in q.rungs]
+    return all(fits(m, np.zeros((2, *size, 3), np.float32)) for m, size in zip(pipeline.methods, sizes))
+
+
 def pipeline_proxy(pipeline: Pipeline, sample: np.ndarray, factor: int, model=None,
                    options: UpsampleOptions | None = None, shrink: int = PIPELINE_SHRINK) -> float | None:
     """The whole pipeline run on ``sample`` (LTR frames of the clip) shrunk ``shrink`` x in space
@@ -237,16 +253,11 @@ def pipeline_proxy(pipeline: Pipeline, sample: np.ndarray, factor: int, model=No
     rate and compared with the sample itself (PSNR, dB; None: too few frames). A ground truth made
     of the clip: it checks how each exposure is split in two, which is what the first rung does on
     the clip and what every rung above must keep; it does not see the finer sub-frames."""
-    h, w = sample.shape[1:3]
-    hi = sample if shrink == 1 else resize_spatial(sample, max(1, h // shrink), max(1, w // shrink))
-    hi = hi[:len(hi) // 2 * 2]
-    if len(hi) < 6:
+    pair = _proxy_pair(sample, shrink)
+    if pair is None:
         return None
-    lo = rect_downsample(hi, 2)
-    q = plan(*hi.shape[1:3], factor)
-    q.direct = pipeline.direct
-    for r, m in zip(q.rungs, pipeline.methods):
-        r.method = m
+    lo, hi = pair
+    q = _plan_for(pipeline, *hi.shape[1:3], factor)
     y = Ladder(q, model, options or UpsampleOptions(factor=factor), flow_fallback=None).run(lo)
     got = rect_downsample(y, factor // 2) if factor > 2 else y
     return float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
@@ -262,20 +273,22 @@ def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options:
     :func:`choose_methods`). No rule fixes what goes above the net or whether to climb the ladder:
     each clip's own measurement does (docs/BENCHMARKS.md, "Selection").
     """
-    factor = ladder_plan.factor
-    interps = [m for m in candidates if m in INTERPOLATORS and fits(m, sample)]
+    factor, shrink = ladder_plan.factor, PIPELINE_SHRINK
+    pair = _proxy_pair(sample, shrink)
+    if pair is None:
+        return None
+    size = pair[1].shape[1:3]
+    interps = [m for m in candidates if m in INTERPOLATORS]
     net = model is not None and NET in candidates
     scores = {}
     for p in candidate_pipelines(len(ladder_plan.rungs), interps, net):
+        if not pipeline_fits(p, *size, factor):
+            continue
         try:
-            v = pipeline_proxy(p, sample, factor, model if NET in p.methods else None, options)
+            scores[p] = pipeline_proxy(p, sample, factor, model if NET in p.methods else None, options, shrink)
         except NativeCrash as e:
             if log:
                 log(crash_note(e, f"the self-check leaves out {p.describe()}"))
-            continue
-        if v is None:
-            return None
-        scores[p] = v
     if not scores:
         return None
     plain = {p: v for p, v in scores.items() if NET not in p.methods}
