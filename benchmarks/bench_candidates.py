@@ -12,7 +12,8 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
 * ``X xN + BP``: interpolator X (flow = MVTools FlowFPS, cubic, linear) x N at full size and
   temporal back-projection: the peers (minterpolate and repeat + BP too, for the peer bar);
 * ladders (the paper's space-time diagonal, :class:`vs_zstsr.ladder.Ladder`) with a method per
-  rung: X on every rung; a net on the first rung and X above; a net on every rung. The nets are
+  rung: X on every rung; a net on the first rung and X above (not a net on every rung: see
+  :func:`vs_zstsr.selfcheck.candidate_pipelines`). The nets are
   the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
   found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole
   budget (the issue's "two nets at half budget against one at the full budget");
@@ -136,7 +137,9 @@ def measure(clip: str, args) -> dict:
         meta = model.metadata
         rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": float(meta.get("training_seconds", 0)),
                                             "loss_ratio": meta.get("loss_ratio")}
-        pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP + ("net",)]
+        # (not the net on every rung: minutes per clip at full size on the CPU; `zstsr upsample`
+        # does not weigh it either, selfcheck.candidate_pipelines)
+        pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP]
         if methods.flow_available():
             pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
         if not args.auto_only:

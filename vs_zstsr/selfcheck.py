@@ -212,12 +212,16 @@ class Pipeline:
 
 def candidate_pipelines(rungs: int, interpolators, net: bool) -> list[Pipeline]:
     """Every interpolator directly and on every rung; with a net, the net on the first rung and
-    each interpolator above it, and the net on every rung (the paper's recipe)."""
+    each interpolator above it. Not the net on the rungs above (the paper's recipe, `--method
+    net`): at full size it costs minutes a clip on the CPU, and it lost on every benchmark clip
+    (x8: fan 17.51 dB against 19.90 with the net on the first rung only, texture 21.60 against
+    21.71, city 25.29 against 26.57; docs/BENCHMARKS.md, "x8 with zstsr")."""
     out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
-    out += [Pipeline((m,) * rungs) for m in interpolators] if rungs > 1 else []   # x2: ladder = direct
+    if rungs == 1:        # x2: the ladder is one step at full size
+        return out + ([Pipeline((NET,))] if net else [])
+    out += [Pipeline((m,) * rungs) for m in interpolators]
     if net:
-        out += [Pipeline((NET,) + (m,) * (rungs - 1)) for m in interpolators] if rungs > 1 else []
-        out.append(Pipeline((NET,) * rungs))
+        out += [Pipeline((NET,) + (m,) * (rungs - 1)) for m in interpolators]
     return out
 
 
