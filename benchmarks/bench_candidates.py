@@ -78,7 +78,7 @@ def measure(clip: str, args) -> dict:
     from vs_zstsr.fit import cached_model_path, fit_model
     from vs_zstsr.model import load_model
     from vs_zstsr.options import TrainOptions, UpsampleOptions
-    from vs_zstsr.selfcheck import choose_methods, self_check_window
+    from vs_zstsr.selfcheck import choose_methods, first_rung_seams, self_check_window
     from vs_zstsr.stream import Renderer
 
     factor = FACTOR.get(clip, 8)
@@ -131,6 +131,13 @@ def measure(clip: str, args) -> dict:
         if args.single:
             nets["single"] = Path(fit_model(read, n, rung, budget_s=budget, examples="both", log=print))
     models = {k: load_model(p, "cpu") for k, p in nets.items()}
+    if len(models) > 1 and not args.all_nets:
+        # only the net auto keeps (the lower group seam, as selfcheck.fit_and_pick decides): the
+        # other's pipelines cost minutes at full size and auto never runs them
+        seams = first_rung_seams({k: models[k] for k in ("within", "both")}, window, rung, full,
+                                 ensemble=netrun.DEFAULT_ENSEMBLE)
+        rec["seams"] = seams
+        models = {k: v for k, v in models.items() if k in (min(seams, key=seams.get), "single")}
     pipelines = [(f"direct {m}", [m] * 4, None, True) for m in INTERP]
     pipelines += [(f"ladder {m}", [m] * 4, None, False) for m in INTERP]
     for kind, model in models.items():
@@ -169,7 +176,7 @@ def measure(clip: str, args) -> dict:
         # the full-size ranking, cubic above the net, one interpolation at full size without it)
         kept = next((k for k in ("within", "both") if f"-> the {k} net" in " ".join(logs)), None)
         if kept:
-            old = choose_methods(ladder.plan(*full, factor), models[kept], window, full, ensemble=netrun.DEFAULT_ENSEMBLE)
+            old = choose_methods(ladder.plan(*full, factor), load_model(nets[kept], "cpu"), window, full, ensemble=netrun.DEFAULT_ENSEMBLE)
             rec["old_auto"] = (f"{kept} net + {old.rungs[1].method} above" if old.uses_net
                                else f"direct {old.rungs[0].method}")
         print("\n".join(logs))
@@ -297,6 +304,8 @@ def main() -> None:
     ap.add_argument("--budget", default="6m", help="the training budget of auto (two nets, half each)")
     ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
+    ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "
+                                                            "only the one it keeps)")
     ap.add_argument("--json", type=Path, default=JSON, help="records, one line per clip (replaced per clip)")
     ap.add_argument("--report", action="store_true", help="only the tables, from --json")
     ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")
