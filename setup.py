@@ -67,6 +67,7 @@ RUNTIME = [
     "matplotlib>=3.8",  # `zstsr eval --plot`
 ]
 TRAIN = ["torch>=2.4", "onnx>=1.16"]
+RAY = ["ray>=2.40"]  # `--ray`: rendering on a cluster (vs_zstsr/distributed.py, docs/SCALE.md)
 
 setup(
     name="zstsr",
@@ -77,7 +78,7 @@ setup(
     packages=["vs_zstsr", "zstsr_trainer", "zstsr_export"],
     package_dir={"vs_zstsr": "vs_zstsr", "zstsr_trainer": "trainer", "zstsr_export": "export"},
     install_requires=RUNTIME,
-    extras_require={"train": TRAIN, "dev": TRAIN + ["pytest>=8"]},
+    extras_require={"train": TRAIN, "ray": RAY, "dev": TRAIN + RAY + ["pytest>=8", "imageio-ffmpeg>=0.5"]},
     entry_points={"console_scripts": ["zstsr = vs_zstsr.cli:main"]},
     ext_modules=[SHIM_EXT],
     cmdclass={"build_ext": build_shim},

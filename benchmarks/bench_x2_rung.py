@@ -1,6 +1,6 @@
 """TSR x2 at the coarse scale (the ladder's first rung): the trained net vs linear/cubic (+BP).
 
-Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as in NOTES.md):
+Clips (HTR = ground truth of the rung, LTR = mean of each pair of HTR frames, as in docs/PROTOTYPE.md):
 * fan, texture: examples/scenes.py ``large`` (192x288, 240 fps). The rung of an x8 job at S/4:
   HTR = 240 fps averaged to 60 fps, shrunk 4x in space (48x72, 64 frames); LTR = 30 fps, 32 frames.
 * city: /work/shared/data/cityCC0.mpg shrunk 4x in space (180x101, 190 frames at 25 fps); LTR 95.

@@ -35,7 +35,7 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
         return ltr, gt
     factor = FACTOR.get(name, factor)
     if name in REAL:
-        # city: real 25 fps footage becomes a usable HTR source once shrunk in space (NOTES.md,
+        # city: real 25 fps footage becomes a usable HTR source once shrunk in space (docs/PROTOTYPE.md,
         # data README); pose2sim: real 60 fps, shrunk 2x to keep runs short.
         zstsr("degrade", SHARED / REAL[name], "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt, "-y")
     else:

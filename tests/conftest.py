@@ -12,6 +12,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))  # examples/scenes.py renders the test scenes
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg command: the static binary of the ``imageio-ffmpeg`` wheel (a dev dependency),
+    so that tests which compare with ffmpeg run everywhere, with no system package."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def moving_blob_htr(t: int = 32, h: int = 32, w: int = 40, speed: float = 0.7, seed: int = 0) -> np.ndarray:
     """A smooth coloured blob gliding right over a gradient: small, exact, with real motion."""
     rng = np.random.default_rng(seed)

@@ -12,8 +12,8 @@ from vs_zstsr import cuts, io
 from vs_zstsr.cli import main
 from vs_zstsr.ladder import Ladder, plan
 from vs_zstsr.metrics import psnr
-from vs_zstsr.resample import rect_downsample
 from vs_zstsr.options import UpsampleOptions
+from vs_zstsr.resample import rect_downsample
 from vs_zstsr.stream import Renderer, upsample_stream
 
 
@@ -174,3 +174,72 @@ def test_vapoursynth_props_and_detection():
     np.testing.assert_allclose(frames(F.upsample(flagged, 8, method="cubic")), expect, atol=1e-5)
     with pytest.raises(vs.Error, match="sc_threshold"):
         F.upsample(src, 8, method="cubic", sc_threshold=2)
+
+
+def drifting_waves(positions, seed: int, h: int = 64, w: int = 96, period: float = 12.0, n: int = 6) -> np.ndarray:
+    """Frames of a smooth texture (six random sinusoids per channel, about ``period`` px long) at
+    the horizontal offsets ``positions``: every seed has the same colour statistics, so two seeds
+    are two shots of one place (shot / reverse shot) as far as the palette goes."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    fx, fy = rng.uniform(-1, 1, (2, n, 3)) / period
+    ph = rng.uniform(0, 2 * np.pi, (n, 3))
+    frames = [np.stack([np.sin(2 * np.pi * (fx[:, c] * (x[..., None] - p) + fy[:, c] * y[..., None]) + ph[:, c]).sum(-1)
+                        for c in range(3)], -1) for p in positions]
+    return np.clip(0.5 + 0.12 * np.stack(frames), 0, 1).astype(np.float32)
+
+
+def similar_palette_shots() -> tuple[np.ndarray, int]:
+    """128 HTR frames: two drifting textures of equal colour statistics (0.1 px per HTR frame)
+    joined by a hard cut at an LTR boundary for x8. Returns the frames and the cut's LTR index."""
+    pos = np.arange(64) * 0.1
+    return np.concatenate([drifting_waves(pos, 1), drifting_waves(pos, 2)]), 8
+
+
+def test_a_cut_that_keeps_the_palette_is_found_and_costs_nothing():
+    """The issue's shot / reverse shot: the thumbnails jump ten times their neighbours' change,
+    under the fixed bars. Found, the groups at the cut are as good as each shot's other end (the
+    ladder's ends are clamped: for such smooth motion they score below mid-shot whatever the cut)."""
+    htr, cut = similar_palette_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    s = cuts.pair_scores(ltr)
+    assert s[cut - 1, 1] < cuts.DEFAULT_THRESHOLD                # the old fixed bars miss it
+    assert cuts.detect(ltr) == [cut]
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
+    g = group_psnr(r.render(ltr, 0, len(ltr)), htr)
+    ghost = group_psnr(Renderer.create(None, UpsampleOptions(method="cubic", cut_threshold=0), height=64, width=96)
+                       .render(ltr, 0, len(ltr)), htr)
+    n = len(ltr)
+    np.testing.assert_allclose(g[[cut - 1, cut]], g[[0, n - 1]], atol=0.5)   # like the clip's own ends
+    assert (g[[cut - 1, cut]] - ghost[[cut - 1, cut]]).min() > 10          # a ghost without the cut
+
+
+def test_a_whip_pan_and_a_flash_are_not_cuts():
+    speeds = np.concatenate([np.full(40, 0.1), np.interp(np.arange(48), [0, 24, 47], [0.1, 6, 0.1]), np.full(40, 0.1)])
+    whip = rect_downsample(drifting_waves(np.cumsum(speeds), 3), 8, 0)
+    assert cuts.pair_scores(whip)[:, 0].max() > 0.6 * cuts.DEFAULT_THRESHOLD    # as big a change as a cut
+    assert cuts.detect(whip) == []
+    flash = rect_downsample(similar_palette_shots()[0][:64], 8, 0)
+    for lit in ([3], [3, 4]):                  # one or two frames lit up
+        f = flash.copy()
+        f[lit] = np.clip(f[lit] * 1.8 + 0.1, 0, 1)
+        assert cuts.detect(f) == [], lit
+
+
+def test_any_chunk_with_its_context_finds_the_cuts_of_the_whole_clip():
+    """Decisions read a neighbourhood; the renderer's context covers it, so chunked rendering of
+    a clip with a palette-keeping cut, a flash and a whip pan equals rendering it whole."""
+    htr, cut = similar_palette_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    ltr[3] = np.clip(ltr[3] * 1.8 + 0.1, 0, 1)
+    speeds = np.concatenate([np.full(24, 0.1), np.interp(np.arange(40), [0, 20, 39], [0.1, 6, 0.1])])
+    ltr = np.concatenate([ltr, rect_downsample(drifting_waves(np.cumsum(speeds), 2), 8, 0)])
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
+    assert r.context == r.ladder.context + cuts.REACH
+    whole = r.render(ltr, 0, len(ltr))
+    assert cuts.detect(ltr) == [cut, 16]
+    det = cuts.StreamDetector()                  # frame by frame (the direct path, vs_zstsr/direct.py)
+    assert [k for f in ltr for k in det.push(f)] + det.end() == [cut, 16]
+    for chunk in (1, 2, 5):
+        r.chunk = chunk
+        np.testing.assert_array_equal(np.stack(list(upsample_stream(iter(ltr), r))), whole, err_msg=f"chunk {chunk}")

@@ -103,3 +103,21 @@ def test_cuda_without_gpu_is_a_clear_error(model_path, capfd):
     load_model(model_path, provider="auto")
     out, err = capfd.readouterr()
     assert out == "" and err == ""        # auto falls back silently
+
+
+def test_tensorrt_keeps_its_engines_in_the_model_cache(model_path, tmp_path, monkeypatch):
+    """What the TensorRT provider is given (checked here without a GPU): an engine cache in the
+    model cache folder, one folder per model content, precision and device."""
+    from vs_zstsr.model import provider_chain
+
+    monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path / "cache"))
+    chain = provider_chain("tensorrt", model_path, device_id=1, fp16=True)
+    assert [p if isinstance(p, str) else p[0] for p in chain] == [
+        "TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    trt = chain[0][1]
+    assert trt["trt_engine_cache_enable"] and trt["trt_fp16_enable"] and trt["device_id"] == 1
+    folder = trt["trt_engine_cache_path"]
+    assert folder.startswith(str(tmp_path / "cache")) and folder.endswith("-fp16-gpu1")
+    assert provider_chain("tensorrt", model_path, 1, True)[0][1]["trt_engine_cache_path"] == folder
+    assert provider_chain("tensorrt", model_path, 1, False)[0][1]["trt_engine_cache_path"] != folder
+    assert provider_chain("cpu", model_path) == ["CPUExecutionProvider"]

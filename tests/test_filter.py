@@ -6,6 +6,7 @@ enough to check the frame server: timing, props, formats, caching, ordering and 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import random
 import subprocess
@@ -213,9 +214,12 @@ def test_chunk_cache_renders_each_chunk_once(core, small_chunks, monkeypatch):
         class Wrapped:
             chunk, context = r.chunk, r.context
 
-            def render(self, window, lead, count):
+            def render(self, window, lead, count, cut_at=None):
                 renders.append((lead, count))
-                return real(window, lead, count)
+                return real(window, lead, count, cut_at)
+
+            def cuts(self, window, lead, count):
+                return r.cuts(window, lead, count)
         return Wrapped()
 
     monkeypatch.setattr(F, "_make_renderer", counting)
@@ -509,3 +513,12 @@ def test_the_shim_forwards_every_option(core, monkeypatch):
     core.zstsr.Upsample(src, 2, method="cubic", ensemble=8, finetune=1, tilesize=64, sc_threshold=0.5)
     o = seen["options"]
     assert (o.engine.ensemble, o.train.finetune, o.engine.tilesize, o.cut_threshold) == (8, True, 64, 0.5)
+
+
+def test_the_shim_registers_the_filters_arguments():
+    """The C shim registers Upsample with the arguments Python's filter has (it asks Python for
+    them when the plugin loads), so the two cannot drift."""
+    assert vs.core.zstsr.Upsample.signature == F.shim_signature()
+    names = [a.split(":")[0] for a in F.shim_signature().split(";") if a]
+    assert names == list(inspect.signature(F.upsample).parameters)
+    assert "num_streams" not in names    # no option that does nothing

@@ -1,6 +1,5 @@
 """Real-world footage (docs/FOOTAGE.md): variable frame rate, rotation, odd sizes, interlacing,
 colour description (HDR included) and alpha, each on a tiny generated file, ``--method cubic``."""
-import shutil
 import subprocess
 from fractions import Fraction
 
@@ -12,7 +11,7 @@ from PIL import Image
 from vs_zstsr import io, ladder
 from vs_zstsr.resample import rect_downsample
 
-from conftest import fails_cleanly, moving_blob_htr, run
+from conftest import fails_cleanly, ffmpeg_exe, moving_blob_htr, run
 
 
 def notes(r):
@@ -75,7 +74,6 @@ def test_variable_rate_is_converted_to_the_nearest_constant_rate_with_one_note(t
     assert levels.tolist() == [0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8, 9]
 
 
-@pytest.mark.skipif(not shutil.which("ffmpeg"), reason="needs the ffmpeg command")
 def test_vfr_conversion_picks_the_frames_ffmpegs_fps_filter_picks(tmp_path):
     rng = np.random.default_rng(1)
     ticks = rng.choice([3000, 3000, 3000, 6000, 2000, 3750], 40)  # 1/90000 s: 30, 15, 45, 24 fps
@@ -85,7 +83,7 @@ def test_vfr_conversion_picks_the_frames_ffmpegs_fps_filter_picks(tmp_path):
               time_base=Fraction(1, 90000), options={"qp": "0", "x264-params": "log-level=error"})
     info = io.open_input(src)
     ours = [f[0, 0, 0] for f in io.read_frames(src, info)]
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-vf", f"fps={info.rate}", "-f", "rawvideo",
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(src), "-vf", f"fps={info.rate}", "-f", "rawvideo",
                           "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
     theirs = np.frombuffer(raw, np.uint8).reshape(-1, 16, 16, 3)[:, 0, 0, 0]
     assert info.vfr and info.rate == 30
@@ -142,10 +140,10 @@ def test_rotated_input_gives_upright_output(tmp_path, turn):
     shown = SHOWN[turn](stored)
     src = tmp_path / "phone.mkv"
     write_raw(src, np.stack([stored] * 3), rotation=turn[0], hflip=turn[1])
-    if shutil.which("ffmpeg"):  # a player's view: ffmpeg autorotates by default
-        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(src), "-frames:v", "1", "-f", "rawvideo",
-                              "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
-        np.testing.assert_array_equal(np.frombuffer(raw, np.uint8).reshape(shown.shape), shown)
+    # a player's view: ffmpeg autorotates by default
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(src), "-frames:v", "1", "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    np.testing.assert_array_equal(np.frombuffer(raw, np.uint8).reshape(shown.shape), shown)
     info = io.probe(src)
     assert (info.height, info.width) == shown.shape[:2]
     for cmd, extra in (("upsample", ["--method", "cubic"]), ("baseline", ["-m", "cubic"])):

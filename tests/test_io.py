@@ -43,8 +43,8 @@ def test_png_folder_keeps_rate_in_sidecar_and_rejects_mixed_sizes(tmp_path):
     assert io.probe(tmp_path / "f").rate == 50
     # a frame of another size in the folder is named
     io.write_video(tmp_path / "g", _clip(t=1, h=8, w=8), Fraction(50))
-    (tmp_path / "g" / "000000.png").rename(tmp_path / "f" / "000009.png")
-    with pytest.raises(ZstsrError, match="000009.png"):
+    (tmp_path / "g" / "000000.png").rename(tmp_path / "f" / "000003.png")
+    with pytest.raises(ZstsrError, match="000003.png"):
         io.read_video(tmp_path / "f")
 
 
@@ -70,8 +70,8 @@ def test_corrupt_and_truncated_streams_are_refused(tmp_path):
     for i in range(len(data) // 3, len(data) // 3 + 200):
         data[i] ^= 0x5A
     (tmp_path / "flip.mkv").write_bytes(bytes(data))
-    for name in ("trunc.mkv", "flip.mkv"):
-        with pytest.raises(ZstsrError, match="corrupt video stream"):
+    for name, why in (("trunc.mkv", "truncated"), ("flip.mkv", "corrupt video stream")):
+        with pytest.raises(ZstsrError, match=why):
             io.read_video(tmp_path / name)
 
 

@@ -359,7 +359,7 @@ def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch,
 
     from vs_zstsr import fit as fit_mod
     from vs_zstsr import model as model_mod
-    from vs_zstsr import stream
+    from vs_zstsr import prepare
 
     htr = moving_blob_htr(24 * 8, 64, 96, speed=0.4)   # stays in the picture
     ltr = rect_downsample(htr, 8)
@@ -390,7 +390,7 @@ def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch,
         return str(path)
 
     monkeypatch.setattr(selfcheck, "fit_model", fake_fit)    # examples="auto": one per kind
-    monkeypatch.setattr(stream, "fit_model", fake_fit)       # an explicit kind
+    monkeypatch.setattr(prepare, "fit_model", fake_fit)      # an explicit kind
     monkeypatch.setattr(model_mod, "load_model",
                         lambda path, *a, **k: Truth() if str(path).endswith("both.onnx") else Repeat())
     logs = []

@@ -5,17 +5,33 @@ from vs_zstsr import resample
 from vs_zstsr.backprojection import temporal_backproject
 
 
-def test_rect_downsample_is_mean_of_groups_and_drops_remainder():
-    x = np.arange(2 * 19, dtype=np.float32).reshape(19, 2, 1, 1)
-    y = resample.rect_downsample(x, 8)
-    assert y.shape == (2, 2, 1, 1)
-    np.testing.assert_allclose(y[1, 0, 0, 0], x[8:16, 0, 0, 0].mean())
+def test_a_rect_of_n_frames_averages_back_and_is_centred_on_its_group():
+    rng = np.random.default_rng(0)
+    ltr = rng.random((5, 3, 4, 3)).astype(np.float32)
+    # N copies of a frame (a still camera) average back to that frame; a remainder is dropped
+    np.testing.assert_allclose(resample.rect_downsample(np.concatenate([np.repeat(ltr, 8, 0), ltr[:3]]), 8),
+                               ltr, atol=1e-6)
+    # linear in its input, and the LTR frame sits at the centre of its group: a scene changing
+    # linearly in time, sampled at the HTR frames' times, averages to its value at LTR frame i
+    a, b = rng.random((2, 40, 2, 2, 3)).astype(np.float32)
+    np.testing.assert_allclose(resample.rect_downsample(2 * a - b, 8),
+                               2 * resample.rect_downsample(a, 8) - resample.rect_downsample(b, 8), atol=1e-5)
+    t = resample.output_times(5, 8).reshape(-1, 1, 1, 1).astype(np.float32)
+    np.testing.assert_allclose(resample.rect_downsample(3 * t + 1, 8)[:, 0, 0, 0], 3 * np.arange(5) + 1, atol=1e-5)
 
 
-def test_output_times_follow_the_exposure_centred_convention():
-    t = resample.output_times(3, 8)
-    np.testing.assert_allclose(t[:8], (np.arange(8) + 0.5) / 8 - 0.5)
-    np.testing.assert_allclose(t[:8].mean(), 0.0, atol=1e-12)  # group i is centred on LTR frame i
+@pytest.mark.parametrize("factor", [2, 8])
+def test_cubic_reproduces_quadratics_but_not_cubics(factor):
+    """Keys' cubic (a = -0.5) is exact on polynomials up to degree 2 away from the clamped edges
+    (two frames each side); a cubic polynomial is where it starts to err."""
+    n = 12
+    t = resample.output_times(n, factor)
+    inside = (t >= 1) & (t <= n - 3)
+    for degree, exact in ((0, True), (1, True), (2, True), (3, False)):
+        ltr = (np.arange(n, dtype=np.float64) ** degree).astype(np.float32).reshape(n, 1, 1, 1)
+        out = resample.temporal_interpolate(ltr, factor, "cubic")[:, 0, 0, 0]
+        err = np.abs(out[inside] - t[inside] ** degree).max()
+        assert (err < 1e-3) == exact, (degree, err)
 
 
 @pytest.mark.parametrize("kernel", ["linear", "cubic"])
@@ -36,15 +52,18 @@ def test_repeat_is_frame_repetition():
     np.testing.assert_array_equal(out, np.repeat(ltr, 4, axis=0))
 
 
-def test_cubic_x2_taps_match_temporal_interpolate():
-    ltr = np.random.default_rng(1).random((9, 2, 2, 1)).astype(np.float32)
+def test_the_cubic_x2_taps_are_an_interpolation_exact_on_quadratics():
     even, odd = resample.cubic_x2_taps()
-    pad = np.concatenate([ltr[:1], ltr[:1], ltr, ltr[-1:], ltr[-1:]])
-    ref = resample.temporal_interpolate(ltr, 2, "cubic")
-    for i in range(ltr.shape[0]):
-        np.testing.assert_allclose(ref[2 * i], np.tensordot(even, pad[i:i + 4], 1), atol=1e-6)
-        np.testing.assert_allclose(ref[2 * i + 1], np.tensordot(odd, pad[i + 1:i + 5], 1), atol=1e-6)
-    assert abs(even.sum() - 1) < 1e-6
+    assert abs(even.sum() - 1) < 1e-6 and abs(odd.sum() - 1) < 1e-6
+    q = lambda t: 0.5 * t ** 2 - t + 2
+    # output 2i at time i - 1/4 reads frames i-2 .. i+1; output 2i+1 at i + 1/4 reads i-1 .. i+2
+    assert np.dot(even, q(np.arange(-2, 2, dtype=np.float32))) == pytest.approx(q(-0.25), abs=1e-5)
+    assert np.dot(odd, q(np.arange(-1, 3, dtype=np.float32))) == pytest.approx(q(0.25), abs=1e-5)
+    # and they are what temporal_interpolate does (the ONNX graph and the torch net build them)
+    ltr = q(np.arange(9, dtype=np.float32)).reshape(9, 1, 1, 1)
+    ref = resample.temporal_interpolate(ltr, 2, "cubic")[:, 0, 0, 0]
+    assert ref[8] == pytest.approx(np.dot(even, ltr[2:6, 0, 0, 0]), abs=1e-5)
+    assert ref[9] == pytest.approx(np.dot(odd, ltr[3:7, 0, 0, 0]), abs=1e-5)
 
 
 def test_resize_preserves_constant_and_downscale_is_antialiased():

@@ -23,8 +23,9 @@ def snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
-def zstsr(folder: Path, *args, code: int = 2, needle: str = "") -> subprocess.CompletedProcess:
-    """Run ``zstsr ARGS`` in ``folder``; with ``code`` non-zero, assert it fails cleanly."""
+def zstsr(folder: Path, *args, code: int = 2, needle: str = "", batch: bool = False) -> subprocess.CompletedProcess:
+    """Run ``zstsr ARGS`` in ``folder``; with ``code`` non-zero, assert it fails cleanly (and with
+    ``batch``, a folder render, only that the files there before are untouched)."""
     before = snapshot(folder)
     env = dict(os.environ, ZSTSR_CACHE=str(folder.parent / "cache"), PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-m", "vs_zstsr", *map(str, args)], cwd=folder, env=env,
@@ -35,7 +36,8 @@ def zstsr(folder: Path, *args, code: int = 2, needle: str = "") -> subprocess.Co
     if code:
         errors = [ln for ln in r.stderr.splitlines() if ln.startswith("zstsr: error:")]
         assert len(errors) == 1 and needle in errors[0], r.stderr
-        assert after == before, "a file changed, appeared or vanished"
+        assert {k: after.get(k) for k in before} == before, "a file changed or vanished"
+        assert batch or after == before, "a file appeared"
     else:
         changed = [k for k in before if after.get(k) != before[k]]
         assert not changed or "-y" in args or "--overwrite" in args, changed
@@ -166,3 +168,161 @@ def test_a_read_only_output_folder(work, monkeypatch):
 def test_a_folder_without_write_permission(work):
     (work / "ro").mkdir(mode=0o555)
     zstsr(work, "baseline", "clip.mkv", "-o", "ro/o.mkv", "-f", 2, needle="cannot write")
+
+
+# --------------------------------------------------------------------------------------------
+# input integrity
+
+
+def faststart_h264(path: Path, frames=16) -> Path:
+    """A small H.264 MP4 with its index (moov) first, as a streaming site serves it: a truncated
+    copy still opens, so the missing frames must be noticed."""
+    import av
+
+    from vs_zstsr import io
+
+    plain = path.with_name("plain_" + path.name)
+    io.write_video(plain, moving_blob_htr(t=frames), Fraction(30))
+    with av.open(str(plain)) as i, av.open(str(path), "w", options={"movflags": "faststart"}) as o:
+        s = o.add_stream_from_template(i.streams.video[0])
+        for p in i.demux(i.streams.video[0]):
+            if p.dts is not None:
+                p.stream = s
+                o.mux(p)
+    plain.unlink()
+    return path
+
+
+def cut(src: Path, dst: Path, fraction: float = 0.5) -> Path:
+    data = src.read_bytes()
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+@pytest.mark.parametrize("cmd", [("info",), ("upsample", "-o", "o.mkv", *CUBIC), ("baseline", "-o", "o.mkv", "-f", 2),
+                                 ("degrade", "-o", "o.mkv", "-f", 2),
+                                 ("render", "-o", "r", "--codec", "ffv1", "--method", "cubic", "-f", 2)])
+def test_a_truncated_file_is_refused_everywhere(work, cmd):
+    cut(work / "clip.mkv", work / "half.mkv")
+    cut(faststart_h264(work / "h264.mp4"), work / "half.mp4", 0.7)
+    for src in ("half.mkv", "half.mp4"):
+        zstsr(work, cmd[0], src, *cmd[1:], code=1, needle="truncated")
+
+
+def test_allow_truncated_takes_what_is_there_and_says_how_much(work):
+    from vs_zstsr import io
+
+    cut(work / "clip.mkv", work / "half.mkv")
+    r = zstsr(work, "upsample", "half.mkv", "-o", "o.mkv", *CUBIC, "--allow-truncated", code=0)
+    n = io.probe(work / "o.mkv").frames
+    assert n % 2 == 0 and 0 < n < 32 and f"using the {n // 2} frames" in r.stderr
+
+
+def test_a_truncated_clip_in_a_folder_render_is_an_error_row(work):
+    (work / "card").mkdir()
+    cut(work / "clip.mkv", work / "card" / "half.mkv")
+    os.link(work / "clip.mkv", work / "card" / "whole.mkv")
+    r = zstsr(work, "render", "card", "-o", "r", "--codec", "ffv1", "--method", "cubic", "-f", 2, code=1,
+              needle="truncated", batch=True)
+    rows = (work / "r" / "zstsr_render.csv").read_text().splitlines()
+    assert any(",ok" in ln and "whole" in ln for ln in rows) and any("truncated" in ln for ln in rows), r.stderr
+
+
+def test_a_gap_in_png_numbering_is_refused(work):
+    zstsr(work, "baseline", "clip.mkv", "-o", "frames", "-f", 2, code=0)
+    (work / "frames" / "000007.png").unlink()
+    zstsr(work, "baseline", "frames", "-o", "o.mkv", "-f", 2, code=1, needle="frame 7 is missing")
+
+
+def test_vapoursynth_source_refuses_a_truncated_file(work):
+    vs = pytest.importorskip("vapoursynth")
+    from vs_zstsr.filter import source
+
+    cut(work / "clip.mkv", work / "half.mkv")
+    with pytest.raises(vs.Error, match="truncated"):
+        source(work / "half.mkv")
+    assert 0 < source(work / "half.mkv", allow_truncated=True).num_frames < 16
+
+
+def test_fuzzed_files_give_every_frame_or_one_line():
+    """200 seeded truncations and byte flips of a small FFV1 MKV and a small H.264 MP4 through
+    `zstsr info` and `zstsr upsample --method cubic` (in-process, to stay fast): each gives the
+    full frame count, or one error line and no output; never a traceback."""
+    import tempfile
+
+    import numpy as np
+    from click.testing import CliRunner
+
+    from vs_zstsr import io
+    from vs_zstsr.cli import main
+
+    rng = np.random.default_rng(12)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        io.write_video(d / "a.mkv", moving_blob_htr(t=16), Fraction(30))
+        originals = {".mkv": (d / "a.mkv").read_bytes(), ".mp4": faststart_h264(d / "a.mp4").read_bytes()}
+        outcomes = []
+        for k in range(200):
+            ext = (".mkv", ".mp4")[k % 2]
+            data = bytearray(originals[ext])
+            if k % 4 < 2:
+                data = data[:int(rng.integers(1, len(data)))]
+            else:
+                for i in rng.integers(0, len(data), int(rng.integers(1, 9))):
+                    data[i] ^= int(rng.integers(1, 256))
+            src, out = d / f"m{ext}", d / "o.mkv"
+            src.write_bytes(bytes(data))
+            for args, full in ((["info", src], " 16 frames"), (["upsample", src, "-o", out, *CUBIC, "-y"], None)):
+                r = CliRunner().invoke(main, [str(a) for a in args])
+                assert r.exception is None or isinstance(r.exception, SystemExit), (k, args, r.exception)
+                if r.exit_code == 0:
+                    if full:
+                        assert full in r.stdout, (k, r.stdout)
+                    else:
+                        assert io.probe(out).frames == 32, k
+                        out.unlink()
+                else:
+                    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+                    assert r.exit_code == 1 and len([ln for ln in lines if ln.startswith("zstsr: error:")]) == 1, \
+                        (k, r.stderr)
+                    assert not out.exists() and not [p for p in d.iterdir() if ".partial-" in p.name], k
+                outcomes.append(r.exit_code == 0)
+        assert 0 < sum(outcomes) < len(outcomes)   # both kinds of outcome were exercised
+
+
+# --------------------------------------------------------------------------------------------
+# small and short clips
+
+
+@pytest.mark.parametrize("frames,h,w,factor", [(4, 96, 128, 8), (4, 48, 64, 8), (1, 96, 128, 8)])
+def test_a_clip_too_small_to_train_falls_back_to_interpolation(tmp_path, frames, h, w, factor):
+    pytest.importorskip("torch")
+    from vs_zstsr import io
+
+    work = tmp_path / "work"
+    work.mkdir()
+    io.write_video(work / "tiny.mkv", moving_blob_htr(t=frames, h=h, w=w), Fraction(30))
+    r = zstsr(work, "upsample", "tiny.mkv", "-o", "o.mkv", "-f", factor, "--budget", "5s", code=0)
+    said = [ln for ln in r.stderr.splitlines() if ln.startswith("zstsr: no net: ")]
+    assert len(said) == 1 and "too small or short to train" in said[0], r.stderr
+    assert io.probe(work / "o.mkv").frames == frames * factor
+    if frames == 4:
+        zstsr(work, "upsample", "tiny.mkv", "-o", "p.mkv", "-f", factor, "--method", "net", code=1,
+              needle="too small")
+
+
+def test_the_filter_falls_back_on_a_tiny_clip_too(caplog):
+    vs = pytest.importorskip("vapoursynth")
+    pytest.importorskip("torch")
+    import vs_zstsr.filter as flt
+
+    core = vs.core
+    messages = []
+    handle = core.add_log_handler(lambda level, msg: messages.append(msg))
+    try:
+        clip = core.std.BlankClip(width=128, height=96, format=vs.RGBS, length=4, fpsnum=30, color=[0.2, 0.5, 0.7])
+        out = flt.upsample(clip, 8)
+        assert out.num_frames == 32 and out.get_frame(31).width == 128
+    finally:
+        core.remove_log_handler(handle)
+    assert sum(m.startswith("zstsr: no net: ") for m in messages) == 1, messages

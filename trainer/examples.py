@@ -25,6 +25,11 @@ from vs_zstsr.resample import rect_downsample, resize_spatial
 MIN_SIDE = 8   # a pyramid level narrower than this in any axis is dropped
 
 
+class TooSmall(ValueError):
+    """The clip yields no training example: every pyramid level (within) and every swapped view
+    (across) is under ``MIN_SIDE`` in some axis. The runtime then falls back to interpolation."""
+
+
 def gradient_magnitude(v: np.ndarray) -> np.ndarray:
     """Mean over channels of |d/dt| + |d/dy| + |d/dx| (forward differences, edge-padded)."""
     g = np.zeros(v.shape[:3], np.float32)
@@ -78,7 +83,9 @@ class ExampleSampler:
                     p = _window_means(gradient_magnitude(s.video), crop).ravel() + 1e-6
                     s.cdf = np.cumsum(p / p.sum())
         if not self.kinds:
-            raise ValueError(f"video {[c.shape[:3] for c in clips][:4]} too small for training examples")
+            shapes = ", ".join("x".join(map(str, c.shape[:3])) for c in clips[:4])
+            raise TooSmall(f"{shapes} frames x rows x cols at the coarse scale give no training example; "
+                           f"one needs at least {MIN_SIDE} in every axis")
         # Bigger levels hold more (and finer) content: draw a level with probability ~ its voxels.
         self.weights = {k: np.array([s.video[..., 0].size for s in v], float) for k, v in self.sources.items()}
         for k in self.weights:

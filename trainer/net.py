@@ -55,8 +55,8 @@ def backproject_x2(base: torch.Tensor, ltr: torch.Tensor) -> torch.Tensor:
 
 class TSRNet(nn.Module):
     """``base="cubic"`` (the paper) or ``"cubic_bp"``: the residual is learnt over cubic followed by
-    temporal back-projection, a stronger base that already agrees with the input (NOTES: BP is
-    +0.3..3 dB for every interpolator)."""
+    temporal back-projection, a stronger base that already agrees with the input (back-projection
+    helped every interpolator: docs/PROTOTYPE.md, "Back-projection")."""
 
     def __init__(self, width: int = 128, depth: int = 8, channels: int = 3, base: str = "cubic"):
         super().__init__()
@@ -70,7 +70,7 @@ class TSRNet(nn.Module):
             cin = channels if i == 0 else width
             cout = channels if i == depth - 1 else width
             conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), padding_mode="replicate")
-            # Collapse trap (NOTES): with PyTorch's default init and a high lr a hidden ReLU layer
+            # Collapse trap (docs/PROTOTYPE.md, "Training"): with PyTorch's default init and a high lr a hidden ReLU layer
             # can die and the net outputs exactly the cubic input. He init keeps activations alive.
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
             nn.init.zeros_(conv.bias)

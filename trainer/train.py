@@ -3,7 +3,7 @@
 ``train(ltr, config)`` fits a fresh :class:`TSRNet` to internal examples of one LTR video: L2 loss,
 Adam, ZSSR's learning-rate policy, a wall-clock budget. It reports the net's loss as a ratio to
 cubic interpolation's loss on the same crops - the one quality signal available without ground truth
-(below 1: the net improves on its own base on its own examples; NOTES: this alone does not prove it
+(below 1: the net improves on its own base on its own examples; docs/PROTOTYPE.md: this alone does not prove it
 helps on the test video, hence temporal back-projection and "do no harm" downstream).
 """
 from __future__ import annotations
@@ -236,7 +236,8 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
         if progress is not None:
             s = sum(r[0] for r in recent) / max(sum(r[1] for r in recent), 1e-12)
             progress(it, config.max_iters, {"loss": l, "cubic_loss": c, "ratio": s, "lr": policy.lr,
-                                            "seconds": seconds0 + time.monotonic() - t0, "kind": kind})
+                                            "seconds": seconds0 + time.monotonic() - t0, "budget_s": config.budget_s,
+                                            "kind": kind})
         if checkpoint and time.monotonic() - last_ckpt >= config.checkpoint_every_s:
             save_checkpoint(checkpoint, net, config, optimizer=opt, state=snapshot())
             last_ckpt = time.monotonic()

@@ -31,8 +31,8 @@ def spatiotemporal_backproject(small: np.ndarray, big_ltr: np.ndarray, rate: int
 
     The estimate starts from cubic temporal interpolation of ``big_ltr`` (full spatial detail, blurred
     in time); the spatial step replaces its low frequencies by the rung's sharper-in-time result,
-    the temporal step restores what the camera saw. A prototype found 1 and 3 iterations within
-    0.01 dB (NOTES.md), so 1 is the default.
+    the temporal step restores what the camera saw. A prototype found 3 iterations no better than 1
+    (docs/PROTOTYPE.md, "Back-projection"), so 1 is the default.
     """
     n, h, w = small.shape[0], small.shape[1], small.shape[2]
     if n != big_ltr.shape[0] * rate:
@@ -43,3 +43,30 @@ def spatiotemporal_backproject(small: np.ndarray, big_ltr: np.ndarray, rate: int
         est += resize_spatial(small - resize_spatial(est, h, w), *big)
         est = temporal_backproject(est, big_ltr, rate)
     return est
+
+
+def spatiotemporal_backproject_groups(small: np.ndarray, big_ltr: np.ndarray, rate: int, first: int, count: int,
+                                      iters: int = 1) -> np.ndarray:
+    """The frames of groups ``first .. first+count-1`` of :func:`spatiotemporal_backproject`,
+    made one group at a time (within float32 rounding of it): the estimate's cubic interpolation
+    reads two LTR frames each side of a group, and the rest works frame by frame or group by group.
+    So only one group's full-size frames are worked on at once: at 4K, a few hundred MB rather
+    than the whole window's many GB."""
+    from .direct import group_weights
+
+    t, (hh, ww), (h, w) = big_ltr.shape[0], big_ltr.shape[1:3], small.shape[1:3]
+    if small.shape[0] != t * rate:
+        raise ValueError(f"need {t} x {rate} frames, got {small.shape[0]}")
+    out = np.empty((count * rate,) + big_ltr.shape[1:], np.float32)
+    for g in range(first, first + count):
+        idx, mat = group_weights("cubic", rate, g, 0, t, backproject=False)
+        est = out[(g - first) * rate:(g - first + 1) * rate]
+        for p in range(rate):
+            est[p] = 0
+            for i, wt in zip(idx, mat[p]):
+                if wt:
+                    est[p] += big_ltr[i] * wt
+        for _ in range(iters):
+            est += resize_spatial(small[g * rate:(g + 1) * rate] - resize_spatial(est, h, w), hh, ww)
+            est += big_ltr[g] - rect_downsample(est, rate, axis=0)[0]
+    return out

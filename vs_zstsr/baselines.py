@@ -34,7 +34,7 @@ NATIVE = {"flowfps": "MVTools FlowFPS"}
 # crashed on frames of up to XX px in a seeded fuzz over real crops (benchmarks/bench_flow_fuzz.py,
 # docs/BENCHMARKS.md); the worker turns any crash left into an exception.
 MIN_FLOW_SIZE = 32
-_KERNEL = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}
+KERNELS = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}   # peer -> resample kernel
 
 
 def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
@@ -42,17 +42,14 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     """``factor`` x temporal upsampling of a ``(T, H, W, 3)`` clip by a peer method."""
     if method not in METHODS:
         raise ZstsrError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
-    if method in _KERNEL:
-        out = temporal_interpolate(ltr, factor, _KERNEL[method])
+    if method in KERNELS:
+        out = temporal_interpolate(ltr, factor, KERNELS[method])
         if progress:
             progress(len(out))
     else:
         if method == "flowfps":
             check_flow_size(ltr.shape[1], ltr.shape[2])
-        if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
-            frames = native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, what=NATIVE[method])
-        else:
-            frames = peer_frames(ltr, factor, method, rate)
+        frames = peer_stream(ltr, factor, method, rate)
         out = np.empty((ltr.shape[0] * factor,) + ltr.shape[1:], np.float32)
         for k, frame in enumerate(frames):
             out[k] = frame
@@ -63,11 +60,29 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction) -> Iterator[np.ndarray]:
-    """The ``T * factor`` output frames of a motion-compensated peer, in order (see the module doc)."""
-    run = _minterpolate if method == "minterpolate" else _flowfps
-    grid = run(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
-    for j in np.clip(2 * np.arange(ltr.shape[0] * factor) + 1 - factor, 0, len(grid) - 1):
+def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
+                keep: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """:func:`peer_frames`, in a worker process for a plugin that can crash (:data:`NATIVE`)."""
+    if method == "flowfps":
+        check_flow_size(ltr.shape[1], ltr.shape[2])
+    if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
+        return native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, what=NATIVE[method])
+    return peer_frames(ltr, factor, method, rate, keep)
+
+
+def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
+                keep: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    """The output frames of a motion-compensated peer, in order (see the module doc): all
+    ``T * factor``, or with ``keep=(lead, count)`` only those of LTR frames ``lead .. lead+count-1``
+    (the inside of a streamed segment, vs_zstsr/direct.py: frames outside it are never computed)."""
+    t = ltr.shape[0]
+    lead, count = keep if keep is not None else (0, t)
+    ks = np.arange(lead * factor, (lead + count) * factor)
+    if method == "flowfps":
+        yield from _flowfps(ltr, 2 * factor, rate, wanted=2 * ks + 1 - factor)
+        return
+    grid = _minterpolate(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
+    for j in np.clip(2 * ks + 1 - factor, 0, len(grid) - 1):
         yield grid[int(j)]
 
 
@@ -162,14 +177,22 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
     return _LazyGrid(frames(), mult * (t - 1) + 1)
 
 
-def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
-    """MVTools ``FlowFPS`` (optical flow from block vectors, both directions), x ``mult``."""
+# VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
+# let one 4K clip's motion-search planes fill it; every frame here is asked for once, in order.
+FLOW_CACHE_MB = 1024
+
+
+def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray) -> Iterator[np.ndarray]:
+    """MVTools ``FlowFPS`` (optical flow from block vectors, both directions), x ``mult``: frames
+    ``wanted`` of its output grid (indices clamped to it), in that order. Only those are computed,
+    several at a time (VapourSynth's threads), as float32 ``(H, W, 3)``."""
     import vapoursynth as vs
 
     core = vs.core
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
-    t, h, w, _ = ltr.shape   # the size guard is interpolate()'s: the fuzz benchmark runs this below it
+    t, h, w, _ = ltr.shape   # the size guard is peer_stream()'s: the fuzz benchmark runs this below it
+    core.max_cache_size = min(core.max_cache_size, FLOW_CACHE_MB)
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)
 
@@ -188,13 +211,35 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
     out_rate = rate * mult
     flow = core.mv.FlowFPS(yuv, sup, bv, fv, num=out_rate.numerator, den=out_rate.denominator)
     back = core.resize.Bicubic(flow, format=vs.RGBS, matrix_in_s="709", range_in_s="full")
+    idx = np.clip(np.asarray(wanted, np.int64), 0, back.num_frames - 1)
+    if len(idx) == 0:
+        return
+    for f in _select(back, idx).frames(close=True):    # prefetches core.num_threads frames
+        yield np.stack([np.asarray(f[p]) for p in range(3)], axis=-1)
 
-    def frames() -> Iterator[np.ndarray]:
-        for j in range(back.num_frames):
-            f = back.get_frame(j)
-            yield np.stack([np.asarray(f[p]) for p in range(3)], axis=-1).astype(np.float32)
 
-    return _LazyGrid(frames(), back.num_frames)
+def _select(clip, idx: np.ndarray):
+    """The frames ``idx`` of ``clip`` as a clip: runs of equal steps become slices, so that a
+    long, regular selection (every other frame, ends repeated) stays a handful of nodes."""
+    parts, a = [], 0
+    while a < len(idx):
+        step = int(idx[a + 1] - idx[a]) if a + 1 < len(idx) else 1
+        b = a + 1
+        while b < len(idx) and idx[b] - idx[b - 1] == step:
+            b += 1
+        j0, j1 = int(idx[a]), int(idx[b - 1])
+        if step == 0:
+            parts.append(clip[j0] * (b - a))
+        elif step > 0:
+            parts.append(clip[j0:j1 + 1:step])
+        else:
+            parts.append(clip[j1:j0 + 1:-step][::-1])
+        a = b
+    if len(parts) == 1:
+        return parts[0]
+    import vapoursynth as vs
+
+    return vs.core.std.Splice(parts)
 
 
 def _u8(frame: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,10 +24,10 @@ from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor,
 # shared bits
 
 
-def _bar(total: int | None, desc: str):
+def _bar(total: int | None, desc: str, unit: str = "frame"):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, disable=None, leave=False,
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False,
                 dynamic_ncols=True)
 
 
@@ -87,14 +88,17 @@ input_options = [
                       "repeated or dropped, said in one line), or refuse it."),
     click.option("--assume-progressive", is_flag=True,
                  help="Treat input flagged as interlaced as progressive (else it is refused)."),
+    click.option("--allow-truncated", is_flag=True,
+                 help="Accept a file that ends before its container says (else it is refused): use "
+                      "the frames that decode, with a warning naming how many."),
 ]
 
 
-def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False
-                ) -> io.VideoInfo:
-    """Probe an input and apply the footage checks (alpha, interlacing, variable rate)."""
+def _open_input(path: str, fps: str | None, vfr: str = "convert", assume_progressive: bool = False,
+                allow_truncated: bool = False) -> io.VideoInfo:
+    """Probe an input and apply the footage checks (truncation, alpha, interlacing, variable rate)."""
     return io.open_input(path, _parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive,
-                         log=_note)
+                         allow_truncated=allow_truncated, log=_note)
 
 
 class _Group(click.Group):
@@ -134,9 +138,10 @@ def main() -> None:
 @click.argument("video", type=click.Path())
 @fps_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def info(video: str, fps: str | None, as_json: bool) -> None:
+@_with(input_options[-1:])
+def info(video: str, fps: str | None, as_json: bool, allow_truncated: bool) -> None:
     """Describe VIDEO (size, exact frame rate, frames, pixel format, colour)."""
-    vi = io.probe(video, _parse_rate(fps))
+    vi = io.probe(video, _parse_rate(fps), allow_truncated=allow_truncated, log=_note)
     click.echo(json.dumps(io.info_dict(vi), indent=2) if as_json else vi.describe())
 
 
@@ -159,7 +164,8 @@ def info(video: str, fps: str | None, as_json: bool) -> None:
 @fps_option
 @_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
-            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool,
+            allow_truncated: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -171,7 +177,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     if scale < 1:
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
     _check_outputs(folders_or_files=[output, gt_out], inputs=[htr], overwrite=overwrite, codec=codec)
-    vi = _open_input(htr, fps, vfr, assume_progressive)
+    vi = _open_input(htr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
     kw = dict(bit_depth=vi.bit_depth, pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note)
@@ -235,21 +241,38 @@ def _maybe_writer(path, w, h, rate, kw):
 @fps_option
 @_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
-             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool) -> None:
+             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool,
+            allow_truncated: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
     timing); motion-compensated peers are run at 2N and resampled onto it (docs/BENCHMARKS.md).
     """
+    from . import direct
+
     check_factor(factor)
     _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
-    vi, clip = io.read_video(ltr, info=_open_input(ltr, fps, vfr, assume_progressive))
+    vi = _open_input(ltr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
-    with _bar(clip.shape[0] * factor, method) as bar:
-        out = baselines.interpolate(clip, factor, method, vi.rate, backproject, progress=bar.update)
+    n = io.count_frames(ltr, vi)
+    # streamed group by group: memory is a few frames, whatever the clip's length (vs_zstsr/direct.py)
+    kernel = baselines.KERNELS.get(method)
+    segment = direct.segment_frames(vi.height, vi.width)
+    if method == "minterpolate":
+        segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
+    out = direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject, segment=segment,
+                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep))
     rate = vi.rate if conform else vi.rate * factor
-    io.write_video(output, out, rate, codec=codec, like=vi, log=_note)
-    _note(f"wrote {len(out)} frames at {io.format_rate(rate)} fps to {output}")
+    with _bar(n * factor, method) as bar:
+        written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
+                                 empty=f"{ltr}: video has no frames")
+    _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
+
+
+def _counted(frames, bar):
+    for f in frames:
+        yield f
+        bar.update(1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,9 +337,7 @@ def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
     if "budget_s" in params:
         params["budget_s"] = parse_budget(params["budget_s"])
     engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
-    job = _take(UpsampleOptions, params)
-    return UpsampleOptions(factor=factor, method=job.method, cut_threshold=job.cut_threshold,
-                           engine=engine, train=train).check()
+    return replace(_take(UpsampleOptions, params), factor=factor, engine=engine, train=train).check()
 
 
 # The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
@@ -349,6 +370,26 @@ model_option = click.option(
     "--model", type=click.Path(), default=None,
     help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
+# Scale-out (docs/SCALE.md): the same render on a Ray cluster, and the chunk size it splits into.
+scale_options = [
+    click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                 help="Render on Ray (pip install 'zstsr[ray]'): alone, a Ray started on this machine; auto or "
+                      "HOST:PORT or ray://HOST:PORT, a running cluster. Same output as without it; an "
+                      "interrupted run resumes from its finished chunks (docs/SCALE.md). Put it after SOURCE."),
+    click.option("--chunk", type=click.IntRange(min=1), default=None, metavar="FRAMES",
+                 help="Input frames rendered at once (default: as many as fit in about 768 MiB, at most 32). "
+                      "Smaller: less memory per chunk, and more work units to spread with --ray."),
+]
+
+
+def _ray_job(address: str | None, chunk: int | None):
+    """The ``--ray`` job with its one progress bar over prepares and chunks (``with`` it), or None."""
+    if address is None:
+        return None
+    from .distributed import Job
+
+    return Job(address, log=_note, bar=_bar(0, "ray", "task"), chunk=chunk)
+
 
 @main.command()
 @click.argument("video", type=click.Path())
@@ -364,38 +405,58 @@ model_option = click.option(
 @overwrite_option
 @fps_option
 @_with(input_options)
-def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, **params) -> None:
+@_with(scale_options)
+def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, allow_truncated,
+             ray_address, chunk, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
     pixel format and colour description, and averaging each group of FACTOR output frames gives
     back the input frame.
     """
+    import contextlib
+    import functools
+
     from .stream import Renderer, upsample_stream
 
     options = _upsample_options(factor, params)
     _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
                    overwrite=overwrite, codec=codec)
-    vi = _open_input(video, fps, vfr, assume_progressive)
+    vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(video, vi)
     if n < 1:
         raise ZstsrError(f"{video}: video has no frames")
     if model is not None and not Path(model).is_file():
         raise ZstsrError(f"model file not found: {model}")
-    read = io.frame_reader(video, vi)
-    bar = _Bar("train")
-    try:
-        renderer = Renderer.create(model, options, height=vi.height, width=vi.width, read=read, num_frames=n,
-                                   log=_note, progress=bar)
-    finally:
-        bar.close()
-    rate = vi.rate if conform else vi.rate * factor
-    with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt,
-                        color=vi.color, gray=vi.is_gray, log=_note) as w, _bar(n * factor, "upsample") as pbar:
-        for frame in upsample_stream(io.read_frames(video, vi), renderer):
-            w.write(frame)
-            pbar.update(1)
+    if ray_address is not None and options.train.output:
+        raise ZstsrError("--save-model is not available with --ray (the model is kept in the cache)")
+    create = functools.partial(   # picklable: with --ray it runs on a worker
+        Renderer.create, model, options, height=vi.height, width=vi.width, read=io.frame_reader(video, vi),
+        num_frames=n)
+    job = _ray_job(ray_address, chunk)
+    with job or contextlib.nullcontext():
+        if job is not None:
+            job.add(video, vi, n, create, output)
+            frames_cm, pbar = job.output(video), contextlib.nullcontext(None)
+        else:
+            bar = _Bar("train")
+            try:
+                renderer = create(log=_note, progress=bar)
+            finally:
+                bar.close()
+            renderer.chunk = chunk or renderer.chunk
+            frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
+            pbar = _bar(n * factor, "upsample")
+        rate = vi.rate if conform else vi.rate * factor
+        # the chunks (with --ray) are let go only once the writer has put the output in place
+        with frames_cm as frames, io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec,
+                                                 pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note,
+                                                 background=True) as w, pbar as b:
+            for frame in frames:
+                w.write(frame)
+                if b is not None:
+                    b.update(1)
     _note(f"wrote {n * factor} frames at {io.format_rate(rate)} fps to {output}")
 
 
@@ -426,8 +487,9 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
 @overwrite_option
 @fps_option
 @_with(input_options)
+@_with(scale_options)
 def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, model, overwrite, fps, vfr,
-           assume_progressive, **params) -> None:
+           assume_progressive, allow_truncated, ray_address, chunk, **params) -> None:
     """Edit-ready output for NLEs: a mezzanine master of SOURCE upsampled N x, and with --proxy a
     matching proxy (docs/NLE.md).
 
@@ -447,7 +509,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
         raise ZstsrError(f"model file not found: {model}")
     settings = rd.RenderSettings(
         conform=conform, codec=codec, proxy=proxy_size if proxy else None, audio=audio,
-        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, options=options, model=model)
+        fps=_parse_rate(fps), vfr=vfr, assume_progressive=assume_progressive, allow_truncated=allow_truncated,
+        options=options, model=model, chunk=chunk)
     settings.check()
     src = Path(source)
     if not src.exists():
@@ -463,46 +526,75 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
     outputs.check([(t, False) for t in sorted(targets) + ([out / rd.CSV_NAME] if batch else [])],
                   [*sources, model], overwrite=overwrite, make_parents=True)
 
-    def one(path, protect=(), info=None):
-        bar = _Bar("train")
+    job = _ray_job(ray_address, chunk)
+    refused: dict = {}   # with --ray: clips refused before the job started, and why
+
+    def start(path, info=None):
+        """With --ray: probe the clip and start its prepare task (all clips start at once)."""
         try:
-            return rd.render_clip(path, out, settings, log=_note, train_progress=bar, frame_bar=_bar,
-                                  protect=protect, info=info)
+            vi = info or io.open_input(path, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                                       log=_note)
+            n = io.count_frames(path, vi)
+            job.add(path, vi, n, rd.clip_engine(path, vi, n, settings), rd.master_path(path, out, codec))
+            return vi
+        except ZstsrError as e:
+            refused[path] = e
+
+    def one(path, protect=(), info=None):
+        if job is not None and path in refused:
+            raise refused[path]
+        bar = _Bar("train") if job is None else None
+        try:
+            with job.output(path) if job is not None else contextlib.nullcontext() as frames:
+                return rd.render_clip(path, out, settings, log=_note, train_progress=bar,
+                                      frame_bar=_bar if job is None else None, protect=protect, info=info,
+                                      frames=frames)
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
 
     def said(r):
         return (f"wrote {r.frames} frames at {io.format_rate(r.rate)} fps from {r.start_timecode} to "
                 f"{r.master}" + (f" and {r.proxy}" if r.proxy else ""))
 
-    if not batch:
-        # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
-        vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive, log=_note)
-        made = not out.exists()
+    with job or contextlib.nullcontext():
+        if not batch:
+            # refuse bad input (unreadable, alpha, interlaced, --vfr error) before creating anything
+            vi = io.open_input(src, settings.fps, vfr=vfr, assume_progressive=assume_progressive,
+                               allow_truncated=allow_truncated, log=_note)
+            made = not out.exists()
+            out.mkdir(exist_ok=True)
+            try:
+                if job is not None:
+                    start(src, vi)
+                _note(said(one(src, info=vi)))
+            except BaseException:
+                if made:
+                    with contextlib.suppress(OSError):
+                        out.rmdir()  # only if empty: leave nothing behind
+                raise
+            return
         out.mkdir(exist_ok=True)
-        try:
-            _note(said(one(src, info=vi)))
-        except BaseException:
-            if made:
-                with contextlib.suppress(OSError):
-                    out.rmdir()  # only if empty: leave nothing behind
-            raise
-        return
-    out.mkdir(exist_ok=True)
-    results, masters = [], {}
-    for path in sources:
-        target = rd.master_path(path, out, codec)
-        try:
-            if target in masters:
-                raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
-            r = one(path, protect=tuple(p for p in sources if p != path))
-            masters[target] = path
-            _note(said(r))
-        except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
-            reason = rd.short_reason(path, e)
-            click.echo(f"zstsr: error: {path}: {reason}", err=True)
-            r = rd.ClipResult(source=str(path), status=f"error: {reason}")
-        results.append(r)
+        infos, started = {}, set()
+        for path in sources if job is not None else ():
+            target = rd.master_path(path, out, codec)
+            if target not in started:   # a clash is reported below, clip by clip
+                started.add(target)
+                infos[path] = start(path)
+        results, masters = [], {}
+        for path in sources:
+            target = rd.master_path(path, out, codec)
+            try:
+                if target in masters:
+                    raise ZstsrError(f"its master {target.name} would overwrite the one of {masters[target].name}")
+                r = one(path, protect=tuple(p for p in sources if p != path), info=infos.get(path))
+                masters[target] = path
+                _note(said(r))
+            except Exception as e:  # noqa: BLE001 - one bad clip must not stop the batch
+                reason = rd.short_reason(path, e)
+                click.echo(f"zstsr: error: {path}: {reason}", err=True)
+                r = rd.ClipResult(source=str(path), status=f"error: {reason}")
+            results.append(r)
     csv_path = rd.write_csv(out, results)
     failed = sum(r.status != "ok" for r in results)
     _note(f"rendered {len(results) - failed} of {len(results)} clips; list in {csv_path}")
@@ -521,9 +613,9 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @fps_option
 @_with(input_options)
 def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
-              assume_progressive) -> None:
+              assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
-    from .fit import default_preset, train_config, training_frames, training_modules
+    from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
     from .ladder import plan
 
     if examples == "auto":
@@ -540,7 +632,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
         raise UsageError(f"checkpoint {output} exists; pass --resume to continue it or --overwrite (-y) "
                          "to start afresh") from None
     zstsr_trainer, _ = training_modules()
-    vi = _open_input(video, fps, vfr, assume_progressive)
+    vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     n = io.count_frames(video, vi)
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
@@ -551,7 +643,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
           f"checkpoints go to {output}")
     bar = _Bar("train")
     try:
-        result = zstsr_trainer.train(ltr, config, checkpoint=output, resume=resume, progress=bar)
+        result = train_or_explain(zstsr_trainer, ltr, config, checkpoint=output, resume=resume, progress=bar)
     finally:
         bar.close()
     _note(f"{result.iterations} iterations in {result.seconds:.0f} s ({result.stopped}); loss "

@@ -6,12 +6,27 @@ frames belong to another shot, and the result is a ghost of it. So every consume
 as a clip of its own, with ends handled like the video's ends: the ladder (:mod:`.stream`), the
 training examples (:mod:`.fit`, ``zstsr_trainer``) and the self-check.
 
-The decision is *pairwise*: whether frames ``i-1`` and ``i`` lie in different shots depends on those
-two frames only. That keeps rendering stateless - any chunk, with any context, finds the same cuts -
-which a frame server needs (see stream.py). The score is the mean absolute difference of small,
-blurred thumbnails *and* the distance of their colour histograms: fast motion changes pixels but
-keeps the colours; two shots of one location keep the colours but change most pixels; a cut
-changes both. Both must pass the threshold (0..1, higher = fewer cuts).
+Each consecutive pair gets two scores (:func:`pair_scores`): the mean absolute difference of
+small, blurred thumbnails and the distance of their colour histograms. A new shot starts at frame
+``k`` when the pair ``(k-1, k)``
+
+- *stands out*: one of its scores is at least :data:`RATIO` times the mean of that score over
+  the pairs around it (:data:`REACH` each side), as in PySceneDetect's AdaptiveDetector. Fast
+  motion changes many pixels, and a pan the palette, in *every* pair, so it is judged against its
+  own level; a cut changes everything at once. This finds the commonest cut in editing, shot /
+  reverse shot in one room, which keeps the palette (an earlier rule, both scores over fixed
+  bars, missed it, and took a whip pan whose colours change for a cut);
+- *is big enough*: its thumbnail score (and the score that stood out) is at least :data:`FLOOR`
+  x the threshold, so a still shot does not cut on noise or on a small movement after stillness;
+- *is not a flash*: the frames a few steps across the pair differ as much as the pair itself
+  (frame ``k-1`` from ``k+1 .. k+FLASH``, frame ``k`` from ``k-2 .. k-1-FLASH``). A flash of light
+  or a one-frame glitch changes a frame and comes back; a cut does not come back.
+
+A decision reads frames ``k-1-REACH .. k+REACH`` only; where those run past the clip's ends it
+uses what exists. So a window that carries :data:`REACH` frames beyond the frames whose cuts it
+needs finds exactly the cuts the whole clip has there: :class:`.stream.Renderer` widens its
+context by that much, and any chunk, with its context, renders as the whole clip would (which a
+frame server needs). Evidence for the constants: ``benchmarks/bench_cuts.py`` (docs/BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -20,6 +35,10 @@ import numpy as np
 DEFAULT_THRESHOLD = 0.2
 THUMB = 48          # thumbnails are about this many pixels on their long side
 BINS = 16           # histogram bins per channel
+REACH = 4           # pairs each side that make a pair's neighbourhood (frames beyond the pair)
+RATIO = 3.0         # a cut's change over its neighbourhood's mean (PySceneDetect's default)
+FLOOR = 0.2         # a cut's thumbnail change is at least FLOOR x threshold (0.04 at the default)
+FLASH = 2           # frames a flash may last and still not be taken for a cut
 
 
 def _thumb(frame: np.ndarray) -> np.ndarray:
@@ -40,31 +59,106 @@ def _hist(thumb: np.ndarray) -> np.ndarray:
     return hist / max(1, idx.shape[0])
 
 
+class _Features:
+    """Thumbnails and histograms of a run of frames (more can be added), and the two distances
+    between any two of them."""
+
+    def __init__(self, frames=()):
+        self.thumbs: list[np.ndarray] = []
+        self.hists: list[np.ndarray] = []
+        for f in frames:
+            self.add(f)
+
+    def add(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
+        t = _thumb(frame if frame.ndim == 3 else frame[..., None])
+        self.thumbs.append(t)
+        self.hists.append(_hist(t))
+
+    def __len__(self) -> int:
+        return len(self.thumbs)
+
+    def pixel(self, a: int, b: int) -> float:
+        return float(np.abs(self.thumbs[b] - self.thumbs[a]).mean())
+
+    def colour(self, a: int, b: int) -> float:
+        return float(0.5 * np.abs(self.hists[b] - self.hists[a]).sum(axis=1).mean())
+
+    def is_cut(self, k: int, threshold: float) -> bool:
+        """Whether a new shot starts at frame ``k`` (the rule of the module doc), from the frames
+        ``k-1-REACH .. k+REACH`` that this run holds."""
+        n = len(self)
+        pairs = range(max(1, k - REACH), min(n - 1, k + REACH) + 1)      # pair q: frames q-1, q
+        s = {q: (self.pixel(q - 1, q), self.colour(q - 1, q)) for q in pairs}
+        pix, col = s[k]
+        near = [v for q, v in s.items() if q != k]
+        level = np.mean(near, axis=0) if near else np.zeros(2)
+        floor = FLOOR * threshold
+        stands_out = pix >= RATIO * level[0] or (col >= RATIO * level[1] and col >= floor)
+        if not (stands_out and pix >= floor):
+            return False
+        # not a flash: the frames a few steps across the pair differ as much as the pair itself
+        after = [self.pixel(k - 1, k + j) for j in range(1, FLASH + 1) if k + j < n]
+        before = [self.pixel(k - 1 - j, k) for j in range(1, FLASH + 1) if k - 1 - j >= 0]
+        return all(d >= 0.5 * pix for d in after + before)
+
+
 def pair_scores(frames: np.ndarray) -> np.ndarray:
     """For frames ``(T, H, W, C)`` in [0, 1]: ``(T-1, 2)`` scores of each consecutive pair,
     column 0 the thumbnails' mean absolute difference, column 1 the histogram distance (half the
     L1 distance, averaged over channels), both in 0..1."""
-    frames = np.asarray(frames)
-    if frames.ndim == 3:
-        frames = frames[..., None]
-    thumbs = [_thumb(f) for f in frames]
-    hists = [_hist(t) for t in thumbs]
-    out = np.zeros((max(0, len(frames) - 1), 2), np.float32)
-    for i in range(1, len(frames)):
-        out[i - 1, 0] = float(np.abs(thumbs[i] - thumbs[i - 1]).mean())
-        out[i - 1, 1] = float(0.5 * np.abs(hists[i] - hists[i - 1]).sum(axis=1).mean())
+    f = _Features(frames)
+    out = np.zeros((max(0, len(f) - 1), 2), np.float32)
+    for i in range(1, len(f)):
+        out[i - 1] = f.pixel(i - 1, i), f.colour(i - 1, i)
     return out
 
 
 def detect(frames: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> list[int]:
-    """Indices ``i`` (1..T-1) where a new shot starts at frame ``i``; none when ``threshold`` <= 0."""
+    """Indices ``k`` (1..T-1) where a new shot starts at frame ``k``; none when ``threshold`` <= 0.
+    See the module doc for the rule; the same clip, seen through any window that reaches
+    :data:`REACH` frames past a pair on both sides (or to the clip's end), gives the same answer."""
     if threshold is None or threshold <= 0 or len(frames) < 2:
         return []
-    s = pair_scores(frames)
-    # The pixel score of a cut is about twice its histogram score on real footage (a new shot
-    # moves every pixel, but keeps some of the palette), so the pixel bar is set a little lower.
-    hit = (s[:, 0] >= 0.6 * threshold) & (s[:, 1] >= threshold)
-    return [int(i) + 1 for i in np.nonzero(hit)[0]]
+    f = _Features(frames)
+    return [k for k in range(1, len(f)) if f.is_cut(k, threshold)]
+
+
+class StreamDetector:
+    """The cuts of a clip read frame by frame, the same as :func:`detect` on the whole clip: the
+    decision at frame ``k`` is made once frame ``k + REACH`` has been pushed (or at :meth:`end`).
+    Holds the thumbnails of the last ``2 * REACH + 2`` frames only."""
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD):
+        self.threshold = threshold
+        self.feats = _Features()
+        self.base = 0          # clip index of feats' first frame
+        self.next = 1          # the next frame to decide on
+
+    @property
+    def pushed(self) -> int:
+        return self.base + len(self.feats)
+
+    def push(self, frame: np.ndarray) -> list[int]:
+        """Add the next frame; returns the cuts decided now (clip indices)."""
+        self.feats.add(frame)
+        return self._decide(self.pushed - 1 - REACH)
+
+    def end(self) -> list[int]:
+        """The clip is over: the remaining decisions."""
+        return self._decide(self.pushed - 1)
+
+    def _decide(self, upto: int) -> list[int]:
+        out = []
+        while self.next <= upto:
+            k = self.next
+            if self.threshold and self.threshold > 0 and self.feats.is_cut(k - self.base, self.threshold):
+                out.append(k)
+            self.next += 1
+        drop = max(0, self.next - 1 - REACH - self.base)     # frames no later decision reads
+        del self.feats.thumbs[:drop], self.feats.hists[:drop]
+        self.base += drop
+        return out
 
 
 def segments(length: int, cuts) -> list[tuple[int, int]]:

@@ -26,6 +26,7 @@ The native shim (``vs_zstsr/_shim``) registers the ``zstsr`` namespace and calls
 from __future__ import annotations
 
 import collections
+import inspect
 import os
 import threading
 from dataclasses import replace
@@ -43,6 +44,7 @@ _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults
 
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
+TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
 CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -196,10 +198,12 @@ class _ChunkCache:
 # the filter
 
 def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.PathLike | None = None,
-             provider: str = _E.provider, device_id: int = _E.device_id, num_streams: int = 1,
+             provider: str = _E.provider, device_id: int = _E.device_id,
              fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
-             sc: bool = True, sc_threshold: float = _U.cut_threshold) -> vs.VideoNode:
+             sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
+             preset: str | None = _T.preset, examples: str | None = _T.examples,
+             train: bool = True, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -222,7 +226,6 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
                         ``tensorrt``.
     :param device_id:   GPU to use.
-    :param num_streams: Parallel inference streams.
     :param fp16:        Run the net in half precision (CUDA/TensorRT only; ignored on the CPU).
     :param tilesize:    Run the net on spatial tiles of this size (0: whole frames).
     :param overlap:     Overlap of neighbouring tiles, in pixels.
@@ -233,17 +236,33 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                         interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
                         there is an error (``flow``) or a fallback to cubic (``auto``), not the
                         end of the host.
-    :param ensemble:    1, 2, 4, 8 or 16: where the net runs, its answer is the mean over this
-                        many time-reversed, rotated and flipped copies of its input (the geometric
-                        self-ensemble; the net's cost grows with it).
+    :param ensemble:    Where the net runs, its answer is the mean over this many time-reversed,
+                        rotated and flipped copies of its input (the geometric self-ensemble; the
+                        net's cost grows with it): 2, 4, 8 or 16 copies; ``True`` or 1: on, the
+                        default 4; ``False`` or 0: off, the net alone. (A .vpy passes booleans as
+                        0 and 1, so they mean the same in both; ``zstsr upsample --ensemble``
+                        counts copies.)
     :param finetune:    Where the net takes the first rung, also run it on the rungs above,
                         fine-tuned on each rung's own input while the filter is created (needs
                         ``zstsr[train]``; cached like the model).
     :param sc:          Scene-change handling: every shot is processed as a clip of its own, so
                         no output frame mixes two shots. Cuts come from the ``_SceneChangePrev`` /
                         ``_SceneChangeNext`` frame props when the clip has them (e.g. from
-                        ``core.misc.SCDetect``), else from zstsr's own detector. False: ignore cuts.
+                        ``core.mv.SCDetection``), else from zstsr's own detector. False: ignore cuts.
     :param sc_threshold: The detector's threshold, 0 to 1 (higher finds fewer cuts).
+                        The output's ``_SceneChangePrev`` is 1 on the first output frame of each
+                        shot (after a cut) and ``_SceneChangeNext`` on the last before one, 0 on
+                        every other frame: the cuts the filter used (the props', or its own).
+    :param budget:      Training wall-clock limit in seconds when the filter trains (``model=None``);
+                        0: the preset's.
+    :param preset:      Training preset, ``fast`` or ``paper`` (default: paper on a GPU, fast on the CPU).
+    :param examples:    Internal examples to train on: ``auto`` (default), ``within``, ``across``
+                        or ``both`` (as ``zstsr upsample --examples``).
+    :param train:       False: never train while the script is evaluated; without ``model`` the
+                        model trained earlier for this clip (the cache) is used, or the filter
+                        refuses with a ``vs.Error`` saying how to train one with ``zstsr train``.
+                        Training logs its progress to VapourSynth's log about every 10 s.
+    :param bp_iters:    Spatio-temporal back-projection iterations between the ladder's rungs.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
@@ -256,32 +275,31 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     model = _as_str(model, "model")
     provider = _as_str(provider, "provider") or _E.provider
     method = _as_str(method, "method") or _U.method
-    num_streams = _as_int(num_streams, "num_streams", 1)
     try:
         sc_threshold = float(sc_threshold)
     except (TypeError, ValueError):
         raise _err(f"sc_threshold must be a number, got {sc_threshold!r}") from None
+    try:
+        budget_s = float(budget)
+    except (TypeError, ValueError):
+        raise _err(f"budget must be a number of seconds, got {budget!r}") from None
+    if budget_s < 0:
+        raise _err(f"budget must be 0 (the preset's) or a positive number of seconds, got {budget}")
     engine = EngineOptions(provider=provider, device_id=_as_int(device_id, "device_id"), fp16=bool(fp16),
                            tilesize=_as_int(tilesize, "tilesize"), overlap=_as_int(overlap, "overlap"),
-                           ensemble=_as_int(ensemble, "ensemble"))
+                           ensemble=_ensemble(ensemble))
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
-                              train=TrainOptions(finetune=bool(finetune)))
+                              train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
+                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
+                              bp_iters=_as_int(bp_iters, "bp_iters"))
     try:
         options.check()
     except ZstsrError as e:
         raise _err(str(e)) from None
     if not sc:
         options = replace(options, cut_threshold=0.0)
-    if model is not None and method != "cubic":
-        if not os.path.isfile(model):
-            raise _err(f"model file not found: {model}")
-        from .model import load_model  # validates the file and its zstsr metadata
-        try:
-            load_model(model, "cpu")
-        except ZstsrError as e:
-            raise _err(str(e)) from None
-        except Exception as e:
-            raise _err(f"{model} is not a zstsr ONNX model ({type(e).__name__}: {e})") from None
+    if model is not None and not os.path.isfile(model):
+        raise _err(f"model file not found: {model}")   # loaded (and checked) once, by the renderer
 
     core = vs.core
     colour = _colour(clip) if clip.format.color_family == vs.YUV else {}
@@ -296,17 +314,57 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
             out = resize_spatial(out, int(size[0]), int(size[1]))
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    renderer = _make_renderer(model, options, height=h, width=w, read=read, num_frames=n,
-                              log=lambda m: _log(core, m))
+    from .fit import TRAINING_ALLOWED, NoModel
+
+    allowed = TRAINING_ALLOWED.set(bool(train))
+    try:
+        renderer = _make_renderer(model, options, height=h, width=w, read=read, num_frames=n,
+                                  log=lambda m: _log(core, m), progress=_TrainingLog(core))
+    except NoModel as e:
+        raise _err(f"{e}: train a model with `zstsr train CLIP -o clip.pt` and `zstsr export clip.pt -o clip.onnx` "
+                   "and pass model='clip.onnx', or let the filter train (train=True)") from None
+    finally:
+        TRAINING_ALLOWED.reset(allowed)
     return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
+
+
+def _ensemble(value) -> int:
+    """The filter's ``ensemble``: booleans and their .vpy spellings 0/1 switch it, other values
+    count copies (see :func:`upsample`)."""
+    if isinstance(value, bool) or value in (0, 1):
+        return _E.ensemble if value else 1
+    return _as_int(value, "ensemble")
+
+
+class _TrainingLog:
+    """Training progress to VapourSynth's log about every :data:`TRAIN_LOG_S` seconds: iterations,
+    seconds left of the budget, the loss over cubic interpolation's on the clip's own examples."""
+
+    def __init__(self, core: vs.Core):
+        self.core, self.last = core, None
+
+    def __call__(self, step, total, info) -> None:
+        info = info or {}
+        seconds = float(info.get("seconds", 0.0))
+        if self.last is not None and seconds - self.last < TRAIN_LOG_S and seconds >= self.last:
+            return
+        self.last = seconds
+        budget = info.get("budget_s")
+        left = f", {max(0.0, budget - seconds):.0f} s left of {budget:.0f} s" if budget else ""
+        ratio = f", loss {info['ratio']:.3f} x cubic's" if "ratio" in info else ""
+        kind = f" ({info['kind']} examples)" if info.get("kind") else ""
+        _log(self.core, f"training{kind}: iteration {step}, {seconds:.0f} s{left}{ratio}")
 
 
 def _make_renderer(model, options, **kw):
     """The renderer for a clip (vs_zstsr.stream.Renderer); tests may replace this function."""
+    from .fit import NoModel
     from .stream import Renderer
 
     try:
         return Renderer.create(model, options, **kw)
+    except NoModel:
+        raise                       # upsample() says how to train one
     except ZstsrError as e:
         raise _err(str(e)) from None
 
@@ -362,11 +420,16 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         lo, hi = max(0, s - ctx), min(n, s + count + ctx)
         wf = [frames[1 + (i - s + ctx)] for i in range(lo, hi)]
         window = np.ascontiguousarray(np.stack([_rgb_frame(f) for f in wf]), dtype=np.float32)
-        cut_at = _cuts_from_props(wf) if use_props else None
-        if cut_at is None:
-            out = renderer.render(window, s - lo, count)     # the renderer finds cuts (or not: sc=False)
+        lead = s - lo
+        given = _cuts_from_props(wf)
+        if use_props and given is not None:
+            cut_at = given
         else:
-            out = renderer.render(window, s - lo, count, cut_at=cut_at)
+            cut_at = renderer.cuts(window, lead, count)    # zstsr's detector (none with sc=False)
+        out = renderer.render(window, lead, count, cut_at=cut_at)
+        # the shots as the output's props say them: the cuts used (sc=False: the input's own)
+        marks = cut_at if use_props else (given or [])
+        shot_starts[c] = frozenset(lo + k for k in marks)
         out = np.asarray(out, dtype=np.float32)
         if out.shape != (count * factor, clip.height, clip.width, 3):
             raise _err(f"renderer returned {out.shape} for chunk {c}")
@@ -374,6 +437,7 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         return out
 
     cache = _ChunkCache(max(CACHE_BYTES, 2 * per_chunk * clip.width * clip.height * 12), render)
+    shot_starts: dict[int, frozenset] = {}   # chunk -> LTR frames (of its window) that start a shot
 
     def select(n: int, f) -> vs.VideoFrame:
         i = n // factor
@@ -384,6 +448,9 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         for p in range(3):
             np.copyto(np.asarray(out[p]), px[..., p])
         props = out.props
+        starts = shot_starts[c]
+        props["_SceneChangePrev"] = int(n % factor == 0 and i in starts)
+        props["_SceneChangeNext"] = int(n % factor == factor - 1 and i + 1 in starts)
         dn, dd = props.get("_DurationNum"), props.get("_DurationDen")
         dur = Fraction(int(dn), int(dd)) if dn and dd else 1 / fps
         sub = dur / factor
@@ -403,17 +470,32 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
 # ---------------------------------------------------------------------------------------------
 # the shim's side
 
-def _shim_upsample(clip, factor=_U.factor, model=None, provider=None, device_id=_E.device_id, num_streams=1,
-                   fp16=0, tilesize=_E.tilesize, overlap=_E.overlap, method=None, ensemble=_E.ensemble, finetune=0,
-                   sc=1, sc_threshold=_U.cut_threshold, **extra):
-    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments."""
-    if extra:
-        raise _err(f"unknown argument(s): {', '.join(sorted(extra))}")
-    return upsample(clip, factor, model=_as_str(model, "model"), provider=_as_str(provider, "provider") or "auto",
-                    device_id=device_id, num_streams=num_streams, fp16=bool(fp16), tilesize=tilesize,
-                    overlap=overlap, method=_as_str(method, "method") or "auto", ensemble=ensemble,
-                    finetune=bool(finetune), sc=bool(sc),
-                    sc_threshold=sc_threshold)
+_SHIM_TYPES = {"vs.VideoNode": "vnode", "int": "int", "bool": "int", "float": "float"}
+
+
+def shim_signature() -> str:
+    """The argument string the shim registers ``Upsample`` with (vs_zstsr/_shim/zstsr_shim.c),
+    made from :func:`upsample`'s signature: tests/test_filter.py checks the two agree."""
+    out = []
+    for name, p in inspect.signature(upsample).parameters.items():
+        kind = _SHIM_TYPES.get(p.annotation, "data" if "str" in p.annotation else None)
+        out.append(f"{name}:{kind}" + ("" if p.default is inspect.Parameter.empty else ":opt") + ";")
+    return "".join(out)
+
+
+def _shim_upsample(clip, **kw):
+    """``core.zstsr.Upsample``: the shim calls this with its VSMap's keys as keyword arguments
+    (strings as bytes, booleans as ints), given to :func:`upsample` as its types."""
+    params = inspect.signature(upsample).parameters
+    unknown = sorted(set(kw) - set(params))
+    if unknown:
+        raise _err(f"unknown argument(s): {', '.join(unknown)}")
+    for k, v in kw.items():
+        if params[k].annotation == "bool":
+            kw[k] = bool(v)
+        elif isinstance(v, (bytes, bytearray)):
+            kw[k] = _as_str(v, k)
+    return upsample(clip, **kw)
 
 
 def _register_core() -> None:
@@ -503,7 +585,7 @@ class _Decoder:
 
 
 def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "convert",
-           assume_progressive: bool = False) -> vs.VideoNode:
+           assume_progressive: bool = False, allow_truncated: bool = False) -> vs.VideoNode:
     """A clip read from a video file with PyAV (the VapourSynth wheel ships no source filter).
 
     Keeps the file's format where VapourSynth has it (GRAY, YUV 4:2:0/4:2:2/4:4:4 and planar RGB
@@ -516,7 +598,9 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
     a rotated file (display matrix) gives upright frames of the displayed size (4:2:2 turned by
     90 degrees becomes 4:4:4 at the same depth); a variable frame rate is converted to the nearest
     constant one (``vfr="convert"``, logged) or refused (``vfr="error"``); alpha and interlaced
-    input (unless ``assume_progressive``) are refused with one ``vs.Error`` line.
+    input (unless ``assume_progressive``) are refused with one ``vs.Error`` line, and so is a file
+    that ends before its container says (truncated), unless ``allow_truncated``: then the clip is
+    the frames that decode, and a warning says how many.
     """
     from . import io
 
@@ -526,7 +610,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
         raise _err(f"{path}: source() reads a video file, not a folder")
     try:
         info = io.open_input(path, vfr=vfr, assume_progressive=assume_progressive,
-                             log=lambda msg: _log(core, msg))
+                             allow_truncated=allow_truncated, log=lambda msg: _log(core, msg))
     except ZstsrError as e:
         raise _err(str(e)) from None
     dec = _Decoder(path)
@@ -546,7 +630,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
         fmt_id, order = _PIX[convert]
     fmt = core.get_video_format(fmt_id)
     rate = Fraction(info.rate)
-    length = len(slots) if slots else len(dec.pts)
+    length = len(slots) if slots else (info.frames if info.truncated else len(dec.pts))
     blank = core.std.BlankClip(width=info.width, height=info.height, format=fmt_id, length=length,
                                fpsnum=rate.numerator, fpsden=rate.denominator, keep=True)
     col = info.color

@@ -10,6 +10,7 @@ a short clip.
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 from pathlib import Path
@@ -26,6 +27,19 @@ READ_BATCH = 8  # frames read at once
 # examples="auto" (the runtime's default): one net per kind, the budget split between them, and
 # the one with the lower group seam on its first rung is kept (selfcheck.fit_and_pick).
 AUTO_EXAMPLES = ("within", "both")
+
+
+class NotTrainable(ZstsrError):
+    """The clip is too small or too short to make training examples from (its message says why)."""
+
+
+# False while a caller that must not train builds its ladder (the filter's ``train=False``): a
+# model missing from the cache is then an error (:class:`NoModel`) instead of a training run.
+TRAINING_ALLOWED: contextvars.ContextVar[bool] = contextvars.ContextVar("zstsr_training_allowed", default=True)
+
+
+class NoModel(ZstsrError):
+    """No model for this clip in the cache, and training is not allowed here."""
 
 
 def cache_dir() -> Path:
@@ -122,6 +136,8 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         if log:
             log(f"using the model trained earlier for this clip: {target}")
         return str(target)
+    if not TRAINING_ALLOWED.get():
+        raise NoModel(f"no model trained for this clip in {target.parent}, and training is off")
     zstsr_trainer, zstsr_export = training_modules()
     config = train_config(preset, None if budget_s is None else float(budget_s), examples)
     ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
@@ -129,7 +145,7 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
         log(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
             + (f" for up to {config.budget_s:.0f} s" if config.budget_s else ""))
-    result = zstsr_trainer.train(ltr, config, progress=progress)
+    result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
     if log:
         log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
             f"{result.loss_ratio:.3f} x cubic's on its own examples")
@@ -137,6 +153,16 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     zstsr_export.export_onnx(result, str(target), {   # the result: its config, iterations, seconds too
         "training_scale": [int(size[0]), int(size[1])], "preset": preset, "loss_ratio": round(result.loss_ratio, 4)})
     return str(target)
+
+
+def train_or_explain(zstsr_trainer, ltr, config, **kw):
+    """``zstsr_trainer.train``, with a clip too small for examples as :class:`NotTrainable`."""
+    from zstsr_trainer.examples import TooSmall
+
+    try:
+        return zstsr_trainer.train(ltr, config, **kw)
+    except TooSmall as e:
+        raise NotTrainable(f"too small or short to train a net on ({e})") from None
 
 
 def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
@@ -181,7 +207,6 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
     like the first rung's, keyed by that model, the rung and the settings.
     """
     from .ladder import Ladder, LadderPlan, Rung
-    from .model import load_model
     from .options import UpsampleOptions
 
     rungs = ladder_plan.rungs
@@ -191,7 +216,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
     preset = preset or default_preset()
     config = train_config(preset, float(budget_s), examples)
     base = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
-    models = {0: load_model(model_path, engine.provider)}
+    models = {0: engine.load(model_path)}
     paths: dict[int, str] = {}
     prev = model_path
     for j in range(1, len(rungs)):
@@ -203,6 +228,8 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
                     "held_out": held_out(num_frames), "cuts": cut_threshold}
         target = cache_dir() / f"{clip_key(read, num_frames, settings)}.rung{j}.onnx"
         if not target.exists():
+            if not TRAINING_ALLOWED.get():
+                raise NoModel(f"no fine-tuned net for rung {j} of this clip in {target.parent}, and training is off")
             sub = LadderPlan(2 ** j, [Rung(size=(ch >> (j - k), cw >> (j - k)), rate=2 ** k, method=rungs[k].method)
                                       for k in range(j)])
             below = Ladder(sub, models[0], UpsampleOptions(factor=sub.factor, engine=engine), rung_models=models)
@@ -223,6 +250,6 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
         elif log:
             log(f"using the rung-{j} model fine-tuned earlier for this clip: {target}")
         paths[j] = str(target)
-        models[j] = load_model(target, engine.provider)
+        models[j] = engine.load(target)
         prev = str(target)
     return paths

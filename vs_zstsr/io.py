@@ -29,11 +29,14 @@ from . import outputs
 from .errors import ZstsrError
 
 FRAME_SIDECAR = outputs.PNG_MARKER  # rate and depth of a folder of PNG frames
-CODECS = ("ffv1", "png", "h264", "h265", "prores")
+# ffvhuff: FFmpeg's HuffYUV, lossless like FFV1 but about 10x cheaper to write at 1.5x the size
+# (1080p: 11 against 121 ms of CPU a frame; docs/BENCHMARKS.md, benchmarks/bench_hd.py): for
+# large frames where writing FFV1 would cost more than making the frames. In .nut or .avi.
+CODECS = ("ffv1", "ffvhuff", "png", "h264", "h265", "prores")
 # Codecs a VideoWriter also takes, though the measuring tools' --codec does not offer them: DNxHR HQX
 # (10-bit 4:2:2, in .mov) for `zstsr render`'s edit-ready masters.
 EXTRA_CODECS = ("dnxhr",)
-_ENCODER = {"ffv1": "ffv1", "h264": "libx264", "h265": "libx265", "prores": "prores_ks", "dnxhr": "dnxhd"}
+_ENCODER = {"ffv1": "ffv1", "ffvhuff": "ffvhuff", "h264": "libx264", "h265": "libx265", "prores": "prores_ks", "dnxhr": "dnxhd"}
 _EXT_CODEC = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1", ".mp4": "h264", ".m4v": "h264",
               ".mov": "prores", ".png": "png"}
 
@@ -66,6 +69,12 @@ class VideoInfo:
     field_order: str = "progressive"  # or "unknown", "tt", "bb", "tb", "bt" (interlaced)
     vfr: bool = False  # timestamps vary; ``slots`` then maps each constant-rate frame to a source frame
     slots: list[int] | None = field(default=None, repr=False)
+    # Integrity (docs/SAFETY.md): a file holding fewer frames than its container declares is
+    # refused by probe(), unless accepted with allow_truncated: then ``truncated`` is set and
+    # ``frames`` is what decodes cleanly, where reading stops.
+    truncated: bool = False
+    declared: str = field(default="", repr=False)  # what the container declares, said when truncated
+    times: tuple | None = field(default=None, repr=False)  # the packets' (pts, time base)
 
     @property
     def is_gray(self) -> bool:
@@ -233,9 +242,15 @@ def _png_files(folder: Path) -> list[Path]:
 # reading
 
 
-def probe(path: str | os.PathLike, rate: Fraction | None = None) -> VideoInfo:
+def probe(path: str | os.PathLike, rate: Fraction | None = None, *, allow_truncated: bool = False,
+          log=None) -> VideoInfo:
     """Describe a video file or a folder of PNG frames; raise ZstsrError with one clear line if it
-    cannot be read. ``rate`` sets the rate of a frame folder that has no ``zstsr.json`` sidecar."""
+    cannot be read. ``rate`` sets the rate of a frame folder that has no ``zstsr.json`` sidecar.
+
+    A file's packets are all read (not decoded) to count its frames; one that ends before its
+    container says (a truncated download or copy) is refused, or with ``allow_truncated`` taken
+    as the frames that decode cleanly, said through ``log``. A frame folder with a gap in its
+    numbering is refused, naming the first missing number."""
     path = Path(path)
     if not path.exists():
         raise ZstsrError(f"{path}: no such file or folder")
@@ -243,6 +258,7 @@ def probe(path: str | os.PathLike, rate: Fraction | None = None) -> VideoInfo:
         files = _png_files(path)
         if not files:
             raise ZstsrError(f"{path}: folder holds no PNG frames")
+        _check_numbering(path, files)
         meta = {}
         if (path / FRAME_SIDECAR).exists():
             meta = json.loads((path / FRAME_SIDECAR).read_text())
@@ -250,7 +266,102 @@ def probe(path: str | os.PathLike, rate: Fraction | None = None) -> VideoInfo:
         info.path, info.frames, info.codec = str(path), len(files), "png"
         info.rate = Fraction(meta["rate"]) if "rate" in meta else (rate or Fraction(30))
         return info
-    return _probe_file(path)
+    info = _probe_file(path)
+    if info.truncated:
+        if not allow_truncated:
+            raise ZstsrError(f"{path}: the file is truncated: it holds {info.frames} frames where its "
+                             f"container declares {info.declared}; pass --allow-truncated to use them")
+        info.frames = _decodable(path, info)
+        if not info.frames:
+            raise ZstsrError(f"{path}: the file is truncated and no frame of it decodes")
+        if log:
+            log(f"warning: {path.name} is truncated (its container declares {info.declared}): using the "
+                f"{info.frames} frames that decode (--allow-truncated)")
+    return info
+
+
+def _check_numbering(folder: Path, files: list[Path]) -> None:
+    """Numbered frames (``0001.png``, ``frame_0002.png``...) must not skip a number."""
+    import re
+
+    nums = [re.search(r"(\d+)$", f.stem) for f in files]
+    if not all(nums):
+        return
+    ordered = sorted(int(m.group(1)) for m in nums)
+    for a, b in zip(ordered, ordered[1:]):
+        if b == a:
+            raise ZstsrError(f"{folder}: two frames are numbered {a}")
+        if b != a + 1:
+            raise ZstsrError(f"{folder}: frame {a + 1} is missing (the numbering jumps from {a} to {b})")
+
+
+def _declared_seconds(container, stream) -> float | None:
+    """How long the video stream says it is, where the container records it when written
+    (Matroska's DURATION tag or Segment duration with no other stream to stretch it; MP4/MOV's
+    track duration); None where ffmpeg would only estimate it."""
+    tag = next((v for k, v in stream.metadata.items() if k.upper() == "DURATION"), None)
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return int(h) * 3600 + int(m) * 60 + float(sec)
+        except ValueError:
+            return None
+    fmt = container.format.name
+    if fmt.startswith("matroska") and len(container.streams) == 1 and container.duration:
+        return container.duration / 1e6
+    if fmt.startswith("mov") and stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, bool, str]:
+    """Demux every packet: (their pts, the time base, truncated?, what the container declares).
+    Timestamps that span more than the container's own duration are damage, refused here (they
+    would otherwise turn into millions of repeated frames as a "variable frame rate")."""
+    av = _av()
+    pts, ends = [], []
+    with av.logging.Capture(local=False) as logs:
+        for p in container.demux(stream):
+            if p.size:
+                pts.append(p.pts)
+                if p.pts is not None and p.duration:
+                    ends.append(p.pts + p.duration)
+    errors = [m.strip() for lvl, _, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    early = [m for m in errors if any(w in m for w in ("prematurely", "runcat", "partial file"))]   # ends mid-way
+    if len(early) < len(errors):   # lost or mangled blocks
+        raise ZstsrError(f"{container.name}: corrupt video stream in its container "
+                         f"({next(m for m in errors if m not in early)})")
+    tb = Fraction(stream.time_base) if stream.time_base else None
+    if not pts:
+        raise ZstsrError(f"{container.name}: the video stream holds no frames (empty or damaged)")
+    if stream.frames and len(pts) < stream.frames:
+        return pts, tb, True, f"{stream.frames} frames"
+    declared = _declared_seconds(container, stream)
+    known = sorted(x for x in pts if x is not None)
+    if declared is None or tb is None or not known:
+        return pts, tb, bool(early), "more (it ends early)" if early else ""
+    slack = 0.5 / float(rate) + 0.002
+    span = float((known[-1] - known[0]) * tb)
+    if span > declared + slack:
+        raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
+                         f"container declares {declared:.3f} s")
+    end = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
+    if declared - end > slack or early:
+        return pts, tb, True, f"{declared:.3f} s (about {round(declared * float(rate))} frames)"
+    return pts, tb, False, ""
+
+
+def _decodable(path: Path, info: VideoInfo) -> int:
+    """How many frames of a damaged file decode before the first error."""
+    import dataclasses
+
+    n = 0
+    try:
+        for _ in read_frames(path, dataclasses.replace(info, frames=None, truncated=False)):
+            n += 1
+    except ZstsrError:
+        pass
+    return n
 
 
 def _probe_file(path: Path) -> VideoInfo:
@@ -261,6 +372,8 @@ def _probe_file(path: Path) -> VideoInfo:
                 raise ZstsrError(f"{path}: no video stream")
             s = container.streams.video[0]
             cc = s.codec_context
+            if cc is None:
+                raise ZstsrError(f"{path}: no decoder for its video stream (unknown codec, or damaged)")
             rate = _exact_rate(container, s)
             pix_fmt = cc.pix_fmt or "rgb24"
             if not cc.width or not cc.height:
@@ -268,13 +381,17 @@ def _probe_file(path: Path) -> VideoInfo:
             side = getattr(cc, "coded_side_data", None) or {}
             turn = orientation_of(side.get("display_matrix"), s.metadata.get("rotate"))
             w, h = (cc.height, cc.width) if _transposes(turn) else (cc.width, cc.height)
-            return VideoInfo(
+            has_audio = bool(container.streams.audio)
+            pts, tb, truncated, declared = _scan(container, s, Fraction(rate))
+            info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
-                frames=s.frames or None, bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
-                codec=cc.name, has_audio=bool(container.streams.audio),
+                frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
+                codec=cc.name, has_audio=has_audio,
                 color=ColorInfo(int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace),
                                 int(cc.color_range)),
-                orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"))
+                orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"),
+                truncated=truncated, declared=declared, times=(pts, tb))
+            return info
     except ZstsrError:
         raise
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
@@ -313,8 +430,31 @@ def _reason(e: Exception) -> str:
 
 def _to_float(frame, depth: int) -> np.ndarray:
     fmt = "rgb24" if depth <= 8 else "rgb48le"
-    rgb = frame.reformat(format=fmt).to_ndarray()
-    return rgb.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
+    return dequantize(frame.reformat(format=fmt).to_ndarray(), depth)
+
+
+# The one mapping between float frames and stored integers: writers quantize with the first,
+# readers undo it with the second; quantize(dequantize(q)) == q, so a frame can go through a
+# lossless file (FFV1 RGB at the same depth) and come out exactly as it was written.
+def quantize(frame: np.ndarray, depth: int) -> np.ndarray:
+    """Float32 RGB in [0, 1] -> uint8 (``depth`` <= 8) or uint16 (deeper), rounded to nearest:
+    ``clip(frame * scale + 0.5, 0, scale)`` in one float32 buffer (no temporaries: at 4K each one
+    is 100 MB)."""
+    hi = depth > 8
+    scale = 65535.0 if hi else 255.0
+    buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
+    np.add(buf, np.float32(0.5), out=buf)
+    np.clip(buf, 0, scale, out=buf)
+    return buf.astype(np.uint16 if hi else np.uint8)
+
+
+def dequantize(data: np.ndarray, depth: int) -> np.ndarray:
+    return data.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
+
+
+def as_written(frame: np.ndarray, depth: int) -> np.ndarray:
+    """The frame a writer of this depth stores, back as float32 (what reading the file gives)."""
+    return dequantize(quantize(frame, depth), depth)
 
 
 def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Iterator[np.ndarray]:
@@ -336,6 +476,8 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
             stored = info.stored_size
             slots, j = info.slots, 0  # variable rate converted: each frame fills the slots nearest it
             while slots is None or j < len(slots):
+                if info.truncated and n >= info.frames:
+                    break   # accepted as truncated: the frames that decode cleanly
                 with _ffmpeg_errors(path, f"at frame {n}"):
                     frame = next(frames, None)
                 if frame is None:
@@ -350,6 +492,10 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
                         yield f.copy()
                         j += 1
                 n += 1
+            expected = len(info.times[0]) if info.times else info.frames
+            if not info.truncated and expected and n < expected:
+                raise ZstsrError(f"{path}: the video stream ends after {n} of its {expected} frames (damaged "
+                                 "or truncated)")
     except ZstsrError:
         raise
     except (av.error.FFmpegError, OSError) as e:
@@ -476,14 +622,14 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
 
 
 def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: str = "convert",
-               assume_progressive: bool = False, log=None) -> VideoInfo:
+               assume_progressive: bool = False, allow_truncated: bool = False, log=None) -> VideoInfo:
     """:func:`probe` for the commands that read video, with the checks real footage needs:
     alpha and interlaced input are refused (one line naming what to do); a variable frame rate is
     converted to the nearest constant one (``vfr="convert"``, said in one line through ``log``)
     or refused (``vfr="error"``). Rotation needs nothing here: :func:`read_frames` applies it."""
     if vfr not in VFR_POLICIES:
         raise ZstsrError(f"--vfr must be convert or error, got {vfr!r}")
-    info = probe(path, rate)
+    info = probe(path, rate, allow_truncated=allow_truncated, log=log)
     name = Path(path).name
     if info.has_alpha:
         raise ZstsrError(f"{path}: the video has an alpha channel ({info.pix_fmt}), which zstsr does not carry; "
@@ -500,9 +646,11 @@ def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: st
             raise ZstsrError(f"{path}: interlaced video ({what}); deinterlace it first (e.g. ffmpeg -i "
                              f"{name} -vf bwdif OUT.mkv, or VapourSynth's QTGMC), or pass "
                              "--assume-progressive if it is really progressive")
-    times = frame_times(path)
-    if times is None:
+    times = info.times if info.times is not None else frame_times(path)
+    if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
         return info
+    pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
+    times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
     conv = constant_rate_slots(*times)
@@ -585,6 +733,10 @@ def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None, odd: bo
         if gray:
             return "gray16le" if depth > 10 else ("gray10le" if hi else "gray")
         return "gbrp16le" if depth > 10 else ("gbrp10le" if hi else "bgr0")
+    if codec == "ffvhuff":
+        if gray:
+            return "gray16le" if depth > 10 else ("gray10le" if hi else "gray")
+        return "gbrp16le" if depth > 10 else ("gbrp10le" if hi else "rgb24")
     if gray and "gray" in supported:
         return "gray10le" if hi else "gray"
     return "yuv420p10le" if hi else "yuv420p"
@@ -600,6 +752,10 @@ class AudioSpec:
     @property
     def codec(self) -> str:
         return "pcm_s16le" if self.bits <= 16 else "pcm_s24le"
+
+
+# Frames a background VideoWriter may hold queued, in bytes of float32 RGB (1080p: 10, 4K: 2).
+WRITE_QUEUE_BYTES = 256 * 2 ** 20
 
 
 class VideoWriter:
@@ -623,7 +779,7 @@ class VideoWriter:
                  color: ColorInfo | None = None, gray: bool = False, crf: int | None = None,
                  profile: str | None = None, timecode: str | None = None,
                  metadata: dict | None = None, stream_metadata: dict | None = None,
-                 audio: AudioSpec | None = None, log=None):
+                 audio: AudioSpec | None = None, log=None, background: bool = False):
         self.path = Path(str(path).rstrip("/" + os.sep))
         self.log = log  # one-line notes (a changed pixel format), e.g. the CLI's
         self.codec = codec_for(path, codec)
@@ -631,7 +787,16 @@ class VideoWriter:
         self.depth = 16 if bit_depth > 10 else (10 if bit_depth > 8 else 8)
         self.color = color or ColorInfo()
         self.gray = gray
-        self.count = 0
+        self.count = 0      # frames accepted by write()
+        self._encoded = 0   # frames encoded (behind count while a background thread works)
+        # background: frames are quantized and encoded on a thread of their own, overlapped with
+        # whatever makes them (numpy, PyAV and VapourSynth release the GIL), through a queue
+        # bounded in bytes (WRITE_QUEUE_BYTES); an error there is raised by the next call here.
+        self._queue = self._thread = self._error = None
+        if background:
+            import queue
+
+            self._queue = queue.Queue(max(2, WRITE_QUEUE_BYTES // max(1, width * height * 12)))
         self.profile, self.timecode, self.audio = profile, timecode, audio
         self.metadata, self.stream_metadata = dict(metadata or {}), dict(stream_metadata or {})
         self.audio_samples = 0
@@ -644,6 +809,8 @@ class VideoWriter:
             raise ZstsrError(f"h265 needs a picture of at least 64x64, got {width}x{height}")
         if self.codec == "dnxhr" and (width < 256 or height < 120):
             raise ZstsrError(f"DNxHR needs a picture of at least 256x120, got {width}x{height}")
+        if self.codec == "ffvhuff" and self.path.suffix.lower() not in (".nut", ".avi"):
+            raise ZstsrError(f"{self.path}: ffvhuff goes in .nut or .avi (Matroska and MOV cannot hold it)")
         if self.codec == "png" and (audio or timecode or metadata or stream_metadata):
             raise ZstsrError(f"{self.path}: a PNG folder cannot hold audio, a timecode or tags")
         outputs.clean_stale(self.path, log)
@@ -659,7 +826,9 @@ class VideoWriter:
 
     def _open(self, pix_fmt: str | None, crf: int | None) -> None:
         av = _av()
-        fmt = {"ffv1": "matroska", "h264": None, "h265": None, "prores": "mov", "dnxhr": "mov"}[self.codec]
+        fmt = {"ffv1": "matroska", "ffvhuff": "nut", "h264": None, "h265": None, "prores": "mov", "dnxhr": "mov"}[self.codec]
+        if self.codec == "ffvhuff" and self.path.suffix.lower() == ".avi":
+            fmt = "avi"
         if self.codec in ("h264", "h265") and self.path.suffix.lower() == ".mkv":
             fmt = "matroska"
         fmt = fmt or "mp4"
@@ -722,6 +891,13 @@ class VideoWriter:
         flushes; ``finish`` does that)."""
         if self._astream is None:
             raise ValueError("this writer has no audio track")
+        if self._thread is not None:   # muxed in order with the video, on the writer's thread
+            self._raise_error()
+            self._queue.put(("audio", samples))
+            return
+        self._write_audio(samples)
+
+    def _write_audio(self, samples: np.ndarray | None) -> None:
         av = _av()
         frame = None
         if samples is not None:
@@ -738,19 +914,59 @@ class VideoWriter:
                 self._container.mux(pkt)
 
     def write(self, frame: np.ndarray) -> None:
+        """Add a frame (float32 RGB ``(H, W, 3)`` in [0, 1]; values outside are clipped). In the
+        background mode the writer owns ``frame`` from here on: do not change it afterwards."""
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, writer is {self.width}x{self.height}")
+        if self._queue is None:
+            self._encode(frame)
+        else:
+            self._raise_error()
+            if self._thread is None:
+                import threading
+
+                self._thread = threading.Thread(target=self._work, name="zstsr-writer", daemon=True)
+                self._thread.start()
+            self._queue.put(frame)
+        self.count += 1
+
+    def _work(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    if isinstance(frame, tuple):
+                        self._write_audio(frame[1])
+                    else:
+                        self._encode(frame)
+                except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                    self._error = e
+
+    def _raise_error(self) -> None:
+        if self._error is not None:   # kept: every later call fails the same way
+            raise self._error
+
+    def _drain(self) -> None:
+        """Wait for the background thread to encode everything queued."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        self._raise_error()
+
+    def _encode(self, frame: np.ndarray) -> None:
         av = _av()
         hi = self.depth > 8
-        scale = 65535.0 if hi else 255.0
-        data = np.clip(frame * scale + 0.5, 0, scale).astype(np.uint16 if hi else np.uint8)
+        data = quantize(frame, self.depth)
         if self.codec == "png":
             if self.gray:
                 img = av.VideoFrame.from_ndarray(data[..., 0], format="gray16le" if hi else "gray")
             else:
                 img = av.VideoFrame.from_ndarray(data, format="rgb48le" if hi else "rgb24")
             img = img.reformat(format=self._pix_fmt)
-            with av.open(str(self._tmp / f"{self.count:06d}.png"), "w", format="image2") as c:
+            with av.open(str(self._tmp / f"{self._encoded:06d}.png"), "w", format="image2") as c:
                 s = c.add_stream("png", rate=1)
                 s.width, s.height, s.pix_fmt = self.width, self.height, self._pix_fmt
                 for pkt in s.encode(img):
@@ -770,11 +986,11 @@ class VideoWriter:
             if rng and not av.VideoFormat(self._stream.pix_fmt).is_rgb:
                 kw["dst_color_range"] = rng
             img = img.reformat(**kw)
-            img.pts = self.count  # after reformat, which makes a new frame without timestamps
+            img.pts = self._encoded  # after reformat, which makes a new frame without timestamps
             img.time_base = 1 / self.rate  # not the stream's: the muxer may change that one
             for pkt in self._stream.encode(img):
                 self._container.mux(pkt)
-        self.count += 1
+        self._encoded += 1
 
     def close(self) -> None:
         """Finish the file and move it into place."""
@@ -785,6 +1001,7 @@ class VideoWriter:
         """Complete the temporary output (flush the encoders, close the file), not yet renamed."""
         if self._finished:
             return
+        self._drain()
         if self.codec == "png":
             (self._tmp / FRAME_SIDECAR).write_text(json.dumps(
                 {"rate": str(self.rate), "bit_depth": self.depth, "frames": self.count}))
@@ -814,6 +1031,10 @@ class VideoWriter:
         """Remove the temporary output; the target is untouched."""
         if self._committed:
             return
+        if self._thread is not None:
+            self._error = self._error or ZstsrError("aborted")   # the thread skips what is left
+            with contextlib.suppress(BaseException):
+                self._drain()
         with contextlib.suppress(Exception):
             if self._container is not None:
                 self._container.close()
@@ -839,15 +1060,16 @@ class VideoWriter:
 
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fraction,
                 bit_depth: int = 8, codec: str | None = None, like: VideoInfo | None = None,
-                **kw) -> int:
+                empty: str | None = None, **kw) -> int:
     """Write frames (float32 RGB, [0, 1]) to ``path``; returns the number written.
 
     ``like`` copies pixel format, depth and colour description from an input's :class:`VideoInfo`.
+    ``empty``: the error when there are no frames (default: nothing to write).
     """
     it = iter(frames)
     first = next(it, None)
     if first is None:
-        raise ZstsrError(f"{path}: nothing to write (no frames)")
+        raise ZstsrError(empty or f"{path}: nothing to write (no frames)")
     if like is not None:
         kw.setdefault("pix_fmt", like.pix_fmt)
         kw.setdefault("color", like.color)
@@ -857,11 +1079,12 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fra
         w.write(first)
         for f in it:
             w.write(f)
-        return w.count
+    return w.count
 
 
 def info_dict(info: VideoInfo) -> dict:
     d = asdict(info)
     d["rate"] = str(info.rate)
-    d.pop("slots", None)
+    for k in ("slots", "times", "declared"):
+        d.pop(k, None)
     return d

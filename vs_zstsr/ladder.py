@@ -7,7 +7,7 @@ as fast as the coarse clip the net was trained on: that is why the paper climbs 
 
 Each rung's x2 is done by one of the rung methods of :mod:`.methods` (the net, run by
 :mod:`.netrun`, or an interpolator). A prototype found the net helped only at the scale it was
-trained on (NOTES.md), so each rung earns its place: :func:`.selfcheck.choose_methods` measures
+trained on (docs/PROTOTYPE.md), so each rung earns its place: :func:`.selfcheck.choose_methods` measures
 every candidate on the first rung's own input (the "do no harm" self-check) before anything is
 rendered, once per clip.
 
@@ -16,14 +16,16 @@ space, consistent with the smaller result (bicubic) and with the LTR input at th
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from .backprojection import spatiotemporal_backproject, temporal_backproject
+from .backprojection import spatiotemporal_backproject, spatiotemporal_backproject_groups, temporal_backproject
 from .errors import ZstsrError
-from .methods import NET, interpolate
+from .methods import INTERPOLATORS, NET, crash_note, interpolate
+from .native import NativeCrash
 from .netrun import net_x2
 from .options import UpsampleOptions, check_factor
 from .resample import resize_spatial
@@ -98,19 +100,19 @@ class Ladder:
     """Runs a :class:`LadderPlan` on a window of LTR frames; stateless once built."""
 
     def __init__(self, plan: LadderPlan, model=None, options: UpsampleOptions | None = None, *,
-                 bp_iters: int = 1, direct: bool = True, rung_models: dict | None = None,
+                 direct: bool = True, rung_models: dict | None = None,
                  flow_fallback: str | None = "cubic", log: Callable[[str], None] | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
         self.options = options or UpsampleOptions(factor=plan.factor)
         self.engine = self.options.engine.check()     # how the net runs (tiles, self-ensemble)
-        self.plan, self.model, self.bp_iters = plan, model, bp_iters
+        self.plan, self.model = plan, model
         # rung index -> the model fine-tuned for that rung (`--finetune`); the others use `model`.
         # Same architecture as `model`, so the same receptive field and context.
         self.rung_models = dict(rung_models or {})
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
-        # x factor at full size + temporal back-projection keeps more detail (fan x8: 18.87 vs
-        # 18.75 dB for linear; NOTES: the ladder "adds almost nothing without the net").
+        # x factor at full size + temporal back-projection, in one step (docs/PROTOTYPE.md, "The
+        # ladder"), unless the self-check measured the ladder better on this clip (plan.direct).
         self.direct = direct and plan.direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
         # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
         # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
@@ -146,7 +148,7 @@ class Ladder:
             return net_x2(model, clip, e.tilesize, e.overlap, e.ensemble)
         return self._interpolate(clip, 2, method)
 
-    def run(self, ltr: np.ndarray, upto: int | None = None, keep: tuple[int, int] | None = None) -> np.ndarray:
+    def run(self, ltr: np.ndarray, keep: tuple[int, int] | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1].
 
         ``keep=(lead, count)``: only LTR frames ``lead .. lead+count-1`` are wanted (the inside of a
@@ -155,35 +157,89 @@ class Ladder:
         most time and memory, work on the inside and their own reach, not on the whole window.
         """
         rungs = self.plan.rungs
-        stop = len(rungs) if upto is None else upto  # upto=j: the input of rung j
         t, h, w = ltr.shape[:3]
         lead, count = keep if keep is not None else (0, t)
         if not (0 <= lead and count >= 1 and lead + count <= t):
             raise ValueError(f"bad keep {keep} for {t} frames")
-        if self.direct and upto is None:
+        if self.direct:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
+            if self.streams:   # the streamed path's own sums: a window gives exactly a stream's frames
+                y = list(self.stream(ltr[a:b]))
+                return np.stack(y[(lead - a) * f:(lead - a + count) * f])
             y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
-            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), upto, keep)
+            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), keep)
             return np.ascontiguousarray(out[:, :h, :w])
-        reaches = self._reaches()[:stop]
+        reaches = self._reaches()
         a, b = max(0, lead - sum(reaches)), min(t, lead + count + sum(reaches))   # LTR frames x covers
         inputs = {r.size: resize_spatial(ltr[a:b], *r.size) for r in rungs}
         inputs[(h, w)] = ltr[a:b]
         a0 = a
         x = inputs[rungs[0].size]
-        for j, rung in enumerate(rungs[:stop]):
+        for j, rung in enumerate(rungs):
             rate = 2 * rung.rate
             lo, hi = a - a0, b - a0
             y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
+            if nxt != rung.size and j + 1 == len(rungs):   # the last step, to full size: the kept groups only
+                x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.options.bp_iters)
+                a, b = lead, lead + count
+                break
             if nxt != rung.size:
-                y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.bp_iters)
+                y = spatiotemporal_backproject(y, inputs[nxt][lo:hi], rate, self.options.bp_iters)
             rest = sum(reaches[j + 1:])                 # what the later rungs still read
             a2, b2 = max(a, lead - rest), min(b, lead + count + rest)
             x = y[(a2 - a) * rate:(b2 - a) * rate]
             a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
+
+    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0) -> Iterator[np.ndarray]:
+        """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
+        back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
+        by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
+        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own."""
+        from . import direct
+
+        if not self.direct:
+            raise ValueError("only a direct ladder (no net, one interpolator) streams")
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            return
+        h, w = first.shape[:2]
+        it = itertools.chain([first], it)
+        method, f = self.plan.rungs[0].method, self.factor
+        if not INTERPOLATORS[method].fits(np.broadcast_to(first, (2,) + first.shape)):
+            method = INTERPOLATORS[method].instead     # as interpolate() does (flow: too small)
+        if method in direct.KERNELS:
+            yield from direct.stream(it, f, method, cut_threshold=cut_threshold)
+            return
+        if method != "flow":
+            raise ValueError(f"no streamed form of {method!r}")
+        from .baselines import peer_stream
+
+        def peer(seg, keep):
+            """Flow on a segment, clipped before back-projection as interpolate() gives it to run();
+            if MVTools crashes, the rest of the segment is ``flow_fallback``'s (methods.interpolate)."""
+            done = 0
+            try:
+                for y in peer_stream(seg, f, "flowfps", keep=keep):
+                    done += 1
+                    yield np.clip(y, 0.0, 1.0, out=y)
+            except NativeCrash as e:
+                if self.flow_fallback is None:
+                    raise
+                self._note(crash_note(e, f"using {self.flow_fallback}"))
+                rest = INTERPOLATORS[self.flow_fallback].run(seg, f)
+                yield from rest[keep[0] * f + done:(keep[0] + keep[1]) * f]
+
+        yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
+                                 segment=direct.segment_frames(h, w))
+
+    @property
+    def streams(self) -> bool:
+        """Whether :meth:`stream` can run this ladder (direct, with a kernel or flow)."""
+        return self.direct and self.plan.rungs[0].method in INTERPOLATORS

@@ -5,7 +5,7 @@
 * ``cpu``; ``cuda`` (error if no GPU); ``tensorrt`` (TensorRT, then CUDA, then CPU);
 * ``auto``: CUDA only when a GPU is really there, else CPU, silently. onnxruntime-gpu lists the
   CUDA provider even on machines without a GPU and prints a red multi-line error when asked for it
-  (NOTES), so we probe the driver ourselves (libcuda's ``cuDeviceGetCount``) before asking.
+  (docs/PROTOTYPE.md), so we probe the driver ourselves (libcuda's ``cuDeviceGetCount``) before asking.
 
 ``fp16=True`` runs the net in float16 on CUDA/TensorRT (inputs and outputs stay float32); on the CPU
 it is ignored - onnxruntime's CPU float16 convolutions are slower than float32, not faster. Converting
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ZstsrError
-from .options import PROVIDERS
+from .options import GPU_PROVIDERS, PROVIDERS
 
 FORMAT_VERSION = "1"     # must match zstsr_export.FORMAT_VERSION
 
@@ -49,6 +49,14 @@ class TSRModel:
     path: str
     provider: str          # the provider actually running the graph
     fp16: bool
+    request: tuple = ("auto", 0, False, 0)  # load_model's provider, device_id, fp16, num_threads
+
+    def __reduce__(self):
+        # Pickled as its ONNX bytes and loaded again on the other side with the same request
+        # (not the provider it got here: a CPU node must not be asked for CUDA), so a renderer
+        # can travel to other machines through Ray's object store (vs_zstsr/distributed.py).
+        with open(self.path, "rb") as f:
+            return _from_bytes, (f.read(), os.path.basename(self.path), *self.request)
 
     @property
     def receptive_field(self) -> dict:
@@ -106,6 +114,37 @@ def _to_fp16(path: str) -> bytes:
     return m.SerializeToString()
 
 
+def trt_engine_folder(path: str, device_id: int, fp16: bool) -> str:
+    """Where TensorRT keeps the engines it builds for the model at ``path``: in the model cache
+    (:func:`.fit.cache_dir`), one folder per model content, precision and device, so that an
+    engine is built once, not on every run (vs-mlrt's ``engine_folder``). Shapes are told apart
+    inside it by onnxruntime, which names each engine file after its input-shape profile (one
+    model runs at several shapes: each rung's size, tiles)."""
+    import hashlib
+
+    from .fit import cache_dir
+
+    with open(path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    return str(cache_dir() / "tensorrt" / f"{digest}-{'fp16' if fp16 else 'fp32'}-gpu{device_id}")
+
+
+def provider_chain(provider: str, path: str, device_id: int = 0, fp16: bool = False) -> list:
+    """onnxruntime's providers, best first, for a resolved ``provider`` (cpu, cuda, tensorrt);
+    the CPU always comes last (the fallback)."""
+    chain: list = []
+    if provider == "tensorrt":
+        folder = trt_engine_folder(path, device_id, fp16)
+        chain.append(("TensorrtExecutionProvider", {
+            "device_id": device_id, "trt_fp16_enable": bool(fp16),
+            "trt_engine_cache_enable": True, "trt_engine_cache_path": folder,
+            "trt_timing_cache_enable": True, "trt_timing_cache_path": folder}))
+    if provider in GPU_PROVIDERS:
+        chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
+    chain.append("CPUExecutionProvider")
+    return chain
+
+
 def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = False,
                num_threads: int = 0) -> TSRModel:
     """Load and validate a zstsr ONNX model; see the module doc for ``provider`` and ``fp16``."""
@@ -122,20 +161,18 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
         explicit = False
     else:
         explicit = True
-    if provider in ("cuda", "tensorrt") and gpu_count() <= device_id:
+    if provider in GPU_PROVIDERS and gpu_count() <= device_id:
         raise ZstsrError(f"provider {provider!r} needs a CUDA GPU (device {device_id}); none was found")
 
-    chain: list = []
+    chain = provider_chain(provider, path, device_id, fp16)
     if provider == "tensorrt":
-        chain.append(("TensorrtExecutionProvider", {"device_id": device_id, "trt_fp16_enable": bool(fp16)}))
-    if provider in ("cuda", "tensorrt"):
-        chain.append(("CUDAExecutionProvider", {"device_id": device_id}))
+        os.makedirs(chain[0][1]["trt_engine_cache_path"], exist_ok=True)
+    if provider in GPU_PROVIDERS:
         if hasattr(ort, "preload_dlls"):   # CUDA/cuDNN from pip's nvidia-* wheels, if that is where they are
             try:
                 ort.preload_dlls()
             except Exception:
                 pass
-    chain.append("CPUExecutionProvider")
     use_fp16 = fp16 and provider == "cuda"
 
     so = ort.SessionOptions()
@@ -166,4 +203,22 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
     if explicit and provider == "cuda" and active != "CUDAExecutionProvider":
         raise ZstsrError("the CUDA provider failed to start (CUDA/cuDNN libraries missing?); use provider='cpu'")
     name = {"TensorrtExecutionProvider": "tensorrt", "CUDAExecutionProvider": "cuda"}.get(active, "cpu")
-    return TSRModel(sess, meta, path, name, use_fp16 or (fp16 and name == "tensorrt"))
+    return TSRModel(sess, meta, path, name, use_fp16 or (fp16 and name == "tensorrt"),
+                    (provider if explicit else "auto", device_id, fp16, num_threads))
+
+
+def _from_bytes(data: bytes, name: str, *request) -> TSRModel:
+    """A pickled :class:`TSRModel`: its bytes kept in a file named by their hash (once per process
+    and content; the file is what ``load_model`` and ``fp16`` conversion read), then loaded."""
+    import hashlib
+    import tempfile
+
+    folder = os.path.join(tempfile.gettempdir(), "zstsr-models")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{hashlib.sha256(data).hexdigest()[:20]}-{name}")
+    if not os.path.isfile(path):
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".partial")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return load_model(path, *request)

@@ -28,9 +28,9 @@ def _net_bytes_per_pixel(model) -> int:
 # clip reverses its sub-frames, and it changes the motion the net sees the most.
 ENSEMBLE = tuple((rev, k, flip) for flip in (False, True) for k in (0, 2, 1, 3) for rev in (False, True))
 ENSEMBLE_SIZES = (1, 2, 4, 8, 16)
-# 4: time reversal and a half turn. On the x2 rung (docs/BENCHMARKS.md) time reversal alone gave
-# most of the gain (fan +0.78 dB, texture +0.17, city +0.12) and 4 copies most of the rest; 8 and
-# 16 add at most 0.05 dB at 2x and 4x the net's cost.
+# 4: time reversal and a half turn. On the x2 rung time reversal alone gave most of the gain and 4
+# copies most of the rest; 8 and 16 add little at 2x and 4x the net's cost (docs/BENCHMARKS.md,
+# "TSR x2 at the coarse scale", the self-ensemble curve).
 DEFAULT_ENSEMBLE = 4
 
 

@@ -28,6 +28,7 @@ from .netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
 
 FACTORS = (2, 4, 8, 16)                              # powers of 2: one x2 in time per ladder rung
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")      # onnxruntime execution providers (.model)
+GPU_PROVIDERS = PROVIDERS[2:]                        # those that need a CUDA GPU
 PRESETS = ("fast", "paper")                          # zstsr_trainer.PRESETS (a test checks they agree)
 EXAMPLE_KINDS = ("within", "across", "both")         # the trainer's internal examples (docs/TRAINER.md)
 
@@ -84,6 +85,12 @@ class EngineOptions:
         _check_fields(self)
         return self
 
+    def load(self, path):
+        """The model at ``path`` (:func:`.model.load_model`), run as these options say."""
+        from .model import load_model
+
+        return load_model(path, self.provider, self.device_id, self.fp16)
+
 
 @dataclass(frozen=True)
 class TrainOptions:
@@ -120,6 +127,8 @@ class UpsampleOptions:
                                "of its own, so no frame mixes two shots. Lower finds more cuts; 0 turns "
                                "detection off (see docs/FOOTAGE.md).", cli="--scene-threshold", bounds=(0, 1),
                                label="the scene-cut threshold (sc_threshold, --scene-threshold)")
+    bp_iters: int = opt(1, "Spatio-temporal back-projection iterations between rungs (a prototype found 3 "
+                        "no better than 1: docs/PROTOTYPE.md).", bounds=(1, None))
     engine: EngineOptions = field(default_factory=EngineOptions)
     train: TrainOptions = field(default_factory=TrainOptions)
 

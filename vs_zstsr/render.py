@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import itertools
 import os
 import re
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from math import floor
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -259,8 +260,10 @@ class RenderSettings:
     fps: Fraction | None = None    # rate of a PNG folder without zstsr.json
     vfr: str = "convert"           # variable frame rate: convert or error (docs/FOOTAGE.md)
     assume_progressive: bool = False  # else input flagged interlaced is refused
+    allow_truncated: bool = False     # else a file shorter than its container says is refused
     options: UpsampleOptions = field(default_factory=UpsampleOptions)   # the upsampling job (.options)
     model: str | None = None       # a trained ONNX model; None: train one on each clip (and cache it)
+    chunk: int | None = None       # LTR frames rendered at once (None: the renderer's own)
 
     @property
     def factor(self) -> int:
@@ -341,21 +344,25 @@ def _same(a: Path, b: Path) -> bool:
 def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings: RenderSettings, *,
                 log: Callable[[str], None] | None = None, train_progress=None,
                 frame_bar: Callable[[int, str], object] | None = None,
-                protect: tuple[Path, ...] = (), info: io.VideoInfo | None = None) -> ClipResult:
+                protect: tuple[Path, ...] = (), info: io.VideoInfo | None = None,
+                frames: Iterable[np.ndarray] | None = None) -> ClipResult:
     """Render one clip into ``out_dir`` (which must exist). Raises ZstsrError with one clear line;
     nothing is left under the output names on failure. ``protect``: paths the outputs must not
     overwrite (the other sources of a folder render). The source goes through ``io.open_input``
     (alpha and interlaced input refused, a variable rate converted or refused, as ``settings``
-    say; docs/FOOTAGE.md) unless ``info`` is what that already returned for it."""
+    say; docs/FOOTAGE.md) unless ``info`` is what that already returned for it. ``frames``: the
+    upsampled frames made elsewhere (a ``--ray`` job, vs_zstsr/distributed.py) instead of by
+    :func:`clip_engine` and ``upsample_stream`` here."""
     from .resample import resize_spatial
-    from .stream import Renderer, upsample_stream
+    from .stream import upsample_stream
 
     settings.check()
     source = str(source)
     out_dir = Path(out_dir)
     factor = settings.factor
     vi = info or io.open_input(source, settings.fps, vfr=settings.vfr,
-                               assume_progressive=settings.assume_progressive, log=log)
+                               assume_progressive=settings.assume_progressive,
+                               allow_truncated=settings.allow_truncated, log=log)
     n = io.count_frames(source, vi)
     if n < 1:
         raise ZstsrError(f"{source}: video has no frames")
@@ -389,9 +396,10 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     common = dict(timecode=tc, metadata=meta, stream_metadata={"reel_name": reel},
                   audio=audio_src.spec if audio_src else None, color=vi.color)
 
-    read = io.frame_reader(source, vi)
-    renderer = Renderer.create(settings.model, settings.options, height=vi.height, width=vi.width,
-                               read=read, num_frames=n, log=log, progress=train_progress)
+    if frames is None:
+        renderer = clip_engine(source, vi, n, settings)(log=log, progress=train_progress)
+        renderer.chunk = settings.chunk or renderer.chunk
+        frames = upsample_stream(io.read_frames(source, vi), renderer)
 
     made_proxy_dir = False
     writers: list[io.VideoWriter] = []
@@ -399,22 +407,23 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     try:
         writers.append(io.VideoWriter(master, vi.width, vi.height, rate, vi.bit_depth, settings.codec,
                                       pix_fmt=vi.pix_fmt, gray=vi.is_gray,
-                                      profile=_MASTER_PROFILE[settings.codec], **common))
+                                      profile=_MASTER_PROFILE[settings.codec], background=True, **common))
         if proxy is not None:
             pw, ph = proxy_size(vi.width, vi.height, settings.proxy)
             if not proxy.parent.exists():
                 proxy.parent.mkdir()
                 made_proxy_dir = True
             writers.append(io.VideoWriter(proxy, pw, ph, rate, vi.bit_depth, "prores", pix_fmt=vi.pix_fmt,
-                                          gray=vi.is_gray, profile=PROXY_PROFILE, **common))
+                                          gray=vi.is_gray, profile=PROXY_PROFILE, background=True, **common))
         if audio_src is not None:
             pump = _AudioPump(audio_src, writers, Fraction(n * factor) / rate)
         bar = frame_bar(n * factor, f"render {Path(source).name}") if frame_bar else contextlib.nullcontext()
         k = 0
         with bar as b:
-            for frame in upsample_stream(io.read_frames(source, vi), renderer):
+            for frame in frames:
                 writers[0].write(frame)
-                if proxy is not None:
+                if proxy is not None:  # made from the master's stored pixels, wherever they were made
+                    frame = io.as_written(frame, writers[0].depth)
                     writers[1].write(resize_spatial(frame, writers[1].height, writers[1].width))
                 k += 1
                 if pump is not None:
@@ -439,6 +448,16 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
             pump.close()
     return ClipResult(source=source, master=str(master), proxy=str(proxy) if proxy else "",
                       frames=n * factor, rate=rate, start_timecode=tc, status="ok")
+
+
+def clip_engine(source: str | os.PathLike, vi: io.VideoInfo, n: int, settings: RenderSettings
+                ) -> functools.partial:
+    """``Renderer.create`` for this clip with the settings' model and options, to be called with
+    ``log=`` and ``progress=``; picklable, so that it can run on another machine (``--ray``)."""
+    from .stream import Renderer
+
+    return functools.partial(Renderer.create, settings.model, settings.options, height=vi.height, width=vi.width,
+                             read=io.frame_reader(source, vi), num_frames=n)
 
 
 # --------------------------------------------------------------------------------------------

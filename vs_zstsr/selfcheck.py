@@ -49,9 +49,8 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
       whole job, in one step at full size, when the net does none: see ``Ladder.direct``).
     The upper rungs never use the net here: on the space-time diagonal their proxy would be this
     same pair (the diagonal is scale-invariant), so it cannot tell them apart, and a prototype found
-    the net, at CPU budgets, helping only at the scale it was trained on (-0.05 dB one rung up,
-    -0.46 dB at full size; NOTES.md). ``method="net"`` forces the paper's recipe (the net on every
-    rung) and skips this.
+    the net, at CPU budgets, helping only at the scale it was trained on (docs/PROTOTYPE.md, "The
+    ladder"). ``method="net"`` forces the paper's recipe (the net on every rung) and skips this.
     """
     for r in ladder_plan.rungs:
         r.method, r.gain_db = "cubic", None
@@ -126,8 +125,8 @@ def first_rung_seams(models: dict, sample: np.ndarray, rung_size: tuple[int, int
 
     Why not the self-check's proxy: it is the clip halved in time, which is exactly what the
     within-dimension examples are made of, so a net trained on those wins it whether or not it
-    helps one level up (texture: +4.0 dB on the proxy, -1.2 dB on the first rung, against truth;
-    docs/BENCHMARKS.md)."""
+    helps one level up (the texture's within net won the proxy and lost the first rung, against
+    truth: docs/BENCHMARKS.md, bench_seam.py)."""
     x = _at_rung(sample, rung_size, full_size)
     if x.shape[0] < 3:
         return {}
@@ -145,9 +144,7 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
     Why two nets: which internal examples teach a clip depends on the clip, and the wrong ones
     cost dB. The aliased fan needs within-dimension examples only (mixing in across-dimension ones
     taught its net to turn it backwards, like every interpolator); the rotating texture needs the
-    across-dimension ones (within-only lost 2 dB on its first rung). See docs/BENCHMARKS.md."""
-    from .model import load_model
-
+    across-dimension ones (within-only lost on its first rung). See docs/BENCHMARKS.md."""
     total = train.budget_s or preset_budget(train.preset)
     paths = {}
     for kind in AUTO_EXAMPLES:
@@ -156,7 +153,7 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
         paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
                                 budget_s=total / len(AUTO_EXAMPLES), log=log, progress=progress,
                                 cut_threshold=cut_threshold)
-    models = {k: load_model(p, engine.provider, num_threads=0) for k, p in paths.items()}
+    models = {k: engine.load(p) for k, p in paths.items()}
     seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
     kind = min(seams, key=seams.get) if seams else "both"
     if log:

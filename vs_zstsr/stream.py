@@ -9,27 +9,27 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 """
 from __future__ import annotations
 
-import collections
-from dataclasses import dataclass, replace
+import itertools
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from . import cuts
-from .errors import ZstsrError
-from .fit import finetune_rungs, fit_model, preset_budget
-from .ladder import Ladder, plan
-from .methods import AUTO, INTERPOLATORS, METHODS, NET
-from .options import UpsampleOptions
-from .selfcheck import choose_methods, choose_pipeline, fit_and_pick, self_check_window
+from .ladder import Ladder
+from .methods import METHODS
+from .options import EngineOptions, UpsampleOptions
+from .prepare import Clip, build_ladder
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 CHUNK_BYTES = 768 * 2 ** 20
 
 
-def chunk_frames(height: int, width: int, factor: int, context: int) -> int:
+def chunk_frames(height: int, width: int, factor: int) -> int:
+    """LTR frames per chunk: its output (float32) within about CHUNK_BYTES / 4, so that memory is
+    bounded by the frame size (1080p x8: 1 frame, 360p: 8); at least 1."""
     per_frame = height * width * 3 * 4 * factor * 4
-    return int(np.clip(CHUNK_BYTES // max(1, per_frame), 2, 32))
+    return int(np.clip(CHUNK_BYTES // max(1, per_frame), 1, 32))
 
 
 @dataclass
@@ -45,91 +45,28 @@ class Renderer:
 
     @property
     def context(self) -> int:
-        return self.ladder.context
+        """LTR frames a window needs on each side of its inside: the ladder's reach, and beyond
+        it the cut detector's (:data:`.cuts.REACH`) so that the cuts within the ladder's reach are
+        decided as in the whole clip."""
+        return self.ladder.context + (cuts.REACH if self.cut_threshold > 0 else 0)
 
     @classmethod
     def create(cls, model_path: str | None, options: UpsampleOptions, *, height: int, width: int,
                read: Callable[[list[int]], np.ndarray] | None = None, num_frames: int = 0,
                log: Callable[[str], None] | None = None, progress=None,
                candidates: tuple[str, ...] = METHODS) -> "Renderer":
-        """Load (or, with ``model_path=None`` and a method that uses the net, train) the model,
-        decide each rung's method and return a renderer for ``options`` (:mod:`.options`).
-
-        ``read(indices, size=None)`` returns those LTR frames as float32 ``(n, H, W, 3)``, shrunk
-        to ``size`` = (h, w) when given (antialiased bicubic, ``resample.resize_spatial``); it is
-        needed to train and for the self-check (``method="auto"``). ``options.method``: ``auto``
-        (per-rung self-check among ``candidates``), ``net`` (the net on every rung, the paper's
-        recipe), or one interpolator on every rung without a net (:data:`.methods.INTERPOLATORS`).
-        ``options.train.finetune``: where the net takes the first rung, every rung above it gets
-        the net too, fine-tuned on that rung's own input (:func:`.fit.finetune_rungs`); the
-        training budget is shared: half for the first rung's net (when it is trained here), the
-        other half split among the rungs above.
+        """A renderer for ``options`` (:mod:`.options`): the ladder that :func:`.prepare.build_ladder`
+        builds (training the model when ``model_path`` is None and the method uses the net, the
+        self-check, fine-tuning) for a clip of ``height`` x ``width``. ``read(indices, size=None)``
+        and ``num_frames`` give its frames (:class:`.prepare.Clip`), needed to train and for the
+        self-check; ``candidates``: the methods the self-check weighs.
         """
-        from .model import load_model
-
-        options.check()
-        method, factor, engine, train = options.method, options.factor, options.engine, options.train
-        if method in INTERPOLATORS:   # asked for by name: refuse what it cannot do rather than do something else
-            INTERPOLATORS[method].require(height, width)
-        cut_threshold = options.cut_threshold
-        ladder_plan = plan(height, width, factor, "cubic" if method == AUTO else method)
-        model, rung_models = None, {}
-        upper = len(ladder_plan.rungs) - 1
-        finetune = train.finetune and method in (AUTO, NET) and upper > 0
-        budget_s, examples = train.budget_s, train.examples
-        if finetune:
-            if read is None or num_frames <= 0:
-                raise ZstsrError("fine-tuning needs the clip's frames")
-            budget_s = (budget_s or preset_budget(train.preset)) / 2
-        if method in (AUTO, NET):
-            window = None
-            if model_path is None:
-                if read is None or num_frames <= 0:
-                    raise ZstsrError("training a model needs the clip's frames")
-                if (examples or AUTO) == AUTO:
-                    window = self_check_window(read, num_frames, cut_threshold)
-                    model_path, examples = fit_and_pick(
-                        read, num_frames, ladder_plan.rungs[0].size, (height, width), window,
-                        replace(train, budget_s=budget_s), engine, log=log, progress=progress,
-                        cut_threshold=cut_threshold)
-                else:
-                    model_path = fit_model(read, num_frames, ladder_plan.rungs[0].size, preset=train.preset,
-                                           budget_s=budget_s, examples=examples, output=train.output, log=log,
-                                           progress=progress, cut_threshold=cut_threshold)
-            model = load_model(model_path, engine.provider, engine.device_id, engine.fp16, num_threads=0)
-            if method == AUTO:
-                if read is None or num_frames <= 0:
-                    raise ZstsrError("the self-check needs the clip's frames (or pass method='net')")
-                if window is None:
-                    window = self_check_window(read, num_frames, cut_threshold)
-                chosen = choose_pipeline(ladder_plan, model, window, options, log=log, candidates=candidates)
-                if chosen is None:      # too few frames to halve twice: the first rung's proxy alone
-                    chosen = choose_methods(ladder_plan, model, window, (height, width), log=log,
-                                            tilesize=engine.tilesize, candidates=candidates,
-                                            ensemble=engine.ensemble)
-                ladder_plan = chosen
-            if finetune and ladder_plan.rungs[0].method == NET:
-                for r in ladder_plan.rungs[1:]:
-                    r.method = NET
-                paths = finetune_rungs(model_path, ladder_plan, read, num_frames, engine, budget_s=budget_s / upper,
-                                       preset=train.preset, examples=examples, log=log, progress=progress,
-                                       cut_threshold=cut_threshold)
-                rung_models = {j: load_model(p, engine.provider, engine.device_id, engine.fp16, num_threads=0)
-                               for j, p in paths.items()}
-            elif finetune and log:
-                log("no fine-tuning: the net did not take the first rung")
-        ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,
-                        flow_fallback=None if method in INTERPOLATORS else "cubic", log=log)
+        ladder = build_ladder(model_path, options, Clip(height, width, read, num_frames), log=log,
+                              progress=progress, candidates=candidates)
         if log:
-            if ladder.direct:
-                log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{factor} at full size "
-                    "+ back-projection")
-            else:
-                log(f"ladder: {ladder_plan.describe()}")
-            if model is not None and not ladder_plan.uses_net:
-                log("the net did not beat interpolation on this clip's own examples: "
-                    f"using {ladder_plan.rungs[0].method} interpolation + back-projection")
-        return cls(ladder, chunk_frames(height, width, factor, ladder.context), log, cut_threshold)
+            for note in inert_options(options, ladder):
+                log(note)
+        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
@@ -137,13 +74,13 @@ class Renderer:
         Each shot in the window is run through the ladder on its own, so no output frame reads
         a frame of another shot; a shot's ends are handled like the clip's ends. ``cut_at``: the
         window indices where a new shot starts (e.g. from VapourSynth's ``_SceneChangePrev``
-        props); None: detect them (:func:`.cuts.detect`, pairwise, so every window of a clip
-        finds the same cuts and chunked rendering still equals whole-clip rendering).
+        props); None: detect them (:meth:`cuts`: a window with :attr:`context` frames each side
+        finds the cuts the whole clip has, so chunked rendering equals whole-clip rendering).
         """
         if lead < 0 or count < 1 or lead + count > window.shape[0]:
             raise ValueError(f"bad window slice {lead}+{count} of {window.shape[0]} frames")
         if cut_at is None:
-            cut_at = cuts.detect(window, self.cut_threshold)
+            cut_at = self.cuts(window, lead, count)
         parts = []
         for a, b in cuts.segments(window.shape[0], cut_at):
             lo, hi = max(a, lead), min(b, lead + count)
@@ -151,35 +88,89 @@ class Renderer:
                 parts.append(self.ladder.run(window[a:b], keep=(lo - a, hi - lo)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def cuts(self, window: np.ndarray, lead: int, count: int) -> list[int]:
+        """The detected cuts (window indices) that matter to the inside ``lead .. lead+count-1``:
+        those within the ladder's reach of it. Further out a decision may lack its neighbourhood
+        (:data:`.cuts.REACH`), and it would not change the inside anyway."""
+        reach = self.ladder.context
+        return [k for k in cuts.detect(window, self.cut_threshold) if lead - reach < k < lead + count + reach]
+
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
         """The LTR frames ``[a, b)`` a chunk ``[first, first+count)`` must be given."""
         return max(0, first - self.context), min(total, first + count + self.context)
 
 
+def inert_options(options: UpsampleOptions, ladder: Ladder) -> list[str]:
+    """A line for each engine option that was asked for and has no effect on this ladder."""
+    e, model, notes = options.engine, ladder.model, []
+    uses_net = model is not None and ladder.plan.uses_net
+    if e.fp16 and not uses_net:
+        notes.append("fp16 has no effect: no net runs on this clip")
+    elif e.fp16 and not model.fp16:
+        notes.append(f"fp16 has no effect on the {model.provider} provider (half precision runs on CUDA and TensorRT)")
+    changed = [k for k, v in (("tilesize", e.tilesize), ("overlap", e.overlap)) if v]
+    if not uses_net and e.ensemble != EngineOptions.ensemble:
+        changed.append("ensemble")
+    if changed and not uses_net:
+        notes.append(f"{', '.join(changed)} {'has' if len(changed) == 1 else 'have'} no effect: no net runs on this clip")
+    return notes
+
+
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
                     ) -> Iterator[np.ndarray]:
-    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory."""
+    """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    if renderer.ladder.streams:
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold)
+        return
+    for window, lead, count in stream_chunks(frames, renderer, reuse=True):
+        yield from renderer.render(window, lead, count)
+
+
+def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) -> np.ndarray:
+    """The HTR frames of LTR frames ``lead .. lead+count-1`` of a window from :func:`stream_chunks`,
+    exactly as :func:`upsample_stream` gives them for the whole clip: a ladder that streams runs
+    its streamed form over the window (the same arithmetic, frame by frame; the window's context
+    covers its reach), any other :meth:`Renderer.render`."""
+    if renderer.ladder.streams:
+        f = renderer.factor
+        out = renderer.ladder.stream(iter(window), renderer.cut_threshold)
+        return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
+    return renderer.render(window, lead, count)
+
+
+def stream_chunks(frames: Iterable[np.ndarray], renderer: Renderer, reuse: bool = False
+                  ) -> Iterator[tuple[np.ndarray, int, int]]:
+    """The chunks of a stream of LTR frames in order, as ``(window, lead, count)`` for
+    :meth:`Renderer.render`: chunks of ``renderer.chunk`` frames, each window carrying
+    ``renderer.context`` frames each side (cut short at the clip's ends). One pass over
+    ``frames``, holding one window; the chunking of local and distributed renders alike
+    (``vs_zstsr/distributed.py`` ships each window to a worker). The frames live in one array of
+    the largest window (no second copy: at 4K a window is GBs); ``reuse``: each window is a view
+    of it, valid until the next one is asked for, else a copy."""
     ctx, step = renderer.context, renderer.chunk
-    buf: collections.deque = collections.deque()  # LTR frames from index `base` on
-    base = 0      # clip index of buf[0]
-    done = 0      # LTR frames whose output has been yielded
+    win = None    # LTR frames from clip index `base` on, `n` of them
+    base = n = 0
+    done = 0      # LTR frames whose chunk has been handed out
     it = iter(frames)
     ended = False
     while True:
-        while not ended and len(buf) < (done - base) + step + ctx:
+        while not ended and n < (done - base) + step + ctx:
             f = next(it, None)
             if f is None:
                 ended = True
             else:
-                buf.append(f)
-        have = base + len(buf)
+                if win is None:
+                    win = np.empty((step + 2 * ctx,) + np.shape(f), np.float32)
+                win[n] = f
+                n += 1
+        have = base + n
         if done >= have:
             break
         count = min(step, have - done)
-        window = np.stack(buf)
-        lead = done - base
-        yield from renderer.render(window, lead, count)
+        yield (win[:n] if reuse else win[:n].copy()), done - base, count
         done += count
-        while base < done - ctx:  # drop what no later chunk needs as context
-            buf.popleft()
-            base += 1
+        drop = max(0, done - ctx - base)   # what no later chunk needs as context
+        for k in range(n - drop):          # forwards, frame by frame: no temporary copy
+            win[k] = win[k + drop]
+        n, base = n - drop, base + drop

@@ -3,11 +3,15 @@
  * `core.zstsr.Upsample(clip, 8)` without importing anything. The filter itself is Python
  * (vs_zstsr.filter); this library only forwards to it.
  *
- *   Upsample(clip:vnode;factor:int:opt;model:data:opt;provider:data:opt;device_id:int:opt;
- *            num_streams:int:opt;fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;)
- *       If this core has no implementation yet, imports vs_zstsr.filter through the Python C API
- *       and calls its _register_core(), which calls SetImpl on the current core. Then calls the
- *       stored implementation with the same arguments and returns its clip.
+ *   Upsample(clip:vnode;factor:int:opt;...)
+ *       The arguments of vs_zstsr.filter.upsample: when the plugin is loaded, the shim asks
+ *       Python for them (vs_zstsr.filter.shim_signature(), made from that function's signature),
+ *       so an option added to the Python filter needs no change here (tests/test_filter.py checks
+ *       the registered string). Without an importable vs_zstsr it registers FALLBACK_ARGS, and
+ *       Upsample then says why it cannot run. If this core has no implementation yet, imports
+ *       vs_zstsr.filter through the Python C API and calls its _register_core(), which calls
+ *       SetImpl on the current core. Then calls the stored implementation with the same
+ *       arguments and returns its clip.
  *   SetImpl(impl:func;)
  *       Stores the implementation for this core (VapourSynthPluginInit2 runs once per core, so
  *       each core has its own State).
@@ -29,6 +33,9 @@
 
 #define PY_MODULE "vs_zstsr.filter"
 #define PY_REGISTER "_register_core"
+#define PY_SIGNATURE "shim_signature"
+/* Registered when Python cannot give the arguments: Upsample(clip, factor) then reports why. */
+#define FALLBACK_ARGS "clip:vnode;factor:int:opt;"
 
 /* ---- the few Python C API functions we need, found at run time ---- */
 typedef void PyObject;
@@ -176,6 +183,24 @@ static int register_from_python(char *err, size_t size) {
     return rc;
 }
 
+/* The argument string from vs_zstsr.filter.shim_signature() (malloc'd), or NULL. */
+static char *python_signature(void) {
+    if (!load_python_api()) return NULL;
+    char *out = NULL;
+    int gil = py.gil_ensure();
+    PyObject *mod = py.import_module(PY_MODULE);
+    PyObject *fn = mod ? py.getattr_string(mod, PY_SIGNATURE) : NULL;
+    PyObject *res = fn ? py.call_noargs(fn) : NULL;
+    const char *sig = res ? py.as_utf8(res) : NULL;
+    if (sig) out = strdup(sig);
+    else py.err_clear();
+    if (res) py.decref(res);
+    if (fn) py.decref(fn);
+    if (mod) py.decref(mod);
+    py.gil_release(gil);
+    return out;
+}
+
 static void VS_CC upsample_create(const VSMap *in, VSMap *out, void *userData, VSCore *core, const VSAPI *vsapi) {
     State *st = (State *)userData;
     char msg[1024];
@@ -253,11 +278,9 @@ VS_EXTERNAL_API(void) VapourSynthPluginInit2(VSPlugin *plugin, const VSPLUGINAPI
     vspapi->configPlugin("org.zstsr.upsample", "zstsr",
                          "Zero-shot temporal super-resolution (Across Scales & Across Dimensions)",
                          VS_MAKE_VERSION(1, 0), VAPOURSYNTH_API_VERSION, 0, plugin);
-    vspapi->registerFunction("Upsample",
-                             "clip:vnode;factor:int:opt;model:data:opt;provider:data:opt;device_id:int:opt;"
-                             "num_streams:int:opt;fp16:int:opt;tilesize:int:opt;overlap:int:opt;method:data:opt;"
-                             "ensemble:int:opt;finetune:int:opt;sc:int:opt;sc_threshold:float:opt;",
-                             "clip:vnode;", upsample_create, st, plugin);
+    char *args = python_signature();
+    vspapi->registerFunction("Upsample", args ? args : FALLBACK_ARGS, "clip:vnode;", upsample_create, st, plugin);
+    free(args);
     vspapi->registerFunction("SetImpl", "impl:func;", "", set_impl_create, st, plugin);
     /* No VSCore here, so the state is tied to the core's lifetime in SetImpl (addLogHandler's free
      * callback). A core on which SetImpl never runs keeps its few bytes of State. */

@@ -1,0 +1,71 @@
+"""Where the time of the no-net path goes at 1080p: CPU seconds per output frame of each stage.
+
+    python benchmarks/stages_hd.py [--frames 4] [--size 1080p]
+
+On the textured pan (hd_clips.py), x8: MVTools FlowFPS as zstsr runs it (in this process, and in
+the worker process of vs_zstsr/native.py, whose frames cross a pipe), then each step after it:
+clip and back-projection, quantizing, the pixel-format conversion and the encoders (FFV1, ffvhuff).
+CPU time (all threads, and the worker's) rather than wall time: the machine is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from fractions import Fraction
+
+import numpy as np
+
+from hd_clips import SIZES, pan_frames
+
+
+def cpu_children() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=SIZES, default="1080p")
+    ap.add_argument("--frames", type=int, default=4)
+    args = ap.parse_args()
+    import av
+
+    from vs_zstsr import baselines, direct, io, native
+
+    h, w = SIZES[args.size]
+    x = np.stack(list(pan_frames(h, w, args.frames)))
+    n = args.frames * 8
+    rows = []
+
+    def stage(name, fn):
+        t0, c0 = time.process_time(), cpu_children()
+        out = fn()
+        rows.append((name, (time.process_time() - t0 + cpu_children() - c0) / n))
+        print(f"{name:58s} {1000 * rows[-1][1]:7.1f} ms CPU per output frame", flush=True)
+        return out
+
+    outs = stage("MVTools FlowFPS, in this process (RGB<->YUV included)",
+                 lambda: list(baselines.peer_frames(x, 8, "flowfps", Fraction(30))))
+    stage("MVTools FlowFPS in the worker process, frames through a pipe",
+          lambda: (list(baselines.peer_stream(x, 8, "flowfps", Fraction(30))), native.pool().close()))
+    stage("back-projection and clip (streamed, vs_zstsr/direct.py)",
+          lambda: list(direct.stream(iter(x), 8, "flow", peer=lambda s, k: (y.copy() for y in outs))))
+    data = stage("quantize to 8 bits (io.quantize)", lambda: [io.quantize(y, 8) for y in outs])
+    img = [av.VideoFrame.from_ndarray(d, format="rgb24") for d in data]
+    for pf in ("bgr0", "yuv420p"):
+        stage(f"rgb24 -> {pf} (swscale)", lambda: [f.reformat(format=pf, threads=1) for f in img])
+    for codec, pf, path in (("ffv1", "bgr0", "/tmp/zstsr_stages.mkv"), ("ffv1", "yuv420p", "/tmp/zstsr_stages.mkv"),
+                            ("ffvhuff", None, "/tmp/zstsr_stages.nut")):
+        def write():
+            with io.VideoWriter(path, w, h, Fraction(240), 8, codec, pix_fmt=pf) as wr:
+                for y in outs:
+                    wr.write(y)
+        stage(f"VideoWriter {codec} {pf or 'rgb24'} (quantize, convert, encode)", write)
+    print("| stage | ms CPU per output frame |\n|---|---|")
+    for name, s in rows:
+        print(f"| {name} | {1000 * s:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""The streamed no-net path (vs_zstsr/direct.py): the same frames as the whole-clip arrays, read lazily."""
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from vs_zstsr import cuts, direct, io
+from vs_zstsr.backprojection import temporal_backproject
+from vs_zstsr.ladder import Ladder, plan
+from vs_zstsr.methods import flow_available
+from vs_zstsr.resample import temporal_interpolate
+
+
+def _clip(t=9, h=40, w=48, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.random((h, w + 3 * t, 3), dtype=np.float32)
+    return np.stack([base[:, 3 * i:3 * i + w] for i in range(t)])
+
+
+class _Counting:
+    """An iterator over frames that remembers how many were taken."""
+
+    def __init__(self, frames):
+        self.frames, self.taken = frames, 0
+
+    def __iter__(self):
+        for f in self.frames:
+            self.taken += 1
+            yield f
+
+
+@pytest.mark.parametrize("kernel", direct.KERNELS)
+@pytest.mark.parametrize("backproject", [True, False])
+def test_kernels_equal_the_whole_clip_arrays(kernel, backproject):
+    x = _clip()
+    want = temporal_interpolate(x, 8, kernel)
+    if backproject:
+        want = temporal_backproject(want, x, 8)
+    got = np.stack(list(direct.stream(iter(x), 8, kernel, backproject=backproject)))
+    np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-6, rtol=0)
+
+
+def test_reads_only_a_few_frames_ahead():
+    x = _clip(t=30)
+    src = _Counting(x)
+    out = direct.stream(iter(src), 4, "cubic")
+    for _ in range(4 * 10):
+        next(out)
+    assert src.taken <= 10 + 2 + 1   # cubic reaches 2 frames ahead
+
+
+def test_a_cut_splits_the_clip_into_shots():
+    a, b = _clip(t=5, seed=1), _clip(t=6, seed=2) * 0.2 + 0.7
+    x = np.concatenate([a, b])
+    assert cuts.detect(x, 0.2) == [5]
+    got = np.stack(list(direct.stream(iter(x), 4, "cubic", cut_threshold=0.2)))
+    want = np.concatenate([temporal_backproject(temporal_interpolate(s, 4, "cubic"), s, 4) for s in (a, b)])
+    np.testing.assert_allclose(got, np.clip(want, 0, 1), atol=1e-6, rtol=0)
+
+
+@pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
+def test_flow_in_segments_equals_flow_on_the_whole_clip():
+    from vs_zstsr.baselines import interpolate, peer_frames
+
+    x = _clip(t=9, h=48, w=64)
+    want = interpolate(x, 4, "flowfps", Fraction(30), backproject=True)
+    src = _Counting(x)
+    out = direct.stream(iter(src), 4, "flow", segment=3,
+                        peer=lambda seg, keep: peer_frames(seg, 4, "flowfps", Fraction(30), keep))
+    got = [next(out) for _ in range(4)]
+    assert src.taken <= 3 + direct.PEER_CONTEXT
+    got = np.stack(got + list(out))
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("method", ["linear", "cubic", "flow"])
+def test_ladder_stream_equals_ladder_run(method):
+    if method == "flow" and not flow_available():
+        pytest.skip("needs VapourSynth and MVTools")
+    x = _clip(t=7)
+    ladder = Ladder(plan(40, 48, 8, method))
+    assert ladder.direct
+    np.testing.assert_allclose(np.stack(list(ladder.stream(iter(x)))), ladder.run(x), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("codec", ["ffv1", "png"])
+def test_background_writer_writes_what_the_plain_one_does(tmp_path, codec):
+    x = _clip(t=5)
+    ext = ".mkv" if codec == "ffv1" else "/"
+    for bg in (False, True):
+        assert io.write_video(tmp_path / f"o{bg}{ext}", iter(x), Fraction(24), background=bg) == 5
+    a, b = (io.read_video(tmp_path / f"o{bg}{ext}")[1] for bg in (False, True))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_background_writer_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "o.mkv"
+    with pytest.raises(RuntimeError):
+        with io.VideoWriter(target, 48, 40, Fraction(24), background=True) as w:
+            w.write(_clip(t=1)[0])
+            raise RuntimeError("stop")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("depth", [8, 10, 16])
+def test_ffvhuff_is_lossless(tmp_path, depth):
+    x = _clip(t=2, h=15, w=21)      # odd sizes too
+    io.write_video(tmp_path / "o.nut", iter(x), Fraction(24000, 1001), bit_depth=depth, codec="ffvhuff")
+    info, y = io.read_video(tmp_path / "o.nut")
+    assert info.rate == Fraction(24000, 1001)
+    assert info.codec == "ffvhuff"
+    scale = 255 if depth == 8 else 65535
+    np.testing.assert_allclose(y, np.floor(x * scale + 0.5) / scale, atol=1e-6 if depth == 8 else 1e-3 / 65535 + 1 / 1023)
+
+
+def test_last_step_to_full_size_group_by_group():
+    from vs_zstsr.backprojection import spatiotemporal_backproject, spatiotemporal_backproject_groups
+    rng = np.random.default_rng(0)
+    big, small = rng.random((7, 32, 48, 3), dtype=np.float32), rng.random((56, 16, 24, 3), dtype=np.float32)
+    whole = spatiotemporal_backproject(small, big, 8)
+    np.testing.assert_allclose(spatiotemporal_backproject_groups(small, big, 8, 2, 4), whole[16:48], atol=1e-6)
+
+
+def test_large_frame_ladder_windows_equal_the_whole_clip():
+    """A plan whose last step is the spatial back-projection to full size (large frames)."""
+    from vs_zstsr.ladder import LadderPlan, Rung
+    x = _clip(t=9, h=32, w=48)
+    ladder = Ladder(LadderPlan(4, [Rung((8, 12), 1), Rung((16, 24), 2)], size=(32, 48), padded=(32, 48)),
+                    direct=False)
+    whole = ladder.run(x)
+    parts = [ladder.run(x[max(0, s - ladder.context):s + 3 + ladder.context],
+                        keep=(s - max(0, s - ladder.context), 3)) for s in (0, 3, 6)]
+    np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-6)

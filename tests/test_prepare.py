@@ -1,0 +1,55 @@
+"""The three steps that build a ladder (vs_zstsr/prepare.py), each on its own."""
+import numpy as np
+import pytest
+
+from vs_zstsr import prepare
+from vs_zstsr.errors import ZstsrError
+from vs_zstsr.ladder import plan
+from vs_zstsr.options import EngineOptions, TrainOptions, UpsampleOptions
+from vs_zstsr.resample import rect_downsample, temporal_interpolate
+
+
+def _ltr(t=24, h=64, w=96):
+    from conftest import moving_blob_htr
+
+    return rect_downsample(moving_blob_htr(t * 8, h, w, speed=0.4), 8)
+
+
+def test_the_budget_is_split_only_when_fine_tuning():
+    p8, p2 = plan(64, 96, 8), plan(64, 96, 2)
+    opts = TrainOptions(budget_s=120.0, finetune=True)
+    assert prepare.split_budget(opts, p8, True) == (60.0, 30.0)          # half, then half over 2 rungs
+    assert prepare.split_budget(opts, p8, False) == (120.0, 0.0)
+    assert prepare.split_budget(TrainOptions(), p8, False) == (None, 0.0)  # the preset's
+    assert not prepare.wants_finetune(UpsampleOptions(factor=2, train=opts), p2)      # no rung above
+    assert not prepare.wants_finetune(UpsampleOptions(method="cubic", train=opts), p8)
+    assert prepare.wants_finetune(UpsampleOptions(train=opts), p8)
+
+
+def test_train_keeps_a_given_model_and_needs_frames_otherwise():
+    opts = UpsampleOptions(train=TrainOptions(examples="within"))
+    t = prepare.train("m.onnx", plan(64, 96, 8), opts, prepare.Clip(64, 96), None)
+    assert (t.path, t.examples, t.window) == ("m.onnx", "within", None)
+    with pytest.raises(ZstsrError, match="training a model needs the clip's frames"):
+        prepare.train(None, plan(64, 96, 8), opts, prepare.Clip(64, 96), None)
+
+
+def test_select_keeps_a_harmful_net_off_and_finetune_then_does_nothing():
+    class Noisy:   # cubic plus noise: worse than cubic alone
+        receptive_field = {"frames": 2, "pixels": 2}
+        metadata = {}
+
+        def run(self, clip):
+            x = temporal_interpolate(clip, 2, "cubic")
+            return x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
+
+    ltr = _ltr()
+    clip = prepare.Clip(64, 96, lambda idx, size=None: ltr[list(idx)], len(ltr))
+    opts = UpsampleOptions(engine=EngineOptions(ensemble=1))
+    p = prepare.select(plan(64, 96, 8), Noisy(), opts, clip, candidates=("net", "cubic", "linear"))
+    assert p.rungs[0].method in ("cubic", "linear") and p.rungs[0].gain_db < 0
+    logs = []
+    assert prepare.finetune(prepare.Trained("m.onnx"), p, opts, clip, 10.0, log=logs.append) == {}
+    assert logs == ["no fine-tuning: the net did not take the first rung"]
+    with pytest.raises(ZstsrError, match=r"the self-check needs the clip's frames \(or pass method='net'\)"):
+        prepare.select(plan(64, 96, 8), Noisy(), opts, prepare.Clip(64, 96))

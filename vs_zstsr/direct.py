@@ -1,0 +1,200 @@
+"""Interpolation x N with temporal back-projection, streamed group by group: the no-net path.
+
+When no rung uses the net, `zstsr upsample` and `render` interpolate the clip x N at full size and
+back-project (``Ladder.direct``), and `zstsr baseline` runs a peer the same way. Each output group
+of N frames reads only a few LTR frames around its own (cubic two each side, linear one, MVTools
+flow one: its vectors join neighbouring frames) and back-projection reads the group itself. So the
+clip is read once, only those few frames are kept, and output frames are yielded as they are made:
+memory is a few frames whatever the clip's length, and nothing is computed twice (the chunked
+ladder recomputed every chunk's context, which at 1080p cost more than the chunk itself).
+
+* Kernels (``nearest`` = repeat, ``linear``, ``cubic``): interpolation and back-projection are both
+  linear in the LTR frames, so each output frame is one fixed combination of at most 5 of them,
+  done in float32 in place: ``out_p = sum_j (w_pj - mean_p w_pj + [j = i]) x_j``. The same sums as
+  :func:`.resample.temporal_interpolate` then :func:`.backprojection.temporal_backproject`, within
+  float32 rounding.
+* Peers (flow, minterpolate): run on segments of LTR frames sized from the frame size
+  (:func:`segment_frames`), each with :data:`PEER_CONTEXT` frames of context each side, asking only
+  for the segment's own output frames; back-projection then goes group by group.
+
+Shots (scene cuts, :mod:`.cuts`) end a segment and clamp the kernels, as the clip's ends do.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from . import cuts
+from .resample import KERNELS, resize_weights
+
+# LTR frames a peer segment holds (its inside and context): bounds memory by the frame size.
+SEGMENT_BYTES = 1 << 30
+# Frames each side of a segment that make its inside equal to the peer run on the whole clip: an
+# output between frames i and i+1 reads their vectors, which MVTools estimates from those two frames
+# alone (tests/test_direct.py checks the equality); minterpolate also reads one frame each side.
+PEER_CONTEXT = 2
+
+Peer = Callable[[np.ndarray, tuple[int, int]], Iterator[np.ndarray]]
+
+
+def segment_frames(height: int, width: int) -> int:
+    """Inside frames of a peer segment at this frame size (4K: 8, 1080p: 40, capped at 64)."""
+    return int(np.clip(SEGMENT_BYTES // (height * width * 3 * 4) - 2 * PEER_CONTEXT, 4, 64))
+
+
+class _Frames:
+    """LTR frames by index, read from a stream when first asked for and forgotten once behind;
+    finds the shots as it reads (:class:`.cuts.StreamDetector`: the cuts :func:`.cuts.detect`
+    finds in the whole clip, each decided :data:`.cuts.REACH` frames later, so spans read that
+    much ahead)."""
+
+    def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float):
+        self._it, self._buf = iter(frames), {}
+        self._cuts = cuts.StreamDetector(cut_threshold) if cut_threshold and cut_threshold > 0 else None
+        self.n, self.ended = 0, False     # frames read so far; whether the stream is over
+        self._starts = [0]                # first frame of each shot seen so far
+
+    def _read_to(self, i: int) -> None:
+        while self.n <= i and not self.ended:
+            f = next(self._it, None)
+            if f is None:
+                self.ended = True
+                if self._cuts:
+                    self._starts += self._cuts.end()
+                break
+            f = np.asarray(f, np.float32)
+            if self._cuts:
+                self._starts += self._cuts.push(f)
+            self._buf[self.n] = f
+            self.n += 1
+
+    def has(self, i: int) -> bool:
+        self._read_to(i)
+        return i < self.n
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        self._read_to(i)
+        return self._buf[i]
+
+    def span(self, i: int, before: int, after: int) -> tuple[int, int, int]:
+        """(shot start, lo, hi): frames ``[lo, hi)`` of frame ``i``'s shot within ``before`` /
+        ``after`` frames of it (reading ahead as needed)."""
+        self._read_to(i + after + (cuts.REACH if self._cuts else 0))   # the cuts up to i + after decided
+        start = max(s for s in self._starts if s <= i)
+        stop = min((s for s in self._starts if s > i), default=self.n)
+        return start, max(start, i - before), min(stop, i + after + 1, self.n)
+
+    def forget_before(self, i: int) -> None:
+        for k in [k for k in self._buf if k < i]:
+            del self._buf[k]
+
+
+@functools.lru_cache(maxsize=8)
+def _kernel_taps(kernel: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets ``(factor, taps)`` from group ``i``'s LTR frame and their weights, away from any
+    edge: the rows of one inner group of :func:`.resample.resize_weights` (the same numbers)."""
+    n = 8                                              # cubic reaches 2 frames: group 4 is inner
+    idx, w = resize_weights(n, n * factor, kernel, antialias=False)
+    rows = slice(4 * factor, 5 * factor)
+    live = np.any(w[rows] != 0, axis=0)
+    return idx[rows][:, live] - 4, w[rows][:, live]
+
+
+def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backproject: bool
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (absolute indices) and float32 weights ``(factor, frames)`` of group ``i``'s output,
+    its taps clamped to ``[lo, hi)``, with back-projection folded in."""
+    off, w = _kernel_taps(kernel, factor)
+    cols = np.clip(i + off, lo, hi - 1)
+    frames = np.unique(cols)
+    mat = np.zeros((factor, len(frames)))
+    for p in range(factor):
+        for c, wt in zip(cols[p], w[p]):
+            mat[p, np.searchsorted(frames, c)] += float(wt)
+    if backproject:   # + (x_i - the group's mean): the group then averages to x_i
+        mat -= mat.mean(axis=0, keepdims=True)
+        mat[:, np.searchsorted(frames, i)] += 1.0
+    return frames, mat.astype(np.float32)
+
+
+def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer | None = None,
+           backproject: bool = True, clip: bool = True, cut_threshold: float = 0.0,
+           segment: int = 16) -> Iterator[np.ndarray]:
+    """Yield the ``factor`` output frames of each LTR frame in turn (float32 ``(H, W, 3)``).
+
+    ``method``: a kernel of :data:`KERNELS`, or ``peer``: then ``peer(ltr, (lead, count))`` yields
+    the output frames of LTR frames ``lead .. lead+count-1`` of the segment ``ltr`` (e.g.
+    :func:`.baselines.peer_frames`); ``segment`` inside frames per call (:func:`segment_frames`).
+    ``backproject``: each group then averages back to its LTR frame; ``clip``: to [0, 1].
+    ``cut_threshold``: scene-cut detection (0: none); each shot is done as a clip of its own.
+    """
+    src = _Frames(frames, cut_threshold)
+    if method in KERNELS:
+        yield from _kernel_stream(src, factor, method, backproject, clip)
+    else:
+        if peer is None:
+            raise ValueError(f"method {method!r} needs a peer")
+        yield from _peer_stream(src, factor, peer, backproject, clip, segment)
+
+
+def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, clip: bool):
+    reach = int(np.abs(_kernel_taps(kernel, factor)[0]).max())
+    i = 0
+    while src.has(i):
+        _, lo, hi = src.span(i, reach, reach)
+        idx, mat = group_weights(kernel, factor, i, lo, hi, backproject)
+        xs = [src[j] for j in idx]
+        tmp = np.empty_like(xs[0])
+        for p in range(factor):
+            out = None
+            for x, wt in zip(xs, mat[p]):
+                if wt == 0:
+                    continue
+                if out is None:
+                    out = np.multiply(x, wt)
+                else:
+                    np.add(out, np.multiply(x, wt, out=tmp), out=out)
+            if out is None:
+                out = np.zeros_like(xs[0])
+            if clip:
+                np.clip(out, 0.0, 1.0, out=out)
+            yield out
+        src.forget_before(i + 1 - reach)
+        i += 1
+
+
+def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int):
+    ctx, a = PEER_CONTEXT, 0
+    while src.has(a):
+        start, _, end = src.span(a, 0, segment - 1 + ctx)     # a's shot, read up to the segment's context
+        b = min(end, a + segment)
+        lo, hi = max(start, a - ctx), min(end, b + ctx)
+        seg = np.stack([src[j] for j in range(lo, hi)])
+        if hi - lo < 2:   # a one-frame shot: nothing to estimate motion from; repeat it
+            outs = (seg[0].copy() for _ in range(factor))
+        else:
+            outs = peer(seg, (a - lo, b - a))
+        del seg
+        group: list[np.ndarray] = []
+        for g in range(a, b):
+            seen, group = group, []
+            for _ in range(factor):   # a peer may hand out one array again (repeated end frames)
+                y = next(outs)
+                group.append(y.copy() if any(y is z for z in seen + group) else y)
+            if backproject:
+                total = group[0].astype(np.float32, copy=True)
+                for y in group[1:]:
+                    np.add(total, y, out=total)
+                err = np.subtract(src[g], np.divide(total, np.float32(factor), out=total), out=total)
+            for y in group:
+                if backproject:
+                    np.add(y, err, out=y)
+                if clip:
+                    np.clip(y, 0.0, 1.0, out=y)
+                yield y
+        if next(outs, None) is not None:   # also lets a worker's stream end cleanly (native.py)
+            raise ValueError("the peer gave more frames than asked for")
+        src.forget_before(b - ctx)
+        a = b
