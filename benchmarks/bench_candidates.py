@@ -78,7 +78,7 @@ def measure(clip: str, args) -> dict:
     from vs_zstsr.fit import cached_model_path, fit_model
     from vs_zstsr.model import load_model
     from vs_zstsr.options import TrainOptions, UpsampleOptions
-    from vs_zstsr.selfcheck import choose_methods, first_rung_seams, self_check_window
+    from vs_zstsr.selfcheck import first_rung_seams, self_check_window
     from vs_zstsr.stream import Renderer
 
     factor = FACTOR.get(clip, 8)
@@ -172,13 +172,6 @@ def measure(clip: str, args) -> dict:
         add("auto", out, None, time.perf_counter() - t0)
         rec["auto_log"] = logs
         rec["auto_plan"] = {"direct": renderer.ladder.direct, "methods": [r.method for r in renderer.ladder.plan.rungs]}
-        # what the selector before issue 14 chose (the net of the lower seam, the first rung's proxy,
-        # the full-size ranking, cubic above the net, one interpolation at full size without it)
-        kept = next((k for k in ("within", "both") if f"-> the {k} net" in " ".join(logs)), None)
-        if kept:
-            old = choose_methods(ladder.plan(*full, factor), load_model(nets[kept], "cpu"), window, full, ensemble=netrun.DEFAULT_ENSEMBLE)
-            rec["old_auto"] = (f"{kept} net + {old.rungs[1].method} above" if old.uses_net
-                               else f"direct {old.rungs[0].method}")
         print("\n".join(logs))
     return rec
 
@@ -216,6 +209,21 @@ def proxies(window: np.ndarray, full, rung, model) -> dict:
             row[m] = float(np.mean([psnr(a, b) for a, b in zip(y, hi)]))
         out[name] = row
     return out
+
+
+def before_issue_14(rec: dict) -> str | None:
+    """The pick of the selector issue 14 replaced, from the recorded proxies: the kept net on the
+    first rung where it beat the best interpolator on the first rung's proxy by 0.05 dB, and then
+    cubic above it (the fixed rule); else the full-size ranking's interpolator x N at full size."""
+    logs = " ".join(rec.get("auto_log", []))
+    kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
+    proxy = rec.get("proxy", {}).get(kept) if kept else None
+    if not proxy or "rung" not in proxy or "full" not in proxy:
+        return None
+    rung, full = proxy["rung"], proxy["full"]
+    if rung.get("net", -1e9) - max(v for k, v in rung.items() if k != "net") >= 0.05:
+        return f"{kept} net + cubic above"
+    return "direct " + max((k for k in full if k != "net"), key=full.get)
 
 
 def selectors(records: list[dict]) -> str:
@@ -257,12 +265,12 @@ def report(records: list[dict], write: bool) -> None:
     regrets, real = {}, []
     for rec in records:
         c = rec["candidates"]
-        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer minterpolate")
-                and not k.startswith("peer repeat")}
+        # auto's candidates (the residual over flow is measured here, not yet one of them)
+        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer") and "over flow" not in k}
         best = max(cand, key=lambda k: cand[k]["psnr"])
         peers = {k: v for k, v in c.items() if k.startswith("peer")}
         best_peer = max(peers, key=lambda k: peers[k]["psnr"])
-        no_net = {k: v for k, v in cand.items() if "net" not in k}
+        no_net = {k: v for k, v in cand.items() if " net" not in k}
         best_no_net = max(no_net, key=lambda k: no_net[k]["psnr"])
         lines.append(f"\n**{rec['clip']}** (x{rec['factor']}, {rec['size'][1]}x{rec['size'][0]}, {rec['frames']} LTR "
                      f"frames; nets: " + ", ".join(f"{k} {v['iterations']} iterations in {v['seconds']:.0f} s"
@@ -283,7 +291,7 @@ def report(records: list[dict], write: bool) -> None:
             regrets[rec["clip"]] = cand[best]["psnr"] - a
             if rec["clip"] in REAL:
                 real.append((a - peers[best_peer]["psnr"], a - no_net[best_no_net]["psnr"]))
-            old = rec.get("old_auto")
+            old = before_issue_14(rec)
             before = f"{old}, {cand[best]['psnr'] - c[old]['psnr']:+.2f}" if old in c else ""
             summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {before} | {pick} | {a:.2f} | "
                            f"{cand[best]['psnr'] - a:+.2f} | {best_peer} {peers[best_peer]['psnr']:.2f} | "
