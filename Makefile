@@ -27,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_baselines.py --write-docs
+	$(PY) -m pytest -q -m slow
 
 clean:
 	rm -rf out .pytest_cache build *.egg-info

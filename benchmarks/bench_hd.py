@@ -115,6 +115,8 @@ def main() -> None:
     ap.add_argument("--pose", action="store_true", help="also the default path on the real pose2sim clip, "
                     "full size and upscaled to 2160p")
     ap.add_argument("--pose-frames", type=int, default=8, help="frames of the 2160p pose clip")
+    ap.add_argument("--memory-only", action="store_true",
+                    help="peak RSS only, no reference and no seconds (for a run that shares the machine)")
     ap.add_argument("--reference", nargs=2, metavar=("CLIP", "FACTOR"), help=argparse.SUPPRESS)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
@@ -131,7 +133,7 @@ def main() -> None:
     rows, ref = [], {}
     for size, n in runs:
         clip = make_pan(args.work / f"pan_{size}_{n}.mkv", size, n)
-        if size not in ref:
+        if size not in ref and not args.memory_only:
             r = subprocess.run([sys.executable, __file__, "--reference", str(clip), str(factor)], check=True,
                                stdout=subprocess.PIPE, text=True)
             wall, cpu = map(float, r.stdout.split()[-2:])
@@ -144,7 +146,12 @@ def main() -> None:
             print(rows[-1], flush=True)
     lines = ["| size | LTR frames (x8 out) | command | s per output frame | x reference (wall) | "
              "x reference (CPU) | peak RSS (GiB) |", "|---|---|---|---|---|---|---|"]
+    if args.memory_only:   # run beside other work: the seconds mean nothing, memory does
+        lines = ["| size | LTR frames (x8 out) | command | peak RSS (GiB) |", "|---|---|---|---|"]
     for size, n, label, wall, cpu, rss in rows:
+        if args.memory_only:
+            lines.append(f"| {size} | {n} ({n * factor}) | {label} | {rss / 1024:.2f} |")
+            continue
         rw, rc = ref[size]
         lines.append(f"| {size} | {n} ({n * factor}) | {label} | {wall / (n * factor):.3f} | {wall / n / rw:.2f} | "
                      f"{cpu / n / rc:.2f} | {'' if rss is None else f'{rss / 1024:.2f}'} |")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,22 +35,38 @@ from vs_zstsr.backprojection import temporal_backproject                    # no
 from vs_zstsr.netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
-CITY = ROOT.parent / "shared" / "data" / "cityCC0.mpg"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import REAL, SHARED                                             # noqa: E402
+
+CITY = SHARED / "cityCC0.mpg"
 
 
-def rung_clip(name: str) -> np.ndarray:
-    """HTR ground truth of the coarse x2 rung, cached as .npy."""
+def rung_clip(name: str, size: str = "large") -> np.ndarray:
+    """HTR ground truth of the coarse x2 rung, cached as .npy. ``size``: of the example scenes
+    (scripts/gpu-check --dry-run takes the small ones)."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    f = CACHE / f"{name}_htr.npy"
+    f = CACHE / f"{name}_htr.npy" if size == "large" else CACHE / f"{name}_{size}_htr.npy"
     if f.exists():
         return np.load(f)
     if name == "city":
         from vs_zstsr.io import read_video
         _, v = read_video(CITY)
         htr = resize_spatial(v, round(v.shape[1] / 4), round(v.shape[2] / 4))
+    elif name in REAL:
+        # pose2sim: the x8 job's truth is the real 60 fps shrunk 2x (benchmarks/common.py); its first
+        # rung runs at 1/4 of that, on 60 fps averaged by 4. Read 4 frames at a time (1080x1920 each).
+        from vs_zstsr.io import read_frames
+        groups, group = [], []
+        for frame in read_frames(SHARED / REAL[name]):
+            group.append(frame)
+            if len(group) == 4:
+                m = np.mean(group, axis=0)[None]
+                groups.append(resize_spatial(m, round(m.shape[1] / 8), round(m.shape[2] / 8))[0])
+                group = []
+        htr = np.stack(groups)
     else:
         from scenes import render
-        v, _ = render(name, size="large")
+        v, _ = render(name, size=size)
         htr = resize_spatial(rect_downsample(v, 4, 0), v.shape[1] // 4, v.shape[2] // 4)
     htr = np.clip(htr, 0, 1).astype(np.float32)
     np.save(f, htr)
@@ -129,6 +146,77 @@ def run_clip(name: str, config, log, ensemble: int = 1, curve: bool = False) -> 
     return row
 
 
+def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: str = "iterations",
+               provider: str = "cpu", size: str = "large") -> dict:
+    """The x2 rung's PSNR (ours, ensemble, +BP) after each of ``marks`` iterations (or seconds, with
+    ``by="seconds"``: scripts/gpu-check) of one training run: the net is snapshot when it gets there.
+    Iterations, not seconds, for the CPU curve: the same iterations take less time after the speed
+    work (the training function is the same), so one run gives the curve before and after
+    (bench_speed.py measures the iterations per second of each)."""
+    import copy
+
+    import torch
+    import zstsr_trainer
+    from zstsr_export import export_onnx
+    from vs_zstsr.model import load_model
+    from vs_zstsr.netrun import net_x2
+
+    gt = rung_clip(name, size)
+    gt = gt[: gt.shape[0] // 2 * 2]
+    ltr = rect_downsample(gt, 2, 0)
+    shots = cuts.segments(len(ltr), cuts.detect(ltr))
+
+    def per_shot(fn):
+        return np.concatenate([fn(ltr[a:b]) for a, b in shots])
+
+    best = max(score(temporal_backproject(per_shot(lambda x: temporal_interpolate(x, 2, k)), ltr, 2), gt)["psnr"]
+               for k in ("linear", "cubic"))
+    snaps, todo = {}, sorted(marks)
+
+    def progress(step, total, info):
+        while todo and (step if by == "iterations" else info["seconds"]) >= todo[0]:
+            snaps[todo.pop(0)] = (copy.deepcopy(info["net"]).float().cpu().to(memory_format=torch.contiguous_format),
+                                  info["seconds"], step)
+            log(f"  {name} it {step} {info['seconds']:.0f}s ratio {info['ratio']:.3f} lr {info['lr']:.0e}")
+
+    stop = {"max_iters": int(max(marks)), "budget_s": None} if by == "iterations" else \
+        {"max_iters": None, "budget_s": float(max(marks)) + 1}
+    r = zstsr_trainer.train([ltr[a:b] for a, b in shots], config.replace(**stop), progress=progress)
+    row = {"clip": name, "size": f"{gt.shape[2]}x{gt.shape[1]}", "ltr_frames": ltr.shape[0], "best_bp": best,
+           "ensemble": ensemble, "curve": {}}
+    for mark, (net, secs, step) in sorted(snaps.items()):
+        path = CACHE / f"{name}_curve_{os.getpid()}.onnx"
+        export_onnx(net.eval(), str(path), {"training_scale": 0.25})
+        model = load_model(path, provider=provider)
+        out = temporal_backproject(per_shot(lambda x: net_x2(model, x, ensemble=ensemble)), ltr, 2)
+        p = score(out, gt)["psnr"]
+        row["curve"][mark] = {"psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
+        path.unlink()
+    row["stopped"] = r.stopped
+    return row
+
+
+def write_curve(rows: list[dict], label: str, argv) -> None:
+    marks = sorted({int(k) for r in rows for k in r["curve"]})
+    lines = ["| clip | best of linear+BP / cubic+BP | " + " | ".join(f"{m} it" for m in marks) + " |",
+             "|---" * (len(marks) + 2) + "|"]
+    for r in rows:
+        cells = " | ".join(f"{r['curve'][m]['psnr']:.2f} ({r['curve'][m]['gain_db']:+.2f})" if m in r["curve"] else ""
+                           for m in marks)
+        lines.append(f"| {r['clip']} {r['size']} | {r['best_bp']:.2f} | {cells} |")
+    real = [r for r in rows if r["clip"] in REAL]
+    for group, rs in (("all clips", rows), ("real clips", real)):
+        if rs:
+            lines.append(f"| mean gain, {group} |  | " + " | ".join(
+                f"{np.mean([r['curve'][m]['gain_db'] for r in rs if m in r['curve']]):+.2f}" for m in marks) + " |")
+    body = (f"### {label}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv)}`\n\n"
+            f"PSNR of ours+BP (self-ensemble {rows[0]['ensemble']}) on the x2 rung after N training iterations "
+            "of one run (gain over the better of linear+BP and cubic+BP in brackets).\n\n" + "\n".join(lines))
+    print(body)
+    from common import replace_section
+    replace_section(ROOT / "docs" / "BENCHMARKS.md", f"x2-{label}", body)
+
+
 def main(argv=None) -> None:
     import zstsr_trainer
 
@@ -149,6 +237,7 @@ def main(argv=None) -> None:
     ap.add_argument("--ensemble", type=int, default=DEFAULT_ENSEMBLE, choices=ENSEMBLE_SIZES,
                     help="self-ensemble size of 'ours' (the runtime's default)")
     ap.add_argument("--ensemble-curve", action="store_true", help="also score every ensemble size")
+    ap.add_argument("--curve", help="iteration counts, e.g. 60,120,240,480,960: PSNR after each (one run per clip)")
     ap.add_argument("--json", help="append one JSON line per clip here")
     ap.add_argument("--write-docs", metavar="LABEL",
                     help="write the table to docs/BENCHMARKS.md as section x2-LABEL, with this command")
@@ -170,6 +259,17 @@ def main(argv=None) -> None:
 
     log(f"config: {cfg}")
     rows = []
+    if a.curve:
+        marks = sorted(int(v) for v in a.curve.split(","))
+        for name in a.clips.split(","):
+            rows.append(curve_clip(name, cfg, log, a.ensemble, marks))
+            log(json.dumps(rows[-1]))
+            if a.json:
+                with open(a.json, "a") as f:
+                    f.write(json.dumps(rows[-1]) + "\n")
+        if a.write_docs:
+            write_curve(rows, a.write_docs, argv or sys.argv[1:])
+        return
     for name in a.clips.split(","):
         row = run_clip(name, cfg, log, a.ensemble, a.ensemble_curve)
         row["config"] = {k: getattr(cfg, k) for k in ("width", "examples", "lr", "budget_s", "base", "crop",

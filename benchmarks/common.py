@@ -3,12 +3,15 @@ made with the project's own CLI (``zstsr degrade``) so that anyone can rerun the
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+# $ZSTSR_DATA, else ../shared/data beside the checkout or beside the folder of git worktrees (/work/wt/NAME)
+SHARED = Path(os.environ["ZSTSR_DATA"]) if os.environ.get("ZSTSR_DATA") else next((p / "shared" / "data" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared" / "data").is_dir()),
+              ROOT.parent / "shared" / "data")
 sys.path.insert(0, str(ROOT / "examples"))
 
 # name -> how to get its HTR ground truth. Real footage first (docs/BENCHMARKS.md reports each clip

@@ -56,9 +56,10 @@ def run(*args, ok=True):
     return r
 
 
-def fails_cleanly(r, needle, folder):
-    """One line ``zstsr: error: ...``, exit status 1, and no output (or partial file) left behind."""
-    assert r.exit_code == 1, r.output
+def fails_cleanly(r, needle, folder, code=1):
+    """One line ``zstsr: error: ...``, exit status ``code`` (1: bad input, 2: a bad option value),
+    and no output (or partial file) left behind."""
+    assert r.exit_code == code, r.output
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0], r.stderr
     assert not [p for p in Path(folder).iterdir() if "partial" in p.name or p.name.startswith("out")]

@@ -8,7 +8,7 @@ import pytest
 from vs_zstsr import io
 from vs_zstsr.resample import rect_downsample
 
-from conftest import fails_cleanly, run
+from conftest import fails_cleanly, moving_blob_htr, run
 
 
 def test_degrade_is_the_mean_of_each_exposure_and_writes_matching_ground_truth(tmp_path, htr_file):
@@ -31,6 +31,9 @@ def test_degrade_with_scale_shrinks_space(tmp_path, htr_file):
 @pytest.mark.parametrize("method", ["repeat", "linear", "cubic", "minterpolate", "flowfps"])
 def test_baseline_then_eval_pipeline(tmp_path, htr_file, method):
     path, clip = htr_file
+    if method == "flowfps":   # frames with room for MVTools (baselines.MIN_FLOW_SIZE)
+        clip = moving_blob_htr(h=48, w=56)
+        io.write_video(path, clip, Fraction(240), bit_depth=16)
     run("degrade", path, "-o", tmp_path / "ltr.mkv", "--gt-out", tmp_path / "gt.mkv")
     run("baseline", tmp_path / "ltr.mkv", "-o", tmp_path / "o.mkv", "-m", method)
     run("baseline", tmp_path / "ltr.mkv", "-o", tmp_path / "obp.mkv", "-m", method, "--backproject")
@@ -53,8 +56,8 @@ def test_peers_are_aligned_to_the_exposure_centres(method):
     from vs_zstsr.baselines import interpolate
 
     speed, bg = 1.5, 0.2
-    y, x = np.mgrid[0:32, 0:96].astype(np.float32)
-    clip = np.stack([bg + 0.7 * np.exp(-(((x - 12 - speed * k) / 4) ** 2 + ((y - 16) / 5) ** 2))
+    y, x = np.mgrid[0:48, 0:96].astype(np.float32)      # room for flow: baselines.MIN_FLOW_SIZE
+    clip = np.stack([bg + 0.7 * np.exp(-(((x - 12 - speed * k) / 4) ** 2 + ((y - 24) / 5) ** 2))
                      for k in range(48)])[..., None].repeat(3, axis=-1)
     out = interpolate(rect_downsample(clip, 8), 8, method, Fraction(30))
 
@@ -129,7 +132,7 @@ def test_factor_must_be_a_power_of_two(tmp_path, htr_file):
     path, _ = htr_file
     for cmd in ("degrade", "baseline"):
         fails_cleanly(run(cmd, path, "-o", tmp_path / "out.mkv", "--factor", 6, ok=False),
-                      "factor must be a power of 2", tmp_path)
+                      "factor must be a power of 2", tmp_path, code=2)
 
 
 def test_eval_refuses_ground_truth_of_another_length(tmp_path, htr_file):

@@ -60,13 +60,13 @@ def test_a_cut_splits_the_clip_into_shots():
 
 @pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
 def test_flow_in_segments_equals_flow_on_the_whole_clip():
-    from vs_zstsr.baselines import interpolate, peer_frames
+    from vs_zstsr.baselines import interpolate, peer_stream
 
     x = _clip(t=9, h=48, w=64)
     want = interpolate(x, 4, "flowfps", Fraction(30), backproject=True)
     src = _Counting(x)
     out = direct.stream(iter(src), 4, "flow", segment=3,
-                        peer=lambda seg, keep: peer_frames(seg, 4, "flowfps", Fraction(30), keep))
+                        peer=lambda seg, keep: peer_stream(seg, 4, "flowfps", Fraction(30), keep))
     got = [next(out) for _ in range(4)]
     assert src.taken <= 3 + direct.PEER_CONTEXT
     got = np.stack(got + list(out))

@@ -105,6 +105,25 @@ def test_cuda_without_gpu_is_a_clear_error(model_path, capfd):
     assert out == "" and err == ""        # auto falls back silently
 
 
+def test_models_written_before_the_conv2d_layers_still_load():
+    """tests/data/tsrnet_conv3d_4x4.onnx was exported when every body layer was a Conv3d and the
+    cubic filter a buffer: the runtime runs it, and load_onnx_net (fine-tuning, checkpoints) turns it
+    into today's net computing the same function."""
+    from zstsr_export import load_onnx_net
+
+    path = os.path.join(os.path.dirname(__file__), "data", "tsrnet_conv3d_4x4.onnx")
+    x = np.random.default_rng(2).random((5, 12, 18, 3), dtype=np.float32)
+    y = load_model(path, provider="cpu").run(x)
+    net = load_onnx_net(path)
+    assert isinstance(net.body[4], torch.nn.Conv2d)
+    with torch.no_grad():
+        xt = torch.from_numpy(x).permute(3, 0, 1, 2)[None]
+        ref = net(xt)[0].permute(1, 2, 3, 0).numpy()
+        cubic = net.interp(xt)[0].permute(1, 2, 3, 0).numpy()
+    assert np.abs(ref - cubic).max() > 1e-3     # the residual is there, not only the cubic base
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
 def test_tensorrt_keeps_its_engines_in_the_model_cache(model_path, tmp_path, monkeypatch):
     """What the TensorRT provider is given (checked here without a GPU): an engine cache in the
     model cache folder, one folder per model content, precision and device."""

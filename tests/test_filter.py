@@ -287,8 +287,10 @@ def test_clear_errors(core, tmp_path, call):
     with pytest.raises(vs.Error, match=r"^zstsr: ensemble must be one of 1, 2, 4, 8, 16"):
         up(clip, 8, ensemble=3)
     var = core.std.BlankClip(varformat=True, varsize=True, length=4)
-    with pytest.raises(vs.Error, match=r"^zstsr: the clip must have a constant format and size"):
-        up(var, 8)
+    spliced = core.std.Splice([clip, core.std.BlankClip(clip, format=vs.RGBS)], mismatch=True)
+    for v in (var, spliced):
+        with pytest.raises(vs.Error, match=r"^zstsr: the clip has a variable format or size"):
+            up(v, 8)
     vfr = core.std.BlankClip(clip, fpsnum=0, fpsden=1)
     with pytest.raises(vs.Error, match=r"^zstsr: the clip has a variable or unknown frame rate"):
         up(vfr, 8)

@@ -92,8 +92,8 @@ def test_chunked_streaming_equals_whole_clip_processing(direct):
 def test_every_interpolator_streams_without_seams(method):
     if method == "flow" and not methods.flow_available():
         pytest.skip("MVTools not installed")
-    ltr = _ltr(t=12, h=64, w=96)    # x4: rungs at 48x32 (flow) and 96x64
-    lad = ladder.Ladder(ladder.plan(64, 96, 4, method), direct=False)
+    ltr = _ltr(t=12, h=96, w=128)    # x4: rungs at 64x48 (flow: baselines.MIN_FLOW_SIZE) and 128x96
+    lad = ladder.Ladder(ladder.plan(96, 128, 4, method), direct=False)
     whole = lad.run(ltr)
     r = Renderer(lad, 3)
     streamed = np.stack(list(upsample_stream(iter(ltr), r)))
@@ -134,10 +134,10 @@ def test_upsample_cli_without_net_writes_x8_and_keeps_the_input(tmp_path):
 
 def test_upsample_cli_bad_model_and_factor(tmp_path):
     io.write_video(tmp_path / "in.mkv", _ltr(t=3), Fraction(30))
-    for args, msg in ((["--model", str(tmp_path / "none.onnx")], "model file not found"),
-                      (["-f", "3"], "power of 2")):
+    for args, msg, code in ((["--model", str(tmp_path / "none.onnx")], "model file not found", 1),
+                            (["-f", "3"], "power of 2", 2)):   # a bad option value: exit 2
         r = CliRunner().invoke(main, ["upsample", str(tmp_path / "in.mkv"), "-o", str(tmp_path / "o.mkv"), *args])
-        assert r.exit_code == 1 and msg in r.stderr
+        assert r.exit_code == code and msg in r.stderr
         assert not (tmp_path / "o.mkv").exists()
 
 
@@ -229,9 +229,10 @@ def test_self_check_weighs_motion_compensated_flow():
         pytest.skip("MVTools not installed")
     from test_cuts import sliding_texture
 
-    clip = rect_downsample(sliding_texture(t=64, h=64, w=96, step=3), 2)   # a pan: flow's home ground
+    # a pan: flow's home ground; the proxy (half size) has room for flow (baselines.MIN_FLOW_SIZE)
+    clip = rect_downsample(sliding_texture(t=64, h=96, w=128, step=3), 2)
     logs = []
-    p = selfcheck.choose_methods(ladder.plan(64, 96, 2), None, clip, (64, 96), log=logs.append)
+    p = selfcheck.choose_methods(ladder.plan(96, 128, 2), None, clip, (96, 128), log=logs.append)
     scores = dict(kv.rsplit(" ", 1) for kv in logs[0].split(": ", 1)[1].split(" -> ")[0].split(", "))
     assert set(scores) == {"cubic", "linear", "flow"}
     assert p.rungs[0].method == max(scores, key=lambda m: float(scores[m]))

@@ -134,10 +134,12 @@ def test_explicit_flow_on_the_fixture_is_one_error_line(tmp_path, crop, monkeypa
     if guard == "lowered":
         monkeypatch.setattr(baselines, "MIN_FLOW_SIZE", 24)
     guarded = crop.shape[1] < baselines.MIN_FLOW_SIZE
-    needle = "needs frames of at least" if guarded else "MVTools FlowFPS crashed: signal SIGSEGV"
+    needle = "needs frames of at least" if guarded else "MVTools FlowFPS crashed: signal SIG"
     src = write(tmp_path / "crop.mkv", crop)
     one_error(run("baseline", src, "-o", tmp_path / "out.mkv", "-f", 2, "-m", "flowfps", ok=False), needle, tmp_path)
-    one_error(run("upsample", src, "-o", tmp_path / "out.mkv", "-f", 2, "--method", "flow", ok=False),
+    # --scene-threshold 0: the crop's six frames as one shot (the detector may cut it up), as in the report
+    one_error(run("upsample", src, "-o", tmp_path / "out.mkv", "-f", 2, "--method", "flow", "--scene-threshold", 0,
+                  ok=False),
               needle, tmp_path)
 
 
@@ -168,11 +170,12 @@ def test_render_folder_with_the_crashing_clip(tmp_path, crop, unguarded, fake_ne
     write(folder / "a_good.mkv", good)
     write(folder / "b_crash.mkv", crop)
     out = tmp_path / "renders"
-    r = run("render", folder, "-o", out, "-f", 2, "--codec", "ffv1", "--method", "flow", ok=False)
+    r = run("render", folder, "-o", out, "-f", 2, "--codec", "ffv1", "--method", "flow", "--scene-threshold", 0,
+            ok=False)
     assert r.exit_code == 1 and len(error_lines(r)) == 1 and "b_crash.mkv" in error_lines(r)[0], r.stderr
     rows = {Path(row["source"]).name: row for row in csv.DictReader(open(out / "zstsr_render.csv"))}
     assert rows["a_good.mkv"]["status"] == "ok" and (out / "a_good.mkv").is_file()
-    assert rows["b_crash.mkv"]["status"].startswith("error: MVTools FlowFPS crashed: signal SIGSEGV"), rows
+    assert rows["b_crash.mkv"]["status"].startswith("error: MVTools FlowFPS crashed: signal SIG"), rows
     assert not (out / "b_crash.mkv").exists()
 
     write(folder / "b_crash.mkv", doubled(crop))
@@ -201,3 +204,37 @@ def test_the_vapoursynth_filter_survives_the_crash(crop, unguarded, fake_net):
         assert auto.num_frames == 24 and auto.get_frame(23).width == 32
     finally:
         core.remove_log_handler(handle)
+
+
+def test_a_flow_rung_that_crashes_falls_back_to_cubic_or_fails_when_asked_for(crop, unguarded):
+    """A ladder whose flow was chosen by the self-check renders what MVTools crashed on with cubic
+    (said once; frames flow handed out before it died are kept); one built for ``method="flow"``
+    raises."""
+    from vs_zstsr import ladder
+
+    logs = []
+    auto = ladder.Ladder(ladder.plan(32, 32, 2, "flow"), log=logs.append)
+    out = auto.run(crop)
+    assert out.shape == (12, 32, 32, 3)
+    assert np.abs(rect_downsample(out, 2) - crop).mean() < 2e-3   # back-projected onto the input (then clipped)
+    auto.run(crop)
+    assert len(logs) == 1 and logs[0].startswith(CRASH + "; using cubic"), logs
+    with pytest.raises(native.NativeCrash):
+        ladder.Ladder(ladder.plan(32, 32, 2, "flow"), flow_fallback=None).run(crop)
+
+
+def test_the_self_check_ranks_on_whole_frames_at_the_coarse_size(monkeypatch):
+    """A frame wider than the self-check's crop: the coarse proxy is made from the whole frames
+    (selfcheck.self_check_samples), not from the crop (a 32x32 proxy at 1080p x8)."""
+    from vs_zstsr import ladder, selfcheck
+
+    ltr = rect_downsample(moving_blob_htr(t=16 * 8, h=64, w=640, speed=2.0), 8)
+    p = ladder.plan(64, 640, 4)
+    size = selfcheck.coarse_size(p, (64, 640))
+    crop, coarse = selfcheck.self_check_samples(lambda idx, s=None: ltr[idx], len(ltr), 0.0, size)
+    assert crop.shape[1:3] == (64, selfcheck.SELF_CHECK_CROP) and coarse.shape[1:3] == size == (16, 160)
+    seen = []
+    real = selfcheck.interpolate
+    monkeypatch.setattr(selfcheck, "interpolate", lambda clip, f, m: seen.append(clip.shape[1:3]) or real(clip, f, m))
+    selfcheck.choose_methods(p, None, crop, (64, 640), candidates=("cubic", "linear"), coarse=coarse)
+    assert seen[:2] == [(16, 160)] * 2 and seen[2:] == [(64, 512)] * 2

@@ -326,3 +326,103 @@ def test_the_filter_falls_back_on_a_tiny_clip_too(caplog):
     finally:
         core.remove_log_handler(handle)
     assert sum(m.startswith("zstsr: no net: ") for m in messages) == 1, messages
+
+
+# --------------------------------------------------------------------------------------------
+# models and the cache
+
+
+def tiny_model(path: Path, *, frames: str = "double", **meta) -> Path:
+    """A zstsr-tagged ONNX file without torch: ``double`` repeats the clip (2T frames, right
+    shape), ``same`` returns it (T frames), ``nan`` doubles it times NaN."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    dims = [1, 3, "T", "H", "W"]
+    nodes = {"same": [helper.make_node("Identity", ["ltr"], ["htr"])],
+             "double": [helper.make_node("Concat", ["ltr", "ltr"], ["htr"], axis=2)],
+             "nan": [helper.make_node("Concat", ["ltr", "ltr"], ["d"], axis=2),
+                     helper.make_node("Constant", [], ["n"], value=helper.make_tensor("n", TensorProto.FLOAT, [], [float("nan")])),
+                     helper.make_node("Mul", ["d", "n"], ["htr"])]}[frames]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("ltr", TensorProto.FLOAT, dims)],
+                              [helper.make_tensor_value_info("htr", TensorProto.FLOAT, [1, 3, "T2", "H", "W"])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    base = {"format": "zstsr", "format_version": "1", "factor": "2", "receptive_field_frames": "1",
+            "receptive_field_pixels": "1"}
+    for k, v in {**base, **meta}.items():
+        model.metadata_props.add(key=k, value=v)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize("meta,needle", [({"receptive_field_frames": "-1"}, "receptive_field_frames"),
+                                         ({"receptive_field_pixels": "\"many\""}, "receptive_field_pixels"),
+                                         ({"receptive_field_frames": "100000000"}, "receptive_field_frames"),
+                                         ({"factor": "4"}, "factor 2")])
+def test_crafted_model_metadata_is_one_line(work, meta, needle):
+    tiny_model(work / "bad.onnx", **meta)
+    zstsr(work, "upsample", "clip.mkv", "-o", "o.mkv", "-f", 2, "--model", "bad.onnx", "--method", "net",
+          code=1, needle=needle)
+
+
+@pytest.mark.parametrize("frames,needle", [("nan", "NaN"), ("same", "not 32 frames")])
+def test_a_model_whose_output_is_wrong_is_one_line(work, frames, needle):
+    tiny_model(work / "m.onnx", frames=frames)
+    zstsr(work, "upsample", "clip.mkv", "-o", "o.mkv", "-f", 2, "--model", "m.onnx", "--method", "net",
+          code=1, needle=needle)
+
+
+def test_a_sound_tiny_model_renders(work):
+    tiny_model(work / "m.onnx")
+    zstsr(work, "upsample", "clip.mkv", "-o", "o.mkv", "-f", 2, "--model", "m.onnx", "--method", "net", code=0)
+
+
+def test_export_refuses_an_onnx_file(work):
+    tiny_model(work / "m.onnx")
+    (work / "m.bin").write_bytes((work / "m.onnx").read_bytes())
+    for name in ("m.onnx", "m.bin"):
+        zstsr(work, "export", name, "-o", "x.onnx", needle="already an ONNX model")
+
+
+def test_a_damaged_cached_model_is_trained_again(tmp_path, monkeypatch):
+    from vs_zstsr import fit
+
+    monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path))
+    clip = moving_blob_htr(t=16)
+
+    def read(indices, size=None):
+        return clip[list(indices)]
+
+    target = fit.cached_model_path(read, 16, (16, 20), preset="fast", examples="within")
+    tiny_model(target)
+    fit.seal(target)
+    logs: list[str] = []
+    kw = dict(preset="fast", examples="within", log=logs.append)
+    assert fit.fit_model(read, 16, (16, 20), **kw) == str(target)          # whole: used
+    data = bytearray(target.read_bytes())
+    for damaged in (bytes(data[: len(data) // 2]), bytes(data[:40]) + bytes([data[40] ^ 1]) + bytes(data[41:])):
+        target.write_bytes(damaged)
+        token = fit.TRAINING_ALLOWED.set(False)   # stop where training would start
+        try:
+            with pytest.raises(fit.NoModel):
+                fit.fit_model(read, 16, (16, 20), **kw)
+        finally:
+            fit.TRAINING_ALLOWED.reset(token)
+        assert "does not match its stored hash" in logs[-1] and str(target) in logs[-1]
+
+
+# --------------------------------------------------------------------------------------------
+# other bad values: one line, exit status 2
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("upsample", "clip.mkv", "-o", "o.mkv", *CUBIC, "--tilesize", -1), "--tilesize"),
+    (("upsample", "clip.mkv", "-o", "o.mkv", "-f", 32, "--method", "cubic"), "from 2 to 16"),
+    (("baseline", "clip.mkv", "-o", "o.mkv", "-f", 131072), "from 2 to 16"),
+    (("degrade", "clip.mkv", "-o", "o.mkv", "-f", 32), "from 2 to 16"),
+    (("eval", "clip.mkv", "clip.mkv", "--border", -1), "--border"),
+    (("eval", "clip.mkv", "clip.mkv", "--border", 16), "leaves nothing"),
+])
+def test_bad_values_are_one_line(work, args, needle):
+    zstsr(work, *args, needle=needle)

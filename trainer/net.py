@@ -15,31 +15,30 @@ from vs_zstsr.resample import cubic_x2_taps
 
 
 class CubicX2(nn.Module):
-    """Cubic temporal x2 with clamped edges, as a fixed depthwise Conv3d over time.
+    """Cubic temporal x2 with clamped edges, as two 4-tap filters over time.
 
     Output ``2i`` reads input frames ``i-2..i+1``, output ``2i+1`` reads ``i-1..i+2``. After padding
-    two edge frames on each side (so padded index = input index + 2), one (4,1,1) convolution of
-    length ``T+1`` yields both: the even outputs are its first ``T`` values with the even taps, the
-    odd outputs its last ``T`` values with the odd taps. Only slicing and concatenation are used, so
-    the ONNX graph keeps T, H and W dynamic.
+    two edge frames on each side (so padded index = input index + 2), the even outputs are the even
+    taps over padded frames ``i..i+3`` and the odd ones the odd taps over ``i+1..i+4``. Written as
+    weighted sums of time slices rather than a depthwise Conv3d: on the CPU a 3-channel grouped
+    Conv3d costs more than the rest of the input side (docs/BENCHMARKS.md, "Speed"), while these
+    eight multiply-adds are elementwise. Only slicing and concatenation: T, H and W stay dynamic
+    in the ONNX graph.
     """
 
     def __init__(self, channels: int = 3):
         super().__init__()
         even, odd = cubic_x2_taps()
-        w = np.stack([even, odd])                                   # (2, 4)
-        w = np.tile(w, (channels, 1))[:, None, :, None, None]       # (2C, 1, 4, 1, 1)
-        self.register_buffer("weight", torch.from_numpy(np.ascontiguousarray(w)))
+        self.taps = (tuple(float(v) for v in even), tuple(float(v) for v in odd))
         self.channels = channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = x.shape[2]
         first, last = x[:, :, :1], x[:, :, -1:]
         xp = torch.cat([first, first, x, last, last], dim=2)         # clamped edges
-        y = nn.functional.conv3d(xp, self.weight.to(x.dtype), groups=self.channels)  # (B,2C,T+1,H,W)
-        even = y[:, 0::2, :-1]                                       # output 2i
-        odd = y[:, 1::2, 1:]                                         # output 2i+1
-        out = torch.stack([even, odd], dim=3)                        # (B, C, T, 2, H, W)
-        return out.flatten(2, 3)
+        even = sum(w * xp[:, :, k:k + t] for k, w in enumerate(self.taps[0]))        # output 2i
+        odd = sum(w * xp[:, :, k + 1:k + 1 + t] for k, w in enumerate(self.taps[1]))  # output 2i+1
+        return torch.stack([even, odd], dim=3).flatten(2, 3)          # (B, C, 2T, H, W)
 
 
 def layer_kernels(depth: int) -> list[tuple[int, int, int]]:
@@ -56,7 +55,15 @@ def backproject_x2(base: torch.Tensor, ltr: torch.Tensor) -> torch.Tensor:
 class TSRNet(nn.Module):
     """``base="cubic"`` (the paper) or ``"cubic_bp"``: the residual is learnt over cubic followed by
     temporal back-projection, a stronger base that already agrees with the input (back-projection
-    helped every interpolator: docs/PROTOTYPE.md, "Back-projection")."""
+    helped every interpolator: docs/PROTOTYPE.md, "Back-projection").
+
+    The 1x3x3 layers see no time, so they run as Conv2d over frames with time folded into the
+    batch: the same function (replicate padding in space only, as before), but oneDNN and
+    onnxruntime have faster kernels for 2-D convolutions than for 3-D ones with a kernel depth of
+    1 (docs/BENCHMARKS.md, "Speed"). In the channels-last layout the fold is a view, not a copy.
+    State dicts and ONNX files written when these layers were Conv3d still load (their 1x3x3
+    weights are reshaped on load; the old fixed cubic buffer is dropped).
+    """
 
     def __init__(self, width: int = 128, depth: int = 8, channels: int = 3, base: str = "cubic"):
         super().__init__()
@@ -69,7 +76,10 @@ class TSRNet(nn.Module):
         for i, k in enumerate(kernels):
             cin = channels if i == 0 else width
             cout = channels if i == depth - 1 else width
-            conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), padding_mode="replicate")
+            if k[0] == 1:
+                conv = nn.Conv2d(cin, cout, k[1:], padding=k[1] // 2, padding_mode="replicate")
+            else:
+                conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), padding_mode="replicate")
             # Collapse trap (docs/PROTOTYPE.md, "Training"): with PyTorch's default init and a high lr a hidden ReLU layer
             # can die and the net outputs exactly the cubic input. He init keeps activations alive.
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
@@ -81,18 +91,57 @@ class TSRNet(nn.Module):
         # of the signal instead of noise, yet its gradient still reaches every layer from step one.
         with torch.no_grad():
             layers[-1].weight.mul_(0.1)
-        self.body = nn.Sequential(*layers)
+        self.body = nn.Sequential(*layers)     # run by residual(), not by Sequential's forward
+        self._register_load_state_dict_pre_hook(_upgrade_state_dict, with_module=True)
 
-    def make_base(self, ltr: torch.Tensor) -> torch.Tensor:
-        base = self.interp(ltr)
+    def make_base(self, ltr: torch.Tensor, cubic: torch.Tensor | None = None) -> torch.Tensor:
+        base = self.interp(ltr) if cubic is None else cubic
         return backproject_x2(base, ltr) if self.base == "cubic_bp" else base
 
-    def forward(self, ltr: torch.Tensor) -> torch.Tensor:
-        base = self.make_base(ltr)
-        return base + self.body(base - 0.5)    # centred input: no bias to unlearn
+    def residual(self, base: torch.Tensor) -> torch.Tensor:
+        """The body on a centred base ``(B, C, T, H, W)``; the Conv2d layers on frames."""
+        x = base - 0.5                      # centred input: no bias to unlearn
+        b, t = x.shape[0], x.shape[2]
+        for layer in self.body:
+            if isinstance(layer, nn.Conv2d) and x.dim() == 5:
+                x = x.transpose(1, 2).flatten(0, 1)            # (B*T, C, H, W)
+            elif isinstance(layer, nn.Conv3d) and x.dim() == 4:
+                x = x.unflatten(0, (b, t)).transpose(1, 2)     # back to (B, C, T, H, W)
+            x = layer(x)
+        return x
+
+    def forward(self, ltr: torch.Tensor, cubic: torch.Tensor | None = None) -> torch.Tensor:
+        """``cubic``: ``self.interp(ltr)`` when the caller has it already (the trainer scores it)."""
+        base = self.make_base(ltr, cubic)
+        return base + self.residual(base)
 
     def receptive_field(self) -> dict:
         return receptive_field(self.depth, self.base)
+
+    def conv_shapes(self) -> list[tuple[int, int, int]]:
+        """(in channels, out channels, kernel volume) of each body layer: what its cost scales with."""
+        return [(c.in_channels, c.out_channels, int(np.prod(c.kernel_size))) for c in self.body
+                if isinstance(c, (nn.Conv2d, nn.Conv3d))]
+
+
+def _upgrade_state_dict(module, state, prefix, *args) -> None:
+    """Older nets (Conv3d 1x3x3 layers, a cubic buffer): their state dicts load into this one."""
+    state.pop(prefix + "interp.weight", None)
+    for name, p in module.named_parameters():
+        key = prefix + name
+        if key in state and state[key].dim() == p.dim() + 1:
+            state[key] = state[key].reshape(p.shape)
+
+
+def to_channels_last(net: nn.Module) -> nn.Module:
+    """Channels-last memory for every conv weight (3-D and 2-D alike; ``Module.to`` takes one
+    format for all). With channels-last inputs oneDNN then runs without reordering, and the
+    time-into-batch fold of :class:`TSRNet` is a view."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d)):
+            fmt = torch.channels_last_3d if m.weight.dim() == 5 else torch.channels_last
+            m.weight.data = m.weight.data.contiguous(memory_format=fmt)
+    return net
 
 
 def receptive_field(depth: int, base: str = "cubic") -> dict:

@@ -19,7 +19,7 @@ from vs_zstsr.io import atomic_path
 
 from .config import TrainConfig
 from .examples import ExampleSampler
-from .net import TSRNet
+from .net import TSRNet, to_channels_last
 from .schedule import LRPolicy
 
 CHECKPOINT_FORMAT = "zstsr-checkpoint"
@@ -92,9 +92,10 @@ class ThreadTuner:
             self.next_check = time.monotonic() + self.every_s
 
 
-def _to_torch(x: np.ndarray, device, channels_last: bool) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 4, 1, 2, 3))).to(device, non_blocking=True)
-    return t.contiguous(memory_format=torch.channels_last_3d) if channels_last else t
+def _to_torch(x: np.ndarray, device) -> torch.Tensor:
+    """(B, T, H, W, C) numpy -> (B, C, T, H, W) channels-last: the batch's own layout, no copy."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
+    return t.permute(0, 4, 1, 2, 3)
 
 
 # ------------------------------------------------------------------------------------ checkpoints
@@ -140,7 +141,8 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
 
     ``checkpoint``: file written every ``config.checkpoint_every_s`` and at the end. ``resume``:
     continue from it if it exists (the budget counts the earlier time too). ``progress(step, total,
-    info)`` is called after every iteration; ``total`` is ``max_iters`` or None (budget/lr-bound).
+    info)`` is called after every iteration; ``total`` is ``max_iters`` or None (budget/lr-bound);
+    ``info["net"]`` is the net being trained (benchmarks snapshot it: bench_x2_rung.py --curve).
     ``init``: start from this net's weights (fine-tuning) instead of a fresh initialisation.
     """
     ltr = np.asarray(ltr, np.float32) if isinstance(ltr, np.ndarray) else [np.asarray(c, np.float32) for c in ltr]
@@ -170,9 +172,9 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
             raise ValueError(f"{checkpoint} holds a {ck.config.width}x{ck.config.depth} net; config asks "
                              f"{config.width}x{config.depth}")
         net, opt_state, state = ck.net, ck.optimizer, ck.state
-    net = net.to(device).train()
-    if cuda:
-        net = net.to(memory_format=torch.channels_last_3d)
+    # channels-last on the CPU too: oneDNN's convolutions run faster in it, and the net's
+    # Conv2d layers then see time folded into the batch as a view (docs/BENCHMARKS.md, "Speed")
+    net = to_channels_last(net.to(device).train())
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     policy = LRPolicy(config)
     if opt_state is not None:
@@ -213,17 +215,19 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
         if tuner:
             tuner.before()
         lo, hi, kind = sampler.batch()
-        x, y = _to_torch(lo, device, cuda), _to_torch(hi, device, cuda)
+        x, y = _to_torch(lo, device), _to_torch(hi, device)
+        with torch.no_grad():
+            cubic = net.interp(x)        # the paper's baseline, whatever the base; the net's base too
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            out = net(x)
+            out = net(x, cubic)
         loss = torch.mean((out.float() - y) ** 2)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
         with torch.no_grad():
-            cubic = torch.mean((net.interp(x).float() - y) ** 2)   # the paper's baseline, whatever the base
-        l, c = float(loss.detach()), max(float(cubic), 1e-12)
+            cubic_loss = torch.mean((cubic.float() - y) ** 2)
+        l, c = float(loss.detach()), max(float(cubic_loss), 1e-12)
         if tuner:
             tuner.after()
         it += 1
@@ -237,7 +241,7 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
             s = sum(r[0] for r in recent) / max(sum(r[1] for r in recent), 1e-12)
             progress(it, config.max_iters, {"loss": l, "cubic_loss": c, "ratio": s, "lr": policy.lr,
                                             "seconds": seconds0 + time.monotonic() - t0, "budget_s": config.budget_s,
-                                            "kind": kind})
+                                            "kind": kind, "net": net})   # the net being trained (for snapshots)
         if checkpoint and time.monotonic() - last_ckpt >= config.checkpoint_every_s:
             save_checkpoint(checkpoint, net, config, optimizer=opt, state=snapshot())
             last_ckpt = time.monotonic()

@@ -30,10 +30,12 @@ METHODS = ("repeat", "linear", "cubic", "minterpolate", "flowfps")
 # Peers run in a worker process (:mod:`.native`), with the name a crash report gives them:
 # MVTools kills the process it runs in on some real crops (issue 18).
 NATIVE = {"flowfps": "MVTools FlowFPS"}
-# The smallest frame side flow interpolation is given (here and on the ladder's rungs): MVTools
-# crashed on frames of up to XX px in a seeded fuzz over real crops (benchmarks/bench_flow_fuzz.py,
-# docs/BENCHMARKS.md); the worker turns any crash left into an exception.
-MIN_FLOW_SIZE = 32
+# The smallest frame side flow interpolation is given (here and on the ladder's rungs). In a seeded
+# fuzz over crops of the real clips (benchmarks/bench_flow_fuzz.py, docs/BENCHMARKS.md) MVTools
+# crashed on a quarter to a half of the frames with a shorter side of 24..32 px, and on none of
+# 1328 from 33 to 64 px; 48 keeps two of its 8-px blocks of margin above that edge. The worker
+# (vs_zstsr/native.py) turns any crash left into an exception.
+MIN_FLOW_SIZE = 48
 KERNELS = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}   # peer -> resample kernel
 
 
@@ -66,20 +68,53 @@ def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     if method == "flowfps":
         check_flow_size(ltr.shape[1], ltr.shape[2])
     if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
-        return native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, what=NATIVE[method])
+        # flow's own YUV 4:4:4 16-bit frames cross the pipe (half the bytes of float32 RGB, and no
+        # conversion in the worker); they become RGB here (docs/BENCHMARKS.md, issue 19)
+        frames = native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, yuv=True,
+                               what=NATIVE[method])
+        return (yuv16_to_rgb(f) for f in frames)
     return peer_frames(ltr, factor, method, rate, keep)
 
 
+# BT.709, as MVTools' frames are converted (resize.Bicubic, matrix 709, full range)
+_KR, _KB = 0.2126, 0.0722
+
+
+def yuv16_to_rgb(planes: np.ndarray) -> np.ndarray:
+    """Full-range BT.709 Y'CbCr 4:4:4 16-bit planes ``(3, H, W)`` -> float32 R'G'B' ``(H, W, 3)``:
+    what VapourSynth's resize makes of them, within float32 rounding (1.2e-7)."""
+    kg = 1 - _KR - _KB
+    scale, mid = np.float32(1 / 65535), np.float32(32768)
+    y = planes[0].astype(np.float32)
+    y *= scale
+    u = planes[1].astype(np.float32)
+    u -= mid
+    u *= scale
+    v = planes[2].astype(np.float32)
+    v -= mid
+    v *= scale
+    out = np.empty(planes.shape[1:] + (3,), np.float32)
+    out[..., 0] = y + np.float32(2 * (1 - _KR)) * v
+    out[..., 2] = y + np.float32(2 * (1 - _KB)) * u
+    v *= np.float32(2 * (1 - _KR) * _KR / kg)
+    u *= np.float32(2 * (1 - _KB) * _KB / kg)
+    y -= v
+    y -= u
+    out[..., 1] = y
+    return out
+
+
 def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
-                keep: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+                keep: tuple[int, int] | None = None, yuv: bool = False) -> Iterator[np.ndarray]:
     """The output frames of a motion-compensated peer, in order (see the module doc): all
     ``T * factor``, or with ``keep=(lead, count)`` only those of LTR frames ``lead .. lead+count-1``
-    (the inside of a streamed segment, vs_zstsr/direct.py: frames outside it are never computed)."""
+    (the inside of a streamed segment, vs_zstsr/direct.py: frames outside it are never computed).
+    ``yuv`` (flowfps): MVTools' own frames, uint16 planes ``(3, H, W)`` (:func:`yuv16_to_rgb`)."""
     t = ltr.shape[0]
     lead, count = keep if keep is not None else (0, t)
     ks = np.arange(lead * factor, (lead + count) * factor)
     if method == "flowfps":
-        yield from _flowfps(ltr, 2 * factor, rate, wanted=2 * ks + 1 - factor)
+        yield from _flowfps(ltr, 2 * factor, rate, wanted=2 * ks + 1 - factor, planar_yuv=yuv)
         return
     grid = _minterpolate(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
     for j in np.clip(2 * ks + 1 - factor, 0, len(grid) - 1):
@@ -182,10 +217,12 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 FLOW_CACHE_MB = 1024
 
 
-def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray) -> Iterator[np.ndarray]:
+def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, planar_yuv: bool = False
+             ) -> Iterator[np.ndarray]:
     """MVTools ``FlowFPS`` (optical flow from block vectors, both directions), x ``mult``: frames
     ``wanted`` of its output grid (indices clamped to it), in that order. Only those are computed,
-    several at a time (VapourSynth's threads), as float32 ``(H, W, 3)``."""
+    several at a time (VapourSynth's threads), as float32 ``(H, W, 3)``, or with ``planar_yuv`` as
+    FlowFPS makes them: uint16 YUV 4:4:4 planes ``(3, H, W)``."""
     import vapoursynth as vs
 
     core = vs.core
@@ -214,8 +251,8 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray) -> 
     idx = np.clip(np.asarray(wanted, np.int64), 0, back.num_frames - 1)
     if len(idx) == 0:
         return
-    for f in _select(back, idx).frames(close=True):    # prefetches core.num_threads frames
-        yield np.stack([np.asarray(f[p]) for p in range(3)], axis=-1)
+    for f in _select(flow if planar_yuv else back, idx).frames(close=True):    # prefetches core.num_threads frames
+        yield np.stack([np.asarray(f[p]) for p in range(3)], axis=0 if planar_yuv else -1)
 
 
 def _select(clip, idx: np.ndarray):

@@ -32,7 +32,10 @@ def _bar(total: int | None, desc: str, unit: str = "frame"):
 
 
 def _note(msg: str) -> None:
-    click.echo(f"zstsr: {msg}", err=True)
+    """A line on stderr, above any progress bar (tqdm.write clears the bar, prints, redraws it)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"zstsr: {msg}", file=sys.stderr)
 
 
 def _audio_note(info: io.VideoInfo) -> None:
@@ -61,6 +64,25 @@ output_option = click.option("-o", "--output", required=True, type=click.Path(di
                              help="Output file (.mkv FFV1, .mp4 H.264, .mov ProRes) or folder/ for PNG frames.")
 codec_option = click.option("--codec", type=click.Choice(io.CODECS), default=None,
                             help="Override the codec chosen from the output's extension.")
+encode_options = [
+    click.option("--crf", type=click.IntRange(0, 51), default=None,
+                 help=f"H.264/H.265 quality (x264/x265 CRF): lower is better and bigger; default "
+                      f"{io.DEFAULT_CRF}, visually lossless for most footage."),
+    click.option("--prores-profile", type=click.Choice(list(io.PRORES_PROFILES)), default=None,
+                 help="ProRes profile (.mov); default hq (422 HQ), 4444 for 4:4:4 pictures (odd sizes)."),
+]
+
+
+def _encode_kw(output: str, codec: str | None, crf: int | None, prores_profile: str | None) -> dict:
+    """The writer's quality settings; each refused where the output's codec does not use it."""
+    used = io.codec_for(output, codec)
+    if crf is not None and used not in ("h264", "h265"):
+        raise ZstsrError(f"--crf applies to H.264/H.265 output (.mp4, --codec h264/h265); {output} gets {used}")
+    if prores_profile is not None and used != "prores":
+        raise ZstsrError(f"--prores-profile applies to ProRes output (.mov, --codec prores); {output} gets {used}")
+    return {"crf": crf, "profile": io.PRORES_PROFILES[prores_profile] if prores_profile else None}
+
+
 overwrite_option = click.option("--overwrite", "-y", is_flag=True,
                                 help="Replace existing output files (and earlier PNG outputs). Folders "
                                      "holding anything else, and the inputs, are never replaced.")
@@ -140,9 +162,28 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @_with(input_options[-1:])
 def info(video: str, fps: str | None, as_json: bool, allow_truncated: bool) -> None:
-    """Describe VIDEO (size, exact frame rate, frames, pixel format, colour)."""
+    """Describe VIDEO: size, exact frame rate, frames (counted when the container does not say),
+    pixel format, colour, start timecode, reel name and audio."""
+    from . import render as rd
+
     vi = io.probe(video, _parse_rate(fps), allow_truncated=allow_truncated, log=_note)
-    click.echo(json.dumps(io.info_dict(vi), indent=2) if as_json else vi.describe())
+    d = io.info_dict(vi)
+    d["frames_counted"] = vi.frames is None
+    if vi.frames is None:
+        d["frames"] = io.count_frames(video, vi)
+    is_file = Path(video).is_file()
+    d["timecode"] = rd.read_timecode(video) if is_file else None
+    d["reel_name"] = rd.read_reel_name(video) if is_file else None
+    d["audio"] = io.audio_info(video) if is_file else []
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    counted = " (counted)" if d["frames_counted"] else ""
+    click.echo(vi.describe().replace("? frames", f"{d['frames']} frames{counted}", 1))
+    click.echo(f"  colour: {io.describe_color(vi.color)}")
+    click.echo(f"  timecode: {d['timecode'] or 'none'}" + (f", reel {d['reel_name']}" if d["reel_name"] else ""))
+    click.echo("  audio: " + ("; ".join(f"{a['codec']} {a['sample_rate']} Hz {a['layout']}" for a in d["audio"])
+                              or "none"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,12 +201,13 @@ def info(video: str, fps: str | None, as_json: bool, allow_truncated: bool) -> N
               help="Also write the ground truth that matches OUTPUT: HTR after --scale, trimmed to "
                    "whole exposures.")
 @codec_option
+@_with(encode_options)
 @overwrite_option
 @fps_option
 @_with(input_options)
 def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None,
-            codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool,
-            allow_truncated: bool) -> None:
+            codec: str | None, crf: int | None, prores_profile: str | None, overwrite: bool, fps: str | None,
+            vfr: str, assume_progressive: bool, allow_truncated: bool) -> None:
     """Simulate a slow camera with full exposure: each output frame is the mean of FACTOR input frames.
 
     Input frames N*i .. N*i+N-1 make output frame i; the output rate is the input rate / N. A
@@ -177,6 +219,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     if scale < 1:
         raise ZstsrError(f"--scale must be 1 or more (a shrink factor), got {scale}")
     _check_outputs(folders_or_files=[output, gt_out], inputs=[htr], overwrite=overwrite, codec=codec)
+    enc = _encode_kw(output, codec, crf, prores_profile)
     vi = _open_input(htr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     h, w = max(1, round(vi.height / scale)), max(1, round(vi.width / scale))
@@ -184,7 +227,7 @@ def degrade(htr: str, output: str, factor: int, scale: float, gt_out: str | None
     out_rate = vi.rate / factor
     acc = np.zeros((h, w, 3), np.float64)
     n = written = 0
-    with io.VideoWriter(output, w, h, out_rate, codec=codec, **kw) as wr, \
+    with io.VideoWriter(output, w, h, out_rate, codec=codec, **kw, **enc) as wr, \
             _maybe_writer(gt_out, w, h, vi.rate, kw) as gt, _bar(vi.frames, "degrade") as bar:
         group = []
         for frame in io.read_frames(htr, vi):
@@ -237,12 +280,13 @@ def _maybe_writer(path, w, h, rate, kw):
                    "its input frame.")
 @click.option("--conform", is_flag=True, help="Keep the input frame rate (N x slow motion).")
 @codec_option
+@_with(encode_options)
 @overwrite_option
 @fps_option
 @_with(input_options)
 def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool, conform: bool,
-             codec: str | None, overwrite: bool, fps: str | None, vfr: str, assume_progressive: bool,
-            allow_truncated: bool) -> None:
+             codec: str | None, crf: int | None, prores_profile: str | None, overwrite: bool, fps: str | None,
+             vfr: str, assume_progressive: bool, allow_truncated: bool) -> None:
     """Upsample LTR in time by an existing interpolator (the peers zstsr is measured against).
 
     Output frame k is centred at input time (k + 0.5)/N - 0.5 for every method (the slow-camera
@@ -252,6 +296,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
 
     check_factor(factor)
     _check_outputs(folders_or_files=[output], inputs=[ltr], overwrite=overwrite, codec=codec)
+    enc = _encode_kw(output, codec, crf, prores_profile)
     vi = _open_input(ltr, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(ltr, vi)
@@ -265,7 +310,7 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     rate = vi.rate if conform else vi.rate * factor
     with _bar(n * factor, method) as bar:
         written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
-                                 empty=f"{ltr}: video has no frames")
+                                 empty=f"{ltr}: video has no frames", **enc)
     _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
 
 
@@ -348,18 +393,29 @@ save_model_option = _click_options(TrainOptions, only=("output",))
 
 
 class _Bar:
-    """A training progress bar over the wall-clock budget (the natural unit: it stops on time)."""
+    """A training progress bar over the wall-clock budget (the natural unit: training stops on
+    time): seconds done / budget, the ETA, iterations and the loss over cubic's; notes print above
+    it (:func:`_note`). Several nets in a row (``--examples auto``, fine-tuning) each restart it."""
+
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
 
     def __init__(self, desc: str):
         from tqdm import tqdm
 
-        self.bar = tqdm(desc=desc, unit="it", file=sys.stderr, disable=None, leave=False, dynamic_ncols=True)
+        self.bar = tqdm(desc=desc, unit="s", file=sys.stderr, disable=None, leave=False, dynamic_ncols=True,
+                        bar_format=self.FORMAT)
 
     def __call__(self, step, total, info) -> None:
-        self.bar.total = total
-        self.bar.n = step
-        if info:
-            self.bar.set_postfix({k: f"{v:.3g}" for k, v in info.items() if isinstance(v, float)}, refresh=False)
+        info = info or {}
+        seconds, budget = float(info.get("seconds", 0.0)), info.get("budget_s")
+        if seconds < self.bar.n:                 # the next net: a fresh bar
+            self.bar.reset()
+        self.bar.total = budget or None
+        self.bar.n = min(seconds, budget) if budget else seconds
+        post = {"it": step}
+        if "ratio" in info:
+            post["loss/cubic"] = f"{info['ratio']:.3f}"
+        self.bar.set_postfix(post, refresh=False)
         self.bar.refresh()
 
     def close(self) -> None:
@@ -402,12 +458,13 @@ def _ray_job(address: str | None, chunk: int | None):
 @_with(save_model_option)
 @_with(train_options)
 @codec_option
+@_with(encode_options)
 @overwrite_option
 @fps_option
 @_with(input_options)
 @_with(scale_options)
-def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, assume_progressive, allow_truncated,
-             ray_address, chunk, **params) -> None:
+def upsample(video, output, factor, model, conform, codec, crf, prores_profile, overwrite, fps, vfr,
+             assume_progressive, allow_truncated, ray_address, chunk, **params) -> None:
     """Temporal super-resolution of VIDEO by FACTOR: coarse-to-fine with back-projection.
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
@@ -422,6 +479,7 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
     options = _upsample_options(factor, params)
     _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
                    overwrite=overwrite, codec=codec)
+    enc = _encode_kw(output, codec, crf, prores_profile)
     vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     _audio_note(vi)
     n = io.count_frames(video, vi)
@@ -452,7 +510,7 @@ def upsample(video, output, factor, model, conform, codec, overwrite, fps, vfr, 
         # the chunks (with --ray) are let go only once the writer has put the output in place
         with frames_cm as frames, io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec,
                                                  pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note,
-                                                 background=True) as w, pbar as b:
+                                                 background=True, **enc) as w, pbar as b:
             for frame in frames:
                 w.write(frame)
                 if b is not None:

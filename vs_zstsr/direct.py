@@ -29,8 +29,11 @@ import numpy as np
 from . import cuts
 from .resample import KERNELS, resize_weights
 
-# LTR frames a peer segment holds (its inside and context): bounds memory by the frame size.
-SEGMENT_BYTES = 1 << 30
+# LTR frames a peer segment holds (its inside and context): bounds memory by the frame size. A
+# segment is held twice (the frames read and the array the peer gets), and a clip shorter than
+# one segment needs less: at 1GiB a 1080p clip grew from 1.1 to 2.2 GB between 4 and 16 frames
+# (docs/BENCHMARKS.md). More context per inside frame costs motion search (2 frames each side).
+SEGMENT_BYTES = 512 * 2 ** 20
 # Frames each side of a segment that make its inside equal to the peer run on the whole clip: an
 # output between frames i and i+1 reads their vectors, which MVTools estimates from those two frames
 # alone (tests/test_direct.py checks the equality); minterpolate also reads one frame each side.
@@ -40,7 +43,7 @@ Peer = Callable[[np.ndarray, tuple[int, int]], Iterator[np.ndarray]]
 
 
 def segment_frames(height: int, width: int) -> int:
-    """Inside frames of a peer segment at this frame size (4K: 8, 1080p: 40, capped at 64)."""
+    """Inside frames of a peer segment at this frame size (1080p: 17, 4K: 4, at most 64)."""
     return int(np.clip(SEGMENT_BYTES // (height * width * 3 * 4) - 2 * PEER_CONTEXT, 4, 64))
 
 
@@ -173,7 +176,8 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         lo, hi = max(start, a - ctx), min(end, b + ctx)
         seg = np.stack([src[j] for j in range(lo, hi)])
         if hi - lo < 2:   # a one-frame shot: nothing to estimate motion from; repeat it
-            outs = (seg[0].copy() for _ in range(factor))
+            only = seg[0]     # (not seg itself: it is deleted below, before the generator runs)
+            outs = (only.copy() for _ in range(factor))
         else:
             outs = peer(seg, (a - lo, b - a))
         del seg

@@ -91,7 +91,7 @@ def _check_reachable(address: str) -> None:
 def _prepare(create: Callable, seed: dict[str, bytes]):
     """Build a clip's renderer as a local render would; return it with the log lines and the
     models it left in this worker's cache (to be copied into the user's)."""
-    from .fit import cache_dir
+    from .fit import HASH_SUFFIX, cache_dir
 
     cache = cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,8 @@ def _prepare(create: Callable, seed: dict[str, bytes]):
     models = [m for m in (renderer.ladder.model, *renderer.ladder.rung_models.values()) if m is not None]
     used = {Path(m.path) for m in models if Path(m.path).parent == cache}
     made = {p for p, t in _listing(cache).items() if before.get(p) != t}
-    files = {p.name: p.read_bytes() for p in used | made if p.suffix == ".onnx"}
+    kept = used | made | {p.with_name(p.name + HASH_SUFFIX) for p in used}   # with their hashes (fit.intact)
+    files = {p.name: p.read_bytes() for p in kept if p.suffix in (".onnx", HASH_SUFFIX) and p.is_file()}
     return replace(renderer, log=None), lines, files
 
 

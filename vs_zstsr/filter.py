@@ -67,8 +67,10 @@ def _log(core: vs.Core, msg: str) -> None:
 
 def _check_format(clip: vs.VideoNode) -> None:
     fmt = clip.format
-    if fmt is None or clip.width == 0 or clip.height == 0:
-        raise _err("the clip must have a constant format and size (this one varies)")
+    # A clip spliced from several formats reports a format with id 0 ("None"), not None.
+    if fmt is None or fmt.id == 0 or fmt.color_family == vs.UNDEFINED or clip.width == 0 or clip.height == 0:
+        raise _err("the clip has a variable format or size; give it one (e.g. resize.Bicubic(format=..., "
+                   "width=..., height=...))")
     if clip.num_frames < 1:
         raise _err("the clip has no frames")
     if clip.fps_num == 0 or clip.fps_den == 0:
@@ -89,7 +91,9 @@ def _colour(clip: vs.VideoNode) -> dict[str, Any]:
     props = clip.get_frame(0).props
     m = int(props.get("_Matrix", 2))
     if m not in _MATRICES or m == 0:
-        m = 1 if (clip.width > 1024 or clip.height > 576) else 6  # BT.709 for HD, 170M (601) for SD
+        from .io import default_matrix
+
+        m = default_matrix(clip.width, clip.height)  # BT.709 for HD, 170M (601) for SD
     out: dict[str, Any] = {"matrix": m}
     # R81 writes _Range (API 4.2: 1 full, 0 limited); older sources write _ColorRange (0 full, 1 limited)
     if "_Range" in props:

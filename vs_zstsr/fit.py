@@ -132,7 +132,7 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     preset = preset or default_preset()
     target = Path(output) if output else cached_model_path(read, num_frames, size, preset=preset, budget_s=budget_s,
                                                            examples=examples, cut_threshold=cut_threshold, key=key)
-    if output is None and target.exists():
+    if output is None and intact(target, log):
         if log:
             log(f"using the model trained earlier for this clip: {target}")
         return str(target)
@@ -152,7 +152,45 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     target.parent.mkdir(parents=True, exist_ok=True)
     zstsr_export.export_onnx(result, str(target), {   # the result: its config, iterations, seconds too
         "training_scale": [int(size[0]), int(size[1])], "preset": preset, "loss_ratio": round(result.loss_ratio, 4)})
+    if output is None:
+        seal(target)
     return str(target)
+
+
+HASH_SUFFIX = ".sha256"   # beside each cached model: its content hash, checked before each use
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def seal(model: Path) -> None:
+    """Store ``model``'s content hash beside it (atomically), for :func:`intact`."""
+    from .io import atomic_path
+
+    with atomic_path(model.with_name(model.name + HASH_SUFFIX)) as tmp:
+        tmp.write_text(_digest(model) + "\n")
+
+
+def intact(model: Path, log: Callable[[str], None] | None = None) -> bool:
+    """A cached model is there and matches the hash stored beside it. A damaged one (cut short,
+    bytes flipped, or without a hash: written before hashes, or killed between the two writes)
+    is said in one line and is then trained again, replacing it."""
+    if not model.exists():
+        return False
+    sidecar = model.with_name(model.name + HASH_SUFFIX)
+    try:
+        ok = sidecar.read_text().strip() == _digest(model)
+    except OSError:
+        ok = False
+    if not ok and log:
+        log(f"the cached model {model} does not match its stored hash (damaged or incomplete): "
+            "training it again")
+    return ok
 
 
 def train_or_explain(zstsr_trainer, ltr, config, **kw):
@@ -227,7 +265,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
                     "examples": examples, "ensemble": engine.ensemble, "methods": [r.method for r in rungs[:j]],
                     "held_out": held_out(num_frames), "cuts": cut_threshold}
         target = cache_dir() / f"{clip_key(read, num_frames, settings)}.rung{j}.onnx"
-        if not target.exists():
+        if not intact(target, log):
             if not TRAINING_ALLOWED.get():
                 raise NoModel(f"no fine-tuned net for rung {j} of this clip in {target.parent}, and training is off")
             sub = LadderPlan(2 ** j, [Rung(size=(ch >> (j - k), cw >> (j - k)), rate=2 ** k, method=rungs[k].method)
@@ -247,6 +285,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
             zstsr_export.export_onnx(result, str(target), {
                 "training_scale": [int(h), int(w)], "preset": preset, "finetuned_from": base, "rung": j,
                 "loss_ratio": round(result.loss_ratio, 4)})
+            seal(target)
         elif log:
             log(f"using the rung-{j} model fine-tuned earlier for this clip: {target}")
         paths[j] = str(target)

@@ -18,7 +18,7 @@ import contextlib
 import json
 import os
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -36,6 +36,9 @@ CODECS = ("ffv1", "ffvhuff", "png", "h264", "h265", "prores")
 # Codecs a VideoWriter also takes, though the measuring tools' --codec does not offer them: DNxHR HQX
 # (10-bit 4:2:2, in .mov) for `zstsr render`'s edit-ready masters.
 EXTRA_CODECS = ("dnxhr",)
+DEFAULT_CRF = 16   # H.264/H.265 quality when none is asked for: visually lossless for most footage
+# ProRes profiles by name (prores_ks's numbers); hq is the default, 4444 where the picture is 4:4:4
+PRORES_PROFILES = {"proxy": "0", "lt": "1", "standard": "2", "hq": "3", "4444": "4", "4444xq": "5"}
 _ENCODER = {"ffv1": "ffv1", "ffvhuff": "ffvhuff", "h264": "libx264", "h265": "libx265", "prores": "prores_ks", "dnxhr": "dnxhd"}
 _EXT_CODEC = {".mkv": "ffv1", ".nut": "ffv1", ".avi": "ffv1", ".mp4": "h264", ".m4v": "h264",
               ".mov": "prores", ".png": "png"}
@@ -401,15 +404,18 @@ def _probe_file(path: Path) -> VideoInfo:
 RATE_TAG = "ZSTSR_RATE"  # the exact rate, for containers (Matroska) whose clocks cannot hold it
 
 
+_SNAP_DENS = (1, 1001, 2, 4, 8, 16)   # the denominators of the rates cameras and editors use
+
+
 def snap_rate(rate: Fraction) -> Fraction:
     """A measured rate (e.g. 29011/121 from millisecond timestamps) back to the NTSC-style or
     whole-number rate it stands for, when one is within 0.01%."""
     rate = Fraction(rate)
-    for den in (1, 1001, 2, 4, 8, 16):
-        cand = Fraction(round(rate * den), den)
-        if cand and abs(cand - rate) <= rate * Fraction(1, 10000):
-            return cand
-    return rate
+    if rate.denominator in _SNAP_DENS:    # already such a rate (a stream's declared 15/2): keep it
+        return rate
+    near = [c for c in (Fraction(round(rate * den), den) for den in _SNAP_DENS)
+            if c and abs(c - rate) <= rate * Fraction(1, 10000)]
+    return min(near, key=lambda c: abs(c - rate)) if near else rate
 
 
 def _exact_rate(container, stream) -> Fraction:
@@ -704,6 +710,19 @@ def codec_for(path: str | os.PathLike, codec: str | None = None) -> str:
     return _EXT_CODEC[ext]
 
 
+def _is_rgb(pix_fmt: str | None) -> bool:
+    try:
+        return bool(pix_fmt) and _av().VideoFormat(pix_fmt).is_rgb
+    except Exception:
+        return False
+
+
+def default_matrix(width: int, height: int) -> int:
+    """The YUV matrix of a picture whose source says none (ffmpeg's enum): BT.709 for HD (wider than
+    1024 or taller than 576), BT.601 (smpte170m) for SD, as players assume."""
+    return 1 if width > 1024 or height > 576 else 6
+
+
 def _subsampled(pix_fmt: str) -> bool:
     """Chroma at less than full resolution (4:2:0, 4:2:2, ...): encoders want even sizes."""
     av = _av()
@@ -721,7 +740,10 @@ def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None, odd: bo
     av = _av()
     name = _ENCODER[codec]
     supported = {f.name for f in av.codec.Codec(name, "w").video_formats}
-    if source in supported and _depth_of(source) == depth and not (
+    # RGB stays RGB only in the lossless codecs: H.264/H.265 in RGB (gbrp) are for few players,
+    # and ProRes is YUV; their RGB sources are converted (with a matrix tag, see VideoWriter).
+    rgb_kept = codec in ("ffv1", "ffvhuff", "png") or not _is_rgb(source)
+    if source in supported and _depth_of(source) == depth and rgb_kept and not (
             odd and codec != "ffv1" and _subsampled(source)):
         return source
     hi = depth > 8
@@ -848,6 +870,11 @@ class VideoWriter:
                 and not _subsampled(s.pix_fmt):
             self.log(f"note: {self.width}x{self.height} is odd, which {self.codec} cannot hold with "
                      f"subsampled chroma: writing {s.pix_fmt} (4:4:4) at the same size")
+        if self.color.matrix in (0, 2) and not _is_rgb(s.pix_fmt) and not self.gray and self.codec != "png":
+            # Every RGB -> YUV conversion is tagged with the matrix it used, so players agree; an
+            # RGB source's tags (matrix "rgb", full range) say nothing about YUV: limited range.
+            self.color = replace(self.color, matrix=default_matrix(self.width, self.height),
+                                 range=1 if self.color.matrix == 0 else self.color.range)
         s.time_base = 1 / self.rate
         s.metadata[RATE_TAG] = str(self.rate)
         for k, v in self.stream_metadata.items():
@@ -858,7 +885,7 @@ class VideoWriter:
         if self.codec == "ffv1":
             opts = {"level": "3", "slicecrc": "1", "g": "1"}
         elif self.codec in ("h264", "h265"):
-            opts = {"crf": str(crf if crf is not None else 16), "preset": "medium"}
+            opts = {"crf": str(crf if crf is not None else DEFAULT_CRF), "preset": "medium"}
             if self.codec == "h265":
                 opts["x265-params"] = "log-level=error"
         elif self.codec == "prores":
@@ -1080,6 +1107,36 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], rate: Fra
         for f in it:
             w.write(f)
     return w.count
+
+
+# ffmpeg's names of its colour enums (libavutil/pixfmt.h), for people to read
+_COLOR_NAMES = {
+    "matrix": {0: "rgb", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "ycgco",
+               9: "bt2020nc", 10: "bt2020c", 14: "ictcp"},
+    "primaries": {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+                  9: "bt2020", 11: "smpte431", 12: "smpte432"},
+    "trc": {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+            13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67"},
+    "range": {1: "tv (limited)", 2: "pc (full)"},
+}
+
+
+def describe_color(c: ColorInfo) -> str:
+    """``matrix bt709, primaries bt709, transfer bt709, range tv (limited)``; unspecified said so."""
+    parts = []
+    for key, label in (("matrix", "matrix"), ("primaries", "primaries"), ("trc", "transfer"), ("range", "range")):
+        v = getattr(c, key)
+        parts.append(f"{label} {_COLOR_NAMES[key].get(v, 'unspecified' if v in (0, 2) else str(v))}")
+    return ", ".join(parts)
+
+
+def audio_info(path: str | os.PathLike) -> list[dict]:
+    """The audio streams of a file: codec, sample rate, channel layout."""
+    av = _av()
+    with av.open(str(path)) as c:
+        return [{"codec": a.codec_context.name, "sample_rate": int(a.codec_context.sample_rate or a.rate or 0),
+                 "layout": (a.codec_context.layout.name if a.codec_context.layout else "")
+                 or f"{a.codec_context.channels} channels"} for a in c.streams.audio]
 
 
 def info_dict(info: VideoInfo) -> dict:

@@ -75,7 +75,32 @@ class TSRModel:
             raise ZstsrError(f"model input must be (T, H, W, 3) frames, got shape {ltr.shape}")
         x = np.ascontiguousarray(ltr.transpose(3, 0, 1, 2)[None])
         y = self.session.run(["htr"], {"ltr": x})[0]
+        if y.shape != (1, 3, 2 * x.shape[2]) + x.shape[3:]:
+            raise ZstsrError(f"{self.path}: the net turned {x.shape[2]} frames of {x.shape[4]}x{x.shape[3]} into "
+                             f"an output of shape {tuple(y.shape)}, not {2 * x.shape[2]} frames of that size")
+        # One sum (no copy) finds any NaN or infinity: a damaged model must not render black frames.
+        if not np.isfinite(y.sum()):
+            raise ZstsrError(f"{self.path}: the net's output holds NaN or infinite values (a damaged or "
+                             "badly trained model); retrain it, or delete it if it is in the cache")
         return np.ascontiguousarray(y[0].transpose(1, 2, 3, 0))
+
+
+# Bounds of a sane net's reach (each side): the nets zstsr trains reach a few frames and pixels
+# (zstsr_trainer.net.receptive_field); larger values in a file are damage, and would make every
+# chunk's context (vs_zstsr/stream.py) huge.
+MAX_REACH = {"receptive_field_frames": 64, "receptive_field_pixels": 1024}
+
+
+def _check_metadata(path: str, meta: dict) -> None:
+    """The metadata the runtime relies on: a x2 model with a whole, bounded reach."""
+    for key, top in MAX_REACH.items():
+        v = meta.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= top:
+            raise ZstsrError(f"{path}: bad metadata {key}={v!r} (a whole number from 0 to {top}); "
+                             "re-export the model with zstsr export")
+    if meta.get("factor", 2) != 2:
+        raise ZstsrError(f"{path}: metadata says the model multiplies frames by {meta.get('factor')!r}; "
+                         "zstsr models double them (factor 2)")
 
 
 def _parse_metadata(raw: dict) -> dict:
@@ -194,9 +219,7 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
     if version != FORMAT_VERSION:
         raise ZstsrError(f"{path} has model format version {version}; this zstsr reads version "
                          f"{FORMAT_VERSION} (re-export it with this version's trainer)")
-    for key in ("receptive_field_frames", "receptive_field_pixels"):
-        if key not in meta:
-            raise ZstsrError(f"{path}: metadata lacks {key!r}")
+    _check_metadata(path, meta)
     if [i.name for i in sess.get_inputs()] != ["ltr"] or [o.name for o in sess.get_outputs()] != ["htr"]:
         raise ZstsrError(f"{path}: expected one input 'ltr' and one output 'htr'")
     active = sess.get_providers()[0]

@@ -37,6 +37,8 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+
 from .errors import ZstsrError
 
 # Workers started at most; more are started only while that many calls run at once (e.g. a
@@ -65,8 +67,8 @@ def _send(f, obj: Any) -> None:
     f.flush()
 
 
-def _read_exact(f, n: int) -> bytearray:
-    buf = bytearray(n)
+def _read_exact(f, n: int):
+    buf = np.empty(n, np.uint8)       # not zero-filled first (bytearray is): frames are megabytes
     view, got = memoryview(buf), 0
     while got < n:
         k = f.readinto(view[got:])
@@ -79,7 +81,7 @@ def _read_exact(f, n: int) -> bytearray:
 def _recv(f) -> Any:
     size, nbuf = _HEAD.unpack(_read_exact(f, _HEAD.size))
     lens = [_LEN.unpack(_read_exact(f, _LEN.size))[0] for _ in range(nbuf)]
-    data = _read_exact(f, size)
+    data = _read_exact(f, size).data
     bufs = [_read_exact(f, n) for n in lens]
     try:
         return pickle.loads(data, buffers=bufs)

@@ -11,7 +11,7 @@ Every entry point builds them: ``zstsr upsample`` and ``zstsr render`` (cli.py: 
 are made from the fields below), the VapourSynth filter (filter.py: its keyword arguments, tested
 against these fields) and the Python API (:meth:`.stream.Renderer.create`); the renderer hands them
 on whole to the ladder, the self-check, training and the model loads. ``check()`` raises
-:class:`.errors.ZstsrError` with the one message each entry point shows (the CLI as ``zstsr:
+:class:`.errors.UsageError` with the one message each entry point shows (the CLI as ``zstsr:
 error: ...``, the filter as ``vs.Error("zstsr: ...")``).
 
 Adding an option is one field here (with its help and, where it has a rule, a line in ``check``),
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from .cuts import DEFAULT_THRESHOLD
-from .errors import ZstsrError
+from .errors import UsageError
 from .methods import AUTO, CHOICES
 from .netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
 
@@ -45,7 +45,7 @@ def opt(default, help: str, *, cli: str | None = None, choices: tuple | None = N
 
 def check_factor(factor: int) -> int:
     if factor not in FACTORS:
-        raise ZstsrError(f"factor must be a power of 2 from {FACTORS[0]} to {FACTORS[-1]}, got {factor}")
+        raise UsageError(f"factor must be a power of 2 from {FACTORS[0]} to {FACTORS[-1]}, got {factor}")
     return factor
 
 
@@ -57,13 +57,13 @@ def _check_fields(obj) -> None:
         if value is None and f.default is None:
             continue
         if md["choices"] and value not in md["choices"]:
-            raise ZstsrError(f"{name} must be one of {', '.join(map(str, md['choices']))}; got {value!r}")
+            raise UsageError(f"{name} must be one of {', '.join(map(str, md['choices']))}; got {value!r}")
         if md["bounds"]:
             lo, hi = md["bounds"]
             if hi is None and value < lo:
-                raise ZstsrError(f"{name} must be at least {lo}, got {value}")
+                raise UsageError(f"{name} must be at least {lo}, got {value}")
             if hi is not None and not lo <= value <= hi:
-                raise ZstsrError(f"{name} must be between {lo} and {hi}, got {value}")
+                raise UsageError(f"{name} must be between {lo} and {hi}, got {value}")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class TrainOptions:
     def check(self) -> "TrainOptions":
         _check_fields(self)
         if self.budget_s is not None and not self.budget_s > 0:
-            raise ZstsrError(f"the training budget must be positive, got {self.budget_s}")
+            raise UsageError(f"the training budget must be positive, got {self.budget_s}")
         return self
 
 

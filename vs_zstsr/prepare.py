@@ -26,7 +26,7 @@ from .fit import NotTrainable, finetune_rungs, fit_model, preset_budget
 from .ladder import Ladder, LadderPlan, plan
 from .methods import AUTO, INTERPOLATORS, METHODS, NET
 from .options import TrainOptions, UpsampleOptions
-from .selfcheck import choose_methods, choose_pipeline, fit_and_pick, self_check_window
+from .selfcheck import choose_methods, choose_pipeline, coarse_size, fit_and_pick, self_check_samples
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,12 @@ class Clip:
 @dataclass
 class Trained:
     """What :func:`train` gives: the model's path, the kind of examples it was trained on (None:
-    given, or the preset's), and the self-check's frames when training already read them."""
+    given, or the preset's), and the self-check's frames when training already read them (the crop, and the whole frames at
+    the coarse proxy's size: :func:`.selfcheck.self_check_samples`)."""
     path: str
     examples: str | None = None
     window: np.ndarray | None = None
+    coarse: np.ndarray | None = None
 
 
 def wants_finetune(options: UpsampleOptions, ladder_plan: LadderPlan) -> bool:
@@ -78,11 +80,11 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
     rung, full = ladder_plan.rungs[0].size, (clip.height, clip.width)
     train_options, cuts = options.train, options.cut_threshold
     if (train_options.examples or AUTO) == AUTO:
-        window = self_check_window(clip.read, clip.num_frames, cuts)
+        window, coarse = self_check_samples(clip.read, clip.num_frames, cuts, coarse_size(ladder_plan, full))
         path, kind = fit_and_pick(clip.read, clip.num_frames, rung, full, window,
                                   replace(train_options, budget_s=budget_s), options.engine, log=log,
                                   progress=progress, cut_threshold=cuts)
-        return Trained(path, kind, window)
+        return Trained(path, kind, window, coarse)
     path = fit_model(clip.read, clip.num_frames, rung, preset=train_options.preset, budget_s=budget_s,
                      examples=train_options.examples, output=train_options.output, log=log, progress=progress,
                      cut_threshold=cuts)
@@ -90,18 +92,20 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
 
 
 def select(ladder_plan: LadderPlan, model, options: UpsampleOptions, clip: Clip, window: np.ndarray | None = None,
-           *, candidates: tuple[str, ...] = METHODS, log=None) -> LadderPlan:
-    """Step 2 (``method="auto"``): the whole pipeline, chosen by the self-check on ``window`` (the
-    frames :func:`.selfcheck.self_check_window` picks; read here when not given)."""
+           *, coarse: np.ndarray | None = None, candidates: tuple[str, ...] = METHODS, log=None) -> LadderPlan:
+    """Step 2 (``method="auto"``): the whole pipeline, chosen by the self-check on ``window`` and
+    ``coarse`` (the frames :func:`.selfcheck.self_check_samples` picks; read here when not given)."""
     clip.need_frames("the self-check", " (or pass method='net')")
+    full = (clip.height, clip.width)
     if window is None:
-        window = self_check_window(clip.read, clip.num_frames, options.cut_threshold)
+        window, coarse = self_check_samples(clip.read, clip.num_frames, options.cut_threshold,
+                                            coarse_size(ladder_plan, full))
     chosen = choose_pipeline(ladder_plan, model, window, options, log=log, candidates=candidates)
     if chosen is not None:
         return chosen
     # too few frames to halve the sample and still run a pipeline: the first rung's proxy alone
-    return choose_methods(ladder_plan, model, window, (clip.height, clip.width), log=log,
-                          tilesize=options.engine.tilesize, candidates=candidates, ensemble=options.engine.ensemble)
+    return choose_methods(ladder_plan, model, window, full, log=log, tilesize=options.engine.tilesize,
+                          candidates=candidates, ensemble=options.engine.ensemble, coarse=coarse)
 
 
 def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip, budget_s: float,
@@ -145,7 +149,8 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
             trained, tune = Trained(""), False
         model = options.engine.load(trained.path) if trained.path else None
         if method == AUTO:
-            ladder_plan = select(ladder_plan, model, options, clip, trained.window, candidates=candidates, log=log)
+            ladder_plan = select(ladder_plan, model, options, clip, trained.window, coarse=trained.coarse,
+                                candidates=candidates, log=log)
         if tune:
             rung_models = finetune(trained, ladder_plan, options, clip, rung_budget, log=log, progress=progress)
     ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,

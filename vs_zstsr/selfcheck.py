@@ -32,7 +32,8 @@ SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most thi
 
 def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size: tuple[int, int],
                    margin_db: float = 0.05, log: Callable[[str], None] | None = None,
-                   tilesize: int = 0, candidates: tuple[str, ...] = METHODS, ensemble: int = 1) -> LadderPlan:
+                   tilesize: int = 0, candidates: tuple[str, ...] = METHODS, ensemble: int = 1,
+                   coarse: np.ndarray | None = None) -> LadderPlan:
     """Decide, from the input alone, what does each rung's x2 ("do no harm"), one rung at a time:
     what `zstsr upsample` falls back to where the sample is too short for :func:`choose_pipeline`
     (which measures whole pipelines and is preferred).
@@ -40,8 +41,12 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
     rect-halved in time: that proxy pair moves as fast, in pixels per frame, as ``X`` does, and
     it has ground truth. ``sample`` may be a crop of frames of ``full_size``: it is shrunk by the
-    same factor as the whole frame would be. Every candidate x2 (followed by temporal
-    back-projection, as on the ladder) is scored on it.
+    same factor as the whole frame would be. ``coarse``, when given, is that pair's larger half
+    made from the same frames whole (:func:`self_check_samples`), which gives the proxy the room
+    motion estimation needs: a 512-px crop of a 1080x1920 frame at x8 is a 32x32 proxy, on which
+    the interpolators' order was wrong or a tie on both real 1080p clips, and the whole frame's
+    68x120 got it right on all three clips (docs/BENCHMARKS.md, benchmarks/bench_flow_crops.py).
+    Every candidate x2 (followed by temporal back-projection, as on the ladder) is scored on it.
 
     * The net takes the first rung when it beats the best interpolator there by ``margin_db``.
     * The interpolators (:data:`.methods.INTERPOLATORS`, each where it fits) are also ranked on the
@@ -57,7 +62,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     rung = ladder_plan.rungs[0]
     sy, sx = rung.size[0] / full_size[0], rung.size[1] / full_size[1]
     h, w = sample.shape[1:3]
-    hi = resize_spatial(sample, max(1, round(h * sy / 2)), max(1, round(w * sx / 2)))
+    hi = coarse if coarse is not None else resize_spatial(sample, max(1, round(h * sy / 2)), max(1, round(w * sx / 2)))
     n = hi.shape[0] // 2 * 2
     if n < 4:
         if log:
@@ -66,7 +71,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     hi = hi[:n]
     lo = rect_downsample(hi, 2)
     # the candidates that can run here: the net when there is a model, each interpolator where it
-    # fits the proxy (flow needs frames of 32 pixels: :data:`.methods.INTERPOLATORS`)
+    # fits the proxy (flow needs frames of baselines.MIN_FLOW_SIZE pixels: :data:`.methods.INTERPOLATORS`)
     methods = [m for m in candidates if m in METHODS and (m != NET or model is not None) and fits(m, lo)]
 
     crashed = []
@@ -89,7 +94,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     best = max(interp, key=lambda m: scores.get(m, -np.inf))
     # The interpolators also do the full-size work (the upper rungs, or the whole job when the
     # net is not used), where motion estimation has room: rank them on the sample at full size,
-    # halved in time, too (flow needs that room: a coarse proxy is often under 32 pixels).
+    # halved in time, too (flow needs that room: a small clip's coarse proxy is under its guard).
     full_hi = sample[:n]
     full_lo = rect_downsample(full_hi, 2)
     full = [m for m in candidates if m in INTERPOLATORS and fits(m, full_lo)]
@@ -174,6 +179,19 @@ def self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT
     """The frames the self-check looks at: those held out of training (:func:`.fit.held_out`; the
     middle of a clip too short to hold any out), the longest shot among them, a centred crop of at
     most ``SELF_CHECK_CROP`` pixels."""
+    return self_check_samples(read, num_frames, cut_threshold)[0]
+
+
+def coarse_size(ladder_plan: LadderPlan, full_size: tuple[int, int]) -> tuple[int, int]:
+    """The size of the self-check's coarse proxy made from whole frames: the first rung's, halved."""
+    rung = ladder_plan.rungs[0].size
+    return max(1, round(rung[0] / 2)), max(1, round(rung[1] / 2))
+
+
+def self_check_samples(read, num_frames: int, cut_threshold: float = cuts.DEFAULT_THRESHOLD,
+                       coarse: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`self_check_window`'s crop, and with ``coarse`` = (h, w) the same frames whole, shrunk
+    to that size (for :func:`choose_methods`' ``coarse``), from one read."""
     start, stop = held_out(num_frames)     # frames the trainer never saw
     if stop - start < 8:                   # a very short clip: nothing was held out
         n = min(num_frames, SELF_CHECK_FRAMES)
@@ -185,7 +203,8 @@ def self_check_window(read, num_frames: int, cut_threshold: float = cuts.DEFAULT
     h, w = frames.shape[1:3]
     ch, cw = min(h, SELF_CHECK_CROP), min(w, SELF_CHECK_CROP)
     y0, x0 = (h - ch) // 2, (w - cw) // 2
-    return np.ascontiguousarray(frames[:, y0:y0 + ch, x0:x0 + cw])
+    small = resize_spatial(frames, *coarse) if coarse else None
+    return np.ascontiguousarray(frames[:, y0:y0 + ch, x0:x0 + cw]), small
 
 
 # The whole-pipeline self-check (choose_pipeline) shrinks the window by this much in space as it

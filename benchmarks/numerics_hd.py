@@ -1,0 +1,60 @@
+"""The streamed no-net path against the code before it: the same outputs within float32 rounding.
+
+    python benchmarks/numerics_hd.py [--ref dda4f27]
+
+Runs `zstsr upsample --method flow|cubic` and `zstsr baseline -m linear|flowfps -b` with the
+commit ``--ref`` (exported to a temporary folder with `git archive`) and with this checkout, on a
+small textured pan (270x480, 6 frames, x8, FFV1), and prints the largest difference between the
+decoded outputs, in 8-bit levels, and how many values differ.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from common import ROOT
+from hd_clips import pan_frames
+
+RUNS = {"upsample --method flow": ["upsample", "--method", "flow"],
+        "upsample --method cubic": ["upsample", "--method", "cubic"],
+        "baseline -m linear -b": ["baseline", "-m", "linear", "-b"],
+        "baseline -m flowfps -b": ["baseline", "-m", "flowfps", "-b"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ref", default="dda4f27", help="the commit to compare with (default: before direct.py)")
+    args = ap.parse_args()
+    from vs_zstsr import io
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old = tmp / "old"
+        old.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.ref, "vs_zstsr"], check=True,
+                                 stdout=subprocess.PIPE).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        clip = tmp / "pan.mkv"
+        io.write_video(clip, pan_frames(270, 480, 6), Fraction(30))
+        print(f"| command | max difference (8-bit levels) | values that differ | of |\n|---|---|---|---|")
+        for name, argv in RUNS.items():
+            outs = []
+            for which, path in (("old", old), ("new", ROOT)):
+                out = tmp / f"{which}_{argv[0]}_{argv[2]}.mkv"
+                env = dict(os.environ, PYTHONPATH=str(path))
+                subprocess.run([sys.executable, "-m", "vs_zstsr", argv[0], str(clip), "-o", str(out), *argv[1:]],
+                               check=True, env=env, cwd=tmp, stderr=subprocess.DEVNULL)
+                outs.append(np.stack(list(io.read_frames(out))))
+            d = np.abs(outs[0] - outs[1]) * 255
+            print(f"| {name} | {d.max():.0f} | {int((d > 0.5).sum())} | {d.size} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
