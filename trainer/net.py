@@ -19,11 +19,10 @@ class CubicX2(nn.Module):
 
     Output ``2i`` reads input frames ``i-2..i+1``, output ``2i+1`` reads ``i-1..i+2``. After padding
     two edge frames on each side (so padded index = input index + 2), the even outputs are the even
-    taps over padded frames ``i..i+3`` and the odd ones the odd taps over ``i+1..i+4``. Written as
-    weighted sums of time slices rather than a depthwise Conv3d: on the CPU a 3-channel grouped
-    Conv3d costs more than the rest of the input side (docs/BENCHMARKS.md, "Speed"), while these
-    eight multiply-adds are elementwise. Only slicing and concatenation: T, H and W stay dynamic
-    in the ONNX graph.
+    taps over padded frames ``i..i+3`` and the odd ones the odd taps over ``i+1..i+4``: eight
+    elementwise multiply-adds of time slices (earlier a grouped Conv3d of 3 channels; the same
+    numbers up to float rounding, and no weight buffer). Only slicing and concatenation: T, H and
+    W stay dynamic in the ONNX graph.
     """
 
     def __init__(self, channels: int = 3):
@@ -58,9 +57,9 @@ class TSRNet(nn.Module):
     helped every interpolator: docs/PROTOTYPE.md, "Back-projection").
 
     The 1x3x3 layers see no time, so they run as Conv2d over frames with time folded into the
-    batch: the same function (replicate padding in space only, as before), but oneDNN and
-    onnxruntime have faster kernels for 2-D convolutions than for 3-D ones with a kernel depth of
-    1 (docs/BENCHMARKS.md, "Speed"). In the channels-last layout the fold is a view, not a copy.
+    batch: the same function (replicate padding in space only, as before) on oneDNN's and
+    onnxruntime's 2-D convolution kernels instead of 3-D ones with a kernel depth of 1
+    (docs/BENCHMARKS.md, "Speed"). In the channels-last layout the fold is a view, not a copy.
     State dicts and ONNX files written when these layers were Conv3d still load (their 1x3x3
     weights are reshaped on load; the old fixed cubic buffer is dropped).
     """
