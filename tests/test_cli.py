@@ -151,3 +151,17 @@ def test_a_bad_option_value_is_one_line(tmp_path, htr_file):
         assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0]
         assert not list(tmp_path.glob("o*"))
 
+
+
+def test_save_model_keeps_the_net_and_the_video_goes_to_output(tmp_path):
+    """--save-model and -o are two outputs: the trained net lands at the first, the video at the
+    second (a click parameter once bound both to one name, so the video went to the .onnx path)."""
+    clip = moving_blob_htr(16 * 4, 32, 48)
+    io.write_video(tmp_path / "hi.mkv", clip, Fraction(120), bit_depth=16)
+    run("degrade", tmp_path / "hi.mkv", "-o", tmp_path / "in.mkv", "-f", 4)
+    run("upsample", tmp_path / "in.mkv", "-o", tmp_path / "out.mkv", "-f", 2, "--method", "net",
+        "--examples", "both", "--budget", "2s", "--save-model", tmp_path / "net.onnx")
+    assert io.probe(tmp_path / "out.mkv").rate == 60
+    from vs_zstsr.model import load_model
+
+    assert load_model(tmp_path / "net.onnx").receptive_field["frames"] >= 1

@@ -42,6 +42,7 @@ def test_no_stray_literal_of_the_ensemble_sizes():
 def test_the_cli_and_the_filter_take_choices_and_defaults_from_the_options():
     import click
 
+    from vs_zstsr.cli import _PARAM as cli_param
     from vs_zstsr.cli import main
 
     vs = pytest.importorskip("vapoursynth")  # noqa: F841
@@ -53,8 +54,9 @@ def test_the_cli_and_the_filter_take_choices_and_defaults_from_the_options():
     fields = itertools.chain(options.option_fields(options.EngineOptions), options.option_fields(options.TrainOptions),
                              options.option_fields(options.UpsampleOptions))
     for f in fields:
-        if f.name in up:      # the command line: same default, same choices
-            p = up[f.name]
+        name = cli_param.get(f.name, f.name)   # the click parameter's name (cli._PARAM)
+        if name in up:        # the command line: same default, same choices
+            p = up[name]
             want = None if f.default is None else (str(f.default) if f.metadata["choices"] else f.default)
             assert p.default == want, f.name
             if f.metadata["choices"]:

@@ -339,6 +339,11 @@ def parse_budget(value: str | None) -> float | None:
     return secs
 
 
+# click parameter names are the fields' names, except where a command has a parameter of that name
+# already: every command's -o is `output`, so TrainOptions.output (--save-model) is `save_model`.
+_PARAM = {"output": "save_model"}
+
+
 def _click_options(cls, only: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> list:
     """click options made from the fields of an options dataclass (:mod:`.options`): each one's name,
     type, choices, bounds, default and help come from there, so a new field is a new option."""
@@ -360,7 +365,7 @@ def _click_options(cls, only: tuple[str, ...] | None = None, skip: tuple[str, ..
             kw["type"] = (click.FloatRange if isinstance(f.default, float) else click.IntRange)(lo, hi)
         elif f.default is not None:
             kw["type"] = type(f.default)
-        out.append(click.option(md["cli"] or "--" + f.name.replace("_", "-"), f.name, **kw))
+        out.append(click.option(md["cli"] or "--" + f.name.replace("_", "-"), _PARAM.get(f.name, f.name), **kw))
     return out
 
 
@@ -369,8 +374,8 @@ def _take(cls, params: dict):
     choice of numbers comes back as a number."""
     kw = {}
     for f in option_fields(cls):
-        if f.name in params:
-            v = params.pop(f.name)
+        if _PARAM.get(f.name, f.name) in params:
+            v = params.pop(_PARAM.get(f.name, f.name))
             if f.metadata["choices"] and isinstance(v, str) and isinstance(f.default, int):
                 v = int(v)
             kw[f.name] = v
