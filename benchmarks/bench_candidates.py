@@ -12,7 +12,8 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
 * ``X xN + BP``: interpolator X (flow = MVTools FlowFPS, cubic, linear) x N at full size and
   temporal back-projection: the peers (minterpolate and repeat + BP too, for the peer bar);
 * ladders (the paper's space-time diagonal, :class:`vs_zstsr.ladder.Ladder`) with a method per
-  rung: X on every rung; a net on the first rung and X above; a net on every rung. The nets are
+  rung: X on every rung; a net on the first rung and X above (not a net on every rung: see
+  :func:`vs_zstsr.selfcheck.candidate_pipelines`). The nets are
   the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
   found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole
   budget (the issue's "two nets at half budget against one at the full budget");
@@ -51,11 +52,25 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
     return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(out, gt)])), **sharp.result()}
 
 
+class _Ladder(ladder.Ladder):
+    """The runtime's ladder, plus a rung method ``netflow``: flow x2 plus the net's residual over
+    its own cubic base (a motion-compensated base swapped in at inference only; bench_mc_base.py)."""
+
+    def x2(self, clip, method, rung=0):
+        if method != "netflow":
+            return super().x2(clip, method, rung)
+        res = super().x2(clip, "net", rung) - methods.interpolate(clip, 2, "cubic")
+        return methods.interpolate(clip, 2, "flow", "cubic") + res
+
+
 def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
     p = ladder.plan(*shape, factor)
     for r, m in zip(p.rungs, rung_methods):
+        r.method = "net" if m == "netflow" else m       # (the plan's checks know the net)
+    lad = _Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
+    for r, m in zip(p.rungs, rung_methods):
         r.method = m
-    return ladder.Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
+    return lad
 
 
 def measure(clip: str, args) -> dict:
@@ -63,7 +78,7 @@ def measure(clip: str, args) -> dict:
     from vs_zstsr.fit import cached_model_path, fit_model
     from vs_zstsr.model import load_model
     from vs_zstsr.options import TrainOptions, UpsampleOptions
-    from vs_zstsr.selfcheck import self_check_window
+    from vs_zstsr.selfcheck import first_rung_seams, self_check_window
     from vs_zstsr.stream import Renderer
 
     factor = FACTOR.get(clip, 8)
@@ -78,6 +93,10 @@ def measure(clip: str, args) -> dict:
     budget = parse_budget(args.budget)
     rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
            "window": list(window.shape[:3]), "candidates": {}}
+    import scenes
+
+    if clip == "fan":
+        rec["truth_turn"] = scenes.FAN_DEGREES_PER_HTR_FRAME
     if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
         rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
 
@@ -87,6 +106,8 @@ def measure(clip: str, args) -> dict:
         if on_window is not None and len(on_window) > 2 * factor:
             r["seam_window"] = group_seam(on_window, factor)
         r["s"] = secs
+        if clip == "fan":        # which way the fan turns (degrees per HTR frame; the truth's in the record)
+            r["turn"] = scenes.rotation_direction(out)
         rec["candidates"][name] = r
         print(f"{clip:8s} {name:34s} {r['psnr']:6.2f} dB  sharp {r['sharpness']:.3f} / "
               f"{r['sharpness_moving'] or 0:.3f}  seam {r['seam_all'] or 0:5.2f}", flush=True)
@@ -110,13 +131,24 @@ def measure(clip: str, args) -> dict:
         if args.single:
             nets["single"] = Path(fit_model(read, n, rung, budget_s=budget, examples="both", log=print))
     models = {k: load_model(p, "cpu") for k, p in nets.items()}
+    if len(models) > 1 and not args.all_nets:
+        # only the net auto keeps (the lower group seam, as selfcheck.fit_and_pick decides): the
+        # other's pipelines cost minutes at full size and auto never runs them
+        seams = first_rung_seams({k: models[k] for k in ("within", "both")}, window, rung, full,
+                                 ensemble=netrun.DEFAULT_ENSEMBLE)
+        rec["seams"] = seams
+        models = {k: v for k, v in models.items() if k in (min(seams, key=seams.get), "single")}
     pipelines = [(f"direct {m}", [m] * 4, None, True) for m in INTERP]
     pipelines += [(f"ladder {m}", [m] * 4, None, False) for m in INTERP]
     for kind, model in models.items():
         meta = model.metadata
-        rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": meta.get("seconds"),
+        rec.setdefault("nets", {})[kind] = {"iterations": meta.get("iterations"), "seconds": float(meta.get("training_seconds", 0)),
                                             "loss_ratio": meta.get("loss_ratio")}
-        pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP + ("net",)]
+        # (not the net on every rung: minutes per clip at full size on the CPU; `zstsr upsample`
+        # does not weigh it either, selfcheck.candidate_pipelines)
+        pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP]
+        if methods.flow_available():
+            pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
         if not args.auto_only:
             rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
     if not models:
@@ -145,23 +177,14 @@ def measure(clip: str, args) -> dict:
 
 
 def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool) -> dict:
-    """The whole pipeline on the window halved in time (rect), its output averaged back to the
-    window's rate and compared with the window: ``flat`` at the window's size, ``diag`` shrunk 2x
-    in space too (the space-time diagonal: the motion per frame of each rung as on the clip)."""
-    from vs_zstsr.resample import rect_downsample, resize_spatial
+    """:func:`vs_zstsr.selfcheck.pipeline_proxy` of this pipeline at the window's size (``flat``)
+    and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
+    from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
-    h, w = window.shape[1:3]
-    out = {}
-    for name, s in (("flat", 1), ("diag", 2)):
-        hi = window if s == 1 else resize_spatial(window, h // s, w // s)
-        hi = hi[:len(hi) // 2 * 2]
-        if len(hi) < 6:
-            continue
-        lo = rect_downsample(hi, 2)
-        y = ladder_of(hi.shape[1:3], factor, rung_methods, model, direct).run(lo)
-        got = rect_downsample(y, factor // 2)
-        out[name] = float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
-    return out
+    if "netflow" in rung_methods:
+        return {}
+    p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
+    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))}
 
 
 def proxies(window: np.ndarray, full, rung, model) -> dict:
@@ -188,30 +211,79 @@ def proxies(window: np.ndarray, full, rung, model) -> dict:
     return out
 
 
+def before_issue_14(rec: dict) -> str | None:
+    """The pick of the selector issue 14 replaced, from the recorded proxies: the kept net on the
+    first rung where it beat the best interpolator on the first rung's proxy by 0.05 dB, and then
+    cubic above it (the fixed rule); else the full-size ranking's interpolator x N at full size."""
+    logs = " ".join(rec.get("auto_log", []))
+    kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
+    proxy = rec.get("proxy", {}).get(kept) if kept else None
+    if not proxy or "rung" not in proxy or "full" not in proxy:
+        return None
+    rung, full = proxy["rung"], proxy["full"]
+    if rung.get("net", -1e9) - max(v for k, v in rung.items() if k != "net") >= 0.05:
+        return f"{kept} net + cubic above"
+    return "direct " + max((k for k in full if k != "net"), key=full.get)
+
+
+def selectors(records: list[dict]) -> str:
+    """Regret (best candidate - chosen, dB, against the truth) of label-free selection rules, each
+    choosing among the pipelines `zstsr upsample` can run (the net it kept by the seam, and no net):
+    the whole-pipeline proxy on the window shrunk 2x (diag, what auto uses) or not (flat), and the
+    lowest group seam of the candidate's output on the window."""
+    rules = {"pipeline proxy, diag": lambda v: v.get("pipe_proxy", {}).get("diag"),
+             "pipeline proxy, flat": lambda v: v.get("pipe_proxy", {}).get("flat"),
+             "lowest seam on the window": lambda v: -v["seam_window"] if v.get("seam_window") is not None else None}
+    head = ["| clip | " + " | ".join(rules) + " |", "|---|" + "---|" * len(rules)]
+    rows, worst = [], {k: [] for k in rules}
+    for rec in records:
+        logs = " ".join(rec.get("auto_log", []))
+        kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
+        pool = {k: v for k, v in rec["candidates"].items() if (k.startswith(("direct", "ladder"))
+                or (kept and k.startswith(f"{kept} net +")))}
+        best = max(v["psnr"] for v in pool.values())
+        cells = []
+        for name, f in rules.items():
+            scored = {k: f(v) for k, v in pool.items() if f(v) is not None}
+            if not scored:
+                cells.append("")
+                continue
+            pick = max(scored, key=scored.get)
+            worst[name].append(best - pool[pick]["psnr"])
+            cells.append(f"{pick}: {best - pool[pick]['psnr']:+.2f}")
+        rows.append(f"| {rec['clip']} | " + " | ".join(cells) + " |")
+    rows.append("| largest | " + " | ".join(f"{max(v):+.2f}" if v else "" for v in worst.values()) + " |")
+    return "\n".join(head + rows)
+
+
 def report(records: list[dict], write: bool) -> None:
     """The tables: per clip every candidate (PSNR, sharpness whole / moving), the best, auto's
     regret; and one summary line per clip."""
-    lines, summary = [], ["| clip | best candidate | its PSNR | auto's pick | auto PSNR | regret (dB) | "
+    lines, summary = [], ["| clip | best candidate | its PSNR | before: pick, regret | auto's pick | auto PSNR | regret (dB) | "
                           "best peer + BP | auto - best peer | net's part (auto - best without a net) |",
-                          "|---|---|---|---|---|---|---|---|---|"]
+                          "|---|---|---|---|---|---|---|---|---|---|"]
     regrets, real = {}, []
     for rec in records:
         c = rec["candidates"]
-        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer minterpolate")
-                and not k.startswith("peer repeat")}
+        # auto's candidates (the residual over flow is measured here, not yet one of them)
+        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer") and "over flow" not in k}
         best = max(cand, key=lambda k: cand[k]["psnr"])
         peers = {k: v for k, v in c.items() if k.startswith("peer")}
         best_peer = max(peers, key=lambda k: peers[k]["psnr"])
-        no_net = {k: v for k, v in cand.items() if "net" not in k}
+        no_net = {k: v for k, v in cand.items() if " net" not in k}
         best_no_net = max(no_net, key=lambda k: no_net[k]["psnr"])
         lines.append(f"\n**{rec['clip']}** (x{rec['factor']}, {rec['size'][1]}x{rec['size'][0]}, {rec['frames']} LTR "
                      f"frames; nets: " + ", ".join(f"{k} {v['iterations']} iterations in {v['seconds']:.0f} s"
                                                     for k, v in rec.get("nets", {}).items() if v["seconds"]) + ")\n")
-        lines += ["| candidate | PSNR | sharpness | sharpness, moving | seam |", "|---|---|---|---|---|"]
+        turn = "truth_turn" in rec
+        lines += ["| candidate | PSNR | sharpness | sharpness, moving | seam |" + (" fan turns (deg/frame) |" if turn else ""),
+                  "|---|---|---|---|---|" + ("---|" if turn else "")]
         for k, v in sorted(c.items(), key=lambda kv: -kv[1]["psnr"]):
             mark = " **best**" if k == best else ""
             lines.append(f"| {k}{mark} | {v['psnr']:.2f} | {v['sharpness']:.3f} | {v['sharpness_moving'] or 0:.3f} | "
-                         f"{v['seam_all'] or 0:.2f} |")
+                         f"{v['seam_all'] or 0:.2f} |" + (f" {v['turn']:+.2f} |" if turn else ""))
+        if turn:
+            lines.append(f"| truth |  |  |  |  | {rec['truth_turn']:+.2f} |")
         if "auto" in c:
             a = c["auto"]["psnr"]
             pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
@@ -219,14 +291,16 @@ def report(records: list[dict], write: bool) -> None:
             regrets[rec["clip"]] = cand[best]["psnr"] - a
             if rec["clip"] in REAL:
                 real.append((a - peers[best_peer]["psnr"], a - no_net[best_no_net]["psnr"]))
-            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {pick} | {a:.2f} | "
+            old = before_issue_14(rec)
+            before = f"{old}, {cand[best]['psnr'] - c[old]['psnr']:+.2f}" if old in c else ""
+            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {before} | {pick} | {a:.2f} | "
                            f"{cand[best]['psnr'] - a:+.2f} | {best_peer} {peers[best_peer]['psnr']:.2f} | "
                            f"{a - peers[best_peer]['psnr']:+.2f} | {a - no_net[best_no_net]['psnr']:+.2f} |")
     if real:
         summary.append(f"\nMean over the real clips ({len(real)}): auto - best peer + BP {np.mean([r[0] for r in real]):+.2f} dB, "
                        f"net's part {np.mean([r[1] for r in real]):+.2f} dB; largest regret "
                        f"{max(regrets.values()):+.2f} dB.")
-    body = "\n".join(summary) + "\n" + "\n".join(lines)
+    body = "\n".join(summary) + "\n\n" + selectors(records) + "\n" + "\n".join(lines)
     print(body)
     if write:
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "candidates", body)
@@ -238,6 +312,8 @@ def main() -> None:
     ap.add_argument("--budget", default="6m", help="the training budget of auto (two nets, half each)")
     ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
+    ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "
+                                                            "only the one it keeps)")
     ap.add_argument("--json", type=Path, default=JSON, help="records, one line per clip (replaced per clip)")
     ap.add_argument("--report", action="store_true", help="only the tables, from --json")
     ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")

@@ -34,7 +34,12 @@ def crop() -> np.ndarray:
 
 @pytest.fixture
 def unguarded(monkeypatch):
+    """Flow's size guard lowered, and the whole-pipeline self-check run at the clip's own size
+    (it shrinks the clip 2x first: selfcheck.PIPELINE_SHRINK), so that the fixture reaches MVTools."""
+    from vs_zstsr import selfcheck
+
     monkeypatch.setattr(baselines, "MIN_FLOW_SIZE", 24)
+    monkeypatch.setattr(selfcheck, "PIPELINE_SHRINK", 1)
 
 
 def doubled(crop: np.ndarray) -> np.ndarray:

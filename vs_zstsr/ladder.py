@@ -55,6 +55,10 @@ class LadderPlan:
     # 1/2^k of it; the output is cropped back. None: no padding (as for a plan built by hand).
     size: tuple[int, int] | None = None
     padded: tuple[int, int] | None = None
+    # Without the net, one interpolator on every rung: True runs it x factor at full size in one
+    # step (+ back-projection) instead of climbing the diagonal; the self-check measures which
+    # (:func:`.selfcheck.choose_pipeline`).
+    direct: bool = True
 
     def describe(self) -> str:
         parts = []
@@ -107,9 +111,9 @@ class Ladder:
         # Same architecture as `model`, so the same receptive field and context.
         self.rung_models = dict(rung_models or {})
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
-        # x factor at full size + temporal back-projection does as well, in one step
-        # (docs/PROTOTYPE.md, "The ladder").
-        self.direct = direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
+        # x factor at full size + temporal back-projection, in one step (docs/PROTOTYPE.md, "The
+        # ladder"), unless the self-check measured the ladder better on this clip (plan.direct).
+        self.direct = direct and plan.direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
         # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
         # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
         self.flow_fallback, self._log, self._said = flow_fallback, log, False

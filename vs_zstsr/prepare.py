@@ -3,8 +3,10 @@
 1. :func:`train`: the model, trained on the clip when none is given (:func:`.fit.fit_model`;
    ``examples="auto"``: one net per kind, the one with the lower group seam kept,
    :func:`.selfcheck.fit_and_pick`).
-2. :func:`select`: each rung's method, by the "do no harm" self-check on the clip's held-out frames
-   (:func:`.selfcheck.choose_methods`); ``method="net"`` skips it (the net on every rung).
+2. :func:`select`: the whole pipeline (each rung's method, or one interpolation at full size), by
+   the "do no harm" self-check on the clip's held-out frames (:func:`.selfcheck.choose_pipeline`;
+   :func:`.selfcheck.choose_methods` where they are too few); ``method="net"`` skips it (the net on
+   every rung).
 3. :func:`finetune`: with ``finetune``, where the net took the first rung, a copy of it
    fine-tuned for every rung above (:func:`.fit.finetune_rungs`).
 
@@ -24,7 +26,7 @@ from .fit import NotTrainable, finetune_rungs, fit_model, preset_budget
 from .ladder import Ladder, LadderPlan, plan
 from .methods import AUTO, INTERPOLATORS, METHODS, NET
 from .options import TrainOptions, UpsampleOptions
-from .selfcheck import choose_methods, coarse_size, fit_and_pick, self_check_samples
+from .selfcheck import choose_methods, choose_pipeline, coarse_size, fit_and_pick, self_check_samples
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,17 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
 
 def select(ladder_plan: LadderPlan, model, options: UpsampleOptions, clip: Clip, window: np.ndarray | None = None,
            *, coarse: np.ndarray | None = None, candidates: tuple[str, ...] = METHODS, log=None) -> LadderPlan:
-    """Step 2 (``method="auto"``): each rung's method, chosen by the self-check on ``window`` and
+    """Step 2 (``method="auto"``): the whole pipeline, chosen by the self-check on ``window`` and
     ``coarse`` (the frames :func:`.selfcheck.self_check_samples` picks; read here when not given)."""
     clip.need_frames("the self-check", " (or pass method='net')")
     full = (clip.height, clip.width)
     if window is None:
         window, coarse = self_check_samples(clip.read, clip.num_frames, options.cut_threshold,
                                             coarse_size(ladder_plan, full))
+    chosen = choose_pipeline(ladder_plan, model, window, options, log=log, candidates=candidates)
+    if chosen is not None:
+        return chosen
+    # too few frames to halve the sample and still run a pipeline: the first rung's proxy alone
     return choose_methods(ladder_plan, model, window, full, log=log, tilesize=options.engine.tilesize,
                           candidates=candidates, ensemble=options.engine.ensemble, coarse=coarse)
 

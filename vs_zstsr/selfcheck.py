@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -18,12 +19,12 @@ import numpy as np
 from . import cuts
 from .backprojection import temporal_backproject
 from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
-from .ladder import LadderPlan
+from .ladder import Ladder, LadderPlan, plan
 from .methods import INTERPOLATORS, METHODS, NET, crash_note, fits, interpolate
 from .metrics import group_seam, psnr
 from .native import NativeCrash
 from .netrun import net_x2
-from .options import EngineOptions, TrainOptions
+from .options import EngineOptions, TrainOptions, UpsampleOptions
 from .resample import rect_downsample, resize_spatial
 
 SELF_CHECK_CROP = 512    # the self-check looks at a centred crop of at most this size (cheap at 4K)
@@ -33,7 +34,9 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
                    margin_db: float = 0.05, log: Callable[[str], None] | None = None,
                    tilesize: int = 0, candidates: tuple[str, ...] = METHODS, ensemble: int = 1,
                    coarse: np.ndarray | None = None) -> LadderPlan:
-    """Decide, from the input alone, what does each rung's x2 ("do no harm").
+    """Decide, from the input alone, what does each rung's x2 ("do no harm"), one rung at a time:
+    what `zstsr upsample` falls back to where the sample is too short for :func:`choose_pipeline`
+    (which measures whole pipelines and is preferred).
 
     The first rung's input ``X`` (the LTR clip at the coarse scale) is shrunk by 2 in space and
     rect-halved in time: that proxy pair moves as fast, in pixels per frame, as ``X`` does, and
@@ -109,17 +112,6 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
         log(f"self-check at {rung.size[1]}x{rung.size[0]} on the clip's own x2 (dB): {table} -> "
             f"{rung.method} on the first rung; at {sample.shape[2]}x{sample.shape[1]}: {ftable} -> {above} "
             "for the rest")
-    if rung.method == NET and above != "cubic":
-        # Above the net, cubic (the net's own base), whatever won the full-size ranking: that
-        # ranking halves the clip in time, which for a motion that aliases (the fan) is another
-        # aliasing regime than the net's de-aliased output the upper rungs get. On the fan with the
-        # net on the first rung, cubic above kept it turning forwards and scored best, linear (the
-        # ranking's pick) turned it backwards again; on the texture cubic was best too
-        # (docs/BENCHMARKS.md, "x8 with zstsr").
-        for r in ladder_plan.rungs[1:]:
-            r.method = "cubic"
-        if log:
-            log("above the net: cubic (the net's own base)")
     return ladder_plan
 
 
@@ -213,3 +205,125 @@ def self_check_samples(read, num_frames: int, cut_threshold: float = cuts.DEFAUL
     y0, x0 = (h - ch) // 2, (w - cw) // 2
     small = resize_spatial(frames, *coarse) if coarse else None
     return np.ascontiguousarray(frames[:, y0:y0 + ch, x0:x0 + cw]), small
+
+
+# The whole-pipeline self-check (choose_pipeline) shrinks the window by this much in space as it
+# halves it in time: along the space-time diagonal each rung then sees motion of the size it sees
+# on the clip (paper 4.2), and the run costs a quarter.
+PIPELINE_SHRINK = 2
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One candidate for the whole job: a method per rung of the ladder or, ``direct``, one
+    interpolator x N at full size (each followed by back-projection)."""
+    methods: tuple[str, ...]
+    direct: bool = False
+
+    def describe(self) -> str:
+        if self.direct:
+            return f"{self.methods[0]} xN at full size"
+        return "/".join(self.methods)
+
+
+def candidate_pipelines(rungs: int, interpolators, net: bool) -> list[Pipeline]:
+    """Every interpolator directly and on every rung; with a net, the net on the first rung and
+    each interpolator above it. Not the net on the rungs above (the paper's recipe, `--method
+    net`): at full size it costs minutes a clip on the CPU, and it lost on every benchmark clip
+    (x8: fan 17.51 dB against 19.90 with the net on the first rung only, texture 21.60 against
+    21.71, city 25.29 against 26.57; docs/BENCHMARKS.md, "x8 with zstsr")."""
+    out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
+    if rungs == 1:        # x2: the ladder is one step at full size
+        return out + ([Pipeline((NET,))] if net else [])
+    out += [Pipeline((m,) * rungs) for m in interpolators]
+    if net:
+        out += [Pipeline((NET,) + (m,) * (rungs - 1)) for m in interpolators]
+    return out
+
+
+def _proxy_pair(sample: np.ndarray, shrink: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """(the sample shrunk ``shrink`` x and halved in time, its truth), or None when too short."""
+    h, w = sample.shape[1:3]
+    hi = sample if shrink == 1 else resize_spatial(sample, max(1, h // shrink), max(1, w // shrink))
+    hi = hi[:len(hi) // 2 * 2]
+    return (rect_downsample(hi, 2), hi) if len(hi) >= 6 else None
+
+
+def _plan_for(pipeline: Pipeline, height: int, width: int, factor: int) -> LadderPlan:
+    q = plan(height, width, factor)
+    q.direct = pipeline.direct
+    for r, m in zip(q.rungs, pipeline.methods):
+        r.method = m
+    return q
+
+
+def pipeline_fits(pipeline: Pipeline, height: int, width: int, factor: int) -> bool:
+    """Whether every interpolator of the pipeline can run where it would on frames of this size
+    (flow needs 32 pixels: a candidate that would run another interpolator instead is not
+    measured as itself, so it is not a candidate)."""
+    q = _plan_for(pipeline, height, width, factor)
+    sizes = [(height, width)] if pipeline.direct else [r.size for r in q.rungs]
+    return all(fits(m, np.zeros((2, *size, 3), np.float32)) for m, size in zip(pipeline.methods, sizes))
+
+
+def pipeline_proxy(pipeline: Pipeline, sample: np.ndarray, factor: int, model=None,
+                   options: UpsampleOptions | None = None, shrink: int = PIPELINE_SHRINK) -> float | None:
+    """The whole pipeline run on ``sample`` (LTR frames of the clip) shrunk ``shrink`` x in space
+    and halved in time (rect: a camera twice as slow), its output averaged back to the sample's
+    rate and compared with the sample itself (PSNR, dB; None: too few frames). A ground truth made
+    of the clip: it checks how each exposure is split in two, which is what the first rung does on
+    the clip and what every rung above must keep; it does not see the finer sub-frames."""
+    pair = _proxy_pair(sample, shrink)
+    if pair is None:
+        return None
+    lo, hi = pair
+    q = _plan_for(pipeline, *hi.shape[1:3], factor)
+    y = Ladder(q, model, options or UpsampleOptions(factor=factor), flow_fallback=None).run(lo)
+    got = rect_downsample(y, factor // 2) if factor > 2 else y
+    return float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
+
+
+def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options: UpsampleOptions | None = None,
+                    log: Callable[[str], None] | None = None, candidates: tuple[str, ...] = METHODS,
+                    net_margin_db: float = 0.0) -> LadderPlan | None:
+    """Choose the whole pipeline (:func:`candidate_pipelines`) with the best
+    :func:`pipeline_proxy` on ``sample`` (the self-check's frames), and set ``ladder_plan``'s
+    methods and ``direct`` to it. A pipeline with the net must beat the best without it by
+    ``net_margin_db``. Returns None when the sample is too short (the caller falls back to
+    :func:`choose_methods`). No rule fixes what goes above the net or whether to climb the ladder:
+    each clip's own measurement does (docs/BENCHMARKS.md, "Selection").
+    """
+    factor, shrink = ladder_plan.factor, PIPELINE_SHRINK
+    pair = _proxy_pair(sample, shrink)
+    if pair is None:
+        return None
+    size = pair[1].shape[1:3]
+    interps = [m for m in candidates if m in INTERPOLATORS]
+    net = model is not None and NET in candidates
+    scores = {}
+    for p in candidate_pipelines(len(ladder_plan.rungs), interps, net):
+        if not pipeline_fits(p, *size, factor):
+            continue
+        try:
+            scores[p] = pipeline_proxy(p, sample, factor, model if NET in p.methods else None, options, shrink)
+        except NativeCrash as e:
+            if log:
+                log(crash_note(e, f"the self-check leaves out {p.describe()}"))
+    if not scores:
+        return None
+    plain = {p: v for p, v in scores.items() if NET not in p.methods}
+    best = max(plain, key=plain.get) if plain else None
+    with_net = {p: v for p, v in scores.items() if NET in p.methods}
+    pick = best
+    if with_net:
+        top = max(with_net, key=with_net.get)
+        if best is None or with_net[top] >= plain[best] + net_margin_db:
+            pick = top
+        ladder_plan.rungs[0].gain_db = with_net[top] - (plain[best] if best else 0.0)
+    for r, m in zip(ladder_plan.rungs, pick.methods):
+        r.method = m
+    ladder_plan.direct = pick.direct
+    if log:
+        table = ", ".join(f"{p.describe()} {v:.2f}" for p, v in sorted(scores.items(), key=lambda kv: -kv[1]))
+        log(f"self-check, each whole pipeline on the clip halved in time (dB): {table} -> {pick.describe()}")
+    return ladder_plan
