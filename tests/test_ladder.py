@@ -141,16 +141,18 @@ def test_upsample_cli_bad_model_and_factor(tmp_path):
         assert not (tmp_path / "o.mkv").exists()
 
 
+class Noisy:
+    """A net that is cubic plus noise: worse than cubic on any clip."""
+    receptive_field = {"frames": 1, "pixels": 1}
+
+    def run(self, clip):
+        from vs_zstsr.resample import temporal_interpolate
+
+        x = temporal_interpolate(clip, 2, "cubic")
+        return x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
+
+
 def test_self_check_keeps_a_harmful_net_off_the_ladder():
-    from vs_zstsr.resample import temporal_interpolate
-
-    class Noisy:  # cubic plus noise: worse than cubic on any clip
-        receptive_field = {"frames": 1, "pixels": 1}
-
-        def run(self, clip):
-            x = temporal_interpolate(clip, 2, "cubic")
-            return x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
-
     ltr = _ltr(t=16, h=64, w=96)
     logs = []
     p = selfcheck.choose_methods(ladder.plan(64, 96, 8, "net"), Noisy(), ltr, (64, 96), log=logs.append)
@@ -415,15 +417,6 @@ def test_auto_examples_train_a_net_per_kind_and_keep_the_lower_seam(monkeypatch,
 
 
 def test_pipeline_self_check_keeps_a_harmful_net_off_and_says_what_it_measured():
-    from vs_zstsr.resample import temporal_interpolate
-
-    class Noisy:  # cubic plus noise: worse than cubic on any clip
-        receptive_field = {"frames": 1, "pixels": 1}
-
-        def run(self, clip):
-            x = temporal_interpolate(clip, 2, "cubic")
-            return x + np.random.default_rng(0).normal(0, 0.05, x.shape).astype(np.float32)
-
     ltr = _ltr(t=16, h=64, w=96)
     logs = []
     p = selfcheck.choose_pipeline(ladder.plan(64, 96, 8), Noisy(), ltr, log=logs.append,
