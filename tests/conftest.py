@@ -64,3 +64,19 @@ def fails_cleanly(r, needle, folder, code=1):
     assert len(lines) == 1 and lines[0].startswith("zstsr: error: ") and needle in lines[0], r.stderr
     assert not [p for p in Path(folder).iterdir() if "partial" in p.name or p.name.startswith("out")]
 
+
+
+def tiny_model(path):
+    """A small untrained net with a visible residual (so it really acts), exported to ``path``:
+    for tests that compare renders, not quality. Needs torch (callers importorskip it)."""
+    import torch
+    import zstsr_export
+    from zstsr_trainer import TSRNet
+
+    torch.manual_seed(0)
+    net = TSRNet(width=4, depth=3)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    zstsr_export.export_onnx(net, str(path))
+    return path

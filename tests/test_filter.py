@@ -21,7 +21,7 @@ import pytest
 
 vs = pytest.importorskip("vapoursynth")
 
-from conftest import moving_blob_htr  # noqa: E402
+from conftest import moving_blob_htr, tiny_model  # noqa: E402
 from test_footage import write_raw  # noqa: E402  (PyAV: rotation, timestamps, field order)
 from vs_zstsr import filter as F  # noqa: E402
 from vs_zstsr import io  # noqa: E402
@@ -435,21 +435,13 @@ def test_source_refuses_alpha_and_interlaced_and_converts_variable_rate(core, tm
 def test_vspipe_with_a_model_matches_the_cli(vs_env, tmp_path, ltr_file):
     """Same input, same (small, untrained but non-trivial) model, the net on every rung:
     `core.zstsr.Upsample` in vspipe and `zstsr upsample` give the same frames."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from click.testing import CliRunner
 
-    import zstsr_export
-    from zstsr_trainer import TSRNet
     from vs_zstsr.cli import main
     from vs_zstsr.metrics import psnr
 
-    torch.manual_seed(0)
-    net = TSRNet(width=4, depth=3)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))  # a visible residual, so the net really acts
-    model = tmp_path / "m.onnx"
-    zstsr_export.export_onnx(net, str(model))
+    model = tiny_model(tmp_path / "m.onnx")
     r = CliRunner().invoke(main, ["upsample", str(ltr_file), "-o", str(tmp_path / "cli.mkv"),
                                   "--model", str(model), "--method", "net"])
     assert r.exit_code == 0, r.output

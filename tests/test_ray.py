@@ -19,7 +19,7 @@ import pytest
 
 from vs_zstsr import distributed, io
 
-from conftest import run
+from conftest import run, tiny_model
 from test_render import make_clip
 
 # Ray binds to the machine's network address unless told to stay on the loopback interface; the
@@ -51,10 +51,7 @@ def ray_cluster():
 def card(tmp_path_factory):
     """A folder of 3 small clips (one with timecode, reel name and audio) and a long one, a tiny
     pre-trained net, and the local renders everything is compared with."""
-    torch = pytest.importorskip("torch")
-    import zstsr_export
-    from zstsr_trainer.net import TSRNet
-
+    pytest.importorskip("torch")
     root = tmp_path_factory.mktemp("card")
     src = root / "card"
     src.mkdir()
@@ -62,13 +59,7 @@ def card(tmp_path_factory):
     make_clip(src / "b.mov")
     make_clip(src / "c.mov", n=8, w=64, h=48)
     make_clip(src / LONG, n=4 * CHUNK)
-    torch.manual_seed(0)
-    net = TSRNet(width=4, depth=3)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p))  # a visible residual, so the net really acts
-    model = root / "tiny.onnx"
-    zstsr_export.export_onnx(net, str(model))
+    model = tiny_model(root / "tiny.onnx")
     local = {}
     for name, args in (("cubic", ["--method", "cubic", "--factor", "2"]), ("net", NET + ["--model", model])):
         local[name] = root / f"local-{name}"
