@@ -24,6 +24,7 @@ Their cost per call is measured in docs/BENCHMARKS.md (``benchmarks/bench_flow_f
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import io
 import os
@@ -302,6 +303,9 @@ def pool() -> Pool:
 
 def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the main process decides when to stop
+    from .direct import keep_frame_memory, release_free_memory
+
+    keep_frame_memory()                                  # frames are megabytes (vs_zstsr/direct.py)
     out = os.fdopen(os.dup(1), "wb")                     # the messages' own pipe ...
     os.dup2(2, 1)                                        # ... so a plugin's prints cannot corrupt it
     inp = sys.stdin.buffer
@@ -310,6 +314,7 @@ def _serve() -> None:
             fn, args, kwargs, streaming = _recv(inp)
         except EOFError:
             return
+        result = item = None
         try:
             result = _resolve(fn)(*args, **kwargs)
             if streaming:
@@ -323,6 +328,9 @@ def _serve() -> None:
             _send(out, msg)
         except (pickle.PicklingError, TypeError, AttributeError):
             _send(out, ("error", ZstsrError(f"{type(msg[1]).__name__}: {msg[1]}")))
+        del result, item, msg, args, kwargs
+        gc.collect()                                     # a plugin's graph may sit in a cycle
+        release_free_memory()                            # each call's memory, before the next one
 
 
 if __name__ == "__main__":
