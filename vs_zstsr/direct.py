@@ -84,7 +84,8 @@ Peer = Callable[[np.ndarray, tuple[int, int]], Iterator[np.ndarray]]
 
 
 def segment_frames(height: int, width: int) -> int:
-    """Inside frames of a peer segment at this frame size (1080p: 17, 4K: 4, at most 64)."""
+    """Inside frames of a peer segment at this frame size (1080p: 17, 4K: 4, at most 64); a shot's
+    first segment, with no context before it, takes :data:`PEER_CONTEXT` more."""
     return int(np.clip(SEGMENT_BYTES // (height * width * 3 * 4) - 2 * PEER_CONTEXT, 4, 64))
 
 
@@ -212,9 +213,14 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
 def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int):
     ctx, a = PEER_CONTEXT, 0
     while src.has(a):
-        start, _, end = src.span(a, 0, segment - 1 + ctx)     # a's shot, read up to the segment's context
-        b = min(end, a + segment)
-        lo, hi = max(start, a - ctx), min(end, b + ctx)
+        # a segment holds segment + 2 ctx frames wherever it is: one with no context before it (a
+        # shot's first) takes those frames inside, so that every full segment holds as many
+        # frames, and memory is the same for any clip longer than one (it grew 12% from 24 to 96
+        # frames at 1080p when a shot's first segment held 2 fewer: docs/BENCHMARKS.md)
+        start, _, end = src.span(a, 0, segment + 2 * ctx - 1)   # a's shot, read up to the most a segment holds
+        lo = max(start, a - ctx)
+        b = min(end, lo + segment + ctx)
+        hi = min(end, b + ctx)
         seg = np.stack([src[j] for j in range(lo, hi)])
         if hi - lo < 2:   # a one-frame shot: nothing to estimate motion from; repeat it
             only = seg[0]     # (not seg itself: it is deleted below, before the generator runs)
