@@ -38,12 +38,14 @@ sys.path.insert(0, str(ROOT / "tests"))
 CLIPS = (("cam01", 8), ("cam03", 8), ("city", 8), ("cam01x4", 4), ("cam03x4", 4), ("city", 4))
 EXTEND = 2          # frames of extension each side: cubic's reach (flow needs 1)
 VERDICT = ("Kept: clamped ends. At x8 the odd extension loses at the real clips' shot ends with both "
-           "methods (each clip's mean change 0 to -0.18 dB); at x4 it gains, but the gain is cityCC0's "
-           "(+0.4 dB) and on pose2sim it is within +-0.05 dB on the mean, with single ends moving "
-           "+-0.4 dB both ways. A rule by factor would rest on one clip. On the synthetic "
-           "shot / reverse shot it lifts the ends from 43 to 55 dB, still far from mid-shot (66-69): "
-           "a shot end is extrapolation whatever the extension, while real footage's ends score within "
-           "the spread of its other groups, above or below (the columns above).")
+           "methods (each clip's mean change 0 to -0.18 dB). At x4 it gains +0.20 dB on the mean (cubic 6, "
+           "flow 5 of 8 ends better), but most of that is cityCC0's (+0.4 dB); on each pose2sim clip the "
+           "mean change is within +-0.05 dB, with single ends moving up to +-0.4 dB both ways. A rule by "
+           "factor would rest on one clip; what likely decides is the motion per LTR frame (extrapolating "
+           "each pixel linearly in time holds for small motion), which a later rule could measure per "
+           "shot. On the synthetic shot / reverse shot it lifts the ends from 43 to 55 dB, still far from "
+           "mid-shot (66-69): a shot end is extrapolation whatever the extension, while real footage's ends "
+           "score within the spread of its other groups, above or below (the columns above).")
 
 
 def odd_extend(shot: np.ndarray, e: int = EXTEND) -> np.ndarray:
