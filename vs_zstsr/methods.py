@@ -44,6 +44,8 @@ class Interpolator:
     # asked for by name (method=<it>) on frames of (height, width): raises ZstsrError where it
     # cannot run at all, rather than doing something else
     require: Callable[[int, int], None] = _runs_anywhere
+    # runs a native plugin in a worker process (.native), which may crash on a clip
+    native: bool = False
 
 
 def _flow(clip: np.ndarray, factor: int) -> np.ndarray:
@@ -72,7 +74,8 @@ INTERPOLATORS: dict[str, Interpolator] = {
     "linear": Interpolator(lambda clip, f: temporal_interpolate(clip, f, "linear"),
                            "linear temporal interpolation"),
     # beyond the paper: on smooth real motion (a camera pan) the strongest interpolator here
-    "flow": Interpolator(_flow, "motion-compensated (MVTools FlowFPS)", fits=flow_fits, require=_require_flow),
+    "flow": Interpolator(_flow, "motion-compensated (MVTools FlowFPS)", fits=flow_fits, require=_require_flow,
+                         native=True),
 }
 
 
@@ -101,6 +104,12 @@ NETS: dict[str, NetMethod] = {
 AUTO = "auto"   # not a method: the self-check chooses one per rung
 METHODS = tuple(NETS) + tuple(INTERPOLATORS)
 CHOICES = (AUTO,) + METHODS                       # what `method=` / `--method` accepts
+
+
+def native(method: str) -> bool:
+    """Whether ``method`` runs a native plugin (itself, or as a net method's base)."""
+    name = NETS[method].base if method in NETS else method
+    return name is not None and INTERPOLATORS[name].native
 
 
 def needs_model(method: str) -> bool:

@@ -20,7 +20,7 @@ from . import cuts
 from .backprojection import temporal_backproject
 from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
 from .ladder import Ladder, LadderPlan, plan
-from .methods import INTERPOLATORS, METHODS, NETS, crash_note, fits, interpolate, needs_model, net_method_x2
+from .methods import INTERPOLATORS, METHODS, NETS, crash_note, fits, interpolate, native, needs_model, net_method_x2
 from .metrics import group_seam, psnr
 from .native import NativeCrash
 from .netrun import net_x2
@@ -78,7 +78,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     crashed = []
 
     def score(method, hi, lo):
-        if method in crashed:
+        if crashed and native(method):      # flow died on this clip: nothing with it is weighed again
             return None
         try:
             guess = net_method_x2(model, lo, method, tilesize, ensemble=ensemble) if needs_model(method) \
@@ -308,15 +308,16 @@ def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options:
     size = pair[1].shape[1:3]
     interps = [m for m in candidates if m in INTERPOLATORS]
     nets = [m for m in candidates if m in NETS] if model is not None else []
-    scores = {}
+    scores, crashed = {}, False
     for p in candidate_pipelines(len(ladder_plan.rungs), interps, nets):
-        if not pipeline_fits(p, *size, factor):
+        if not pipeline_fits(p, *size, factor) or (crashed and any(native(m) for m in p.methods)):
             continue
         try:
             scores[p] = pipeline_proxy(p, sample, factor, model if p.uses_net else None, options, shrink)
-        except NativeCrash as e:
+        except NativeCrash as e:   # flow died on this clip: every pipeline with it is left out, said once
+            crashed = True
             if log:
-                log(crash_note(e, f"the self-check leaves out {p.describe()}"))
+                log(crash_note(e, "the self-check leaves out every pipeline with it"))
     if not scores:
         return None
     plain = {p: v for p, v in scores.items() if not p.uses_net}
