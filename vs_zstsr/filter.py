@@ -246,8 +246,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
     :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic, linear
                         or motion-compensated flow interpolation for the ladder's rungs and uses
                         the net on the first rung only where it beats that; ``net``: the net on
-                        every rung (the paper); ``cubic``, ``linear`` or ``flow``: that
-                        interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
+                        every rung (the paper); ``netflow``: the net's residual added to flow's
+                        x2 instead of cubic's, on every rung; ``cubic``, ``linear`` or ``flow``:
+                        that interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
                         there is an error (``flow``) or a fallback to cubic (``auto``), not the
                         end of the host.
     :param ensemble:    Where the net runs, its answer is the mean over this many time-reversed,

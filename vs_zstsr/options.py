@@ -122,7 +122,8 @@ class UpsampleOptions:
     factor: int = opt(8, "Temporal factor N (a power of 2 from 2 to 16).")
     method: str = opt(AUTO, "auto: a self-check on the clip's own x2 picks the best interpolator for the "
                       "rungs and uses the net on the first rung only where it beats that; net: the net on "
-                      "every rung (the paper); an interpolator: that interpolator on every rung, no net "
+                      "every rung (the paper); netflow: the net's residual added to flow's x2 instead of "
+                      "cubic's, on every rung; an interpolator: that interpolator on every rung, no net "
                       "(no training).", choices=CHOICES)
     cut_threshold: float = opt(DEFAULT_THRESHOLD, "Scene-cut detection: each shot is processed as a clip "
                                "of its own, so no frame mixes two shots. Lower finds more cuts; 0 turns "
