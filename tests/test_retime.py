@@ -127,6 +127,12 @@ def test_the_filter_and_the_cli_give_the_same_frames(tmp_path, clip24):
     run("upsample", clip24, "-o", tmp_path / "o.mkv", "--out-fps", "60", "--method", "cubic")
     _, cli = io.read_video(tmp_path / "o.mkv")
     assert np.abs(cli - got).max() <= 1 / 255 + 1e-6
+    # cuts ignored (sc=False, --scene-threshold 0): output 12 mixes the shots, in both
+    off = F.upsample(F.source(clip24), fps_num=60, method="cubic", sc=False)
+    got_off = np.stack([np.stack(planes(f), -1) for f in off.frames()]).astype(np.float32) / 255
+    run("upsample", clip24, "-o", tmp_path / "off.mkv", "--out-fps", "60", "--method", "cubic", "--scene-threshold", 0)
+    _, cli_off = io.read_video(tmp_path / "off.mkv")
+    assert np.abs(cli_off - got_off).max() <= 1 / 255 + 1e-6 and np.abs(got_off[12] - got[12]).max() > 0.1
     # a power-of-two target is the plain factor, frame for frame: 30000/1001 -> 60000/1001 is x2
     src = vs.core.std.AssumeFPS(F.source(clip24), fpsnum=30000, fpsden=1001)
     x2 = F.upsample(src, 2, method="cubic")

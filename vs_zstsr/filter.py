@@ -491,16 +491,17 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     out_fps = fps * factor
     served = core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator)
     if retime is not None:
-        served = _retimed(served, retime)
+        served = _retimed(served, retime, split=use_props)
     return _from_rgbs(served, clip.format, colour)
 
 
-def _retimed(htr: vs.VideoNode, rt) -> vs.VideoNode:
+def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
     """``htr`` (the ladder's frames, RGBS, with their props) at the rate ``rt.rate``
     (:class:`.retime.Retime`): output frame ``i`` mixes ladder frames ``rt.window(i) ..`` + taps,
     requested through VapourSynth like the chunk windows of :func:`_serve`. With ``R / F = p / q``,
     clip ``d`` below has frame ``i`` = ladder frame ``floor(i p / q) - 1 + d`` (each ladder frame
-    repeated ``q`` times, then every ``p``-th taken: integer arithmetic, so exact at any length)."""
+    repeated ``q`` times, then every ``p``-th taken: integer arithmetic, so exact at any length).
+    ``split``: an output frame spanning a cut keeps one shot (False, ``sc=False``: cuts are only marked)."""
     core = vs.core
     n_htr = htr.num_frames
     n_out, taps = rt.count(n_htr), rt.taps
@@ -527,6 +528,8 @@ def _retimed(htr: vs.VideoNode, rt) -> vs.VideoNode:
                 if int(props.get("_SceneChangeNext", 0)):
                     starts.add(k + 1)
         weights, prev, nxt = rt.plan(i, n_htr, starts)
+        if not split:
+            weights = rt.plan(i, n_htr, ())[0]
         mid = min(n_htr - 1, (2 * i + 1) * rt.ratio.numerator // (2 * rt.ratio.denominator))
         out = f[mid - lo].copy()          # the props of the ladder frame holding the middle
         px = rt.mix((_rgb_frame(f[k - lo]) for k, _ in weights), (w for _, w in weights))
