@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ZstsrError
 from .fit import Budget, NotTrainable, finetune_rungs, fit_model
 from .ladder import Ladder, LadderPlan, plan
-from .methods import AUTO, INTERPOLATORS, METHODS, NET
+from .methods import AUTO, METHODS, NETS, needs_model, require
 from .options import TrainOptions, UpsampleOptions
 from .selfcheck import choose_methods, choose_pipeline, coarse_size, fit_and_pick, self_check_samples
 
@@ -58,7 +58,8 @@ class Trained:
 
 def wants_finetune(options: UpsampleOptions, ladder_plan: LadderPlan) -> bool:
     """Fine-tuning is asked for and can happen: the net may run, and there are rungs above the first."""
-    return options.train.finetune and options.method in (AUTO, NET) and len(ladder_plan.rungs) > 1
+    return options.train.finetune and (options.method == AUTO or needs_model(options.method)) \
+        and len(ladder_plan.rungs) > 1
 
 
 def split_budget(train_options: TrainOptions, ladder_plan: LadderPlan, finetune: bool) -> tuple[Budget, Budget | None]:
@@ -111,17 +112,20 @@ def select(ladder_plan: LadderPlan, model, options: UpsampleOptions, clip: Clip,
 
 def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip, budget: Budget,
              *, log=None, progress=None) -> dict:
-    """Step 3: where the net took the first rung, the net on every rung above too, each rung's
-    copy fine-tuned on that rung's own input for ``budget``. Returns rung index -> model (and
-    sets those rungs' method to the net); {} when the net did not take the first rung."""
-    if ladder_plan.rungs[0].method != NET:
+    """Step 3: where the net took the first rung, the net on every rung above too (run as on the
+    first rung: a method of :data:`.methods.NETS`), each rung's copy fine-tuned on that rung's own
+    input for ``budget``. Returns rung index -> model (and sets those rungs' method to the first
+    rung's); {} when the net did not take the first rung."""
+    first = ladder_plan.rungs[0].method
+    if not needs_model(first):
         if log:
             log("no fine-tuning: the net did not take the first rung")
         return {}
     for r in ladder_plan.rungs[1:]:
-        r.method = NET
-    paths = finetune_rungs(trained.path, ladder_plan, clip.read, clip.num_frames, options.engine, budget_s=budget.seconds,
-                           iterations=budget.iterations, preset=options.train.preset, examples=trained.examples, log=log, progress=progress,
+        r.method = first
+    paths = finetune_rungs(trained.path, ladder_plan, clip.read, clip.num_frames, options.engine,
+                           budget_s=budget.seconds, iterations=budget.iterations, preset=options.train.preset,
+                           examples=trained.examples, log=log, progress=progress,
                            cut_threshold=options.cut_threshold)
     return {j: options.engine.load(p) for j, p in paths.items()}
 
@@ -131,11 +135,11 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
     """The ladder for ``clip``: checks ``options``, then trains, selects and fine-tunes as they say."""
     options.check()
     method = options.method
-    if method in INTERPOLATORS:   # asked for by name: refuse what it cannot do rather than do something else
-        INTERPOLATORS[method].require(clip.height, clip.width)
+    if method != AUTO:   # asked for by name: refuse what it cannot do rather than do something else
+        require(method, clip.height, clip.width)
     ladder_plan = plan(clip.height, clip.width, options.factor, "cubic" if method == AUTO else method)
     model, rung_models = None, {}
-    if method in (AUTO, NET):
+    if method == AUTO or method in NETS:
         tune = wants_finetune(options, ladder_plan)
         if tune:
             clip.need_frames("fine-tuning")
@@ -143,8 +147,8 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
         try:
             trained = train(model_path, ladder_plan, options, clip, first_budget, log=log, progress=progress)
         except NotTrainable as e:   # a clip too small or short for examples (docs/SAFETY.md)
-            if method == NET:
-                raise ZstsrError(f"{e}; --method net needs a net: use --method auto or an interpolator") from None
+            if method in NETS:
+                raise ZstsrError(f"{e}; --method {method} needs a net: use --method auto or an interpolator") from None
             if log:
                 log(f"no net: the clip is {e}; using the best interpolator + back-projection")
             trained, tune = Trained(""), False
@@ -155,7 +159,7 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
         if tune:
             rung_models = finetune(trained, ladder_plan, options, clip, rung_budget, log=log, progress=progress)
     ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,
-                    flow_fallback=None if method in INTERPOLATORS else "cubic", log=log)
+                    flow_fallback="cubic" if method == AUTO else None, log=log)
     if log:
         if ladder.direct:
             log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{options.factor} at full size "
