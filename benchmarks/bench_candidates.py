@@ -1,7 +1,7 @@
 """Every candidate pipeline on each dev clip, against the truth, and what `zstsr upsample` (auto)
 picks on it: the selector's regret.
 
-    ZSTSR_CACHE=out/bench/cache_cand python benchmarks/bench_candidates.py --clips cam01 [--budget 6m]
+    ZSTSR_CACHE=out/bench/cache_cand nice -n 15 python benchmarks/bench_candidates.py --clips cam01 [--budget 6m]
     python benchmarks/bench_candidates.py --report [--write-docs]
 
 Clips (benchmarks/common.py): the real 60 fps pose2sim clips shrunk 2x in space at x8 (``cam01``,
@@ -12,8 +12,9 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
 * ``X xN + BP``: interpolator X (flow = MVTools FlowFPS, cubic, linear) x N at full size and
   temporal back-projection: the peers (minterpolate and repeat + BP too, for the peer bar);
 * ladders (the paper's space-time diagonal, :class:`vs_zstsr.ladder.Ladder`) with a method per
-  rung: X on every rung; a net on the first rung and X above (not a net on every rung: see
-  :func:`vs_zstsr.selfcheck.candidate_pipelines`). The nets are
+  rung: X on every rung; a net on the first rung and X above; the net's residual over flow
+  (``netflow``, :data:`vs_zstsr.methods.NETS`) on the first rung and flow above (not a net on
+  every rung: see :func:`vs_zstsr.selfcheck.candidate_pipelines`). The nets are
   the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
   found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole
   budget (the issue's "two nets at half budget against one at the full budget");
@@ -22,7 +23,8 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
 
 Label-free signals the selector may use are recorded beside each (``--json``, one line per clip),
 so selection rules can be validated against the truth without training again. ``--report`` turns
-the records into the tables of docs/BENCHMARKS.md. Run each clip under ``flock /work/locks/bench``.
+the records into the tables of docs/BENCHMARKS.md. Only PSNR and sharpness are reported (no
+timing), so a run needs no exclusive machine; on a shared one, run it under ``nice``.
 """
 from __future__ import annotations
 
@@ -52,25 +54,11 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
     return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(out, gt)])), **sharp.result()}
 
 
-class _Ladder(ladder.Ladder):
-    """The runtime's ladder, plus a rung method ``netflow``: flow x2 plus the net's residual over
-    its own cubic base (a motion-compensated base swapped in at inference only; bench_mc_base.py)."""
-
-    def x2(self, clip, method, rung=0):
-        if method != "netflow":
-            return super().x2(clip, method, rung)
-        res = super().x2(clip, "net", rung) - methods.interpolate(clip, 2, "cubic")
-        return methods.interpolate(clip, 2, "flow", "cubic") + res
-
-
 def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
     p = ladder.plan(*shape, factor)
     for r, m in zip(p.rungs, rung_methods):
-        r.method = "net" if m == "netflow" else m       # (the plan's checks know the net)
-    lad = _Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
-    for r, m in zip(p.rungs, rung_methods):
         r.method = m
-    return lad
+    return ladder.Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
 
 
 def measure(clip: str, args) -> dict:
@@ -90,7 +78,10 @@ def measure(clip: str, args) -> dict:
     read = io.frame_reader(ltr_path, info)
     window = self_check_window(read, n)
     rung = ladder.plan(*full, factor).rungs[0].size
-    budget = parse_budget(args.budget)
+    from vs_zstsr.fit import preset_budget
+
+    # the runtime's default (the preset's), read at run time, unless --budget says otherwise
+    budget = parse_budget(args.budget) if args.budget else preset_budget()
     rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
            "window": list(window.shape[:3]), "candidates": {}}
     import scenes
@@ -147,6 +138,8 @@ def measure(clip: str, args) -> dict:
         # (not the net on every rung: minutes per clip at full size on the CPU; `zstsr upsample`
         # does not weigh it either, selfcheck.candidate_pipelines)
         pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP]
+        # (of netflow's pipelines only flow above it: auto weighs cubic and linear above it too, and
+        # its own pick is measured as "auto" whatever it is)
         if methods.flow_available():
             pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
         if not args.auto_only:
@@ -181,8 +174,6 @@ def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: b
     and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
     from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
-    if "netflow" in rung_methods:
-        return {}
     p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
     return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))}
 
@@ -240,7 +231,7 @@ def selectors(records: list[dict]) -> str:
         logs = " ".join(rec.get("auto_log", []))
         kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
         pool = {k: v for k, v in rec["candidates"].items() if (k.startswith(("direct", "ladder"))
-                or (kept and k.startswith(f"{kept} net +")))}
+                or (kept and k.startswith((f"{kept} net +", f"{kept} net's residual"))))}
         best = max(v["psnr"] for v in pool.values())
         cells = []
         for name, f in rules.items():
@@ -265,8 +256,7 @@ def report(records: list[dict], write: bool) -> None:
     regrets, real = {}, []
     for rec in records:
         c = rec["candidates"]
-        # auto's candidates (the residual over flow is measured here, not yet one of them)
-        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer") and "over flow" not in k}
+        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer")}     # auto's candidates
         best = max(cand, key=lambda k: cand[k]["psnr"])
         peers = {k: v for k, v in c.items() if k.startswith("peer")}
         best_peer = max(peers, key=lambda k: peers[k]["psnr"])
@@ -309,7 +299,8 @@ def report(records: list[dict], write: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
-    ap.add_argument("--budget", default="6m", help="the training budget of auto (two nets, half each)")
+    ap.add_argument("--budget", default=None, help="the training budget of auto (two nets, half each; "
+                                                    "default: the runtime's, as `zstsr upsample` uses it)")
     ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
     ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "

@@ -57,3 +57,6 @@ def test_vapoursynth_md_runs_as_written(vs_env, tmp_path):  # noqa: F811
     assert (out.frames, out.rate, out.codec) == (48, Fraction(240000, 1001), "h264")
     assert (out.color.matrix, out.color.primaries, out.color.trc, out.color.range) == (1, 1, 1, 1)
     assert io.count_frames(tmp_path / "out.mp4", out) == 48
+    # fps_num: 6 frames at 30000/1001 -> x4 -> 13 frames at exactly 60 fps
+    out60 = io.probe(tmp_path / "out60.mp4")
+    assert (io.count_frames(tmp_path / "out60.mp4", out60), out60.rate) == (13, 60)

@@ -261,3 +261,17 @@ def test_the_self_check_ranks_on_whole_frames_at_the_coarse_size(monkeypatch):
     monkeypatch.setattr(selfcheck, "interpolate", lambda clip, f, m: seen.append(clip.shape[1:3]) or real(clip, f, m))
     selfcheck.choose_methods(p, None, crop, (64, 640), candidates=("cubic", "linear"), coarse=coarse)
     assert seen[:2] == [(16, 160)] * 2 and seen[2:] == [(64, 512)] * 2
+
+
+def test_a_netflow_rung_that_crashes_runs_the_net_as_trained_or_fails_when_asked_for(crop, unguarded):
+    """netflow (the net's residual over flow's x2, vs_zstsr/methods.py NETS) chosen by the
+    self-check: where MVTools crashes, the net as trained (said once); asked for by name: raises."""
+    from vs_zstsr import ladder
+
+    logs = []
+    auto = ladder.Ladder(ladder.plan(32, 32, 2, "netflow"), Repeat(), log=logs.append)
+    net = ladder.Ladder(ladder.plan(32, 32, 2, "net"), Repeat())
+    np.testing.assert_array_equal(auto.run(crop), net.run(crop))
+    assert len(logs) == 1 and logs[0].startswith(CRASH + "; using the net as trained"), logs
+    with pytest.raises(native.NativeCrash):
+        ladder.Ladder(ladder.plan(32, 32, 2, "netflow"), Repeat(), flow_fallback=None).run(crop)

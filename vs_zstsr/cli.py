@@ -43,15 +43,15 @@ def _audio_note(info: io.VideoInfo) -> None:
         _note("note: the input's audio is not carried to this output (video only)")
 
 
-def _parse_rate(value: str | None) -> Fraction | None:
+def _parse_rate(value: str | None, name: str = "--fps") -> Fraction | None:
     if value is None:
         return None
     try:
         rate = Fraction(value)
     except (ValueError, ZeroDivisionError):
-        raise ZstsrError(f"--fps must be a number or a fraction like 30000/1001, got {value!r}") from None
+        raise ZstsrError(f"{name} must be a number or a fraction like 30000/1001, got {value!r}") from None
     if rate <= 0:
-        raise ZstsrError(f"--fps must be positive, got {value}")
+        raise ZstsrError(f"{name} must be positive, got {value}")
     return rate
 
 
@@ -389,38 +389,52 @@ def _upsample_options(factor: int, params: dict) -> UpsampleOptions:
     """The job's options from a command's click parameters (see :func:`_click_options`)."""
     if "budget_s" in params:
         params["budget_s"] = parse_budget(params["budget_s"])
+    if "out_fps" in params:
+        try:
+            params["out_fps"] = _parse_rate(params["out_fps"], "--out-fps")
+        except ZstsrError as e:
+            raise UsageError(str(e)) from None
     engine, train = _take(EngineOptions, params), _take(TrainOptions, params)
     return replace(_take(UpsampleOptions, params), factor=factor, engine=engine, train=train).check()
 
 
-# The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones).
+# The upsampling job's options, shared by `upsample` and `render` (`train` takes the training ones);
+# an output rate that is not a power-of-two multiple (--out-fps) is upsample's only.
 job_options = _click_options(UpsampleOptions, skip=("factor",))
+render_job_options = _click_options(UpsampleOptions, skip=("factor", "out_fps"))
 device_options = _click_options(EngineOptions)
 train_options = _click_options(TrainOptions, skip=("output",))
 save_model_option = _click_options(TrainOptions, only=("output",))
 
 
 class _Bar:
-    """A training progress bar over the wall-clock budget (the natural unit: training stops on
-    time): seconds done / budget, the ETA, iterations and the loss over cubic's; notes print above
-    it (:func:`_note`). Several nets in a row (``--examples auto``, fine-tuning) each restart it."""
+    """A training progress bar over what stops training: its iterations when they bound it (the
+    presets), else the wall-clock budget; the ETA, seconds or iterations, and the loss over
+    cubic's; notes print above it (:func:`_note`). Several nets in a row (``--examples auto``,
+    fine-tuning) each restart it."""
 
-    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]"
 
     def __init__(self, desc: str):
         from tqdm import tqdm
 
         self.bar = tqdm(desc=desc, unit="s", file=sys.stderr, disable=None, leave=False, dynamic_ncols=True,
                         bar_format=self.FORMAT)
+        self.last = 0.0
 
     def __call__(self, step, total, info) -> None:
         info = info or {}
         seconds, budget = float(info.get("seconds", 0.0)), info.get("budget_s")
-        if seconds < self.bar.n:                 # the next net: a fresh bar
+        if seconds < self.last:                  # the next net: a fresh bar
             self.bar.reset()
-        self.bar.total = budget or None
-        self.bar.n = min(seconds, budget) if budget else seconds
-        post = {"it": step}
+        self.last = seconds
+        if total:                                # iterations bound it (the time only caps it)
+            self.bar.unit, self.bar.total, self.bar.n = "it", total, min(step, total)
+            post = {"s": f"{seconds:.0f}"}
+        else:
+            self.bar.unit, self.bar.total = "s", budget or None
+            self.bar.n = min(seconds, budget) if budget else seconds
+            post = {"it": step}
         if "ratio" in info:
             post["loss/cubic"] = f"{info['ratio']:.3f}"
         self.bar.set_postfix(post, refresh=False)
@@ -477,18 +491,25 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
 
     The output has FACTOR x the frame rate (or the same rate with --conform), the input's size,
     pixel format and colour description, and averaging each group of FACTOR output frames gives
-    back the input frame.
+    back the input frame. --out-fps RATE instead of a factor: any rate above the input's (e.g.
+    24 -> 60), each output frame the exposure-weighted mean of the x2^k result over its interval.
     """
     import contextlib
     import functools
 
+    from . import retime
     from .stream import Renderer, upsample_stream
 
     options = _upsample_options(factor, params)
+    if options.out_fps is not None and conform:
+        raise UsageError("--conform keeps the input rate and --out-fps sets another: pass one of them")
     _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
                    overwrite=overwrite, codec=codec)
     enc = _encode_kw(output, codec, crf, prores_profile)
     vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
+    given = click.get_current_context().get_parameter_source("factor") != click.core.ParameterSource.DEFAULT
+    options, rt = retime.resolve(options, vi.rate, factor_given=given)
+    factor = options.factor
     _audio_note(vi)
     n = io.count_frames(video, vi)
     if n < 1:
@@ -497,6 +518,8 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
         raise ZstsrError(f"model file not found: {model}")
     if ray_address is not None and options.train.output:
         raise ZstsrError("--save-model is not available with --ray (the model is kept in the cache)")
+    if rt is not None:   # the shots the ladder splits at (one pass over the clip), so no retimed frame mixes two
+        starts = retime.detect_starts(io.read_frames(video, vi), factor, options.cut_threshold)
     create = functools.partial(   # picklable: with --ray it runs on a worker
         Renderer.create, model, options, height=vi.height, width=vi.width, read=io.frame_reader(video, vi),
         num_frames=n)
@@ -513,17 +536,18 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
                 bar.close()
             renderer.chunk = chunk or renderer.chunk
             frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
-            pbar = _bar(n * factor, "upsample")
-        rate = vi.rate if conform else vi.rate * factor
+            pbar = _bar(rt.count(n * factor) if rt else n * factor, "upsample")
+        rate = vi.rate if conform else options.out_fps or vi.rate * factor
+        written = rt.count(n * factor) if rt else n * factor
         # the chunks (with --ray) are let go only once the writer has put the output in place
         with frames_cm as frames, io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec,
                                                  pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note,
                                                  background=True, **enc) as w, pbar as b:
-            for frame in frames:
+            for frame in rt.stream(frames, n * factor, starts) if rt else frames:
                 w.write(frame)
                 if b is not None:
                     b.update(1)
-    _note(f"wrote {n * factor} frames at {io.format_rate(rate)} fps to {output}")
+    _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
 
 
 @main.command()
@@ -547,7 +571,7 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
               help="auto: keep at real rate, drop with --conform; stretch: slow it N x like tape "
                    "(pitch falls) to match --conform. Written to the file as zstsr_audio.")
 @model_option
-@_with(job_options)
+@_with(render_job_options)
 @_with(device_options)
 @_with(train_options)
 @overwrite_option
@@ -674,11 +698,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
 @click.option("--overwrite", "-y", is_flag=True, help="Start afresh, replacing an existing OUTPUT.")
-@_with(_click_options(TrainOptions, only=("preset", "budget_s", "examples")))
+@_with(_click_options(TrainOptions, only=("preset", "budget_s", "iterations", "examples")))
 @_with(_click_options(UpsampleOptions, only=("cut_threshold",)))
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
+def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterations, examples, cut_threshold, fps, vfr,
               assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
@@ -703,7 +727,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
     preset = preset or default_preset()
-    config = train_config(preset, parse_budget(budget_s), examples)
+    config = train_config(preset, parse_budget(budget_s), examples, iterations)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")

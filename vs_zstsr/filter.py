@@ -39,6 +39,7 @@ import vapoursynth as vs
 
 from .errors import ZstsrError
 from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor
+from .retime import resolve
 
 _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults, defined in .options
 
@@ -201,12 +202,13 @@ class _ChunkCache:
 # ---------------------------------------------------------------------------------------------
 # the filter
 
-def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.PathLike | None = None,
+def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None = None,
+             fps_den: int | None = None, model: str | os.PathLike | None = None,
              provider: str = _E.provider, device_id: int = _E.device_id,
              fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
-             preset: str | None = _T.preset, examples: str | None = _T.examples,
+             iterations: int | None = _T.iterations, preset: str | None = _T.preset, examples: str | None = _T.examples,
              train: bool = True, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
@@ -222,9 +224,17 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                         so chroma goes through the same conversion; GRAY is replicated to RGB.
                         The output has the input's format.
     :param factor:      2, 4, 8 or 16.
+    :param fps_num:     With ``fps_den`` (default 1), an output frame rate instead of a factor: any
+                        rate above the clip's, e.g. ``fps_num=60`` for 24 -> 60 or
+                        ``fps_num=60000, fps_den=1001``. The ladder runs by the smallest power of 2
+                        that reaches it, and each output frame is the mean of those frames over its
+                        own interval ``[i/fps, (i+1)/fps)``, each weighted by its overlap (the
+                        camera's exposure, as in the ladder; no frame dropped or repeated;
+                        vs_zstsr/retime.py). A power-of-2 multiple is that factor exactly.
+    :param fps_den:     Denominator of the output rate (see ``fps_num``).
     :param model:       Path to a zstsr ONNX model trained for this clip (``zstsr train``). None:
                         train now (needs ``zstsr[train]``) one net on within-dimension examples
-                        and one on both kinds, half the preset's budget each, and keep the one
+                        and one on both kinds, half the preset's iterations each, and keep the one
                         whose first rung shows the lower group seam; or reuse the nets trained
                         earlier for this clip from ``~/.cache/zstsr``.
     :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
@@ -236,8 +246,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     :param method:      ``auto``: a self-check on the clip's own temporal x2 picks cubic, linear
                         or motion-compensated flow interpolation for the ladder's rungs and uses
                         the net on the first rung only where it beats that; ``net``: the net on
-                        every rung (the paper); ``cubic``, ``linear`` or ``flow``: that
-                        interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
+                        every rung (the paper); ``netflow``: the net's residual added to flow's
+                        x2 instead of cubic's, on every rung; ``cubic``, ``linear`` or ``flow``:
+                        that interpolation, no net. Flow (MVTools) runs in a worker process, so a crash
                         there is an error (``flow``) or a fallback to cubic (``auto``), not the
                         end of the host.
     :param ensemble:    Where the net runs, its answer is the mean over this many time-reversed,
@@ -258,7 +269,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                         shot (after a cut) and ``_SceneChangeNext`` on the last before one, 0 on
                         every other frame: the cuts the filter used (the props', or its own).
     :param budget:      Training wall-clock limit in seconds when the filter trains (``model=None``);
-                        0: the preset's.
+                        0: the preset's (its iterations, with its time as a cap).
+    :param iterations:  Training iterations (with ``budget``: whichever ends first); None: the
+                        preset's. Iterations give the same net whatever the machine's load.
     :param preset:      Training preset, ``fast`` or ``paper`` (default: paper on a GPU, fast on the CPU).
     :param examples:    Internal examples to train on: ``auto`` (default), ``within``, ``across``
                         or ``both`` (as ``zstsr upsample --examples``).
@@ -276,6 +289,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
     except ZstsrError as e:
         raise _err(str(e)) from None
     _check_format(clip)
+    out_fps = _out_fps(fps_num, fps_den, factor)
     model = _as_str(model, "model")
     provider = _as_str(provider, "provider") or _E.provider
     method = _as_str(method, "method") or _U.method
@@ -289,15 +303,17 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
         raise _err(f"budget must be a number of seconds, got {budget!r}") from None
     if budget_s < 0:
         raise _err(f"budget must be 0 (the preset's) or a positive number of seconds, got {budget}")
+    iterations = None if iterations is None else _as_int(iterations, "iterations")
     engine = EngineOptions(provider=provider, device_id=_as_int(device_id, "device_id"), fp16=bool(fp16),
                            tilesize=_as_int(tilesize, "tilesize"), overlap=_as_int(overlap, "overlap"),
                            ensemble=_ensemble(ensemble))
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
                               train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
+                                                 iterations=iterations,
                                                  preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
-                              bp_iters=_as_int(bp_iters, "bp_iters"))
+                              bp_iters=_as_int(bp_iters, "bp_iters"), out_fps=out_fps)
     try:
-        options.check()
+        options, rt = resolve(options.check(), Fraction(clip.fps_num, clip.fps_den))
     except ZstsrError as e:
         raise _err(str(e)) from None
     if not sc:
@@ -329,7 +345,18 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, model: str | os.Pat
                    "and pass model='clip.onnx', or let the filter train (train=True)") from None
     finally:
         TRAINING_ALLOWED.reset(allowed)
-    return _serve(clip, rgb, renderer, factor, colour, use_props=bool(sc))
+    return _serve(clip, rgb, renderer, options.factor, colour, use_props=bool(sc), retime=rt)
+
+
+def _out_fps(num, den, factor) -> Fraction | None:
+    """The output rate from ``fps_num``/``fps_den`` (None: by the factor)."""
+    if num is None:
+        if den is not None:
+            raise _err("fps_den needs fps_num (the output rate is fps_num / fps_den)")
+        return None
+    if factor != _U.factor:
+        raise _err("give factor or fps_num/fps_den, not both (the rate sets the factor)")
+    return Fraction(_as_int(num, "fps_num", 1), _as_int(1 if den is None else den, "fps_den", 1))
 
 
 def _ensemble(value) -> int:
@@ -355,6 +382,9 @@ class _TrainingLog:
         self.last = seconds
         budget = info.get("budget_s")
         left = f", {max(0.0, budget - seconds):.0f} s left of {budget:.0f} s" if budget else ""
+        if total and step:   # iterations bound it: the time left at the rate so far
+            left = f" of {total}, about {seconds * (total - step) / step:.0f} s left" + \
+                (f" (at most {max(0.0, budget - seconds):.0f} s)" if budget else "")
         ratio = f", loss {info['ratio']:.3f} x cubic's" if "ratio" in info else ""
         kind = f" ({info['kind']} examples)" if info.get("kind") else ""
         _log(self.core, f"training{kind}: iteration {step}, {seconds:.0f} s{left}{ratio}")
@@ -389,7 +419,7 @@ def _cuts_from_props(frames) -> list[int] | None:
 
 
 def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour: dict,
-           use_props: bool = True) -> vs.VideoNode:
+           use_props: bool = True, retime=None) -> vs.VideoNode:
     core = vs.core
     n = clip.num_frames
     ctx, chunk = int(renderer.context), int(renderer.chunk)
@@ -467,14 +497,64 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     served = core.std.ModifyFrame(base, [base] + windows, select)
     out_fps = fps * factor
     served = core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator)
-    result = _from_rgbs(served, clip.format, colour)
-    return result
+    if retime is not None:
+        served = _retimed(served, retime, split=use_props)
+    return _from_rgbs(served, clip.format, colour)
+
+
+def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
+    """``htr`` (the ladder's frames, RGBS, with their props) at the rate ``rt.rate``
+    (:class:`.retime.Retime`): output frame ``i`` mixes ladder frames ``rt.window(i) ..`` + taps,
+    requested through VapourSynth like the chunk windows of :func:`_serve`. With ``R / F = p / q``,
+    clip ``d`` below has frame ``i`` = ladder frame ``floor(i p / q) - 1 + d`` (each ladder frame
+    repeated ``q`` times, then every ``p``-th taken: integer arithmetic, so exact at any length).
+    ``split``: an output frame spanning a cut keeps one shot (False, ``sc=False``: cuts are only marked)."""
+    core = vs.core
+    n_htr = htr.num_frames
+    n_out, taps = rt.count(n_htr), rt.taps
+    p, q = rt.ratio.numerator, rt.ratio.denominator
+    if (n_htr + 1 + taps) * q >= 2 ** 31:
+        raise _err(f"the clip is too long to retime from {rt.rate_in * rt.factor} to {rt.rate} fps in one "
+                   f"piece (VapourSynth counts frames in 31 bits); split it")
+    padded = core.std.Splice([htr[0], htr, htr[-1] * taps])            # frame j: ladder frame j - 1, clamped
+    rep = core.std.Interleave([padded] * q, modify_duration=False) if q > 1 else padded
+    clips = [core.std.SelectEvery(rep[d * q:], cycle=p, offsets=[0], modify_duration=False)[:n_out]
+             for d in range(taps)]
+    rate = Fraction(rt.rate)
+    base = core.std.BlankClip(htr, length=n_out, fpsnum=rate.numerator, fpsden=rate.denominator, keep=True)
+    htr_rate = Fraction(htr.fps_num, htr.fps_den)
+
+    def mix(n: int, f) -> vs.VideoFrame:
+        i, starts = n, set()
+        lo = rt.window(i)
+        for d in range(taps):
+            k, props = lo + d, f[d].props
+            if 0 <= k < n_htr:
+                if int(props.get("_SceneChangePrev", 0)):
+                    starts.add(k)
+                if int(props.get("_SceneChangeNext", 0)):
+                    starts.add(k + 1)
+        weights, prev, nxt = rt.plan(i, n_htr, starts)
+        if not split:
+            weights = rt.plan(i, n_htr, ())[0]
+        mid = min(n_htr - 1, (2 * i + 1) * rt.ratio.numerator // (2 * rt.ratio.denominator))
+        out = f[mid - lo].copy()          # the props of the ladder frame holding the middle
+        px = rt.mix((_rgb_frame(f[k - lo]) for k, _ in weights), (w for _, w in weights))
+        for c in range(3):
+            np.copyto(np.asarray(out[c]), px[..., c])
+        props = out.props
+        props["_SceneChangePrev"], props["_SceneChangeNext"] = int(prev), int(nxt)
+        props["_DurationNum"], props["_DurationDen"] = rate.denominator, rate.numerator
+        props["_AbsoluteTime"] = float(props["_AbsoluteTime"]) + float(i / rate - mid / htr_rate)
+        return out
+
+    return core.std.ModifyFrame(base, clips, mix)
 
 
 # ---------------------------------------------------------------------------------------------
 # the shim's side
 
-_SHIM_TYPES = {"vs.VideoNode": "vnode", "int": "int", "bool": "int", "float": "float"}
+_SHIM_TYPES = {"vs.VideoNode": "vnode", "int": "int", "int | None": "int", "bool": "int", "float": "float"}
 
 
 def shim_signature() -> str:
@@ -482,7 +562,7 @@ def shim_signature() -> str:
     made from :func:`upsample`'s signature: tests/test_filter.py checks the two agree."""
     out = []
     for name, p in inspect.signature(upsample).parameters.items():
-        kind = _SHIM_TYPES.get(p.annotation, "data" if "str" in p.annotation else None)
+        kind = _SHIM_TYPES.get(p.annotation.removesuffix(" | None"), "data" if "str" in p.annotation else None)
         out.append(f"{name}:{kind}" + ("" if p.default is inspect.Parameter.empty else ":opt") + ";")
     return "".join(out)
 
@@ -494,6 +574,8 @@ def _shim_upsample(clip, **kw):
     unknown = sorted(set(kw) - set(params))
     if unknown:
         raise _err(f"unknown argument(s): {', '.join(unknown)}")
+    if "factor" in kw and "fps_num" in kw:     # here a factor given as the default is seen too
+        raise _err("give factor or fps_num/fps_den, not both (the rate sets the factor)")
     for k, v in kw.items():
         if params[k].annotation == "bool":
             kw[k] = bool(v)

@@ -24,9 +24,8 @@ import numpy as np
 
 from .backprojection import spatiotemporal_backproject, spatiotemporal_backproject_groups, temporal_backproject
 from .errors import ZstsrError
-from .methods import INTERPOLATORS, NET, crash_note, interpolate
+from .methods import INTERPOLATORS, crash_note, interpolate, needs_model, net_method_x2
 from .native import NativeCrash
-from .netrun import net_x2
 from .options import UpsampleOptions, check_factor
 from .resample import resize_spatial
 MIN_RUNG_SIZE = 8  # pixels: below this a rung would have nothing left to look at
@@ -71,7 +70,7 @@ class LadderPlan:
 
     @property
     def uses_net(self) -> bool:
-        return any(r.method == NET for r in self.rungs)
+        return any(needs_model(r.method) for r in self.rungs)
 
 
 def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderPlan:
@@ -142,10 +141,10 @@ class Ladder:
         return sum(self._reaches())
 
     def x2(self, clip: np.ndarray, method: str, rung: int = 0) -> np.ndarray:
-        if method == NET:
+        if needs_model(method):
             model = self.rung_models.get(rung, self.model)
             e = self.engine
-            return net_x2(model, clip, e.tilesize, e.overlap, e.ensemble)
+            return net_method_x2(model, clip, method, e.tilesize, e.overlap, e.ensemble, self.flow_fallback, self._note)
         return self._interpolate(clip, 2, method)
 
     def run(self, ltr: np.ndarray, keep: tuple[int, int] | None = None) -> np.ndarray:

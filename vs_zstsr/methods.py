@@ -17,8 +17,10 @@ from typing import Callable
 import numpy as np
 
 from . import baselines
+from .backprojection import temporal_backproject
 from .errors import ZstsrError
 from .native import NativeCrash
+from .netrun import net_x2
 from .resample import temporal_interpolate
 
 
@@ -42,6 +44,8 @@ class Interpolator:
     # asked for by name (method=<it>) on frames of (height, width): raises ZstsrError where it
     # cannot run at all, rather than doing something else
     require: Callable[[int, int], None] = _runs_anywhere
+    # runs a native plugin in a worker process (.native), which may crash on a clip
+    native: bool = False
 
 
 def _flow(clip: np.ndarray, factor: int) -> np.ndarray:
@@ -70,12 +74,81 @@ INTERPOLATORS: dict[str, Interpolator] = {
     "linear": Interpolator(lambda clip, f: temporal_interpolate(clip, f, "linear"),
                            "linear temporal interpolation"),
     # beyond the paper: on smooth real motion (a camera pan) the strongest interpolator here
-    "flow": Interpolator(_flow, "motion-compensated (MVTools FlowFPS)", fits=flow_fits, require=_require_flow),
+    "flow": Interpolator(_flow, "motion-compensated (MVTools FlowFPS)", fits=flow_fits, require=_require_flow,
+                         native=True),
 }
+
+
+@dataclass(frozen=True)
+class NetMethod:
+    """One rung method that runs the clip's net."""
+    help: str
+    # the interpolator whose x2 the net's residual is added to, in place of the base the net was
+    # trained over (cubic x2, or cubic + back-projection: the model's "base" metadata); None: the
+    # net as trained. Where that interpolator does not fit the clip (flow under
+    # baselines.MIN_FLOW_SIZE) or crashes (with a fallback), the net runs as trained.
+    base: str | None = None
+    require: Callable[[int, int], None] = _runs_anywhere
+
+
 NET = "net"
+NETS: dict[str, NetMethod] = {
+    NET: NetMethod("the video-specific net (cubic x2 + its learnt residual)"),
+    # beyond the paper: on the real pose2sim clip cam01 flow's x2 was a better base than cubic's on
+    # the first rung, and the net's residual added to it beat the flow ladder by 0.21 dB
+    # (docs/BENCHMARKS.md, "Real footage: every candidate"); on the synthetic scenes it lost
+    # (bench_mc_base.py), so the self-check measures it per clip
+    "netflow": NetMethod("the net's residual added to flow's x2 instead of cubic's", base="flow",
+                         require=_require_flow),
+}
 AUTO = "auto"   # not a method: the self-check chooses one per rung
-METHODS = (NET,) + tuple(INTERPOLATORS)
+METHODS = tuple(NETS) + tuple(INTERPOLATORS)
 CHOICES = (AUTO,) + METHODS                       # what `method=` / `--method` accepts
+
+
+def native(method: str) -> bool:
+    """Whether ``method`` runs a native plugin (itself, or as a net method's base)."""
+    name = NETS[method].base if method in NETS else method
+    return name is not None and INTERPOLATORS[name].native
+
+
+def needs_model(method: str) -> bool:
+    """Whether ``method`` runs the net (one of :data:`NETS`)."""
+    return method in NETS
+
+
+def require(method: str, height: int, width: int) -> None:
+    """``method`` asked for by name on frames of (height, width): a ZstsrError where it cannot run."""
+    (NETS.get(method) or INTERPOLATORS[method]).require(height, width)
+
+
+def _own_base(model, clip: np.ndarray) -> np.ndarray:
+    """The base the net's residual was trained over (trainer/net.py ``TSRNet.make_base``)."""
+    base = temporal_interpolate(clip, 2, "cubic")
+    return temporal_backproject(base, clip, 2) if getattr(model, "metadata", {}).get("base") == "cubic_bp" else base
+
+
+def net_method_x2(model, clip: np.ndarray, method: str, tilesize: int = 0, overlap: int = 0, ensemble: int = 1,
+                  fallback: str | None = None, log: Callable[[str], None] | None = None) -> np.ndarray:
+    """The x2 of the net method ``method`` (:data:`NETS`) on ``clip``: the net's x2
+    (:func:`.netrun.net_x2`) or, with a ``base``, the net's residual over its own base added to
+    that interpolator's x2. A crash of the base's native plugin runs the net as trained when
+    ``fallback`` is given (said to ``log``), else raises :class:`.native.NativeCrash`."""
+    y = net_x2(model, clip, tilesize, overlap, ensemble)
+    m = NETS[method]
+    if m.base is None or not INTERPOLATORS[m.base].fits(clip):
+        return y
+    try:
+        swap = INTERPOLATORS[m.base].run(clip, 2)
+    except NativeCrash as e:
+        if fallback is None:
+            raise
+        if log:
+            log(crash_note(e, "using the net as trained"))
+        return y
+    if getattr(model, "metadata", {}).get("base") == "cubic_bp":
+        swap = temporal_backproject(swap, clip, 2)
+    return y - _own_base(model, clip) + swap
 
 
 def interpolate(clip: np.ndarray, factor: int, method: str, fallback: str | None = None,
@@ -108,5 +181,9 @@ def crash_note(e: NativeCrash, then: str) -> str:
 
 
 def fits(method: str, clip: np.ndarray) -> bool:
-    """Whether ``method`` can run on ``clip`` (the net always can)."""
-    return method == NET or INTERPOLATORS[method].fits(clip)
+    """Whether ``method`` can run on ``clip`` as itself (the net always can; a net method with a
+    ``base`` where that base can)."""
+    if method in NETS:
+        base = NETS[method].base
+        return base is None or INTERPOLATORS[base].fits(clip)
+    return INTERPOLATORS[method].fits(clip)

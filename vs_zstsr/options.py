@@ -20,6 +20,7 @@ its use where it acts, and a keyword argument of the filter: see docs/DEVELOPING
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from fractions import Fraction
 
 from .cuts import DEFAULT_THRESHOLD
 from .errors import UsageError
@@ -96,11 +97,13 @@ class EngineOptions:
 class TrainOptions:
     """How the net is trained on the clip when no model is given."""
     preset: str | None = opt(None, "Training preset (default: paper on a GPU, fast on the CPU).", choices=PRESETS)
-    budget_s: float | None = opt(None, "Training wall-clock limit, e.g. 10m (default: the preset's).",
-                                 cli="--budget", metavar="TIME")
+    budget_s: float | None = opt(None, "Training wall-clock limit, e.g. 10m. Default: the preset's "
+                                 "iterations, with its time as a cap.", cli="--budget", metavar="TIME")
+    iterations: int | None = opt(None, "Training iterations (with --budget: whichever ends first). Default: "
+                                 "the preset's (the same net whatever the machine's load).", bounds=(1, None))
     examples: str | None = opt(None, "Internal examples: within dimension, across dimensions, or both. "
                                "auto (the default of upsample and render): train a within net and a both "
-                               "net, half the budget each, and keep the one whose first rung has the lower "
+                               "net, half the budget and iterations each, and keep the one whose first rung has the lower "
                                "group seam; train: both.", choices=(AUTO,) + EXAMPLE_KINDS)
     finetune: bool = opt(False, "Where the net takes the first rung, also run it on every rung above, "
                          "fine-tuned on that rung's own input (needs torch). The training budget is "
@@ -121,12 +124,17 @@ class UpsampleOptions:
     factor: int = opt(8, "Temporal factor N (a power of 2 from 2 to 16).")
     method: str = opt(AUTO, "auto: a self-check on the clip's own x2 picks the best interpolator for the "
                       "rungs and uses the net on the first rung only where it beats that; net: the net on "
-                      "every rung (the paper); an interpolator: that interpolator on every rung, no net "
+                      "every rung (the paper); netflow: the net's residual added to flow's x2 instead of "
+                      "cubic's, on every rung; an interpolator: that interpolator on every rung, no net "
                       "(no training).", choices=CHOICES)
     cut_threshold: float = opt(DEFAULT_THRESHOLD, "Scene-cut detection: each shot is processed as a clip "
                                "of its own, so no frame mixes two shots. Lower finds more cuts; 0 turns "
                                "detection off (see docs/FOOTAGE.md).", cli="--scene-threshold", bounds=(0, 1),
                                label="the scene-cut threshold (sc_threshold, --scene-threshold)")
+    out_fps: Fraction | None = opt(None, "Output frame rate instead of a factor, e.g. 60 or 60000/1001 (above the "
+                                   "input's): TSR by the smallest power of 2 that reaches it, then each output "
+                                   "frame the exposure-weighted mean of those frames over its own interval "
+                                   "(vs_zstsr/retime.py).", metavar="RATE")
     bp_iters: int = opt(1, "Spatio-temporal back-projection iterations between rungs (a prototype found 3 "
                         "no better than 1: docs/PROTOTYPE.md).", bounds=(1, None))
     engine: EngineOptions = field(default_factory=EngineOptions)
@@ -137,6 +145,8 @@ class UpsampleOptions:
         _check_fields(self)
         self.engine.check()
         self.train.check()
+        if self.out_fps is not None and not self.out_fps > 0:
+            raise UsageError(f"the output rate must be positive, got {self.out_fps}")
         return self
 
 

@@ -22,9 +22,9 @@ from typing import Callable
 import numpy as np
 
 from .errors import ZstsrError
-from .fit import NotTrainable, finetune_rungs, fit_model, preset_budget
+from .fit import Budget, NotTrainable, finetune_rungs, fit_model
 from .ladder import Ladder, LadderPlan, plan
-from .methods import AUTO, INTERPOLATORS, METHODS, NET
+from .methods import AUTO, METHODS, NETS, needs_model, require
 from .options import TrainOptions, UpsampleOptions
 from .selfcheck import choose_methods, choose_pipeline, coarse_size, fit_and_pick, self_check_samples
 
@@ -58,21 +58,22 @@ class Trained:
 
 def wants_finetune(options: UpsampleOptions, ladder_plan: LadderPlan) -> bool:
     """Fine-tuning is asked for and can happen: the net may run, and there are rungs above the first."""
-    return options.train.finetune and options.method in (AUTO, NET) and len(ladder_plan.rungs) > 1
+    return options.train.finetune and (options.method == AUTO or needs_model(options.method)) \
+        and len(ladder_plan.rungs) > 1
 
 
-def split_budget(train_options: TrainOptions, ladder_plan: LadderPlan, finetune: bool) -> tuple[float | None, float]:
-    """(the first rung's training budget, each upper rung's fine-tuning budget), in seconds: with
-    ``finetune`` half of the whole (the given budget, or the preset's) each, the second half split
-    among the rungs above; else the given budget (None: the preset's) and 0."""
-    if not finetune:
-        return train_options.budget_s, 0.0
-    half = (train_options.budget_s or preset_budget(train_options.preset)) / 2
-    return half, half / (len(ladder_plan.rungs) - 1)
+def split_budget(train_options: TrainOptions, ladder_plan: LadderPlan, finetune: bool) -> tuple[Budget, Budget | None]:
+    """(the first rung's training :class:`.fit.Budget`, each upper rung's fine-tuning budget): with
+    ``finetune`` half of the whole (the given limits, or the preset's) each, the second half split
+    among the rungs above; else the whole and None."""
+    if not finetune:   # (None and None: the preset's limits, looked up only if it trains)
+        return Budget(train_options.budget_s, train_options.iterations), None
+    half = Budget.of(train_options.preset, train_options.budget_s, train_options.iterations).share(2)
+    return half, half.share(len(ladder_plan.rungs) - 1)
 
 
 def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip,
-          budget_s: float | None, *, log=None, progress=None) -> Trained:
+          budget: Budget, *, log=None, progress=None) -> Trained:
     """Step 1: ``model_path`` as it is, or a model trained on the clip at the first rung's size."""
     if model_path is not None:
         return Trained(model_path, options.train.examples)
@@ -82,11 +83,12 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
     if (train_options.examples or AUTO) == AUTO:
         window, coarse = self_check_samples(clip.read, clip.num_frames, cuts, coarse_size(ladder_plan, full))
         path, kind = fit_and_pick(clip.read, clip.num_frames, rung, full, window,
-                                  replace(train_options, budget_s=budget_s), options.engine, log=log,
+                                  replace(train_options, budget_s=budget.seconds, iterations=budget.iterations),
+                                  options.engine, log=log,
                                   progress=progress, cut_threshold=cuts)
         return Trained(path, kind, window, coarse)
-    path = fit_model(clip.read, clip.num_frames, rung, preset=train_options.preset, budget_s=budget_s,
-                     examples=train_options.examples, output=train_options.output, log=log, progress=progress,
+    path = fit_model(clip.read, clip.num_frames, rung, preset=train_options.preset, budget_s=budget.seconds,
+                     iterations=budget.iterations, examples=train_options.examples, output=train_options.output, log=log, progress=progress,
                      cut_threshold=cuts)
     return Trained(path, train_options.examples)
 
@@ -108,19 +110,22 @@ def select(ladder_plan: LadderPlan, model, options: UpsampleOptions, clip: Clip,
                           candidates=candidates, ensemble=options.engine.ensemble, coarse=coarse)
 
 
-def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip, budget_s: float,
+def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip, budget: Budget,
              *, log=None, progress=None) -> dict:
-    """Step 3: where the net took the first rung, the net on every rung above too, each rung's
-    copy fine-tuned on that rung's own input for ``budget_s``. Returns rung index -> model (and
-    sets those rungs' method to the net); {} when the net did not take the first rung."""
-    if ladder_plan.rungs[0].method != NET:
+    """Step 3: where the net took the first rung, the net on every rung above too (run as on the
+    first rung: a method of :data:`.methods.NETS`), each rung's copy fine-tuned on that rung's own
+    input for ``budget``. Returns rung index -> model (and sets those rungs' method to the first
+    rung's); {} when the net did not take the first rung."""
+    first = ladder_plan.rungs[0].method
+    if not needs_model(first):
         if log:
             log("no fine-tuning: the net did not take the first rung")
         return {}
     for r in ladder_plan.rungs[1:]:
-        r.method = NET
-    paths = finetune_rungs(trained.path, ladder_plan, clip.read, clip.num_frames, options.engine, budget_s=budget_s,
-                           preset=options.train.preset, examples=trained.examples, log=log, progress=progress,
+        r.method = first
+    paths = finetune_rungs(trained.path, ladder_plan, clip.read, clip.num_frames, options.engine,
+                           budget_s=budget.seconds, iterations=budget.iterations, preset=options.train.preset,
+                           examples=trained.examples, log=log, progress=progress,
                            cut_threshold=options.cut_threshold)
     return {j: options.engine.load(p) for j, p in paths.items()}
 
@@ -130,11 +135,11 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
     """The ladder for ``clip``: checks ``options``, then trains, selects and fine-tunes as they say."""
     options.check()
     method = options.method
-    if method in INTERPOLATORS:   # asked for by name: refuse what it cannot do rather than do something else
-        INTERPOLATORS[method].require(clip.height, clip.width)
+    if method != AUTO:   # asked for by name: refuse what it cannot do rather than do something else
+        require(method, clip.height, clip.width)
     ladder_plan = plan(clip.height, clip.width, options.factor, "cubic" if method == AUTO else method)
     model, rung_models = None, {}
-    if method in (AUTO, NET):
+    if method == AUTO or method in NETS:
         tune = wants_finetune(options, ladder_plan)
         if tune:
             clip.need_frames("fine-tuning")
@@ -142,8 +147,8 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
         try:
             trained = train(model_path, ladder_plan, options, clip, first_budget, log=log, progress=progress)
         except NotTrainable as e:   # a clip too small or short for examples (docs/SAFETY.md)
-            if method == NET:
-                raise ZstsrError(f"{e}; --method net needs a net: use --method auto or an interpolator") from None
+            if method in NETS:
+                raise ZstsrError(f"{e}; --method {method} needs a net: use --method auto or an interpolator") from None
             if log:
                 log(f"no net: the clip is {e}; using the best interpolator + back-projection")
             trained, tune = Trained(""), False
@@ -154,7 +159,7 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
         if tune:
             rung_models = finetune(trained, ladder_plan, options, clip, rung_budget, log=log, progress=progress)
     ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,
-                    flow_fallback=None if method in INTERPOLATORS else "cubic", log=log)
+                    flow_fallback="cubic" if method == AUTO else None, log=log)
     if log:
         if ladder.direct:
             log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{options.factor} at full size "

@@ -18,9 +18,9 @@ import numpy as np
 
 from . import cuts
 from .backprojection import temporal_backproject
-from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
+from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, Budget, fit_model, held_out
 from .ladder import Ladder, LadderPlan, plan
-from .methods import INTERPOLATORS, METHODS, NET, crash_note, fits, interpolate
+from .methods import INTERPOLATORS, METHODS, NETS, crash_note, fits, interpolate, native, needs_model, net_method_x2
 from .metrics import group_seam, psnr
 from .native import NativeCrash
 from .netrun import net_x2
@@ -48,7 +48,8 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     68x120 got it right on all three clips (docs/BENCHMARKS.md, benchmarks/bench_flow_crops.py).
     Every candidate x2 (followed by temporal back-projection, as on the ladder) is scored on it.
 
-    * The net takes the first rung when it beats the best interpolator there by ``margin_db``.
+    * The best net method (:data:`.methods.NETS`) takes the first rung when it beats the best
+      interpolator there by ``margin_db``.
     * The interpolators (:data:`.methods.INTERPOLATORS`, each where it fits) are also ranked on the
       sample at full size, halved in time; the winner does every rung the net does not (and the
       whole job, in one step at full size, when the net does none: see ``Ladder.direct``).
@@ -72,15 +73,16 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     lo = rect_downsample(hi, 2)
     # the candidates that can run here: the net when there is a model, each interpolator where it
     # fits the proxy (flow needs frames of baselines.MIN_FLOW_SIZE pixels: :data:`.methods.INTERPOLATORS`)
-    methods = [m for m in candidates if m in METHODS and (m != NET or model is not None) and fits(m, lo)]
+    methods = [m for m in candidates if m in METHODS and (model is not None or not needs_model(m)) and fits(m, lo)]
 
     crashed = []
 
     def score(method, hi, lo):
-        if method in crashed:
+        if crashed and native(method):      # flow died on this clip: nothing with it is weighed again
             return None
         try:
-            guess = net_x2(model, lo, tilesize, ensemble=ensemble) if method == NET else interpolate(lo, 2, method)
+            guess = net_method_x2(model, lo, method, tilesize, ensemble=ensemble) if needs_model(method) \
+                else interpolate(lo, 2, method)
         except NativeCrash as e:    # a native plugin died in its worker: no candidate on this clip
             crashed.append(method)
             if log:
@@ -90,7 +92,7 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
         return float(np.mean([psnr(a, b) for a, b in zip(guess, hi)]))
 
     scores = {m: v for m in methods if (v := score(m, hi, lo)) is not None}
-    interp = [m for m in methods if m != NET] or ["cubic"]
+    interp = [m for m in methods if not needs_model(m)] or ["cubic"]
     best = max(interp, key=lambda m: scores.get(m, -np.inf))
     # The interpolators also do the full-size work (the upper rungs, or the whole job when the
     # net is not used), where motion estimation has room: rank them on the sample at full size,
@@ -102,10 +104,12 @@ def choose_methods(ladder_plan: LadderPlan, model, sample: np.ndarray, full_size
     above = max(full_scores, key=full_scores.get) if full_scores else best
     for r in ladder_plan.rungs:
         r.method = above
-    if NET in scores:
-        rung.gain_db = scores[NET] - scores[best]
+    nets = [m for m in scores if needs_model(m)]
+    if nets:
+        top = max(nets, key=scores.get)
+        rung.gain_db = scores[top] - scores[best]
         if rung.gain_db >= margin_db:
-            rung.method = NET
+            rung.method = top
     if log:
         table = ", ".join(f"{m} {v:.2f}" for m, v in sorted(scores.items(), key=lambda kv: -kv[1]))
         ftable = ", ".join(f"{m} {v:.2f}" for m, v in sorted(full_scores.items(), key=lambda kv: -kv[1]))
@@ -150,13 +154,13 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
     cost dB. The aliased fan needs within-dimension examples only (mixing in across-dimension ones
     taught its net to turn it backwards, like every interpolator); the rotating texture needs the
     across-dimension ones (within-only lost on its first rung). See docs/BENCHMARKS.md."""
-    total = train.budget_s or preset_budget(train.preset)
+    share = Budget.of(train.preset, train.budget_s, train.iterations).share(len(AUTO_EXAMPLES))
     paths = {}
     for kind in AUTO_EXAMPLES:
         if log:
             log(f"examples {kind}: net {len(paths) + 1} of {len(AUTO_EXAMPLES)}")
         paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
-                                budget_s=total / len(AUTO_EXAMPLES), log=log, progress=progress,
+                                budget_s=share.seconds, iterations=share.iterations, log=log, progress=progress,
                                 cut_threshold=cut_threshold)
     models = {k: engine.load(p) for k, p in paths.items()}
     seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
@@ -225,19 +229,23 @@ class Pipeline:
             return f"{self.methods[0]} xN at full size"
         return "/".join(self.methods)
 
+    @property
+    def uses_net(self) -> bool:
+        return any(needs_model(m) for m in self.methods)
 
-def candidate_pipelines(rungs: int, interpolators, net: bool) -> list[Pipeline]:
-    """Every interpolator directly and on every rung; with a net, the net on the first rung and
-    each interpolator above it. Not the net on the rungs above (the paper's recipe, `--method
+
+def candidate_pipelines(rungs: int, interpolators, nets=()) -> list[Pipeline]:
+    """Every interpolator directly and on every rung; with a model, each net method of ``nets``
+    (:data:`.methods.NETS`) on the first rung and each interpolator above it. Not the net on the
+    rungs above (the paper's recipe, `--method
     net`): at full size it costs minutes a clip on the CPU, and it lost on every benchmark clip
     (x8: fan 17.51 dB against 19.90 with the net on the first rung only, texture 21.60 against
     21.71, city 25.29 against 26.57; docs/BENCHMARKS.md, "x8 with zstsr")."""
     out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
     if rungs == 1:        # x2: the ladder is one step at full size
-        return out + ([Pipeline((NET,))] if net else [])
+        return out + [Pipeline((n,)) for n in nets]
     out += [Pipeline((m,) * rungs) for m in interpolators]
-    if net:
-        out += [Pipeline((NET,) + (m,) * (rungs - 1)) for m in interpolators]
+    out += [Pipeline((n,) + (m,) * (rungs - 1)) for n in nets for m in interpolators]
     return out
 
 
@@ -299,21 +307,22 @@ def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options:
         return None
     size = pair[1].shape[1:3]
     interps = [m for m in candidates if m in INTERPOLATORS]
-    net = model is not None and NET in candidates
-    scores = {}
-    for p in candidate_pipelines(len(ladder_plan.rungs), interps, net):
-        if not pipeline_fits(p, *size, factor):
+    nets = [m for m in candidates if m in NETS] if model is not None else []
+    scores, crashed = {}, False
+    for p in candidate_pipelines(len(ladder_plan.rungs), interps, nets):
+        if not pipeline_fits(p, *size, factor) or (crashed and any(native(m) for m in p.methods)):
             continue
         try:
-            scores[p] = pipeline_proxy(p, sample, factor, model if NET in p.methods else None, options, shrink)
-        except NativeCrash as e:
+            scores[p] = pipeline_proxy(p, sample, factor, model if p.uses_net else None, options, shrink)
+        except NativeCrash as e:   # flow died on this clip: every pipeline with it is left out, said once
+            crashed = True
             if log:
-                log(crash_note(e, f"the self-check leaves out {p.describe()}"))
+                log(crash_note(e, "the self-check leaves out every pipeline with it"))
     if not scores:
         return None
-    plain = {p: v for p, v in scores.items() if NET not in p.methods}
+    plain = {p: v for p, v in scores.items() if not p.uses_net}
     best = max(plain, key=plain.get) if plain else None
-    with_net = {p: v for p, v in scores.items() if NET in p.methods}
+    with_net = {p: v for p, v in scores.items() if p.uses_net}
     pick = best
     if with_net:
         top = max(with_net, key=with_net.get)
