@@ -91,6 +91,17 @@ def measure(clip: str, args) -> dict:
     if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
         rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
 
+    # --reuse: the candidates without a net measured before on this clip (they do not change from
+    # run to run), kept as they were
+    kept = {k: v for k, v in args.previous.get(clip, {}).get("candidates", {}).items()
+            if args.reuse and k != "auto" and " net" not in k}
+
+    def reused(name: str) -> bool:
+        if name in kept:
+            rec["candidates"][name] = kept[name]
+            print(f"{clip:8s} {name:34s} {kept[name]['psnr']:6.2f} dB  (measured before)", flush=True)
+        return name in kept
+
     def add(name: str, out: np.ndarray, on_window: np.ndarray | None = None, secs: float | None = None):
         r = score(out, gt)
         r["seam_all"] = group_seam(out, factor) if len(out) > 2 * factor else None
@@ -106,7 +117,7 @@ def measure(clip: str, args) -> dict:
     # the peers + BP: minterpolate and repeat only for the peer bar (flowfps, cubic, linear + BP are
     # the candidates "direct X" below, the same computation)
     for m in () if args.auto_only else ("minterpolate", "repeat"):
-        if m == "minterpolate" and not methods.flow_available():
+        if (m == "minterpolate" and not methods.flow_available()) or reused(f"peer {m} + BP"):
             continue
         t0 = time.perf_counter()
         add(f"peer {m} + BP", peer(ltr, factor, m, info.rate, backproject=True), None, time.perf_counter() - t0)
@@ -142,17 +153,20 @@ def measure(clip: str, args) -> dict:
         # its own pick is measured as "auto" whatever it is)
         if methods.flow_available():
             pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
-        if not args.auto_only:
+        if not args.auto_only and not args.lean:
             rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
-    if not models:
+    if not models and not args.lean:
         rec["proxy"] = {"none": proxies(window, full, rung, None)}
     for name, ms, model, direct in [] if args.auto_only else pipelines:
+        if reused(name):
+            continue
         lad = ladder_of(full, factor, ms, model, direct)
         t0 = time.perf_counter()
         out = lad.run(ltr)
         secs = time.perf_counter() - t0
-        add(name, out, lad.run(window), secs)
-        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct)
+        add(name, out, None if args.lean else lad.run(window), secs)
+        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct,
+                                                             ("diag",) if args.lean else ("flat", "diag"))
         del out
     # auto, exactly as `zstsr upsample` does it
     if not args.no_net:
@@ -169,13 +183,15 @@ def measure(clip: str, args) -> dict:
     return rec
 
 
-def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool) -> dict:
+def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool,
+                 which=("flat", "diag")) -> dict:
     """:func:`vs_zstsr.selfcheck.pipeline_proxy` of this pipeline at the window's size (``flat``)
     and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
     from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
     p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
-    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))}
+    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))
+            if name in which}
 
 
 def proxies(window: np.ndarray, full, rung, model) -> dict:
@@ -309,6 +325,11 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only the tables, from --json")
     ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="keep the candidates without a net measured before "
+                                                         "on the clip (--json), measure the rest")
+    ap.add_argument("--lean", action="store_true", help="only what the regret table needs: no group seam on the "
+                                                        "window, no flat pipeline proxy, no first-rung proxies "
+                                                        "(the 'before' column)")
     args = ap.parse_args()
     recs = {}
     if args.json.exists():
