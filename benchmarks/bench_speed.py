@@ -63,8 +63,14 @@ def sgemm_gflops(threads: int, n: int = 1024, reps: int = 8) -> float:
 def conv_flops(net, voxels: int, backward: bool) -> float:
     """Multiply-adds x 2 of the body's convolutions over ``voxels`` output voxels (the cubic base's
     4-tap filter is left out: 0.1% of the total). With ``backward``: + weight and input gradients."""
+    import torch.nn as nn
+
+    # (in, out, kernel volume) of each body convolution, read from the modules so that the net of
+    # the baseline tree (before the speed work: no conv_shapes) is counted the same way
+    shapes = [(c.in_channels, c.out_channels, int(np.prod(c.kernel_size))) for c in net.body
+              if isinstance(c, (nn.Conv2d, nn.Conv3d))]
     total = 0.0
-    for i, (cin, cout, kvol) in enumerate(net.conv_shapes()):
+    for i, (cin, cout, kvol) in enumerate(shapes):
         f = 2.0 * cin * cout * kvol * voxels
         total += f * (1 + (2 if i else 1) * backward)
     return total

@@ -87,4 +87,6 @@ def test_training_bar_counts_seconds_of_the_budget():
     assert (bar.bar.n, bar.bar.total) == (5.0, 20.0) and "loss/cubic=0.750" in bar.bar.postfix and "it=12" in bar.bar.postfix
     bar(3, None, {"seconds": 1.0, "budget_s": 10.0})          # the next net starts its own count
     assert (bar.bar.n, bar.bar.total) == (1.0, 10.0)
+    bar(40, 400, {"seconds": 4.0, "budget_s": 180.0})         # iterations bound it: the bar counts them
+    assert (bar.bar.n, bar.bar.total, bar.bar.unit) == (40, 400, "it") and "s=4" in bar.bar.postfix
     bar.close()

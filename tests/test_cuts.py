@@ -212,6 +212,14 @@ def test_a_cut_that_keeps_the_palette_is_found_and_costs_nothing():
     n = len(ltr)
     np.testing.assert_allclose(g[[cut - 1, cut]], g[[0, n - 1]], atol=0.5)   # like the clip's own ends
     assert (g[[cut - 1, cut]] - ghost[[cut - 1, cut]]).min() > 10          # a ghost without the cut
+    # The issue's acceptance figure, "within 1 dB of mid-shot", does not hold here, and why: the
+    # groups at the cut score 43.0 / 43.1 dB, the clip's own ends 43.1 / 43.1, mid-shot 69.3. On
+    # this drift (0.1 px per HTR frame, smooth) cubic is all but exact where it reads frames on both
+    # sides; a shot's first and last group reach half an LTR frame beyond what the shot shows, and
+    # the ends are clamped. The odd extension f[-1] = 2 f[0] - f[1] lifts these ends to 55 dB but
+    # loses at the real clips' shot ends at x8 (benchmarks/bench_shot_ends.py, docs/BENCHMARKS.md
+    # "Shot ends"), so they stay clamped: a shot end scores as a clip end, never worse.
+    np.testing.assert_allclose(g[[cut - 1, cut, 0, n - 1, 3]], [43.0, 43.1, 43.1, 43.1, 69.3], atol=0.3)
 
 
 def test_a_whip_pan_and_a_flash_are_not_cuts():

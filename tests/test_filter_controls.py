@@ -74,6 +74,16 @@ def test_options_without_effect_are_said(core):  # noqa: F811
     assert not any("no effect" in m for m in messages), messages
 
 
+def test_fp16_on_the_cpu_provider_is_said(core, tmp_path):  # noqa: F811
+    pytest.importorskip("torch")
+    from conftest import tiny_model
+
+    model = tiny_model(tmp_path / "m.onnx")
+    src = array_clip(core, np.random.default_rng(0).random((4, 16, 20, 3), dtype=np.float32))
+    _, messages = logged(core, lambda: F.upsample(src, 2, model=str(model), method="net", provider="cpu", fp16=True))
+    assert any("fp16 has no effect on the cpu provider" in m for m in messages), messages
+
+
 def test_training_log_every_ten_seconds(core):  # noqa: F811
     log = F._TrainingLog(core)
     _, messages = logged(core, lambda: [log(i, None, {"seconds": s, "budget_s": 60.0, "ratio": 0.5})

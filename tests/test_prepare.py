@@ -17,10 +17,13 @@ def _ltr(t=24, h=64, w=96):
 
 def test_the_budget_is_split_only_when_fine_tuning():
     p8, p2 = plan(64, 96, 8), plan(64, 96, 2)
+    B = prepare.Budget
     opts = TrainOptions(budget_s=120.0, finetune=True)
-    assert prepare.split_budget(opts, p8, True) == (60.0, 30.0)          # half, then half over 2 rungs
-    assert prepare.split_budget(opts, p8, False) == (120.0, 0.0)
-    assert prepare.split_budget(TrainOptions(), p8, False) == (None, 0.0)  # the preset's
+    assert prepare.split_budget(opts, p8, True) == (B(60.0), B(30.0))          # half, then half over 2 rungs
+    assert prepare.split_budget(opts, p8, False) == (B(120.0), None)
+    assert prepare.split_budget(TrainOptions(), p8, False) == (B(), None)      # the preset's
+    both = TrainOptions(budget_s=120.0, iterations=1000, finetune=True)     # both limits share alike
+    assert prepare.split_budget(both, p8, True) == (B(60.0, 500), B(30.0, 250))
     assert not prepare.wants_finetune(UpsampleOptions(factor=2, train=opts), p2)      # no rung above
     assert not prepare.wants_finetune(UpsampleOptions(method="cubic", train=opts), p8)
     assert prepare.wants_finetune(UpsampleOptions(train=opts), p8)

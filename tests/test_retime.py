@@ -127,6 +127,12 @@ def test_the_filter_and_the_cli_give_the_same_frames(tmp_path, clip24):
     run("upsample", clip24, "-o", tmp_path / "o.mkv", "--out-fps", "60", "--method", "cubic")
     _, cli = io.read_video(tmp_path / "o.mkv")
     assert np.abs(cli - got).max() <= 1 / 255 + 1e-6
+    # cuts ignored (sc=False, --scene-threshold 0): output 12 mixes the shots, in both
+    off = F.upsample(F.source(clip24), fps_num=60, method="cubic", sc=False)
+    got_off = np.stack([np.stack(planes(f), -1) for f in off.frames()]).astype(np.float32) / 255
+    run("upsample", clip24, "-o", tmp_path / "off.mkv", "--out-fps", "60", "--method", "cubic", "--scene-threshold", 0)
+    _, cli_off = io.read_video(tmp_path / "off.mkv")
+    assert np.abs(cli_off - got_off).max() <= 1 / 255 + 1e-6 and np.abs(got_off[12] - got[12]).max() > 0.1
     # a power-of-two target is the plain factor, frame for frame: 30000/1001 -> 60000/1001 is x2
     src = vs.core.std.AssumeFPS(F.source(clip24), fpsnum=30000, fpsden=1001)
     x2 = F.upsample(src, 2, method="cubic")
@@ -138,3 +144,29 @@ def test_the_filter_and_the_cli_give_the_same_frames(tmp_path, clip24):
                        ({"fps_num": 60, "factor": 4}, "not both"), ({"fps_num": 0}, "at least 1")):
         with pytest.raises(vs.Error, match=needle):
             F.upsample(src, **kw)
+
+
+def test_the_retimed_filter_serves_any_frame_in_any_order():
+    """A frame server: each output frame is computed from its own window, so a fresh instance asked
+    in reverse order, or from several threads, gives the sequential frames byte for byte."""
+    vs = pytest.importorskip("vapoursynth")
+    import threading
+
+    from test_filter import array_clip, raw_bytes
+
+    from vs_zstsr import filter as F
+
+    data = np.random.default_rng(4).random((9, 12, 16, 3), dtype=np.float32)
+    src = array_clip(vs.core, data, Fraction(25))
+    seq = raw_bytes(F.upsample(src, fps_num=60000, fps_den=1001, method="cubic"))   # 25 -> 59.94: x4, 1001/600 per output
+    out = F.upsample(src, fps_num=60000, fps_den=1001, method="cubic")
+    n = out.num_frames
+    assert (n, out.fps) == (22, Fraction(60000, 1001))
+    got: dict[int, bytes] = {}
+    threads = [threading.Thread(target=lambda ids: got.update({i: raw_bytes(out, [i]) for i in ids}),
+                                args=(list(range(n))[::-1][k::3],)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert b"".join(got[i] for i in range(n)) == seq

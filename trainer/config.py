@@ -73,6 +73,10 @@ PRESETS: dict[str, TrainConfig] = {
     # Its examples are the pyramid levels whose motion matches the rung the net works on (a
     # level at scale s, halved in time, moves 2s times as fast as that rung's input: s = 0.5 is
     # the match), in crops small enough that those levels fit at the coarse size.
+    # It stops on iterations, with 6 minutes as a cap for slow or busy machines: on the real clips'
+    # x2 rung every doubling of the iterations gained (cam01 +0.70 dB over interpolation + BP at
+    # 480, +1.15 at 960, +1.79 at 1920) until the lr policy ended training (cam01 after 1920,
+    # cam03 before 1920): docs/BENCHMARKS.md, "Quality per training iteration".
     "fast": TrainConfig(width=32, depth=8, crop=(16, 24, 24), batch=4, lr=3e-4, scales=(0.5, 0.6, 0.7),
-                        jumps=(1,), lr_window=256, budget_s=360.0),
+                        jumps=(1,), lr_window=256, max_iters=2000, budget_s=360.0),
 }

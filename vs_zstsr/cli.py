@@ -405,26 +405,33 @@ save_model_option = _click_options(TrainOptions, only=("output",))
 
 
 class _Bar:
-    """A training progress bar over the wall-clock budget (the natural unit: training stops on
-    time): seconds done / budget, the ETA, iterations and the loss over cubic's; notes print above
-    it (:func:`_note`). Several nets in a row (``--examples auto``, fine-tuning) each restart it."""
+    """A training progress bar over what stops training: its iterations when they bound it (the
+    presets), else the wall-clock budget; the ETA, seconds or iterations, and the loss over
+    cubic's; notes print above it (:func:`_note`). Several nets in a row (``--examples auto``,
+    fine-tuning) each restart it."""
 
-    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}{postfix}]"
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]"
 
     def __init__(self, desc: str):
         from tqdm import tqdm
 
         self.bar = tqdm(desc=desc, unit="s", file=sys.stderr, disable=None, leave=False, dynamic_ncols=True,
                         bar_format=self.FORMAT)
+        self.last = 0.0
 
     def __call__(self, step, total, info) -> None:
         info = info or {}
         seconds, budget = float(info.get("seconds", 0.0)), info.get("budget_s")
-        if seconds < self.bar.n:                 # the next net: a fresh bar
+        if seconds < self.last:                  # the next net: a fresh bar
             self.bar.reset()
-        self.bar.total = budget or None
-        self.bar.n = min(seconds, budget) if budget else seconds
-        post = {"it": step}
+        self.last = seconds
+        if total:                                # iterations bound it (the time only caps it)
+            self.bar.unit, self.bar.total, self.bar.n = "it", total, min(step, total)
+            post = {"s": f"{seconds:.0f}"}
+        else:
+            self.bar.unit, self.bar.total = "s", budget or None
+            self.bar.n = min(seconds, budget) if budget else seconds
+            post = {"it": step}
         if "ratio" in info:
             post["loss/cubic"] = f"{info['ratio']:.3f}"
         self.bar.set_postfix(post, refresh=False)
@@ -688,11 +695,11 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
 @click.option("--overwrite", "-y", is_flag=True, help="Start afresh, replacing an existing OUTPUT.")
-@_with(_click_options(TrainOptions, only=("preset", "budget_s", "examples")))
+@_with(_click_options(TrainOptions, only=("preset", "budget_s", "iterations", "examples")))
 @_with(_click_options(UpsampleOptions, only=("cut_threshold",)))
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, examples, cut_threshold, fps, vfr,
+def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterations, examples, cut_threshold, fps, vfr,
               assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
@@ -717,7 +724,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, exampl
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
     preset = preset or default_preset()
-    config = train_config(preset, parse_budget(budget_s), examples)
+    config = train_config(preset, parse_budget(budget_s), examples, iterations)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")

@@ -208,7 +208,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
              fp16: bool = _E.fp16, tilesize: int = _E.tilesize, overlap: int = _E.overlap,
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
-             preset: str | None = _T.preset, examples: str | None = _T.examples,
+             iterations: int | None = _T.iterations, preset: str | None = _T.preset, examples: str | None = _T.examples,
              train: bool = True, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
@@ -234,7 +234,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
     :param fps_den:     Denominator of the output rate (see ``fps_num``).
     :param model:       Path to a zstsr ONNX model trained for this clip (``zstsr train``). None:
                         train now (needs ``zstsr[train]``) one net on within-dimension examples
-                        and one on both kinds, half the preset's budget each, and keep the one
+                        and one on both kinds, half the preset's iterations each, and keep the one
                         whose first rung shows the lower group seam; or reuse the nets trained
                         earlier for this clip from ``~/.cache/zstsr``.
     :param provider:    ``auto`` (CUDA when a GPU is present, else CPU), ``cpu``, ``cuda`` or
@@ -269,7 +269,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
                         shot (after a cut) and ``_SceneChangeNext`` on the last before one, 0 on
                         every other frame: the cuts the filter used (the props', or its own).
     :param budget:      Training wall-clock limit in seconds when the filter trains (``model=None``);
-                        0: the preset's.
+                        0: the preset's (its iterations, with its time as a cap).
+    :param iterations:  Training iterations (with ``budget``: whichever ends first); None: the
+                        preset's. Iterations give the same net whatever the machine's load.
     :param preset:      Training preset, ``fast`` or ``paper`` (default: paper on a GPU, fast on the CPU).
     :param examples:    Internal examples to train on: ``auto`` (default), ``within``, ``across``
                         or ``both`` (as ``zstsr upsample --examples``).
@@ -301,11 +303,13 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
         raise _err(f"budget must be a number of seconds, got {budget!r}") from None
     if budget_s < 0:
         raise _err(f"budget must be 0 (the preset's) or a positive number of seconds, got {budget}")
+    iterations = None if iterations is None else _as_int(iterations, "iterations")
     engine = EngineOptions(provider=provider, device_id=_as_int(device_id, "device_id"), fp16=bool(fp16),
                            tilesize=_as_int(tilesize, "tilesize"), overlap=_as_int(overlap, "overlap"),
                            ensemble=_ensemble(ensemble))
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
                               train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
+                                                 iterations=iterations,
                                                  preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
                               bp_iters=_as_int(bp_iters, "bp_iters"), out_fps=out_fps)
     try:
@@ -378,6 +382,9 @@ class _TrainingLog:
         self.last = seconds
         budget = info.get("budget_s")
         left = f", {max(0.0, budget - seconds):.0f} s left of {budget:.0f} s" if budget else ""
+        if total and step:   # iterations bound it: the time left at the rate so far
+            left = f" of {total}, about {seconds * (total - step) / step:.0f} s left" + \
+                (f" (at most {max(0.0, budget - seconds):.0f} s)" if budget else "")
         ratio = f", loss {info['ratio']:.3f} x cubic's" if "ratio" in info else ""
         kind = f" ({info['kind']} examples)" if info.get("kind") else ""
         _log(self.core, f"training{kind}: iteration {step}, {seconds:.0f} s{left}{ratio}")
@@ -491,16 +498,17 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     out_fps = fps * factor
     served = core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator)
     if retime is not None:
-        served = _retimed(served, retime)
+        served = _retimed(served, retime, split=use_props)
     return _from_rgbs(served, clip.format, colour)
 
 
-def _retimed(htr: vs.VideoNode, rt) -> vs.VideoNode:
+def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
     """``htr`` (the ladder's frames, RGBS, with their props) at the rate ``rt.rate``
     (:class:`.retime.Retime`): output frame ``i`` mixes ladder frames ``rt.window(i) ..`` + taps,
     requested through VapourSynth like the chunk windows of :func:`_serve`. With ``R / F = p / q``,
     clip ``d`` below has frame ``i`` = ladder frame ``floor(i p / q) - 1 + d`` (each ladder frame
-    repeated ``q`` times, then every ``p``-th taken: integer arithmetic, so exact at any length)."""
+    repeated ``q`` times, then every ``p``-th taken: integer arithmetic, so exact at any length).
+    ``split``: an output frame spanning a cut keeps one shot (False, ``sc=False``: cuts are only marked)."""
     core = vs.core
     n_htr = htr.num_frames
     n_out, taps = rt.count(n_htr), rt.taps
@@ -527,6 +535,8 @@ def _retimed(htr: vs.VideoNode, rt) -> vs.VideoNode:
                 if int(props.get("_SceneChangeNext", 0)):
                     starts.add(k + 1)
         weights, prev, nxt = rt.plan(i, n_htr, starts)
+        if not split:
+            weights = rt.plan(i, n_htr, ())[0]
         mid = min(n_htr - 1, (2 * i + 1) * rt.ratio.numerator // (2 * rt.ratio.denominator))
         out = f[mid - lo].copy()          # the props of the ladder frame holding the middle
         px = rt.mix((_rgb_frame(f[k - lo]) for k, _ in weights), (w for _, w in weights))
@@ -552,7 +562,7 @@ def shim_signature() -> str:
     made from :func:`upsample`'s signature: tests/test_filter.py checks the two agree."""
     out = []
     for name, p in inspect.signature(upsample).parameters.items():
-        kind = _SHIM_TYPES.get(p.annotation, "data" if "str" in p.annotation else None)
+        kind = _SHIM_TYPES.get(p.annotation.removesuffix(" | None"), "data" if "str" in p.annotation else None)
         out.append(f"{name}:{kind}" + ("" if p.default is inspect.Parameter.empty else ":opt") + ";")
     return "".join(out)
 

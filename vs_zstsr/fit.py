@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -109,29 +110,64 @@ def training_modules():
     return zstsr_trainer, zstsr_export
 
 
-def train_config(preset: str | None = None, budget_s: float | None = None, examples: str | None = None):
-    """The preset (default: the machine's) with the user's budget and kind of examples."""
+def train_config(preset: str | None = None, budget_s: float | None = None, examples: str | None = None,
+                 iterations: int | None = None):
+    """The preset (default: the machine's) with the user's limits and kind of examples. A budget
+    or iteration count given here replaces both of the preset's limits (see :class:`Budget`)."""
     zstsr_trainer, _ = training_modules()
     preset = preset or default_preset()
     if preset not in zstsr_trainer.PRESETS:
         raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
-    changes = {k: v for k, v in (("budget_s", budget_s), ("examples", examples)) if v}
+    changes = {k: v for k, v in (("examples", examples),) if v}
+    if budget_s or iterations:
+        changes.update(budget_s=float(budget_s) if budget_s else None, max_iters=int(iterations) if iterations else None)
     return zstsr_trainer.PRESETS[preset].replace(**changes)
 
 
-def preset_budget(preset: str | None = None) -> float:
-    """The training budget (seconds) of a preset (default: the machine's)."""
-    return float(train_config(preset).budget_s or 600.0)
+@dataclass(frozen=True)
+class Budget:
+    """How long a training run may go: wall-clock seconds and iterations, whichever ends first
+    (None: no limit of that kind; the learning-rate policy may stop it earlier still).
+
+    The presets stop on iterations, with the seconds as a cap for slow machines: a wall-clock
+    budget alone trains a net to a quality that depends on the machine's load (on a shared 2-core
+    machine two nets of 180 s got 193 and 95 iterations where they get ~1400 alone:
+    docs/BENCHMARKS.md, "Quality per training iteration"), so the same clip gave different
+    outputs from run to run. A user's ``budget`` alone means "train for this long", as it always
+    did; ``iterations`` alone means exactly that many. Both None: the preset's (:meth:`of` looks
+    them up, which needs the trainer)."""
+    seconds: float | None = None
+    iterations: int | None = None
+
+    @classmethod
+    def of(cls, preset: str | None = None, budget_s: float | None = None, iterations: int | None = None) -> "Budget":
+        """The limits a job trains under: the user's (either or both), else the preset's."""
+        if budget_s or iterations:
+            return cls(float(budget_s) if budget_s else None, int(iterations) if iterations else None)
+        config = train_config(preset)
+        return cls(config.budget_s, config.max_iters)
+
+    def share(self, n: int) -> "Budget":
+        """One of ``n`` equal shares (two nets, or the rungs of a fine-tuning)."""
+        return Budget(None if self.seconds is None else self.seconds / n,
+                      None if self.iterations is None else max(1, self.iterations // n))
+
+    def describe(self) -> str:
+        parts = ([f"{self.iterations} iterations"] if self.iterations else []) + \
+                ([f"{self.seconds:.0f} s"] if self.seconds else [])
+        return " or ".join(parts) if parts else "until the learning rate bottoms out"
 
 
 def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
-              budget_s: float | None = None, examples: str | None = None, key: str | None = None,
+              budget_s: float | None = None, iterations: int | None = None, examples: str | None = None,
+              key: str | None = None,
               output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
               max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> str:
     """Train (or find in the cache) the model for a clip; return the ONNX path."""
     preset = preset or default_preset()
     target = Path(output) if output else cached_model_path(read, num_frames, size, preset=preset, budget_s=budget_s,
-                                                           examples=examples, cut_threshold=cut_threshold, key=key)
+                                                           iterations=iterations, examples=examples,
+                                                           cut_threshold=cut_threshold, key=key)
     if output is None and intact(target, log):
         if log:
             log(f"using the model trained earlier for this clip: {target}")
@@ -139,12 +175,12 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     if not TRAINING_ALLOWED.get():
         raise NoModel(f"no model trained for this clip in {target.parent}, and training is off")
     zstsr_trainer, zstsr_export = training_modules()
-    config = train_config(preset, None if budget_s is None else float(budget_s), examples)
+    config = train_config(preset, budget_s, examples, iterations)
     ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
     if log:
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
         log(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
-            + (f" for up to {config.budget_s:.0f} s" if config.budget_s else ""))
+            + f" for up to {Budget(config.budget_s, config.max_iters).describe()}")
     result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
     if log:
         log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
@@ -204,12 +240,14 @@ def train_or_explain(zstsr_trainer, ltr, config, **kw):
 
 
 def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
-                      budget_s: float | None = None, examples: str | None = None,
+                      budget_s: float | None = None, iterations: int | None = None, examples: str | None = None,
                       cut_threshold: float = cuts.DEFAULT_THRESHOLD, key: str | None = None) -> Path:
     """Where :func:`fit_model` keeps (or finds) the model trained with these settings on this clip
     (benchmarks use it to find both nets of ``examples="auto"``)."""
     settings = {"preset": preset or default_preset(), "budget": budget_s, "examples": examples,
                 "size": tuple(size), "cuts": cut_threshold, "held_out": held_out(num_frames)}
+    if iterations:    # (absent when not given: the keys of models trained before stay as they were)
+        settings["iterations"] = int(iterations)
     return cache_dir() / f"{key or clip_key(read, num_frames, settings)}.onnx"
 
 
@@ -227,8 +265,8 @@ FINETUNE_FRAMES = 64    # LTR frames a rung's fine-tuning reads, at most (evenly
 FINETUNE_CROP = 256     # ... in a centred crop of at most this many pixels at that rung's size
 
 
-def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, *, budget_s: float,
-                   preset: str | None = None, examples: str | None = None,
+def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, *, budget_s: float | None,
+                   iterations: int | None = None, preset: str | None = None, examples: str | None = None,
                    log: Callable[[str], None] | None = None, progress=None,
                    cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> dict[int, str]:
     """Fine-tune the net for each rung above the first on that rung's own internal examples
@@ -239,7 +277,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
     ``j`` runs at, ``2^j`` x the LTR rate). Like the LTR clip for the first rung, it is the video
     the net will be applied to, so the trainer makes its examples from it the same way (pyramid
     levels that move as fast as it does, halved in time) and continues from the rung below's
-    weights for ``budget_s`` seconds. The rung's input is built on at most ``FINETUNE_FRAMES``
+    weights for ``budget_s`` seconds or ``iterations``, whichever ends first. The rung's input is built on at most ``FINETUNE_FRAMES``
     frames before the self-check's hold-out, in a centred crop of at most ``FINETUNE_CROP`` pixels
     (the examples are 24-pixel crops: more picture would only cost memory). Models are cached
     like the first rung's, keyed by that model, the rung and the settings.
@@ -252,7 +290,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
         return {}
     zstsr_trainer, zstsr_export = training_modules()
     preset = preset or default_preset()
-    config = train_config(preset, float(budget_s), examples)
+    config = train_config(preset, budget_s, examples, iterations)
     base = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()[:16]
     models = {0: engine.load(model_path)}
     paths: dict[int, str] = {}
@@ -262,6 +300,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
         m = 2 ** j          # the crop must halve j times
         ch, cw = max(m, min(h, FINETUNE_CROP) // m * m), max(m, min(w, FINETUNE_CROP) // m * m)
         settings = {"base": base, "rung": j, "crop": (ch, cw), "budget": budget_s, "preset": preset,
+                    **({"iterations": int(iterations)} if iterations else {}),
                     "examples": examples, "ensemble": engine.ensemble, "methods": [r.method for r in rungs[:j]],
                     "held_out": held_out(num_frames), "cuts": cut_threshold}
         target = cache_dir() / f"{clip_key(read, num_frames, settings)}.rung{j}.onnx"
@@ -275,7 +314,8 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
                                                             cut_threshold, crop=(ch, cw)) if len(p) >= 2]
             if log:
                 log(f"fine-tuning the net for rung {j} ({w}x{h}, T{rungs[j].rate}->T{2 * rungs[j].rate}) on "
-                    f"{sum(len(p) for p in pieces)} frames of its own input for up to {budget_s:.0f} s")
+                    f"{sum(len(p) for p in pieces)} frames of its own input for up to "
+                    f"{Budget(config.budget_s, config.max_iters).describe()}")
             result = zstsr_trainer.train(pieces, config, progress=progress,
                                          init=zstsr_export.load_onnx_net(prev))
             if log:

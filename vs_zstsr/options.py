@@ -97,11 +97,13 @@ class EngineOptions:
 class TrainOptions:
     """How the net is trained on the clip when no model is given."""
     preset: str | None = opt(None, "Training preset (default: paper on a GPU, fast on the CPU).", choices=PRESETS)
-    budget_s: float | None = opt(None, "Training wall-clock limit, e.g. 10m (default: the preset's).",
-                                 cli="--budget", metavar="TIME")
+    budget_s: float | None = opt(None, "Training wall-clock limit, e.g. 10m. Default: the preset's "
+                                 "iterations, with its time as a cap.", cli="--budget", metavar="TIME")
+    iterations: int | None = opt(None, "Training iterations (with --budget: whichever ends first). Default: "
+                                 "the preset's (the same net whatever the machine's load).", bounds=(1, None))
     examples: str | None = opt(None, "Internal examples: within dimension, across dimensions, or both. "
                                "auto (the default of upsample and render): train a within net and a both "
-                               "net, half the budget each, and keep the one whose first rung has the lower "
+                               "net, half the budget and iterations each, and keep the one whose first rung has the lower "
                                "group seam; train: both.", choices=(AUTO,) + EXAMPLE_KINDS)
     finetune: bool = opt(False, "Where the net takes the first rung, also run it on every rung above, "
                          "fine-tuned on that rung's own input (needs torch). The training budget is "

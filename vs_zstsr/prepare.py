@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import ZstsrError
-from .fit import NotTrainable, finetune_rungs, fit_model, preset_budget
+from .fit import Budget, NotTrainable, finetune_rungs, fit_model
 from .ladder import Ladder, LadderPlan, plan
 from .methods import AUTO, METHODS, NETS, needs_model, require
 from .options import TrainOptions, UpsampleOptions
@@ -62,18 +62,18 @@ def wants_finetune(options: UpsampleOptions, ladder_plan: LadderPlan) -> bool:
         and len(ladder_plan.rungs) > 1
 
 
-def split_budget(train_options: TrainOptions, ladder_plan: LadderPlan, finetune: bool) -> tuple[float | None, float]:
-    """(the first rung's training budget, each upper rung's fine-tuning budget), in seconds: with
-    ``finetune`` half of the whole (the given budget, or the preset's) each, the second half split
-    among the rungs above; else the given budget (None: the preset's) and 0."""
-    if not finetune:
-        return train_options.budget_s, 0.0
-    half = (train_options.budget_s or preset_budget(train_options.preset)) / 2
-    return half, half / (len(ladder_plan.rungs) - 1)
+def split_budget(train_options: TrainOptions, ladder_plan: LadderPlan, finetune: bool) -> tuple[Budget, Budget | None]:
+    """(the first rung's training :class:`.fit.Budget`, each upper rung's fine-tuning budget): with
+    ``finetune`` half of the whole (the given limits, or the preset's) each, the second half split
+    among the rungs above; else the whole and None."""
+    if not finetune:   # (None and None: the preset's limits, looked up only if it trains)
+        return Budget(train_options.budget_s, train_options.iterations), None
+    half = Budget.of(train_options.preset, train_options.budget_s, train_options.iterations).share(2)
+    return half, half.share(len(ladder_plan.rungs) - 1)
 
 
 def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip,
-          budget_s: float | None, *, log=None, progress=None) -> Trained:
+          budget: Budget, *, log=None, progress=None) -> Trained:
     """Step 1: ``model_path`` as it is, or a model trained on the clip at the first rung's size."""
     if model_path is not None:
         return Trained(model_path, options.train.examples)
@@ -83,11 +83,12 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
     if (train_options.examples or AUTO) == AUTO:
         window, coarse = self_check_samples(clip.read, clip.num_frames, cuts, coarse_size(ladder_plan, full))
         path, kind = fit_and_pick(clip.read, clip.num_frames, rung, full, window,
-                                  replace(train_options, budget_s=budget_s), options.engine, log=log,
+                                  replace(train_options, budget_s=budget.seconds, iterations=budget.iterations),
+                                  options.engine, log=log,
                                   progress=progress, cut_threshold=cuts)
         return Trained(path, kind, window, coarse)
-    path = fit_model(clip.read, clip.num_frames, rung, preset=train_options.preset, budget_s=budget_s,
-                     examples=train_options.examples, output=train_options.output, log=log, progress=progress,
+    path = fit_model(clip.read, clip.num_frames, rung, preset=train_options.preset, budget_s=budget.seconds,
+                     iterations=budget.iterations, examples=train_options.examples, output=train_options.output, log=log, progress=progress,
                      cut_threshold=cuts)
     return Trained(path, train_options.examples)
 
@@ -109,11 +110,11 @@ def select(ladder_plan: LadderPlan, model, options: UpsampleOptions, clip: Clip,
                           candidates=candidates, ensemble=options.engine.ensemble, coarse=coarse)
 
 
-def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip, budget_s: float,
+def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions, clip: Clip, budget: Budget,
              *, log=None, progress=None) -> dict:
     """Step 3: where the net took the first rung, the net on every rung above too (run as on the
     first rung: a method of :data:`.methods.NETS`), each rung's copy fine-tuned on that rung's own
-    input for ``budget_s``. Returns rung index -> model (and sets those rungs' method to the first
+    input for ``budget``. Returns rung index -> model (and sets those rungs' method to the first
     rung's); {} when the net did not take the first rung."""
     first = ladder_plan.rungs[0].method
     if not needs_model(first):
@@ -122,8 +123,9 @@ def finetune(trained: Trained, ladder_plan: LadderPlan, options: UpsampleOptions
         return {}
     for r in ladder_plan.rungs[1:]:
         r.method = first
-    paths = finetune_rungs(trained.path, ladder_plan, clip.read, clip.num_frames, options.engine, budget_s=budget_s,
-                           preset=options.train.preset, examples=trained.examples, log=log, progress=progress,
+    paths = finetune_rungs(trained.path, ladder_plan, clip.read, clip.num_frames, options.engine,
+                           budget_s=budget.seconds, iterations=budget.iterations, preset=options.train.preset,
+                           examples=trained.examples, log=log, progress=progress,
                            cut_threshold=options.cut_threshold)
     return {j: options.engine.load(p) for j, p in paths.items()}
 

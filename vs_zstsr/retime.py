@@ -36,7 +36,7 @@ from typing import Container, Iterable, Iterator
 
 import numpy as np
 
-from .errors import UsageError
+from .errors import UsageError, ZstsrError
 from .options import FACTORS, UpsampleOptions
 
 
@@ -130,7 +130,10 @@ class Retime:
             weights, _, _ = self.plan(i, n_htr, starts)
             need = weights[-1][0]
             while first + len(held) <= need:
-                held.append(next(it))
+                f = next(it, None)
+                if f is None:
+                    raise ZstsrError(f"retiming expected {n_htr} frames, got {first + len(held)}")
+                held.append(f)
             while first < weights[0][0]:
                 held.popleft()
                 first += 1

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import cuts
 from .backprojection import temporal_backproject
-from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, fit_model, held_out, preset_budget
+from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, Budget, fit_model, held_out
 from .ladder import Ladder, LadderPlan, plan
 from .methods import INTERPOLATORS, METHODS, NETS, crash_note, fits, interpolate, native, needs_model, net_method_x2
 from .metrics import group_seam, psnr
@@ -154,13 +154,13 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
     cost dB. The aliased fan needs within-dimension examples only (mixing in across-dimension ones
     taught its net to turn it backwards, like every interpolator); the rotating texture needs the
     across-dimension ones (within-only lost on its first rung). See docs/BENCHMARKS.md."""
-    total = train.budget_s or preset_budget(train.preset)
+    share = Budget.of(train.preset, train.budget_s, train.iterations).share(len(AUTO_EXAMPLES))
     paths = {}
     for kind in AUTO_EXAMPLES:
         if log:
             log(f"examples {kind}: net {len(paths) + 1} of {len(AUTO_EXAMPLES)}")
         paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
-                                budget_s=total / len(AUTO_EXAMPLES), log=log, progress=progress,
+                                budget_s=share.seconds, iterations=share.iterations, log=log, progress=progress,
                                 cut_threshold=cut_threshold)
     models = {k: engine.load(p) for k, p in paths.items()}
     seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
