@@ -63,7 +63,7 @@ def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: b
 
 def measure(clip: str, args) -> dict:
     from vs_zstsr.cli import parse_budget
-    from vs_zstsr.fit import cached_model_path, fit_model
+    from vs_zstsr.fit import fit_model
     from vs_zstsr.model import load_model
     from vs_zstsr.options import TrainOptions, UpsampleOptions
     from vs_zstsr.selfcheck import first_rung_seams, self_check_window
@@ -78,11 +78,13 @@ def measure(clip: str, args) -> dict:
     read = io.frame_reader(ltr_path, info)
     window = self_check_window(read, n)
     rung = ladder.plan(*full, factor).rungs[0].size
-    from vs_zstsr.fit import preset_budget
+    from vs_zstsr.fit import AUTO_EXAMPLES, Budget
 
-    # the runtime's default (the preset's), read at run time, unless --budget says otherwise
-    budget = parse_budget(args.budget) if args.budget else preset_budget()
-    rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
+    # the runtime's default (the preset's iterations, its seconds as a cap), read at run time, unless
+    # --budget / --iterations say otherwise (as `zstsr upsample --budget --iterations` takes them)
+    budget_s, iterations = (parse_budget(args.budget) if args.budget else None), args.iterations
+    whole = Budget.of(None, budget_s, iterations)
+    rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": whole.seconds, "iterations": whole.iterations,
            "window": list(window.shape[:3]), "candidates": {}}
     import scenes
 
@@ -125,13 +127,13 @@ def measure(clip: str, args) -> dict:
     # whole budget
     nets = {}
     if not args.no_net:
-        for kind in ("within", "both"):
-            path = cached_model_path(read, n, rung, budget_s=budget / 2, examples=kind)
-            if not path.exists():
-                fit_model(read, n, rung, budget_s=budget / 2, examples=kind, log=print)
-            nets[kind] = path
+        share = whole.share(len(AUTO_EXAMPLES))
+        for kind in AUTO_EXAMPLES:   # as selfcheck.fit_and_pick: found in the cache (checked), or trained
+            nets[kind] = Path(fit_model(read, n, rung, budget_s=share.seconds, iterations=share.iterations,
+                                        examples=kind, log=print))
         if args.single:
-            nets["single"] = Path(fit_model(read, n, rung, budget_s=budget, examples="both", log=print))
+            nets["single"] = Path(fit_model(read, n, rung, budget_s=whole.seconds, iterations=whole.iterations,
+                                            examples="both", log=print))
     models = {k: load_model(p, "cpu") for k, p in nets.items()}
     if len(models) > 1 and not args.all_nets:
         # only the net auto keeps (the lower group seam, as selfcheck.fit_and_pick decides): the
@@ -172,7 +174,7 @@ def measure(clip: str, args) -> dict:
     if not args.no_net:
         logs = []
         t0 = time.perf_counter()
-        options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget))
+        options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget_s, iterations=iterations))
         renderer = Renderer.create(None, options, height=full[0], width=full[1], read=read, num_frames=n,
                                    log=logs.append)
         out = renderer.render(ltr, 0, n)
@@ -315,8 +317,10 @@ def report(records: list[dict], write: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
-    ap.add_argument("--budget", default=None, help="the training budget of auto (two nets, half each; "
+    ap.add_argument("--budget", default=None, help="the training wall-clock limit of auto (two nets, half each; "
                                                     "default: the runtime's, as `zstsr upsample` uses it)")
+    ap.add_argument("--iterations", type=int, default=None, help="auto's training iterations (two nets, half each; "
+                                                                 "with --budget: whichever ends first)")
     ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
     ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "
