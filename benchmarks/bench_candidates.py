@@ -254,7 +254,7 @@ def selectors(records: list[dict]) -> str:
         cells = []
         for name, f in rules.items():
             scored = {k: f(v) for k, v in pool.items() if f(v) is not None}
-            if not scored:
+            if len(scored) < len(pool):     # not measured on every candidate (--lean): no verdict
                 cells.append("")
                 continue
             pick = max(scored, key=scored.get)
@@ -271,7 +271,7 @@ def report(records: list[dict], write: bool) -> None:
     lines, summary = [], ["| clip | best candidate | its PSNR | before: pick, regret | auto's pick | auto PSNR | regret (dB) | "
                           "best peer + BP | auto - best peer | net's part (auto - best without a net) |",
                           "|---|---|---|---|---|---|---|---|---|---|"]
-    regrets, real = {}, []
+    regrets, real, plain = {}, [], []
     for rec in records:
         c = rec["candidates"]
         cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer")}     # auto's candidates
@@ -292,7 +292,13 @@ def report(records: list[dict], write: bool) -> None:
                          f"{v['seam_all'] or 0:.2f} |" + (f" {v['turn']:+.2f} |" if turn else ""))
         if turn:
             lines.append(f"| truth |  |  |  |  | {rec['truth_turn']:+.2f} |")
-        if "auto" in c:
+        if rec["clip"] in REAL:
+            plain.append(no_net[best_no_net]["psnr"] - peers[best_peer]["psnr"])
+        if "auto" not in c:      # interpolators only (--no-net): the candidates without a net
+            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} |  | (no net trained) |  |  | "
+                           f"{best_peer} {peers[best_peer]['psnr']:.2f} | ({best_no_net}: "
+                           f"{no_net[best_no_net]['psnr'] - peers[best_peer]['psnr']:+.2f}) |  |")
+        else:
             a = c["auto"]["psnr"]
             pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
                 "/".join(rec["auto_plan"]["methods"])
@@ -308,6 +314,9 @@ def report(records: list[dict], write: bool) -> None:
         summary.append(f"\nMean over the real clips ({len(real)}): auto - best peer + BP {np.mean([r[0] for r in real]):+.2f} dB, "
                        f"net's part {np.mean([r[1] for r in real]):+.2f} dB; largest regret "
                        f"{max(regrets.values()):+.2f} dB.")
+    if plain:
+        summary.append(f"\nThe best candidate without a net - the best peer + BP, over the {len(plain)} real clips "
+                       f"measured: {np.mean(plain):+.2f} dB (what auto gives with the net off, at zero regret).")
     body = "\n".join(summary) + "\n\n" + selectors(records) + "\n" + "\n".join(lines)
     print(body)
     if write:
