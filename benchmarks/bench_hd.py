@@ -87,7 +87,13 @@ def reference(path: str, factor: int) -> None:
 
 LABELS = {"flow": "upsample --method flow (FFV1 .mkv)", "flow-ffvhuff": "upsample --method flow --codec ffvhuff (.nut)",
           "cubic": "upsample --method cubic (FFV1 .mkv)", "default": "upsample (default: nets, self-check)",
-          "baseline": "baseline -m flowfps -b (FFV1 .mkv)", "render": "render --method cubic --codec ffv1"}
+          "baseline": "baseline -m flowfps -b (FFV1 .mkv)", "render": "render --method cubic --codec ffv1",
+          "filter": "filter: core.zstsr.Upsample(method=\"flow\"), frames dropped"}
+
+# The VapourSynth filter as a script uses it: zstsr's own source, every output frame asked for in order.
+_FILTER = ("import sys; from vs_zstsr import filter as zf; "
+           "out = zf.upsample(zf.source(sys.argv[1]), 8, method='flow'); "
+           "[None for _ in out.frames(close=True)]")
 
 
 def commands(clip: Path, out: str, budget: str) -> dict:
@@ -99,6 +105,7 @@ def commands(clip: Path, out: str, budget: str) -> dict:
         "default": zs + ["upsample", clip, "-o", f"{out}_default.mkv", "--budget", budget, "-y"],
         "baseline": zs + ["baseline", clip, "-o", f"{out}_baseline.mkv", "-m", "flowfps", "-b", "-y"],
         "render": zs + ["render", clip, "-o", f"{out}_render", "--method", "cubic", "--codec", "ffv1", "-y"],
+        "filter": [sys.executable, "-c", _FILTER, clip],
     }
 
 

@@ -3,7 +3,7 @@
     python benchmarks/stages_hd.py [--frames 4] [--size 1080p]
 
 On the textured pan (hd_clips.py), x8: MVTools FlowFPS as zstsr runs it (in this process, and in
-the worker process of vs_zstsr/native.py, whose frames cross a pipe), then each step after it:
+the worker process of vs_zstsr/native.py, whose frames cross its shared-memory ring), then each step after it:
 clip and back-projection, quantizing, the pixel-format conversion and the encoders (FFV1, ffvhuff).
 CPU time (all threads, and the worker's) rather than wall time: the machine is shared.
 """
@@ -47,7 +47,7 @@ def main() -> None:
 
     outs = stage("MVTools FlowFPS, in this process (RGB<->YUV included)",
                  lambda: list(baselines.peer_frames(x, 8, "flowfps", Fraction(30))))
-    stage("MVTools FlowFPS in the worker process, frames through a pipe",
+    stage("MVTools FlowFPS in the worker process, frames through its ring",
           lambda: (list(baselines.peer_stream(x, 8, "flowfps", Fraction(30))), native.pool().close()))
     stage("back-projection and clip (streamed, vs_zstsr/direct.py)",
           lambda: list(direct.stream(iter(x), 8, "flow", peer=lambda s, k: (y.copy() for y in outs))))

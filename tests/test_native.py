@@ -104,6 +104,29 @@ def test_a_crash_is_an_exception_and_the_next_call_gets_a_fresh_worker():
         pool.close()
 
 
+def test_streamed_frames_come_back_whole_through_the_ring():
+    """Large streamed items cross the shared-memory ring (native._Ring), small ones the pipe; a
+    larger item mid-stream makes a larger ring; an error after items, or a caller that stops
+    early, leaves the next call a working worker."""
+    pool = native.Pool(1)
+    try:
+        sizes = [(600, 800, 3), (2, 2), (600, 800, 3), (900, 1000, 3), (600, 800, 3), (5,)]
+        xs = [np.random.default_rng(k).random(shape, dtype=np.float32) for k, shape in enumerate(sizes)]
+        assert xs[0].nbytes >= native.RING_MIN_BYTES > xs[1].nbytes and xs[3].nbytes > xs[0].nbytes
+        for _ in range(2):      # the second call reuses the worker and its ring
+            got = list(pool.stream("builtins:map", np.negative, xs, what="numpy"))
+            assert len(got) == len(xs) and all(np.array_equal(g, -x) for g, x in zip(got, xs))
+        with pytest.raises(Exception):
+            list(pool.stream("builtins:map", np.negative, xs[:3] + ["not an array"], what="numpy"))
+        first = pool.stream("builtins:map", np.negative, xs, what="numpy")
+        assert np.array_equal(next(first), -xs[0])
+        first.close()           # stopped early: that worker is dropped
+        assert np.array_equal(list(pool.stream("builtins:map", np.negative, xs[:1], what="numpy"))[0], -xs[0])
+        assert pool.started == 2
+    finally:
+        pool.close()
+
+
 def test_calls_from_many_threads_share_the_pool():
     pool = native.Pool(2)
     got, xs = {}, {k: np.full((2, 4, 4, 3), k, np.float32) for k in range(6)}

@@ -215,6 +215,8 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
 # let one 4K clip's motion-search planes fill it; every frame here is asked for once, in order.
 FLOW_CACHE_MB = 1024
+# Output frames of FlowFPS computed ahead of the one taken, per VapourSynth thread (see _flowfps).
+FLOW_AHEAD = 3
 
 
 def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, planar_yuv: bool = False
@@ -251,7 +253,11 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     idx = np.clip(np.asarray(wanted, np.int64), 0, back.num_frames - 1)
     if len(idx) == 0:
         return
-    for f in _select(flow if planar_yuv else back, idx).frames(close=True):    # prefetches core.num_threads frames
+    # FLOW_AHEAD frames per thread in flight: the motion search goes on while the caller (the
+    # worker's pipe, back-projection, the encoder) takes a frame; the default (one per thread)
+    # left the threads idle meanwhile (docs/BENCHMARKS.md, "1080p and 4K")
+    ahead = FLOW_AHEAD * core.num_threads
+    for f in _select(flow if planar_yuv else back, idx).frames(prefetch=ahead, backlog=ahead, close=True):
         yield np.stack([np.asarray(f[p]) for p in range(3)], axis=0 if planar_yuv else -1)
 
 

@@ -150,6 +150,9 @@ class _Group(click.Group):
 @click.version_option(package_name="zstsr")
 def main() -> None:
     """Zero-shot temporal super-resolution, and the tools to measure it."""
+    from .direct import keep_frame_memory
+
+    keep_frame_memory()   # frames are megabytes: reuse their memory (vs_zstsr/direct.py)
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ Shots (scene cuts, :mod:`.cuts`) end a segment and clamp the kernels, as the cli
 """
 from __future__ import annotations
 
+import ctypes
 import functools
+import sys
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -39,11 +41,51 @@ SEGMENT_BYTES = 512 * 2 ** 20
 # alone (tests/test_direct.py checks the equality); minterpolate also reads one frame each side.
 PEER_CONTEXT = 2
 
+# glibc's malloc gives each block above its mmap threshold (128 KiB, rising to at most 32 MiB as
+# such blocks are freed) pages of its own and hands them back on free, so every new frame-sized
+# array (a 1080p float32 frame is 24 MiB) costs the kernel zeroing fresh pages: at 1080p that was
+# 31% of the CPU samples of `upsample --method flow` (perf: clear_page_erms; 10% with this). Fixed
+# thresholds keep blocks up to LARGE_BLOCK_BYTES on the heap and the heap from being trimmed below
+# HEAP_KEEP_BYTES free, so freed frames are reused; and one arena for all threads, as a thread's
+# own arena (the encoder's, VapourSynth's) gives its pages back whenever it empties (docs/BENCHMARKS.md,
+# "1080p and 4K").
+LARGE_BLOCK_BYTES = 32 * 2 ** 20      # glibc's largest mmap threshold (HEAP_MAX_SIZE / 2)
+HEAP_KEEP_BYTES = 512 * 2 ** 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+
+
+def keep_frame_memory() -> bool:
+    """Set glibc's malloc to reuse frame-sized blocks (see above) for the rest of this process: for
+    processes that stream large frames (the CLI, MVTools' worker), not a host that loads the filter.
+    False where the C library is not glibc (nothing changed)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):    # musl has no mallopt
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all([mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES), mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP_BYTES),
+                mallopt(_M_ARENA_MAX, 1)])
+
+
+def release_free_memory() -> None:
+    """Give the memory malloc holds free back to the system (glibc's ``malloc_trim``): a process
+    that runs one large job after another (MVTools' worker, a segment at a time) otherwise keeps
+    the high-water mark of every job it ran, and its resident set grew with the clip's length."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
+
+
 Peer = Callable[[np.ndarray, tuple[int, int]], Iterator[np.ndarray]]
 
 
 def segment_frames(height: int, width: int) -> int:
-    """Inside frames of a peer segment at this frame size (1080p: 17, 4K: 4, at most 64)."""
+    """Inside frames of a peer segment at this frame size (1080p: 17, 4K: 4, at most 64); a shot's
+    first segment, with no context before it, takes :data:`PEER_CONTEXT` more."""
     return int(np.clip(SEGMENT_BYTES // (height * width * 3 * 4) - 2 * PEER_CONTEXT, 4, 64))
 
 
@@ -171,9 +213,14 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
 def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int):
     ctx, a = PEER_CONTEXT, 0
     while src.has(a):
-        start, _, end = src.span(a, 0, segment - 1 + ctx)     # a's shot, read up to the segment's context
-        b = min(end, a + segment)
-        lo, hi = max(start, a - ctx), min(end, b + ctx)
+        # a segment holds segment + 2 ctx frames wherever it is: one with no context before it (a
+        # shot's first) takes those frames inside, so that every full segment holds as many
+        # frames, and memory is the same for any clip longer than one (it grew 12% from 24 to 96
+        # frames at 1080p when a shot's first segment held 2 fewer: docs/BENCHMARKS.md)
+        start, _, end = src.span(a, 0, segment + 2 * ctx - 1)   # a's shot, read up to the most a segment holds
+        lo = max(start, a - ctx)
+        b = min(end, lo + segment + ctx)
+        hi = min(end, b + ctx)
         seg = np.stack([src[j] for j in range(lo, hi)])
         if hi - lo < 2:   # a one-frame shot: nothing to estimate motion from; repeat it
             only = seg[0]     # (not seg itself: it is deleted below, before the generator runs)

@@ -4,8 +4,9 @@ MVTools' FlowFPS kills the process it runs in on some real crops (a segmentation
 ``double free or corruption``, on the 6x32x32 crop ``../shared/data/mvtools_crash_6x32x32.npy``
 of a 1080x1920 clip; issue 18), and no Python ``try`` can catch that. So such a call runs here:
 in a small pool of worker processes (plain Python, one VapourSynth core each) that are started
-once and reused, with the arrays sent through pipes (pickle protocol 5, NumPy buffers out of band,
-no copy into the pickle). When a worker dies mid-call, the caller gets :class:`NativeCrash` (a
+once and reused, with the arguments sent through pipes (pickle protocol 5, NumPy buffers out of
+band, no copy into the pickle) and what a worker streams back, when its arrays are large (frames),
+through a small ring of shared memory (:class:`_Ring`) beside the pipe. When a worker dies mid-call, the caller gets :class:`NativeCrash` (a
 :class:`.errors.ZstsrError`, so the CLI prints one line) naming the signal and the library's last
 words on stderr, and the pool starts a fresh worker for the next call.
 
@@ -24,8 +25,10 @@ Their cost per call is measured in docs/BENCHMARKS.md (``benchmarks/bench_flow_f
 from __future__ import annotations
 
 import atexit
+import gc
 import importlib
 import io
+import mmap
 import os
 import pickle
 import signal
@@ -44,9 +47,16 @@ from .errors import ZstsrError
 # Workers started at most; more are started only while that many calls run at once (e.g. a
 # VapourSynth script served with `vspipe -r 4`), so a plain CLI run starts one.
 MAX_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_HEAD = struct.Struct("<QI")      # pickle length, number of out-of-band buffers
+_HEAD = struct.Struct("<QIq")     # pickle length, number of out-of-band buffers, ring slot (-1: none)
 _LEN = struct.Struct("<Q")
+_RING = struct.Struct("<iQ")      # the ring's file descriptor in the worker, slot size
 PIPE_BYTES = 1 << 20
+# A streamed item whose arrays hold at least this many bytes goes through the worker's ring of
+# shared memory, not the pipe: at 1080p the pipe's copies in and out of the kernel cost MVTools'
+# worker about a tenth of the CPU of `upsample --method flow` (docs/BENCHMARKS.md, "1080p and 4K").
+RING_MIN_BYTES = 1 << 20
+# Items in the ring at once: the worker fills one slot while the caller copies another out.
+RING_SLOTS = 2
 
 
 class NativeCrash(ZstsrError):
@@ -56,14 +66,72 @@ class NativeCrash(ZstsrError):
 # ---------------------------------------------------------------------------------------------
 # messages: a pickle and its out-of-band buffers, each prefixed by its length
 
-def _send(f, obj: Any) -> None:
+class _Ring:
+    """The worker's side of its shared memory: ``RING_SLOTS`` slots in an anonymous file
+    (``memfd``), which the caller maps through ``/proc/<worker>/fd``. The caller sends one byte
+    on the worker's stdin once it has copied a slot out; the worker waits for it before it writes
+    that slot again. A larger item than a slot holds makes a larger file (once the caller has
+    let go of the old one: every slot given back)."""
+
+    def __init__(self, acks):
+        self.acks, self.fd, self.size, self.mm = acks, -1, 0, None
+        self.sent = self.acked = 0
+
+    @staticmethod
+    def available() -> bool:
+        return hasattr(os, "memfd_create") and Path(f"/proc/{os.getpid()}/fd").is_dir()
+
+    def _wait(self, upto: int) -> None:
+        while self.acked < upto:
+            if not self.acks.read(1):
+                raise EOFError
+            self.acked += 1
+
+    def put(self, views) -> tuple[int, bytes]:
+        """Copy ``views`` into the next free slot: (its index, the ring's header if it is new)."""
+        need = sum(-(-v.nbytes // 64) * 64 for v in views)
+        head = b""
+        if need > self.size:
+            self._wait(self.sent)                       # the caller holds no slot of the old file
+            self.close()
+            self.size = max(need, 1 << 20)
+            self.fd = os.memfd_create("zstsr-ring")
+            os.ftruncate(self.fd, self.size * RING_SLOTS)
+            self.mm = mmap.mmap(self.fd, self.size * RING_SLOTS)
+            head = _RING.pack(self.fd, self.size)
+        self._wait(self.sent - RING_SLOTS + 1)          # this slot's last item copied out
+        slot = self.sent % RING_SLOTS
+        at = slot * self.size
+        for v in views:
+            self.mm[at:at + v.nbytes] = v.cast("B")
+            at += -(-v.nbytes // 64) * 64
+        self.sent += 1
+        return slot, head
+
+    def drain(self) -> None:
+        """Wait until the caller has every item sent (before the next request is read)."""
+        self._wait(self.sent)
+
+    def close(self) -> None:
+        if self.mm is not None:
+            self.mm.close()
+            os.close(self.fd)
+        self.mm, self.fd, self.size = None, -1, 0
+
+
+def _send(f, obj: Any, ring: _Ring | None = None) -> None:
     bufs: list[pickle.PickleBuffer] = []
     data = pickle.dumps(obj, protocol=5, buffer_callback=bufs.append)
     views = [b.raw() for b in bufs]
-    f.write(_HEAD.pack(len(data), len(views)) + b"".join(_LEN.pack(v.nbytes) for v in views))
+    slot, head = -1, b""
+    if ring is not None and sum(v.nbytes for v in views) >= RING_MIN_BYTES:
+        slot, head = ring.put(views)
+    f.write(_HEAD.pack(len(data), len(views), slot if not head else -2 - slot) + head
+            + b"".join(_LEN.pack(v.nbytes) for v in views))
     f.write(data)
-    for v in views:
-        f.write(v)
+    if slot < 0:
+        for v in views:
+            f.write(v)
     f.flush()
 
 
@@ -78,11 +146,44 @@ def _read_exact(f, n: int):
     return buf
 
 
-def _recv(f) -> Any:
-    size, nbuf = _HEAD.unpack(_read_exact(f, _HEAD.size))
+class _RingView:
+    """The caller's side of a worker's :class:`_Ring`."""
+
+    def __init__(self, pid: int, acks):
+        self.pid, self.acks, self.mm, self.size = pid, acks, None, 0
+
+    def open(self, fd: int, size: int) -> None:
+        self.close()
+        with open(f"/proc/{self.pid}/fd/{fd}", "rb") as f:
+            self.mm = mmap.mmap(f.fileno(), size * RING_SLOTS, prot=mmap.PROT_READ)
+        self.size = size
+
+    def take(self, slot: int, lens: list[int]) -> list[np.ndarray]:
+        """Copies of the buffers in ``slot``; the slot is then given back."""
+        at, out = slot * self.size, []
+        for n in lens:
+            buf = np.empty(n, np.uint8)
+            buf[:] = np.frombuffer(self.mm, np.uint8, n, at)
+            out.append(buf)
+            at += -(-n // 64) * 64
+        self.acks.write(b"\x01")
+        self.acks.flush()
+        return out
+
+    def close(self) -> None:
+        if self.mm is not None:
+            self.mm.close()
+            self.mm = None
+
+
+def _recv(f, ring: _RingView | None = None) -> Any:
+    size, nbuf, slot = _HEAD.unpack(_read_exact(f, _HEAD.size))
+    if slot <= -2:                       # a new ring file first, then the item in slot -2 - slot
+        slot = -2 - slot
+        ring.open(*_RING.unpack(_read_exact(f, _RING.size)))
     lens = [_LEN.unpack(_read_exact(f, _LEN.size))[0] for _ in range(nbuf)]
     data = _read_exact(f, size).data
-    bufs = [_read_exact(f, n) for n in lens]
+    bufs = ring.take(slot, lens) if slot >= 0 else [_read_exact(f, n) for n in lens]
     try:
         return pickle.loads(data, buffers=bufs)
     except EOFError:
@@ -142,12 +243,13 @@ class _Worker:
             raise ZstsrError(f"cannot start a worker process for native plugins: {e}") from None
         for f in (self.proc.stdin, self.proc.stdout):
             _widen(f)
+        self.ring = _RingView(self.proc.pid, self.proc.stdin)
 
     def request(self, fn: str, args, kwargs, streaming: bool, what: str) -> Iterator[tuple[str, Any]]:
         try:
-            _send(self.proc.stdin, (fn, args, kwargs, streaming))
+            _send(self.proc.stdin, (fn, args, kwargs, streaming, streaming and _Ring.available()))
             while True:
-                kind, value = _recv(self.proc.stdout)
+                kind, value = _recv(self.proc.stdout, self.ring)
                 yield kind, value
                 if kind != "item":
                     return
@@ -185,6 +287,7 @@ class _Worker:
         return self.proc.poll() is None
 
     def close(self) -> None:
+        self.ring.close()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()
@@ -302,19 +405,24 @@ def pool() -> Pool:
 
 def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the main process decides when to stop
+    from .direct import keep_frame_memory, release_free_memory
+
+    keep_frame_memory()                                  # frames are megabytes (vs_zstsr/direct.py)
     out = os.fdopen(os.dup(1), "wb")                     # the messages' own pipe ...
     os.dup2(2, 1)                                        # ... so a plugin's prints cannot corrupt it
     inp = sys.stdin.buffer
+    ring = _Ring(inp)
     while True:
         try:
-            fn, args, kwargs, streaming = _recv(inp)
+            fn, args, kwargs, streaming, use_ring = _recv(inp)
         except EOFError:
             return
+        result = item = None
         try:
             result = _resolve(fn)(*args, **kwargs)
             if streaming:
                 for item in result:
-                    _send(out, ("item", item))
+                    _send(out, ("item", item), ring if use_ring else None)
                 result = None
             msg = ("done", result)
         except Exception as e:  # noqa: BLE001 - every error goes back to the caller
@@ -323,6 +431,13 @@ def _serve() -> None:
             _send(out, msg)
         except (pickle.PicklingError, TypeError, AttributeError):
             _send(out, ("error", ZstsrError(f"{type(msg[1]).__name__}: {msg[1]}")))
+        try:
+            ring.drain()                 # the caller's acks, before its next request on stdin
+        except EOFError:
+            return
+        del result, item, msg, args, kwargs
+        gc.collect()                                     # a plugin's graph may sit in a cycle
+        release_free_memory()                            # each call's memory, before the next one
 
 
 if __name__ == "__main__":
