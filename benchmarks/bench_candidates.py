@@ -63,7 +63,7 @@ def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: b
 
 def measure(clip: str, args) -> dict:
     from vs_zstsr.cli import parse_budget
-    from vs_zstsr.fit import cached_model_path, fit_model
+    from vs_zstsr.fit import fit_model
     from vs_zstsr.model import load_model
     from vs_zstsr.options import TrainOptions, UpsampleOptions
     from vs_zstsr.selfcheck import first_rung_seams, self_check_window
@@ -78,11 +78,13 @@ def measure(clip: str, args) -> dict:
     read = io.frame_reader(ltr_path, info)
     window = self_check_window(read, n)
     rung = ladder.plan(*full, factor).rungs[0].size
-    from vs_zstsr.fit import preset_budget
+    from vs_zstsr.fit import AUTO_EXAMPLES, Budget
 
-    # the runtime's default (the preset's), read at run time, unless --budget says otherwise
-    budget = parse_budget(args.budget) if args.budget else preset_budget()
-    rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": budget,
+    # the runtime's default (the preset's iterations, its seconds as a cap), read at run time, unless
+    # --budget / --iterations say otherwise (as `zstsr upsample --budget --iterations` takes them)
+    budget_s, iterations = (parse_budget(args.budget) if args.budget else None), args.iterations
+    whole = Budget.of(None, budget_s, iterations)
+    rec = {"clip": clip, "factor": factor, "size": list(full), "frames": n, "budget_s": whole.seconds, "iterations": whole.iterations,
            "window": list(window.shape[:3]), "candidates": {}}
     import scenes
 
@@ -90,6 +92,17 @@ def measure(clip: str, args) -> dict:
         rec["truth_turn"] = scenes.FAN_DEGREES_PER_HTR_FRAME
     if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
         rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
+
+    # --reuse: the candidates without a net measured before on this clip (they do not change from
+    # run to run), kept as they were
+    kept = {k: v for k, v in args.previous.get(clip, {}).get("candidates", {}).items()
+            if args.reuse and k != "auto" and " net" not in k}
+
+    def reused(name: str) -> bool:
+        if name in kept:
+            rec["candidates"][name] = kept[name]
+            print(f"{clip:8s} {name:34s} {kept[name]['psnr']:6.2f} dB  (measured before)", flush=True)
+        return name in kept
 
     def add(name: str, out: np.ndarray, on_window: np.ndarray | None = None, secs: float | None = None):
         r = score(out, gt)
@@ -106,7 +119,7 @@ def measure(clip: str, args) -> dict:
     # the peers + BP: minterpolate and repeat only for the peer bar (flowfps, cubic, linear + BP are
     # the candidates "direct X" below, the same computation)
     for m in () if args.auto_only else ("minterpolate", "repeat"):
-        if m == "minterpolate" and not methods.flow_available():
+        if (m == "minterpolate" and not methods.flow_available()) or reused(f"peer {m} + BP"):
             continue
         t0 = time.perf_counter()
         add(f"peer {m} + BP", peer(ltr, factor, m, info.rate, backproject=True), None, time.perf_counter() - t0)
@@ -114,13 +127,13 @@ def measure(clip: str, args) -> dict:
     # whole budget
     nets = {}
     if not args.no_net:
-        for kind in ("within", "both"):
-            path = cached_model_path(read, n, rung, budget_s=budget / 2, examples=kind)
-            if not path.exists():
-                fit_model(read, n, rung, budget_s=budget / 2, examples=kind, log=print)
-            nets[kind] = path
+        share = whole.share(len(AUTO_EXAMPLES))
+        for kind in AUTO_EXAMPLES:   # as selfcheck.fit_and_pick: found in the cache (checked), or trained
+            nets[kind] = Path(fit_model(read, n, rung, budget_s=share.seconds, iterations=share.iterations,
+                                        examples=kind, log=print))
         if args.single:
-            nets["single"] = Path(fit_model(read, n, rung, budget_s=budget, examples="both", log=print))
+            nets["single"] = Path(fit_model(read, n, rung, budget_s=whole.seconds, iterations=whole.iterations,
+                                            examples="both", log=print))
     models = {k: load_model(p, "cpu") for k, p in nets.items()}
     if len(models) > 1 and not args.all_nets:
         # only the net auto keeps (the lower group seam, as selfcheck.fit_and_pick decides): the
@@ -142,23 +155,26 @@ def measure(clip: str, args) -> dict:
         # its own pick is measured as "auto" whatever it is)
         if methods.flow_available():
             pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
-        if not args.auto_only:
+        if not args.auto_only and not args.lean:
             rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
-    if not models:
+    if not models and not args.lean:
         rec["proxy"] = {"none": proxies(window, full, rung, None)}
     for name, ms, model, direct in [] if args.auto_only else pipelines:
+        if reused(name):
+            continue
         lad = ladder_of(full, factor, ms, model, direct)
         t0 = time.perf_counter()
         out = lad.run(ltr)
         secs = time.perf_counter() - t0
-        add(name, out, lad.run(window), secs)
-        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct)
+        add(name, out, None if args.lean else lad.run(window), secs)
+        rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct,
+                                                             ("diag",) if args.lean else ("flat", "diag"))
         del out
     # auto, exactly as `zstsr upsample` does it
     if not args.no_net:
         logs = []
         t0 = time.perf_counter()
-        options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget))
+        options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget_s, iterations=iterations))
         renderer = Renderer.create(None, options, height=full[0], width=full[1], read=read, num_frames=n,
                                    log=logs.append)
         out = renderer.render(ltr, 0, n)
@@ -169,13 +185,15 @@ def measure(clip: str, args) -> dict:
     return rec
 
 
-def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool) -> dict:
+def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool,
+                 which=("flat", "diag")) -> dict:
     """:func:`vs_zstsr.selfcheck.pipeline_proxy` of this pipeline at the window's size (``flat``)
     and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
     from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
     p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
-    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))}
+    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))
+            if name in which}
 
 
 def proxies(window: np.ndarray, full, rung, model) -> dict:
@@ -236,7 +254,7 @@ def selectors(records: list[dict]) -> str:
         cells = []
         for name, f in rules.items():
             scored = {k: f(v) for k, v in pool.items() if f(v) is not None}
-            if not scored:
+            if len(scored) < len(pool):     # not measured on every candidate (--lean): no verdict
                 cells.append("")
                 continue
             pick = max(scored, key=scored.get)
@@ -253,7 +271,7 @@ def report(records: list[dict], write: bool) -> None:
     lines, summary = [], ["| clip | best candidate | its PSNR | before: pick, regret | auto's pick | auto PSNR | regret (dB) | "
                           "best peer + BP | auto - best peer | net's part (auto - best without a net) |",
                           "|---|---|---|---|---|---|---|---|---|---|"]
-    regrets, real = {}, []
+    regrets, real, plain = {}, [], []
     for rec in records:
         c = rec["candidates"]
         cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer")}     # auto's candidates
@@ -274,7 +292,13 @@ def report(records: list[dict], write: bool) -> None:
                          f"{v['seam_all'] or 0:.2f} |" + (f" {v['turn']:+.2f} |" if turn else ""))
         if turn:
             lines.append(f"| truth |  |  |  |  | {rec['truth_turn']:+.2f} |")
-        if "auto" in c:
+        if rec["clip"] in REAL:
+            plain.append(no_net[best_no_net]["psnr"] - peers[best_peer]["psnr"])
+        if "auto" not in c:      # interpolators only (--no-net): the candidates without a net
+            summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} |  | (no net trained) |  |  | "
+                           f"{best_peer} {peers[best_peer]['psnr']:.2f} | ({best_no_net}: "
+                           f"{no_net[best_no_net]['psnr'] - peers[best_peer]['psnr']:+.2f}) |  |")
+        else:
             a = c["auto"]["psnr"]
             pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
                 "/".join(rec["auto_plan"]["methods"])
@@ -290,6 +314,9 @@ def report(records: list[dict], write: bool) -> None:
         summary.append(f"\nMean over the real clips ({len(real)}): auto - best peer + BP {np.mean([r[0] for r in real]):+.2f} dB, "
                        f"net's part {np.mean([r[1] for r in real]):+.2f} dB; largest regret "
                        f"{max(regrets.values()):+.2f} dB.")
+    if plain:
+        summary.append(f"\nThe best candidate without a net - the best peer + BP, over the {len(plain)} real clips "
+                       f"measured: {np.mean(plain):+.2f} dB (what auto gives with the net off, at zero regret).")
     body = "\n".join(summary) + "\n\n" + selectors(records) + "\n" + "\n".join(lines)
     print(body)
     if write:
@@ -299,8 +326,10 @@ def report(records: list[dict], write: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
-    ap.add_argument("--budget", default=None, help="the training budget of auto (two nets, half each; "
+    ap.add_argument("--budget", default=None, help="the training wall-clock limit of auto (two nets, half each; "
                                                     "default: the runtime's, as `zstsr upsample` uses it)")
+    ap.add_argument("--iterations", type=int, default=None, help="auto's training iterations (two nets, half each; "
+                                                                 "with --budget: whichever ends first)")
     ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
     ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "
@@ -309,6 +338,11 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only the tables, from --json")
     ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="keep the candidates without a net measured before "
+                                                         "on the clip (--json), measure the rest")
+    ap.add_argument("--lean", action="store_true", help="only what the regret table needs: no group seam on the "
+                                                        "window, no flat pipeline proxy, no first-rung proxies "
+                                                        "(the 'before' column)")
     args = ap.parse_args()
     recs = {}
     if args.json.exists():
