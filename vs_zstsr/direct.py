@@ -46,18 +46,20 @@ PEER_CONTEXT = 2
 # array (a 1080p float32 frame is 24 MiB) costs the kernel zeroing fresh pages: at 1080p that was
 # 31% of the CPU samples of `upsample --method flow` (perf: clear_page_erms; 10% with this). Fixed
 # thresholds keep blocks up to LARGE_BLOCK_BYTES on the heap and the heap from being trimmed below
-# HEAP_KEEP_BYTES free, so freed frames are reused; and one arena for all threads, as a thread's
-# own arena (the encoder's, VapourSynth's) gives its pages back whenever it empties (docs/BENCHMARKS.md,
-# "1080p and 4K").
+# HEAP_KEEP_BYTES free, so freed frames are reused (docs/BENCHMARKS.md, "1080p and 4K"). A 4K
+# float32 frame (95 MiB) is above the largest threshold glibc takes, and is still mapped anew.
+# MVTools' worker also puts all its threads on one arena: a thread's own arena gives its pages back
+# whenever it empties; not the CLI, whose process may train a net on many threads.
 LARGE_BLOCK_BYTES = 32 * 2 ** 20      # glibc's largest mmap threshold (HEAP_MAX_SIZE / 2)
 HEAP_KEEP_BYTES = 512 * 2 ** 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
-def keep_frame_memory() -> bool:
+def keep_frame_memory(one_arena: bool = False) -> bool:
     """Set glibc's malloc to reuse frame-sized blocks (see above) for the rest of this process: for
     processes that stream large frames (the CLI, MVTools' worker), not a host that loads the filter.
-    False where the C library is not glibc (nothing changed)."""
+    ``one_arena``: every thread allocates from the main arena. False where the C library is not
+    glibc (nothing changed)."""
     if not sys.platform.startswith("linux"):
         return False
     try:
@@ -66,7 +68,7 @@ def keep_frame_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all([mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES), mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP_BYTES),
-                mallopt(_M_ARENA_MAX, 1)])
+                not one_arena or mallopt(_M_ARENA_MAX, 1)])
 
 
 def release_free_memory() -> None:

@@ -407,7 +407,7 @@ def _serve() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the main process decides when to stop
     from .direct import keep_frame_memory, release_free_memory
 
-    keep_frame_memory()                                  # frames are megabytes (vs_zstsr/direct.py)
+    keep_frame_memory(one_arena=True)                    # frames are megabytes (vs_zstsr/direct.py)
     out = os.fdopen(os.dup(1), "wb")                     # the messages' own pipe ...
     os.dup2(2, 1)                                        # ... so a plugin's prints cannot corrupt it
     inp = sys.stdin.buffer
