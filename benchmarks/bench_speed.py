@@ -255,7 +255,7 @@ def write_docs(runs_file: Path) -> None:
                          f"| {t['peak_rss_mib']} |")
     loads = ", ".join(f"{r['label']} {r['load_avg']:.1f}" for r in runs.values())
     body = ("Command: `flock /work/locks/bench .venv/bin/python benchmarks/bench_speed.py --label NAME --write-docs` "
-            f"(runs kept in out/bench_speed/runs.jsonl). 2 CPU cores shared with seven other engineers' work: "
+            f"(runs kept in out/bench_speed/runs.jsonl). 2 CPU cores shared with other work: "
             f"absolute speeds move with the load (1-minute load average at the start: {loads}); the ratio "
             "to sgemm measured in the same run is the comparable figure.\n\n" + "\n".join(lines))
     replace_section(ROOT / "docs" / "BENCHMARKS.md", "speed", body)
