@@ -4,7 +4,7 @@ and resuming an interrupted run (vs_zstsr/distributed.py, docs/SCALE.md).
 One cluster for the module, on 127.0.0.1 only: a head and a worker node of 1 CPU each
 (``ray.cluster_utils.Cluster``), always shut down. The renders run as ``python -m vs_zstsr``
 subprocesses, as a user would run them (an interrupt is a real SIGINT). Clips are tiny (48x32, 8
-frames; one of 24 frames in 4 chunks with ``--chunk 6``) so the module takes about a minute.
+frames; one of 48 frames in 8 chunks with ``--chunk 6``) so the module takes about a minute.
 """
 import json
 import os
@@ -29,6 +29,7 @@ os.environ.update(LOOPBACK)
 CHUNK = 6
 SMALL = ("a.mov", "b.mov", "c.mov")
 LONG = "d_long.mov"   # sorted last: its chunks are the last shipped
+LONG_CHUNKS = 8       # enough that an interrupt lands while some of them are still to do
 NET = ["--factor", "4", "--method", "net"]    # + --model: the tiny net on every rung
 
 
@@ -58,7 +59,7 @@ def card(tmp_path_factory):
     make_clip(src / "a.mov", timecode="01:00:10:15", reel="A001", tone_hz=800)
     make_clip(src / "b.mov")
     make_clip(src / "c.mov", n=8, w=64, h=48)
-    make_clip(src / LONG, n=4 * CHUNK)
+    make_clip(src / LONG, n=LONG_CHUNKS * CHUNK)
     model = tiny_model(root / "tiny.onnx")
     local = {}
     for name, args in (("cubic", ["--method", "cubic", "--factor", "2"]), ("net", NET + ["--model", model])):
@@ -158,7 +159,7 @@ def test_card_and_long_clip_on_the_cluster_match_the_local_render(ray_cluster, c
     err = zstsr("render", src, "-o", tmp_path / "cubic", "--method", "cubic", "--factor", "2",
                 "--chunk", CHUNK, "--ray", cluster.address)
     assert f"Ray: 2 CPUs on {cluster.address}" in err
-    assert "Ray: 10 chunks rendered" in err      # 2 per small clip, 4 for the long one
+    assert f"Ray: {6 + LONG_CHUNKS} chunks rendered" in err      # 2 per small clip, the long one's
     same_files(tmp_path / "cubic", local["cubic"])
     zstsr("render", src, "-o", tmp_path / "net", *NET, "--model", model, "--chunk", CHUNK, "--ray", cluster.address)
     same_files(tmp_path / "net", local["net"])
@@ -206,7 +207,9 @@ def test_an_interrupted_run_resumes_from_its_finished_chunks(ray_cluster, card, 
     p = zstsr(*args, wait=False)
     try:
         wait_for(lambda: manifests(out).get(LONG, {}).get("chunks"), p, f"a finished chunk of {LONG}")
-        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGSTOP)     # frozen at once, so it records no more chunks before the
+        p.send_signal(signal.SIGINT)      # interrupt (sent while stopped, taken first when it resumes)
+        p.send_signal(signal.SIGCONT)
         _, err = p.communicate(timeout=120)
     finally:
         p.kill()
@@ -214,10 +217,10 @@ def test_an_interrupted_run_resumes_from_its_finished_chunks(ray_cluster, card, 
     assert not (out / LONG).exists()
     kept = manifests(out)   # the long clip's, and a small clip's if it was being written
     done = kept[LONG]["chunks"]
-    assert 1 <= len(done) < 4 and kept[LONG]["runs"] == 1
+    assert 1 <= len(done) < LONG_CHUNKS and kept[LONG]["runs"] == 1
     resumed = sum(len(m["chunks"]) for m in kept.values())
     err = zstsr(*args, "--overwrite")   # the small clips were finished by the first run
-    assert f"{LONG}: {len(done)} of 4 chunks were finished by an earlier run" in err
-    assert f"Ray: {10 - resumed} chunks rendered, {resumed} taken from an earlier run" in err
+    assert f"{LONG}: {len(done)} of {LONG_CHUNKS} chunks were finished by an earlier run" in err
+    assert f"Ray: {6 + LONG_CHUNKS - resumed} chunks rendered, {resumed} taken from an earlier run" in err
     same_files(out, local["net"])
     assert not list(out.glob(".*"))
