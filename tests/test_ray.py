@@ -72,8 +72,11 @@ def card(tmp_path_factory):
 
 def zstsr(*args, wait=True, env=None):
     cmd = [sys.executable, "-m", "vs_zstsr", *[str(a) for a in args]]
+    # SIGINT as a terminal gives it: a suite started in the background of a non-interactive shell
+    # (nohup make test &) runs with SIGINT ignored, which the child would inherit and keep
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, **LOOPBACK, **(env or {})})
+                         env={**os.environ, **LOOPBACK, **(env or {})},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     if wait:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
