@@ -141,10 +141,13 @@ class Budget:
 
     @classmethod
     def of(cls, preset: str | None = None, budget_s: float | None = None, iterations: int | None = None) -> "Budget":
-        """The limits a job trains under: the user's (either or both), else the preset's."""
-        if budget_s or iterations:
-            return cls(float(budget_s) if budget_s else None, int(iterations) if iterations else None)
-        config = train_config(preset)
+        """The limits a job trains under: the user's (either or both), else the preset's (the rule
+        is :func:`train_config`'s)."""
+        return cls.of_config(train_config(preset, budget_s, iterations=iterations))
+
+    @classmethod
+    def of_config(cls, config) -> "Budget":
+        """The limits of a trainer config (``budget_s``, ``max_iters``)."""
         return cls(config.budget_s, config.max_iters)
 
     def share(self, n: int) -> "Budget":
@@ -180,7 +183,7 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     if log:
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
         log(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
-            + f" for up to {Budget(config.budget_s, config.max_iters).describe()}")
+            + f" for up to {Budget.of_config(config).describe()}")
     result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
     if log:
         log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
@@ -315,7 +318,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
             if log:
                 log(f"fine-tuning the net for rung {j} ({w}x{h}, T{rungs[j].rate}->T{2 * rungs[j].rate}) on "
                     f"{sum(len(p) for p in pieces)} frames of its own input for up to "
-                    f"{Budget(config.budget_s, config.max_iters).describe()}")
+                    f"{Budget.of_config(config).describe()}")
             result = zstsr_trainer.train(pieces, config, progress=progress,
                                          init=zstsr_export.load_onnx_net(prev))
             if log:
