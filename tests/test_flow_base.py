@@ -112,3 +112,21 @@ def test_a_net_trained_over_flow_runs_over_flow(tmp_path):
     want = netrun.net_x2(m, ltr, ensemble=2, base=flow_x2)
     for method in methods.NETS:                   # "net" and "netflow" alike: flow is its own base
         np.testing.assert_allclose(methods.net_method_x2(m, ltr, method, ensemble=2), want, atol=1e-6)
+
+
+def test_the_cache_keeps_a_net_over_flow_apart(tmp_path, monkeypatch):
+    from conftest import moving_blob_htr
+
+    from vs_zstsr import fit
+
+    monkeypatch.setenv("ZSTSR_CACHE", str(tmp_path))
+    clip = moving_blob_htr(t=16)
+
+    def read(indices, size=None):
+        return clip[list(indices)]
+
+    kw = dict(preset="fast", examples="within", iterations=10)
+    old = fit.cached_model_path(read, 16, (16, 20), **kw)
+    assert fit.cached_model_path(read, 16, (16, 20), base=None, **kw) == old      # old keys unchanged
+    assert fit.cached_model_path(read, 16, (16, 20), base="flow", **kw) != old
+    assert fit.train_config("fast", base="flow").base == "flow" and fit.train_config("fast").base == "cubic"
