@@ -219,7 +219,8 @@ def method_rows(rows: list[dict]) -> list[dict]:
         best = max(v for v in (r["best_bp"], r.get("flow_bp")) if v is not None)
         for k, method in enumerate(r["methods"]):
             curve = r["curve" if k == 0 else f"curve_{method}"]
-            out.append({**r, "clip": r["clip"], "size": f"{r['size']}, {method} (net over {r['base']})",
+            out.append({**r, "clip": r["clip"], "size": f"{r['size']}, {method}, trained over {r['base']}",
+                        "variant": f"{method}, trained over {r['base']}",
                         "best_bp": best, "curve": {m: {**v, "gain_db": round(v["psnr"] - best, 3)} for m, v in curve.items()}})
     return out
 
@@ -238,7 +239,11 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
     if several:
         lines[0] = lines[0].replace("best of linear+BP / cubic+BP", "best of linear/cubic/flow + BP")
     real = [r for r in rows if r["clip"] in REAL]
-    for group, rs in (("all clips", rows), ("real clips", real)):
+    groups = [("all clips", rows), ("real clips", real)]
+    if several:     # a mean per variant (method, base), over the real clips
+        groups = [(f"real clips, {v}", [r for r in real if r["variant"] == v])
+                  for v in dict.fromkeys(r["variant"] for r in rows)]
+    for group, rs in groups:
         if rs:
             lines.append(f"| mean gain, {group} |  | " + " | ".join(
                 f"{np.mean([r['curve'][m]['gain_db'] for r in rs if m in r['curve']]):+.2f}" for m in marks) + " |")
