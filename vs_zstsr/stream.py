@@ -116,12 +116,13 @@ def inert_options(options: UpsampleOptions, ladder: Ladder) -> list[str]:
     return notes
 
 
-def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
-                    ) -> Iterator[np.ndarray]:
+def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None,
+                    bits: int | None = None) -> Iterator[np.ndarray]:
     """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
-    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`). ``bits``: for a writer
+    only, frames may come quantized to it (the direct path's flow: :meth:`.ladder.Ladder.stream`)."""
     if renderer.ladder.streams:
-        yield from renderer.ladder.stream(frames, renderer.cut_threshold)
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits)
         return
     for window, lead, count in stream_chunks(frames, renderer, reuse=True):
         yield from renderer.render(window, lead, count)
