@@ -45,7 +45,7 @@ from vs_zstsr.metrics import Sharpness, group_seam, psnr
 WORK = ROOT / "out" / "bench"
 JSON = WORK / "candidates.jsonl"
 INTERP = ("flow", "cubic", "linear")
-FLOW_NET = "within net over flow"   # --flow-net: trained over flow's x2, not cubic's
+FLOW_NET = "within net over flow"   # --flow-net: trained over flow's x2, not cubic's (flow_bp: "... over flow_bp")
 
 
 def score(out: np.ndarray, gt: np.ndarray) -> dict:
@@ -142,7 +142,7 @@ def measure(clip: str, args) -> dict:
         its = models["within"].metadata.get("iterations") if "within" in models else share.iterations
         try:
             models[FLOW_NET] = load_model(fit_model(read, n, rung, iterations=its,   # (no time cap)
-                                                    examples="within", base="flow", log=print), "cpu")
+                                                    examples="within", base=args.flow_net_base, log=print), "cpu")
         except fit.NotTrainable as e:      # e.g. city at x8: every pyramid level under flow's size guard
             print(f"{clip}: no {FLOW_NET}: {e}")
             rec["flow_net"] = str(e)
@@ -162,7 +162,8 @@ def measure(clip: str, args) -> dict:
         # (not the net on every rung: minutes per clip at full size on the CPU; `zstsr upsample`
         # does not weigh it either, selfcheck.candidate_pipelines)
         if kind == FLOW_NET:   # (its netflow is itself: flow is its own base; flow above, as netflow's)
-            pipelines.append((f"{kind} + flow above", ["net"] + ["flow"] * 3, model, False))
+            label = kind if args.flow_net_base == "flow" else f"{kind}_bp"
+            pipelines.append((f"{label} + flow above", ["net"] + ["flow"] * 3, model, False))
             continue
         if args.flow_net_only:
             continue
@@ -352,6 +353,8 @@ def main() -> None:
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
     ap.add_argument("--flow-net", action="store_true", help=f"also a {FLOW_NET} (its residual learnt over flow's "
                     "x2), as many iterations as auto's within net, with flow above it")
+    ap.add_argument("--flow-net-base", default="flow", choices=[b for b, (i, _) in methods.NET_BASES.items() if i == "flow"],
+                    help="the flow net's base: flow's x2, or with back-projection (flow_bp)")
     ap.add_argument("--flow-net-only", action="store_true", help="keep every candidate measured before (--json) "
                     "and measure only --flow-net's")
     ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "

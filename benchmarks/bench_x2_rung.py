@@ -245,8 +245,8 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
                   for v in dict.fromkeys(r["variant"] for r in rows)]
     for group, rs in groups:
         if rs:
-            lines.append(f"| mean gain, {group} |  | " + " | ".join(
-                f"{np.mean([r['curve'][m]['gain_db'] for r in rs if m in r['curve']]):+.2f}" for m in marks) + " |")
+            gains = [[r["curve"][m]["gain_db"] for r in rs if m in r["curve"]] for m in marks]
+            lines.append(f"| mean gain, {group} |  | " + " | ".join(f"{np.mean(g):+.2f}" if g else "" for g in gains) + " |")
     best = "the best of linear+BP, cubic+BP and flow+BP" if several else "the better of linear+BP and cubic+BP"
     body = (f"### {label}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv)}`\n\n"
             f"PSNR of ours+BP (self-ensemble {rows[0]['ensemble']}) on the x2 rung after N training iterations "
