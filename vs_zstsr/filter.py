@@ -46,7 +46,11 @@ _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
-CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
+# Rendered chunks kept per filter instance, in bytes (at least two chunks, whatever this says): a
+# host asks for frames in order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches
+# the frames served. At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB
+# on 8 frames against 1 GiB (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
+CACHE_BYTES = 256 * 2 ** 20
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
 _MATRICES = {0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
