@@ -140,6 +140,12 @@ class Ladder:
         """LTR frames of context each side that make a window's inside exact (see stream.py)."""
         return sum(self._reaches())
 
+    @property
+    def reach(self) -> int:
+        """LTR frames each side of an output group that it depends on, through every rung (the
+        direct path: its one step's)."""
+        return self._reaches()[0] if self.direct else self.context
+
     def x2(self, clip: np.ndarray, method: str, rung: int = 0) -> np.ndarray:
         if needs_model(method):
             model = self.rung_models.get(rung, self.model)
@@ -195,11 +201,13 @@ class Ladder:
             a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
 
-    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0) -> Iterator[np.ndarray]:
+    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, extend: int = 0,
+               ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
         by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
-        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own."""
+        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own, its ends
+        continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`)."""
         from . import direct
 
         if not self.direct:
@@ -214,7 +222,7 @@ class Ladder:
         if not INTERPOLATORS[method].fits(np.broadcast_to(first, (2,) + first.shape)):
             method = INTERPOLATORS[method].instead     # as interpolate() does (flow: too small)
         if method in direct.KERNELS:
-            yield from direct.stream(it, f, method, cut_threshold=cut_threshold)
+            yield from direct.stream(it, f, method, cut_threshold=cut_threshold, extend=extend, ends=ends)
             return
         if method != "flow":
             raise ValueError(f"no streamed form of {method!r}")
@@ -236,7 +244,7 @@ class Ladder:
                 yield from rest[keep[0] * f + done:(keep[0] + keep[1]) * f]
 
         yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
-                                 segment=direct.segment_frames(h, w))
+                                 segment=direct.segment_frames(h, w), extend=extend, ends=ends)
 
     @property
     def streams(self) -> bool:
