@@ -39,7 +39,13 @@ CLIPS = (("cam01", 8), ("cam03", 8), ("city", 8), ("cam01x4", 4), ("cam03x4", 4)
 EXTEND = 2          # frames of odd extension each side: cubic's reach (flow needs 1)
 MODES = ("clamp", "odd", "motion")
 SETTINGS = ((3, 3), (8, 1), (16, 1), (24, 1), (16, 2))    # estimator (RADIUS, ITERATIONS) tried
-VERDICT = ("See the numbers above: verdict written after the run.")
+VERDICT = ("Kept: motion, the default (`--shot-ends motion`, filter `shot_ends`). It raises every one of the "
+           "32 real shot ends measured (cubic and flow, x8 and x4; each clip's mean change positive), and each "
+           "whole clip by 0.05 to 0.27 dB; the odd extension loses at x8. The estimator's setting (one "
+           "Lucas-Kanade pass per pyramid level over a 33 px window) is the best mean of the truth-free "
+           "prediction table above; more passes overshot. On the synthetic shot / reverse shot the groups at "
+           "the cut rise from 43.0 / 43.1 to 59.5 / 60.8 dB, still 8 to 9 dB under mid-shot (68.9): the "
+           "issue's \"within 1 dB of mid-shot\" does not hold there (docs/FOOTAGE.md says why).")
 
 
 def odd_extend(shot: np.ndarray, e: int = EXTEND) -> np.ndarray:
