@@ -11,14 +11,14 @@ after the end is the last frame warped ``k`` times as far (``last(x + k u(x))``,
 likewise before the first frame, from the first two. Where nothing moves, ``u`` is 0 and the
 extension is the clamped one.
 
-The motion estimator is a dense pyramidal Lucas-Kanade in NumPy (small array ops per pyramid level:
-no native plugin and no worker process, deterministic, any frame size), which keeps at each level only the motion that explains the frame better than none
-over the window around each pixel (without that guard it invented motion in still parts of the
-pose2sim clips and predicted their next frame worse than repeating the last one). Its settings and
-the evidence that the continuation helps, per clip and end: ``benchmarks/bench_shot_ends.py``
-(docs/BENCHMARKS.md, "Shot ends"). The extension is made where a kept output reads past a shot's
-end (:meth:`.stream.Renderer.render`, :func:`.direct.stream`): from the shot's two end frames
-only, so any chunk with its context gets the frames the whole clip gets.
+The motion estimator is a dense pyramidal Lucas-Kanade in NumPy (small array ops per pyramid
+level: no native plugin and no worker process, deterministic, any frame size). At each level it
+keeps only the motion that explains the frame better than none over the window around each pixel,
+so that it does not invent motion where nothing moves (the still room around the pose2sim actors).
+Its settings and the evidence that the continuation helps, per clip and end:
+``benchmarks/bench_shot_ends.py`` (docs/BENCHMARKS.md, "Shot ends"). The extension is made where a
+kept output reads past a shot's end (:meth:`.stream.Renderer.render`, :func:`.direct.stream`), from
+the shot's two end frames only, so any chunk with its context gets the frames the whole clip gets.
 """
 from __future__ import annotations
 
