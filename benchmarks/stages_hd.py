@@ -3,7 +3,8 @@
     python benchmarks/stages_hd.py [--frames 4] [--size 1080p]
 
 On the textured pan (hd_clips.py), x8: MVTools FlowFPS as zstsr runs it (in this process, and in
-the worker process of vs_zstsr/native.py, whose frames cross its shared-memory ring), then each step after it:
+the worker process of vs_zstsr/native.py, whose frames cross its shared-memory ring; then finished
+in VapourSynth as the CLI runs it now, vs_zstsr/direct.py's Finish), then each step after it:
 clip and back-projection, quantizing, the pixel-format conversion and the encoders (FFV1, ffvhuff).
 CPU time (all threads, and the worker's) rather than wall time: the machine is shared.
 """
@@ -49,6 +50,11 @@ def main() -> None:
                  lambda: list(baselines.peer_frames(x, 8, "flowfps", Fraction(30))))
     stage("MVTools FlowFPS in the worker process, frames through its ring",
           lambda: (list(baselines.peer_stream(x, 8, "flowfps", Fraction(30))), native.pool().close()))
+    fin = direct.Finish(backproject=True, clip_input=True, bits=8)
+    stage("MVTools FlowFPS finished in VapourSynth (back-projection, clip, 8 bits: direct.Finish), in this process",
+          lambda: list(baselines.peer_frames(x, 8, "flowfps", Fraction(30), finish=fin)))
+    stage("the same in the worker process, 8-bit frames through its ring",
+          lambda: (list(baselines.peer_stream(x, 8, "flowfps", Fraction(30), finish=fin)), native.pool().close()))
     stage("back-projection and clip (streamed, vs_zstsr/direct.py)",
           lambda: list(direct.stream(iter(x), 8, "flow", peer=lambda s, k: (y.copy() for y in outs))))
     data = stage("quantize to 8 bits (io.quantize)", lambda: [io.quantize(y, 8) for y in outs])

@@ -246,6 +246,19 @@ def test_a_flow_rung_that_crashes_falls_back_to_cubic_or_fails_when_asked_for(cr
         ladder.Ladder(ladder.plan(32, 32, 2, "flow"), flow_fallback=None).run(crop)
 
 
+def test_a_finished_flow_stream_that_crashes_finishes_the_rest_with_cubic(crop, unguarded):
+    """The CLI's stream (flow's frames finished in the worker, vs_zstsr/direct.py's Finish): what
+    MVTools left undone comes from cubic, back-projected, clipped and quantized here, so that every
+    frame is there, as the writer stores it."""
+    from vs_zstsr import ladder
+
+    logs = []
+    out = list(ladder.Ladder(ladder.plan(32, 32, 2, "flow"), log=logs.append).stream(iter(crop), bits=8))
+    assert len(out) == 12 and all(y.dtype == np.uint8 and y.shape == (32, 32, 3) for y in out)
+    assert np.abs(rect_downsample(io.dequantize(np.stack(out), 8), 2) - crop).mean() < 3e-3
+    assert len(logs) == 1 and logs[0].startswith(CRASH + "; using cubic"), logs
+
+
 def test_the_self_check_ranks_on_whole_frames_at_the_coarse_size(monkeypatch):
     """A frame wider than the self-check's crop: the coarse proxy is made from the whole frames
     (selfcheck.self_check_samples), not from the crop (a 32x32 proxy at 1080p x8)."""

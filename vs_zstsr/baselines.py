@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import native
+from .direct import Finish
 from .backprojection import temporal_backproject
 from .errors import ZstsrError
 from .resample import temporal_interpolate
@@ -37,6 +38,8 @@ NATIVE = {"flowfps": "MVTools FlowFPS"}
 # (vs_zstsr/native.py) turns any crash left into an exception.
 MIN_FLOW_SIZE = 48
 KERNELS = {"repeat": "nearest", "linear": "linear", "cubic": "cubic"}   # peer -> resample kernel
+# Peers that finish their frames where they run (peer_stream's finish, vs_zstsr/direct.py's Finish)
+FINISHES = ("flowfps",)
 
 
 def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
@@ -63,11 +66,17 @@ def interpolate(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
 
 
 def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
-                keep: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
-    """:func:`peer_frames`, in a worker process for a plugin that can crash (:data:`NATIVE`)."""
+                keep: tuple[int, int] | None = None, finish: Finish | None = None) -> Iterator[np.ndarray]:
+    """:func:`peer_frames`, in a worker process for a plugin that can crash (:data:`NATIVE`).
+    ``finish`` (flowfps only, :data:`FINISHES`): the frames come back finished (:class:`.direct.Finish`)."""
     if method == "flowfps":
         check_flow_size(ltr.shape[1], ltr.shape[2])
+    if finish is not None and method not in FINISHES:
+        raise ValueError(f"{method} does not finish its frames")
     if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
+        if finish is not None:
+            return native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, finish=finish,
+                                 what=NATIVE[method])
         # flow's own YUV 4:4:4 16-bit frames cross the pipe (half the bytes of float32 RGB, and no
         # conversion in the worker); they become RGB here (docs/BENCHMARKS.md, issue 19)
         frames = native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, yuv=True,
@@ -105,16 +114,19 @@ def yuv16_to_rgb(planes: np.ndarray) -> np.ndarray:
 
 
 def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
-                keep: tuple[int, int] | None = None, yuv: bool = False) -> Iterator[np.ndarray]:
+                keep: tuple[int, int] | None = None, yuv: bool = False, finish: Finish | None = None
+                ) -> Iterator[np.ndarray]:
     """The output frames of a motion-compensated peer, in order (see the module doc): all
     ``T * factor``, or with ``keep=(lead, count)`` only those of LTR frames ``lead .. lead+count-1``
     (the inside of a streamed segment, vs_zstsr/direct.py: frames outside it are never computed).
-    ``yuv`` (flowfps): MVTools' own frames, uint16 planes ``(3, H, W)`` (:func:`yuv16_to_rgb`)."""
+    ``yuv`` (flowfps): MVTools' own frames, uint16 planes ``(3, H, W)`` (:func:`yuv16_to_rgb`);
+    ``finish`` (flowfps): finished in VapourSynth (:class:`.direct.Finish`, :func:`_finished`)."""
     t = ltr.shape[0]
     lead, count = keep if keep is not None else (0, t)
     ks = np.arange(lead * factor, (lead + count) * factor)
     if method == "flowfps":
-        yield from _flowfps(ltr, 2 * factor, rate, wanted=2 * ks + 1 - factor, planar_yuv=yuv)
+        yield from _flowfps(ltr, 2 * factor, rate, wanted=2 * ks + 1 - factor, planar_yuv=yuv,
+                            finish=finish and (finish, factor, lead))
         return
     grid = _minterpolate(ltr, 2 * factor, rate)  # frames at t = j / (2N), j = 0 .. 2N (T - 1)
     for j in np.clip(2 * ks + 1 - factor, 0, len(grid) - 1):
@@ -219,12 +231,14 @@ FLOW_CACHE_MB = 1024
 FLOW_AHEAD = 3
 
 
-def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, planar_yuv: bool = False
-             ) -> Iterator[np.ndarray]:
+def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, planar_yuv: bool = False,
+             finish: tuple[Finish, int, int] | None = None) -> Iterator[np.ndarray]:
     """MVTools ``FlowFPS`` (optical flow from block vectors, both directions), x ``mult``: frames
     ``wanted`` of its output grid (indices clamped to it), in that order. Only those are computed,
     several at a time (VapourSynth's threads), as float32 ``(H, W, 3)``, or with ``planar_yuv`` as
-    FlowFPS makes them: uint16 YUV 4:4:4 planes ``(3, H, W)``."""
+    FlowFPS makes them: uint16 YUV 4:4:4 planes ``(3, H, W)``, or with ``finish`` = (how, factor,
+    lead) finished (:func:`_finished`: ``wanted`` is then whole groups of ``factor`` frames of the LTR
+    frames from ``lead`` on)."""
     import vapoursynth as vs
 
     core = vs.core
@@ -257,8 +271,39 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     # worker's pipe, back-projection, the encoder) takes a frame; the default (one per thread)
     # left the threads idle meanwhile (docs/BENCHMARKS.md, "1080p and 4K")
     ahead = FLOW_AHEAD * core.num_threads
-    for f in _select(flow if planar_yuv else back, idx).frames(prefetch=ahead, backlog=ahead, close=True):
+    if finish is not None:
+        how, factor, lead = finish
+        out = _finished(back, idx, rgb[lead:lead + len(idx) // factor], factor, how)
+    else:
+        out = _select(flow if planar_yuv else back, idx)
+    for f in out.frames(prefetch=ahead, backlog=ahead, close=True):
         yield np.stack([np.asarray(f[p]) for p in range(3)], axis=0 if planar_yuv else -1)
+
+
+# Expr's names of its input clips, in order: a group of up to 25 frames and its LTR frame
+_EXPR_CLIPS = "xyzabcdefghijklmnopqrstuvw"
+
+
+def _finished(back, idx: np.ndarray, ltr, factor: int, how: Finish):
+    """Frames ``idx`` of ``back`` (float RGB) in groups of ``factor``, each group back-projected
+    onto its frame of ``ltr``, clipped and quantized, in VapourSynth's ``std.Expr`` (SIMD, on its
+    threads): the sums of :func:`.direct.finish_group` in the same order in float32, then
+    :func:`.io.quantize`, except that Expr rounds an exact tie (a value at k + 1/2 levels) to even
+    where quantize rounds it up (at most one level, only there)."""
+    import vapoursynth as vs
+
+    core = vs.core
+    phases = [_select(back, idx[p::factor]) for p in range(factor)]   # phase p of every group
+    names = _EXPR_CLIPS[:factor]
+    inp = [f"{n} 0 max 1 min" if how.clip_input else n for n in names]
+    scale, fmt = (255, vs.RGB24) if how.bits <= 8 else (65535, vs.RGB48)
+    if how.backproject:     # err = x - (y0 + y1 + ... ) / factor, once per group
+        total = " ".join([inp[0]] + [f"{v} +" for v in inp[1:]])
+        err = core.std.Expr(phases + [ltr], f"{_EXPR_CLIPS[factor]} {total} {factor} / -")
+        outs = [core.std.Expr([ph, err], f"{inp[0]} y + 0 max 1 min {scale} *", format=fmt) for ph in phases]
+    else:
+        outs = [core.std.Expr(ph, f"x 0 max 1 min {scale} *", format=fmt) for ph in phases]
+    return core.std.Interleave(outs, mismatch=True)   # a phase that repeats an end frame has its own rate
 
 
 def _select(clip, idx: np.ndarray):

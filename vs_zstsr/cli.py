@@ -308,8 +308,11 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     segment = direct.segment_frames(vi.height, vi.width)
     if method == "minterpolate":
         segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
+    # flow's frames come finished in its worker, quantized as the writer stores them (vs_zstsr/direct.py)
+    finish = direct.Finish(backproject, bits=io.sample_bits(vi.bit_depth)) if method in baselines.FINISHES else None
     out = direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject, segment=segment,
-                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep))
+                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep, finish),
+                        finished=finish is not None)
     rate = vi.rate if conform else vi.rate * factor
     with _bar(n * factor, method) as bar:
         written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
@@ -535,7 +538,9 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
             finally:
                 bar.close()
             renderer.chunk = chunk or renderer.chunk
-            frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer))
+            # straight to the writer: flow's frames may come quantized as it stores them (vs_zstsr/direct.py)
+            bits = io.sample_bits(vi.bit_depth) if rt is None else None
+            frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer, bits=bits))
             pbar = _bar(rt.count(n * factor) if rt else n * factor, "upsample")
         rate = vi.rate if conform else options.out_fps or vi.rate * factor
         written = rt.count(n * factor) if rt else n * factor

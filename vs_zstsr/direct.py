@@ -25,6 +25,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -84,6 +85,43 @@ def release_free_memory() -> None:
 
 
 Peer = Callable[[np.ndarray, tuple[int, int]], Iterator[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Finish:
+    """What is done to a peer's frames after interpolation, to hand the writer frames it stores as
+    they are: given to a peer that can do it where it runs (MVTools' worker, in VapourSynth's own
+    threads: :func:`.baselines.peer_frames`), so that the frames cross to this process as 8-bit
+    samples, not float, and nothing is left for this process but encoding (at 1080p the float
+    conversion, back-projection and quantizing here cost about as much CPU as MVTools' part of
+    the work: docs/BENCHMARKS.md, "1080p and 4K"). Else :func:`finish_group` does the same in numpy.
+
+    ``backproject``: each group averages back to its LTR frame; ``clip_input``: the peer's frames
+    are clipped to [0, 1] first (the ladder's rungs are); ``bits``: the frames come out as
+    :func:`.io.quantize` makes them at this depth (8: uint8, 16: uint16), clipped to [0, 1]."""
+    backproject: bool = True
+    clip_input: bool = False
+    bits: int = 8
+
+
+def finish_group(group: list[np.ndarray], x: np.ndarray, backproject: bool, clip: bool, clip_input: bool = False
+                 ) -> list[np.ndarray]:
+    """One LTR frame ``x``'s group of interpolated float32 frames, back-projected (each shifted by
+    ``x`` - the group's mean) and clipped to [0, 1], in place."""
+    if clip_input:
+        for y in group:
+            np.clip(y, 0.0, 1.0, out=y)
+    if backproject:
+        total = group[0].astype(np.float32, copy=True)
+        for y in group[1:]:
+            np.add(total, y, out=total)
+        err = np.subtract(x, np.divide(total, np.float32(len(group)), out=total), out=total)
+    for y in group:
+        if backproject:
+            np.add(y, err, out=y)
+        if clip:
+            np.clip(y, 0.0, 1.0, out=y)
+    return group
 
 
 def segment_frames(height: int, width: int) -> int:
@@ -198,7 +236,8 @@ def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backprojec
 
 def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer | None = None,
            backproject: bool = True, clip: bool = True, cut_threshold: float = 0.0,
-           segment: int = 16, extend: int = 0, ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:
+           segment: int = 16, finished: bool = False, extend: int = 0, ends: tuple[bool, bool] = (True, True)
+           ) -> Iterator[np.ndarray]:
     """Yield the ``factor`` output frames of each LTR frame in turn (float32 ``(H, W, 3)``).
 
     ``method``: a kernel of :data:`KERNELS`, or ``peer``: then ``peer(ltr, (lead, count))`` yields
@@ -206,6 +245,8 @@ def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer
     :func:`.baselines.peer_frames`); ``segment`` inside frames per call (:func:`segment_frames`).
     ``backproject``: each group then averages back to its LTR frame; ``clip``: to [0, 1].
     ``cut_threshold``: scene-cut detection (0: none); each shot is done as a clip of its own.
+    ``finished``: the peer hands out frames already back-projected and clipped (:class:`Finish`),
+    passed on as they come (a one-frame shot's repeated frame, float32, is finished here).
     ``extend``: virtual frames continuing each shot past its ends along its motion
     (:mod:`.shotends`), read by the groups there instead of repeated end frames (0: clamped);
     ``ends``: whether the stream's first / last frame ends a shot (see :class:`_Frames`).
@@ -216,7 +257,7 @@ def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer
     else:
         if peer is None:
             raise ValueError(f"method {method!r} needs a peer")
-        yield from _peer_stream(src, factor, peer, backproject, clip, segment)
+        yield from _peer_stream(src, factor, peer, backproject, clip, segment, finished)
 
 
 def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, clip: bool):
@@ -249,7 +290,8 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
         i += 1
 
 
-def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int):
+def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int,
+                 finished: bool = False):
     ctx, a = PEER_CONTEXT, 0
     while src.has(a):
         # a segment holds segment + 2 ctx frames wherever it is: one with no context before it (a
@@ -263,7 +305,8 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         pre, post = (min(ctx, r) for r in src.reach(start, stop))   # virtual frames past the shot's ends
         pre, post = (pre if lo == start else 0), (post if hi == stop else 0)
         seg = np.stack([src.at(j, start, stop) for j in range(lo - pre, hi + post)])
-        if hi - lo < 2:   # a one-frame shot: nothing to estimate motion from; repeat it
+        one = hi - lo < 2
+        if one:   # a one-frame shot: nothing to estimate motion from; repeat it
             only = seg[pre]   # (not seg itself: it is deleted below, before the generator runs)
             outs = (only.copy() for _ in range(factor))
         else:
@@ -275,17 +318,7 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
             for _ in range(factor):   # a peer may hand out one array again (repeated end frames)
                 y = next(outs)
                 group.append(y.copy() if any(y is z for z in seen + group) else y)
-            if backproject:
-                total = group[0].astype(np.float32, copy=True)
-                for y in group[1:]:
-                    np.add(total, y, out=total)
-                err = np.subtract(src[g], np.divide(total, np.float32(factor), out=total), out=total)
-            for y in group:
-                if backproject:
-                    np.add(y, err, out=y)
-                if clip:
-                    np.clip(y, 0.0, 1.0, out=y)
-                yield y
+            yield from group if finished and not one else finish_group(group, src[g], backproject, clip)
         if next(outs, None) is not None:   # also lets a worker's stream end cleanly (native.py)
             raise ValueError("the peer gave more frames than asked for")
         src.forget_before(b - ctx)

@@ -446,7 +446,7 @@ def quantize(frame: np.ndarray, depth: int) -> np.ndarray:
     """Float32 RGB in [0, 1] -> uint8 (``depth`` <= 8) or uint16 (deeper), rounded to nearest:
     ``clip(frame * scale + 0.5, 0, scale)`` in one float32 buffer (no temporaries: at 4K each one
     is 100 MB)."""
-    hi = depth > 8
+    hi = sample_bits(depth) > 8
     scale = 65535.0 if hi else 255.0
     buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
     np.add(buf, np.float32(0.5), out=buf)
@@ -454,13 +454,19 @@ def quantize(frame: np.ndarray, depth: int) -> np.ndarray:
     return buf.astype(np.uint16 if hi else np.uint8)
 
 
+def sample_bits(depth: int) -> int:
+    """The bits per sample of :func:`quantize`'s frames at this depth (8, or 16 for deeper)."""
+    return 16 if depth > 8 else 8
+
+
 def dequantize(data: np.ndarray, depth: int) -> np.ndarray:
     return data.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
 
 
 def as_written(frame: np.ndarray, depth: int) -> np.ndarray:
-    """The frame a writer of this depth stores, back as float32 (what reading the file gives)."""
-    return dequantize(quantize(frame, depth), depth)
+    """The frame a writer of this depth stores, back as float32 (what reading the file gives); a
+    frame already quantized (:meth:`VideoWriter.write`) is only turned back."""
+    return dequantize(quantize(frame, depth) if frame.dtype.kind == "f" else frame, depth)
 
 
 def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Iterator[np.ndarray]:
@@ -941,10 +947,14 @@ class VideoWriter:
                 self._container.mux(pkt)
 
     def write(self, frame: np.ndarray) -> None:
-        """Add a frame (float32 RGB ``(H, W, 3)`` in [0, 1]; values outside are clipped). In the
-        background mode the writer owns ``frame`` from here on: do not change it afterwards."""
+        """Add a frame (float32 RGB ``(H, W, 3)`` in [0, 1]; values outside are clipped), or one
+        already quantized as this writer stores it (:func:`quantize` at its depth: uint8, or uint16
+        above 8 bits; e.g. :class:`.direct.Finish`'s). In the background mode the writer owns
+        ``frame`` from here on: do not change it afterwards."""
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, writer is {self.width}x{self.height}")
+        if frame.dtype.kind != "f" and frame.dtype != (np.uint16 if sample_bits(self.depth) > 8 else np.uint8):
+            raise ValueError(f"a {frame.dtype} frame for a {self.depth}-bit writer")
         if self._queue is None:
             self._encode(frame)
         else:
@@ -986,7 +996,7 @@ class VideoWriter:
     def _encode(self, frame: np.ndarray) -> None:
         av = _av()
         hi = self.depth > 8
-        data = quantize(frame, self.depth)
+        data = quantize(frame, self.depth) if frame.dtype.kind == "f" else frame
         if self.codec == "png":
             if self.gray:
                 img = av.VideoFrame.from_ndarray(data[..., 0], format="gray16le" if hi else "gray")

@@ -201,13 +201,16 @@ class Ladder:
             a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
 
-    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, extend: int = 0,
-               ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:
+    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
+               extend: int = 0, ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
         by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
         float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own, its ends
-        continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`)."""
+        continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`).
+        ``bits`` (for a writer: :func:`.io.sample_bits`): flow's frames come quantized to it, finished
+        in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames;
+        other frames stay float32 (the writer takes both)."""
         from . import direct
 
         if not self.direct:
@@ -226,25 +229,36 @@ class Ladder:
             return
         if method != "flow":
             raise ValueError(f"no streamed form of {method!r}")
+        from . import io
         from .baselines import peer_stream
+
+        finish = direct.Finish(backproject=True, clip_input=True, bits=bits) if bits else None
 
         def peer(seg, keep):
             """Flow on a segment, clipped before back-projection as interpolate() gives it to run();
             if MVTools crashes, the rest of the segment is ``flow_fallback``'s (methods.interpolate)."""
             done = 0
             try:
-                for y in peer_stream(seg, f, "flowfps", keep=keep):
+                for y in peer_stream(seg, f, "flowfps", keep=keep, finish=finish):
                     done += 1
-                    yield np.clip(y, 0.0, 1.0, out=y)
+                    yield y if finish else np.clip(y, 0.0, 1.0, out=y)
             except NativeCrash as e:
                 if self.flow_fallback is None:
                     raise
                 self._note(crash_note(e, f"using {self.flow_fallback}"))
                 rest = INTERPOLATORS[self.flow_fallback].run(seg, f)
-                yield from rest[keep[0] * f + done:(keep[0] + keep[1]) * f]
+                if not finish:
+                    yield from rest[keep[0] * f + done:(keep[0] + keep[1]) * f]
+                    return
+                # finished here, group by group from the one MVTools left (its frames before the
+                # crash were back-projected on flow's group)
+                for g in range(keep[0] + done // f, keep[0] + keep[1]):
+                    group = direct.finish_group(list(rest[g * f:(g + 1) * f]), seg[g], True, True, clip_input=True)
+                    yield from (io.quantize(y, bits) for y in group[(done % f if g == keep[0] + done // f else 0):])
 
         yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
-                                 segment=direct.segment_frames(h, w), extend=extend, ends=ends)
+                                 segment=direct.segment_frames(h, w), finished=finish is not None,
+                                 extend=extend, ends=ends)
 
     @property
     def streams(self) -> bool:

@@ -399,7 +399,8 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     if frames is None:
         renderer = clip_engine(source, vi, n, settings)(log=log, progress=train_progress)
         renderer.chunk = settings.chunk or renderer.chunk
-        frames = upsample_stream(io.read_frames(source, vi), renderer)
+        # flow's frames may come quantized as the master stores them (vs_zstsr/direct.py)
+        frames = upsample_stream(io.read_frames(source, vi), renderer, bits=io.sample_bits(vi.bit_depth))
 
     made_proxy_dir = False
     writers: list[io.VideoWriter] = []

@@ -134,12 +134,13 @@ def inert_options(options: UpsampleOptions, ladder: Ladder) -> list[str]:
     return notes
 
 
-def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None
-                    ) -> Iterator[np.ndarray]:
+def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None,
+                    bits: int | None = None) -> Iterator[np.ndarray]:
     """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
-    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`)."""
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`). ``bits``: for a writer
+    only, frames may come quantized to it (the direct path's flow: :meth:`.ladder.Ladder.stream`)."""
     if renderer.ladder.streams:
-        yield from renderer.ladder.stream(frames, renderer.cut_threshold, renderer.extension)
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits, extend=renderer.extension)
         return
     for window, lead, count in stream_chunks(frames, renderer, reuse=True):
         yield from renderer.render(window, lead, count)
@@ -154,7 +155,7 @@ def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) 
         f, ctx = renderer.factor, renderer.context
         # a window's edge less than its context from the inside is the clip's (stream_chunks)
         ends = (lead < ctx, len(window) - lead - count < ctx)
-        out = renderer.ladder.stream(iter(window), renderer.cut_threshold, renderer.extension, ends)
+        out = renderer.ladder.stream(iter(window), renderer.cut_threshold, extend=renderer.extension, ends=ends)
         return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
     return renderer.render(window, lead, count)
 
