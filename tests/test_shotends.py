@@ -55,6 +55,9 @@ def test_every_path_continues_a_shot_as_it_would_alone(method):
         np.testing.assert_allclose(alone[g * f:(g + 1) * f], clamped[g * f:(g + 1) * f], atol=1e-6)
     if rm.ladder.streams:
         np.testing.assert_allclose(np.stack(list(upsample_stream(iter(ltr), rm))), alone, atol=1e-5)
+    if method == "flow":   # the CLI's flow: frames finished (quantized) in MVTools' worker
+        got = np.stack([np.asarray(y, np.float32) / 65535 for y in upsample_stream(iter(ltr), rm, bits=16)])
+        np.testing.assert_allclose(got, alone, atol=2 / 65535)
     for chunk in (3,) if method == "flow" else (1, 3):   # flow: a worker call per chunk
         rm.chunk = chunk
         parts = [render_chunk(rm, w, lead, count) for w, lead, count in stream_chunks(iter(ltr), rm)]
