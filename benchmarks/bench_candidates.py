@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 from common import CLIPS, FACTOR, REAL, ROOT, prepare, replace_section
 
-from vs_zstsr import io, ladder, methods, netrun
+from vs_zstsr import fit, io, ladder, methods, netrun
 from vs_zstsr.backprojection import temporal_backproject
 from vs_zstsr.baselines import interpolate as peer
 from vs_zstsr.metrics import Sharpness, group_seam, psnr
@@ -45,6 +45,7 @@ from vs_zstsr.metrics import Sharpness, group_seam, psnr
 WORK = ROOT / "out" / "bench"
 JSON = WORK / "candidates.jsonl"
 INTERP = ("flow", "cubic", "linear")
+FLOW_NET = "within net over flow"   # --flow-net: trained over flow's x2, not cubic's
 
 
 def score(out: np.ndarray, gt: np.ndarray) -> dict:
@@ -90,7 +91,7 @@ def measure(clip: str, args) -> dict:
 
     if clip == "fan":
         rec["truth_turn"] = scenes.FAN_DEGREES_PER_HTR_FRAME
-    if args.auto_only:     # keep the candidates measured before; measure auto again (selection work)
+    if args.auto_only or args.flow_net_only:     # keep the candidates measured before
         rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
 
     # --reuse: the candidates without a net measured before on this clip (they do not change from
@@ -118,7 +119,7 @@ def measure(clip: str, args) -> dict:
 
     # the peers + BP: minterpolate and repeat only for the peer bar (flowfps, cubic, linear + BP are
     # the candidates "direct X" below, the same computation)
-    for m in () if args.auto_only else ("minterpolate", "repeat"):
+    for m in () if args.auto_only or args.flow_net_only else ("minterpolate", "repeat"):
         if (m == "minterpolate" and not methods.flow_available()) or reused(f"peer {m} + BP"):
             continue
         t0 = time.perf_counter()
@@ -135,13 +136,23 @@ def measure(clip: str, args) -> dict:
             nets["single"] = Path(fit_model(read, n, rung, budget_s=whole.seconds, iterations=whole.iterations,
                                             examples="both", log=print))
     models = {k: load_model(p, "cpu") for k, p in nets.items()}
+    if args.flow_net or args.flow_net_only:
+        # a within net whose residual is learnt over flow's x2 (trainer/net.py GIVEN_BASES), at as
+        # many iterations as auto's within net got (equal iterations: their seconds differ)
+        its = models["within"].metadata.get("iterations") if "within" in models else share.iterations
+        try:
+            models[FLOW_NET] = load_model(fit_model(read, n, rung, iterations=its,   # (no time cap)
+                                                    examples="within", base="flow", log=print), "cpu")
+        except fit.NotTrainable as e:      # e.g. city at x8: every pyramid level under flow's size guard
+            print(f"{clip}: no {FLOW_NET}: {e}")
+            rec["flow_net"] = str(e)
     if len(models) > 1 and not args.all_nets:
         # only the net auto keeps (the lower group seam, as selfcheck.fit_and_pick decides): the
         # other's pipelines cost minutes at full size and auto never runs them
         seams = first_rung_seams({k: models[k] for k in ("within", "both")}, window, rung, full,
                                  ensemble=netrun.DEFAULT_ENSEMBLE)
         rec["seams"] = seams
-        models = {k: v for k, v in models.items() if k in (min(seams, key=seams.get), "single")}
+        models = {k: v for k, v in models.items() if k in (min(seams, key=seams.get), "single", FLOW_NET)}
     pipelines = [(f"direct {m}", [m] * 4, None, True) for m in INTERP]
     pipelines += [(f"ladder {m}", [m] * 4, None, False) for m in INTERP]
     for kind, model in models.items():
@@ -150,6 +161,11 @@ def measure(clip: str, args) -> dict:
                                             "loss_ratio": meta.get("loss_ratio")}
         # (not the net on every rung: minutes per clip at full size on the CPU; `zstsr upsample`
         # does not weigh it either, selfcheck.candidate_pipelines)
+        if kind == FLOW_NET:   # (its netflow is itself: flow is its own base; flow above, as netflow's)
+            pipelines.append((f"{kind} + flow above", ["net"] + ["flow"] * 3, model, False))
+            continue
+        if args.flow_net_only:
+            continue
         pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP]
         # (of netflow's pipelines only flow above it: auto weighs cubic and linear above it too, and
         # its own pick is measured as "auto" whatever it is)
@@ -160,6 +176,8 @@ def measure(clip: str, args) -> dict:
     if not models and not args.lean:
         rec["proxy"] = {"none": proxies(window, full, rung, None)}
     for name, ms, model, direct in [] if args.auto_only else pipelines:
+        if args.flow_net_only and model is None:
+            continue
         if reused(name):
             continue
         lad = ladder_of(full, factor, ms, model, direct)
@@ -171,7 +189,7 @@ def measure(clip: str, args) -> dict:
                                                              ("diag",) if args.lean else ("flat", "diag"))
         del out
     # auto, exactly as `zstsr upsample` does it
-    if not args.no_net:
+    if not args.no_net and not args.flow_net_only:
         logs = []
         t0 = time.perf_counter()
         options = UpsampleOptions(factor=factor, train=TrainOptions(budget_s=budget_s, iterations=iterations))
@@ -332,6 +350,10 @@ def main() -> None:
                                                                  "with --budget: whichever ends first)")
     ap.add_argument("--single", action="store_true", help="also one both net on the whole budget")
     ap.add_argument("--no-net", action="store_true", help="interpolators only (no training)")
+    ap.add_argument("--flow-net", action="store_true", help=f"also a {FLOW_NET} (its residual learnt over flow's "
+                    "x2), as many iterations as auto's within net, with flow above it")
+    ap.add_argument("--flow-net-only", action="store_true", help="keep every candidate measured before (--json) "
+                    "and measure only --flow-net's")
     ap.add_argument("--all-nets", action="store_true", help="the pipelines of both of auto's nets (default: "
                                                             "only the one it keeps)")
     ap.add_argument("--json", type=Path, default=JSON, help="records, one line per clip (replaced per clip)")

@@ -32,6 +32,7 @@ from vs_zstsr.metrics import psnr, ssim                                     # no
 from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate  # noqa: E402
 
 from vs_zstsr.backprojection import temporal_backproject                    # noqa: E402
+from vs_zstsr.methods import NET_BASES                                      # noqa: E402
 from vs_zstsr.netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # noqa: E402
 
 CACHE = ROOT / "out" / "bench_x2"
@@ -147,9 +148,12 @@ def run_clip(name: str, config, log, ensemble: int = 1, curve: bool = False) -> 
 
 
 def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: str = "iterations",
-               provider: str = "cpu", size: str = "large") -> dict:
+               provider: str = "cpu", size: str = "large", methods: tuple[str, ...] = ("net",)) -> dict:
     """The x2 rung's PSNR (ours, ensemble, +BP) after each of ``marks`` iterations (or seconds, with
     ``by="seconds"``: scripts/gpu-check) of one training run: the net is snapshot when it gets there.
+    ``methods``: the rung methods of vs_zstsr.methods.NETS each snapshot is scored as, the ladder's
+    way (``net_method_x2``: e.g. ``netflow``, the net's residual over flow's x2); the first is
+    ``curve``, each other ``curve_<method>``. Flow + BP is scored too where it fits (``flow_bp``).
     Iterations, not seconds, for the CPU curve: the same iterations take less time after the speed
     work (the training function is the same), so one run gives the curve before and after
     (bench_speed.py measures the iterations per second of each)."""
@@ -169,8 +173,14 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: st
     def per_shot(fn):
         return np.concatenate([fn(ltr[a:b]) for a, b in shots])
 
+    from vs_zstsr import methods as rung_methods
+
     best = max(score(temporal_backproject(per_shot(lambda x: temporal_interpolate(x, 2, k)), ltr, 2), gt)["psnr"]
                for k in ("linear", "cubic"))
+    flow_bp = None
+    if all(rung_methods.fits("flow", ltr[a:b]) for a, b in shots):
+        flow_bp = score(temporal_backproject(per_shot(lambda x: rung_methods.interpolate(x, 2, "flow")), ltr, 2),
+                        gt)["psnr"]
     snaps, todo = {}, sorted(marks)
 
     def progress(step, total, info):
@@ -183,20 +193,42 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: st
         {"max_iters": None, "budget_s": float(max(marks)) + 1}
     r = zstsr_trainer.train([ltr[a:b] for a, b in shots], config.replace(**stop), progress=progress)
     row = {"clip": name, "size": f"{gt.shape[2]}x{gt.shape[1]}", "ltr_frames": ltr.shape[0], "best_bp": best,
-           "ensemble": ensemble, "curve": {}}
+           "flow_bp": flow_bp, "ensemble": ensemble, "base": config.base, "methods": list(methods), "curve": {}}
     for mark, (net, secs, step) in sorted(snaps.items()):
         path = CACHE / f"{name}_curve_{os.getpid()}.onnx"
         export_onnx(net.eval(), str(path), {"training_scale": 0.25})
         model = load_model(path, provider=provider)
-        out = temporal_backproject(per_shot(lambda x: net_x2(model, x, ensemble=ensemble)), ltr, 2)
-        p = score(out, gt)["psnr"]
-        row["curve"][mark] = {"psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
+        for k, method in enumerate(methods):
+            if method == "net" and not model.given_base:
+                x2 = lambda x: net_x2(model, x, ensemble=ensemble)                          # noqa: E731
+            else:
+                x2 = lambda x: rung_methods.net_method_x2(model, x, method, ensemble=ensemble)  # noqa: E731
+            p = score(temporal_backproject(per_shot(x2), ltr, 2), gt)["psnr"]
+            row.setdefault("curve" if k == 0 else f"curve_{method}", {})[mark] = {
+                "psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
         path.unlink()
     row["stopped"] = r.stopped
     return row
 
 
+def method_rows(rows: list[dict]) -> list[dict]:
+    """One row per (clip, net method) of curves scored as several methods (``--methods``), with
+    the gains over the best of linear/cubic/flow + BP: the x2 rung's best interpolation."""
+    out = []
+    for r in rows:
+        best = max(v for v in (r["best_bp"], r.get("flow_bp")) if v is not None)
+        for k, method in enumerate(r["methods"]):
+            curve = r["curve" if k == 0 else f"curve_{method}"]
+            out.append({**r, "clip": r["clip"], "size": f"{r['size']}, {method}, trained over {r['base']}",
+                        "variant": f"{method}, trained over {r['base']}",
+                        "best_bp": best, "curve": {m: {**v, "gain_db": round(v["psnr"] - best, 3)} for m, v in curve.items()}})
+    return out
+
+
 def write_curve(rows: list[dict], label: str, argv) -> None:
+    several = any(len(r.get("methods", ("net",))) > 1 or r.get("base", "cubic") != "cubic" for r in rows)
+    if several:
+        rows = method_rows(rows)
     marks = sorted({int(k) for r in rows for k in r["curve"]})
     lines = ["| clip | best of linear+BP / cubic+BP | " + " | ".join(f"{m} it" for m in marks) + " |",
              "|---" * (len(marks) + 2) + "|"]
@@ -204,14 +236,21 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
         cells = " | ".join(f"{r['curve'][m]['psnr']:.2f} ({r['curve'][m]['gain_db']:+.2f})" if m in r["curve"] else ""
                            for m in marks)
         lines.append(f"| {r['clip']} {r['size']} | {r['best_bp']:.2f} | {cells} |")
+    if several:
+        lines[0] = lines[0].replace("best of linear+BP / cubic+BP", "best of linear/cubic/flow + BP")
     real = [r for r in rows if r["clip"] in REAL]
-    for group, rs in (("all clips", rows), ("real clips", real)):
+    groups = [("all clips", rows), ("real clips", real)]
+    if several:     # a mean per variant (method, base), over the real clips
+        groups = [(f"real clips, {v}", [r for r in real if r["variant"] == v])
+                  for v in dict.fromkeys(r["variant"] for r in rows)]
+    for group, rs in groups:
         if rs:
             lines.append(f"| mean gain, {group} |  | " + " | ".join(
                 f"{np.mean([r['curve'][m]['gain_db'] for r in rs if m in r['curve']]):+.2f}" for m in marks) + " |")
+    best = "the best of linear+BP, cubic+BP and flow+BP" if several else "the better of linear+BP and cubic+BP"
     body = (f"### {label}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv)}`\n\n"
             f"PSNR of ours+BP (self-ensemble {rows[0]['ensemble']}) on the x2 rung after N training iterations "
-            "of one run (gain over the better of linear+BP and cubic+BP in brackets).\n\n" + "\n".join(lines))
+            f"of one run (gain over {best} in brackets).\n\n" + "\n".join(lines))
     print(body)
     from common import replace_section
     replace_section(ROOT / "docs" / "BENCHMARKS.md", f"x2-{label}", body)
@@ -227,7 +266,9 @@ def main(argv=None) -> None:
     ap.add_argument("--examples", choices=("within", "across", "both"))
     ap.add_argument("--width", type=int)
     ap.add_argument("--lr", type=float)
-    ap.add_argument("--base", choices=("cubic", "cubic_bp"))
+    ap.add_argument("--base", choices=tuple(NET_BASES), help="what the net's residual is learnt over")
+    ap.add_argument("--methods", default="net", help="with --curve: the rung methods (vs_zstsr.methods.NETS) each "
+                    "snapshot is scored as, e.g. net,netflow")
     ap.add_argument("--crop", help="HTR crop frames,rows,cols (e.g. 16,24,24)")
     ap.add_argument("--scales", help="pyramid levels, e.g. 1,0.8,0.64,0.5")
     ap.add_argument("--jumps", help="temporal jumps, e.g. 1,2")
@@ -239,6 +280,9 @@ def main(argv=None) -> None:
     ap.add_argument("--ensemble-curve", action="store_true", help="also score every ensemble size")
     ap.add_argument("--curve", help="iteration counts, e.g. 60,120,240,480,960: PSNR after each (one run per clip)")
     ap.add_argument("--json", help="append one JSON line per clip here")
+    ap.add_argument("--from-json", nargs="+", metavar="FILE",
+                    help="with --curve and --write-docs: write the table of the curve rows in these files "
+                    "(runs made with --json), run nothing")
     ap.add_argument("--write-docs", metavar="LABEL",
                     help="write the table to docs/BENCHMARKS.md as section x2-LABEL, with this command")
     a = ap.parse_args(argv)
@@ -259,10 +303,17 @@ def main(argv=None) -> None:
 
     log(f"config: {cfg}")
     rows = []
+    if a.curve and a.from_json:
+        rows = [json.loads(line) for f in a.from_json for line in open(f) if line.strip()]
+        for r in rows:
+            for key in [k for k in r if k.startswith("curve")]:
+                r[key] = {int(m): v for m, v in r[key].items()}
+        write_curve(rows, a.write_docs, argv or sys.argv[1:])
+        return
     if a.curve:
         marks = sorted(int(v) for v in a.curve.split(","))
         for name in a.clips.split(","):
-            rows.append(curve_clip(name, cfg, log, a.ensemble, marks))
+            rows.append(curve_clip(name, cfg, log, a.ensemble, marks, methods=tuple(a.methods.split(","))))
             log(json.dumps(rows[-1]))
             if a.json:
                 with open(a.json, "a") as f:

@@ -2,7 +2,10 @@
 
 The graph maps ``ltr`` (1, 3, T, H, W) float32 R'G'B' in [0, 1] to ``htr`` (1, 3, 2T, H, W), with
 T, H and W dynamic. Cubic x2 interpolation and the residual are inside it, so the runtime needs only
-onnxruntime. Metadata (``metadata_props``) tells the runtime what the model does; see FORMAT_VERSION.
+onnxruntime. A net over a given base (metadata ``base``: flow or flow_bp, trainer/net.py
+``GIVEN_BASES``) has a second input ``base`` (1, 3, 2T, H, W): that interpolation's x2 of ``ltr``,
+which the runtime computes (vs_zstsr/methods.py); back-projection, for flow_bp, is in the graph.
+Metadata (``metadata_props``) tells the runtime what the model does; see FORMAT_VERSION.
 """
 from __future__ import annotations
 
@@ -69,12 +72,15 @@ def load_onnx_net(path: str) -> TSRNet:
 def _to_onnx(net: TSRNet) -> onnx.ModelProto:
     net = net.to("cpu").eval()
     x = torch.rand(1, 3, 6, 20, 24)
+    args, names, axes = (x,), ["ltr"], {"ltr": {2: "T", 3: "H", 4: "W"}, "htr": {2: "T2", 3: "H", 4: "W"}}
+    if net.given_base:
+        args, names = (x, torch.rand(1, 3, 12, 20, 24)), names + ["base"]
+        axes["base"] = {2: "T2", 3: "H", 4: "W"}
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the TorchScript exporter is chatty about Slice folding
-        torch.onnx.export(net, (x,), buf, input_names=["ltr"], output_names=["htr"], dynamo=False,
-                          opset_version=OPSET,
-                          dynamic_axes={"ltr": {2: "T", 3: "H", 4: "W"}, "htr": {2: "T2", 3: "H", 4: "W"}})
+        torch.onnx.export(net, args, buf, input_names=names, output_names=["htr"], dynamo=False,
+                          opset_version=OPSET, dynamic_axes=axes)
     return onnx.load_from_string(buf.getvalue())
 
 
@@ -85,7 +91,8 @@ def export_onnx(net_or_checkpoint, path: str, metadata: dict | None = None) -> s
     model = _to_onnx(net)
     for k, v in build_metadata(net, metadata, extra).items():
         model.metadata_props.add(key=k, value=v)
-    model.doc_string = "zstsr temporal x2: cubic interpolation + learned residual (ltr -> htr)"
+    model.doc_string = (f"zstsr temporal x2: the {net.base} base (given) + learned residual (ltr, base -> htr)"
+                        if net.given_base else "zstsr temporal x2: cubic interpolation + learned residual (ltr -> htr)")
     onnx.checker.check_model(model)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(model.SerializeToString())
@@ -109,9 +116,12 @@ def check_parity(net_or_checkpoint, path: str, shapes=((5, 24, 32), (9, 17, 41))
     worst = 0.0
     for t, h, w in shapes:
         x = rng.random((1, 3, t, h, w), dtype=np.float32)
+        feed = {"ltr": x}
+        if net.given_base:     # any x2 will do for parity: the graph takes it as it comes
+            feed["base"] = rng.random((1, 3, 2 * t, h, w), dtype=np.float32)
         with torch.no_grad():
-            ref = net(torch.from_numpy(x)).numpy()
-        got = sess.run(["htr"], {"ltr": x})[0]
+            ref = net(*(torch.from_numpy(v) for v in feed.values())).numpy()
+        got = sess.run(["htr"], feed)[0]
         if got.shape != ref.shape:
             raise AssertionError(f"shape {got.shape} != {ref.shape} for input {x.shape}")
         worst = max(worst, float(np.abs(got - ref).max()))

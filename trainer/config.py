@@ -17,7 +17,7 @@ class TrainConfig:
     # --- the net (paper 4.1) ---
     width: int = 128                  # channels of every hidden layer
     depth: int = 8                    # conv layers; first two and last are 3x3x3, the rest 1x3x3
-    base: str = "cubic"               # what the residual is added to: cubic | cubic_bp (see net.py)
+    base: str = "cubic"               # what the residual is added to: net.py BASES (cubic, cubic_bp, flow, flow_bp)
     # --- internal examples (paper 3) ---
     crop: tuple[int, int, int] = (16, 36, 36)   # HTR crop (frames, rows, cols); LTR half has frames/2
     batch: int = 4

@@ -4,6 +4,11 @@
 ``cubic_x2(ltr) + body(cubic_x2(ltr) - 0.5)``. The interpolation is part of the module (and so of the
 exported ONNX graph), built from :func:`vs_zstsr.resample.cubic_x2_taps` so that it is bit-for-bit
 the runtime's ``temporal_interpolate(x, 2, "cubic")`` up to float rounding.
+
+Beyond the paper, the base can be *given* (:data:`GIVEN_BASES`): a motion-compensated x2 that no
+graph can compute (MVTools flow, run by the runtime in a worker: vs_zstsr/methods.py), passed in
+beside the LTR frames, ``forward(ltr, base)``; the residual is then learnt over it in training
+(trainer/examples.py cuts the base's crops from flow run once per source) as at inference.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vs_zstsr.methods import NET_BASES
 from vs_zstsr.resample import cubic_x2_taps
 
 
@@ -51,10 +57,23 @@ def backproject_x2(base: torch.Tensor, ltr: torch.Tensor) -> torch.Tensor:
     return base + torch.stack([err, err], dim=3).flatten(2, 3)
 
 
+# What the residual is learnt over (defined once, beside the runtime that computes the given ones):
+# base name -> (the x2 interpolation, back-projected after it). "cubic" is computed inside the net
+# (and its ONNX graph); the others are given (GIVEN_BASES).
+BASES = NET_BASES
+GIVEN_BASES = tuple(b for b, (interp, _) in BASES.items() if interp != "cubic")
+
+
+def base_interpolator(base: str) -> str:
+    """The x2 interpolation under a base (a name of vs_zstsr.methods.INTERPOLATORS)."""
+    return BASES[base][0]
+
+
 class TSRNet(nn.Module):
     """``base="cubic"`` (the paper) or ``"cubic_bp"``: the residual is learnt over cubic followed by
     temporal back-projection, a stronger base that already agrees with the input (back-projection
-    helped every interpolator: docs/PROTOTYPE.md, "Back-projection").
+    helped every interpolator: docs/PROTOTYPE.md, "Back-projection"). ``"flow"`` / ``"flow_bp"``:
+    the same over a motion-compensated x2 given to :meth:`forward` (:data:`GIVEN_BASES`).
 
     The 1x3x3 layers see no time, so they run as Conv2d over frames with time folded into the
     batch: the same function (replicate padding in space only, as before) on oneDNN's and
@@ -66,8 +85,8 @@ class TSRNet(nn.Module):
 
     def __init__(self, width: int = 128, depth: int = 8, channels: int = 3, base: str = "cubic"):
         super().__init__()
-        if base not in ("cubic", "cubic_bp"):
-            raise ValueError(f"base must be 'cubic' or 'cubic_bp', got {base!r}")
+        if base not in BASES:
+            raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
         self.width, self.depth, self.base = width, depth, base
         self.interp = CubicX2(channels)
         layers: list[nn.Module] = []
@@ -93,9 +112,23 @@ class TSRNet(nn.Module):
         self.body = nn.Sequential(*layers)     # run by residual(), not by Sequential's forward
         self._register_load_state_dict_pre_hook(_upgrade_state_dict, with_module=True)
 
-    def make_base(self, ltr: torch.Tensor, cubic: torch.Tensor | None = None) -> torch.Tensor:
-        base = self.interp(ltr) if cubic is None else cubic
-        return backproject_x2(base, ltr) if self.base == "cubic_bp" else base
+    @property
+    def given_base(self) -> bool:
+        """Whether :meth:`forward` needs the base's x2 as an input (it cannot compute it)."""
+        return self.base in GIVEN_BASES
+
+    def make_base(self, ltr: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+        """The base: ``x2`` (the base interpolation's x2 of ``ltr``: cubic's is computed when not
+        given, a given base's must be), back-projected onto ``ltr`` for the ``_bp`` bases."""
+        if x2 is None:
+            if self.given_base:
+                raise ValueError(f"a net over the {self.base} base needs that base's x2 as an input")
+            x2 = self.interp(ltr)
+        elif self.given_base:
+            # a no-op on a right base (2T frames); it also keeps ``ltr`` an input of the ONNX graph
+            # of a base without back-projection, whose output would not read it otherwise
+            x2 = x2[:, :, : 2 * ltr.shape[2]]
+        return backproject_x2(x2, ltr) if BASES[self.base][1] else x2
 
     def residual(self, base: torch.Tensor) -> torch.Tensor:
         """The body on a centred base ``(B, C, T, H, W)``; the Conv2d layers on frames."""
@@ -109,9 +142,11 @@ class TSRNet(nn.Module):
             x = layer(x)
         return x
 
-    def forward(self, ltr: torch.Tensor, cubic: torch.Tensor | None = None) -> torch.Tensor:
-        """``cubic``: ``self.interp(ltr)`` when the caller has it already (the trainer scores it)."""
-        base = self.make_base(ltr, cubic)
+    def forward(self, ltr: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+        """``x2``: the base interpolation's x2 of ``ltr`` ``(B, C, 2T, H, W)``: required for a
+        given base; for cubic, ``self.interp(ltr)`` when the caller has it already (the trainer
+        scores it)."""
+        base = self.make_base(ltr, x2)
         return base + self.residual(base)
 
     def receptive_field(self) -> dict:
@@ -151,7 +186,9 @@ def receptive_field(depth: int, base: str = "cubic") -> dict:
     both frames of pair ``i`` read ``i-2..i+2``. Reported in LTR frames so the ladder can size its
     chunk overlap.
     """
-    if base == "cubic_bp":
+    # A flow base (MVTools FlowFPS) reads less than cubic: an output between LTR frames i and
+    # i+1 is warped from those two (its vectors are searched between them), so cubic's taps bound it.
+    if BASES[base][1]:
         taps = {0: (2, 2), 1: (2, 2)}
     else:
         taps = {0: (2, 1), 1: (1, 2)}

@@ -18,8 +18,8 @@ import torch
 from vs_zstsr.io import atomic_path
 
 from .config import TrainConfig
-from .examples import ExampleSampler
-from .net import TSRNet, to_channels_last
+from .examples import BaseX2, ExampleSampler
+from .net import TSRNet, base_interpolator, to_channels_last
 from .schedule import LRPolicy
 
 CHECKPOINT_FORMAT = "zstsr-checkpoint"
@@ -96,6 +96,27 @@ def _to_torch(x: np.ndarray, device) -> torch.Tensor:
     """(B, T, H, W, C) numpy -> (B, C, T, H, W) channels-last: the batch's own layout, no copy."""
     t = torch.from_numpy(np.ascontiguousarray(x)).to(device, non_blocking=True)
     return t.permute(0, 4, 1, 2, 3)
+
+
+def given_base_x2(base: str) -> BaseX2:
+    """The runtime's own x2 of a given base (vs_zstsr.methods.INTERPOLATORS, so the net trains
+    over exactly what it gets at inference: flow is MVTools in a worker process), None on a clip
+    where it cannot run (too small) or crashed (the sampler then leaves that source out)."""
+    from vs_zstsr import methods
+    from vs_zstsr.native import NativeCrash
+
+    interp = methods.INTERPOLATORS[base_interpolator(base)]
+    if interp is methods.INTERPOLATORS["flow"] and not methods.flow_available():
+        raise ValueError(f"a net over the {base} base needs MVTools: pip install vapoursynth-mvtools")
+
+    def x2(clip: np.ndarray) -> np.ndarray | None:
+        if not interp.fits(clip):
+            return None
+        try:
+            return interp.run(clip, 2)
+        except NativeCrash:
+            return None
+    return x2
 
 
 # ------------------------------------------------------------------------------------ checkpoints
@@ -185,7 +206,7 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
     for g in opt.param_groups:
         g["lr"] = policy.lr
 
-    sampler = ExampleSampler(ltr, config, rng)
+    sampler = ExampleSampler(ltr, config, rng, given_base_x2(config.base) if net.given_base else None)
     amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
     use_amp = cuda and config.amp
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
@@ -214,12 +235,12 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
             break
         if tuner:
             tuner.before()
-        lo, hi, kind = sampler.batch()
+        lo, x2, hi, kind = sampler.batch_x2()
         x, y = _to_torch(lo, device), _to_torch(hi, device)
         with torch.no_grad():
             cubic = net.interp(x)        # the paper's baseline, whatever the base; the net's base too
         with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
-            out = net(x, cubic)
+            out = net(x, cubic if x2 is None else _to_torch(x2, device))
         loss = torch.mean((out.float() - y) ** 2)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()

@@ -111,14 +111,15 @@ def training_modules():
 
 
 def train_config(preset: str | None = None, budget_s: float | None = None, examples: str | None = None,
-                 iterations: int | None = None):
-    """The preset (default: the machine's) with the user's limits and kind of examples. A budget
-    or iteration count given here replaces both of the preset's limits (see :class:`Budget`)."""
+                 iterations: int | None = None, base: str | None = None):
+    """The preset (default: the machine's) with the user's limits, kind of examples and base (what
+    the residual is learnt over: :data:`.methods.NET_BASES`). A budget or iteration count given
+    here replaces both of the preset's limits (see :class:`Budget`)."""
     zstsr_trainer, _ = training_modules()
     preset = preset or default_preset()
     if preset not in zstsr_trainer.PRESETS:
         raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
-    changes = {k: v for k, v in (("examples", examples),) if v}
+    changes = {k: v for k, v in (("examples", examples), ("base", base)) if v}
     if budget_s or iterations:
         changes.update(budget_s=float(budget_s) if budget_s else None, max_iters=int(iterations) if iterations else None)
     return zstsr_trainer.PRESETS[preset].replace(**changes)
@@ -163,14 +164,15 @@ class Budget:
 
 def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
               budget_s: float | None = None, iterations: int | None = None, examples: str | None = None,
-              key: str | None = None,
+              key: str | None = None, base: str | None = None,
               output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
               max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> str:
-    """Train (or find in the cache) the model for a clip; return the ONNX path."""
+    """Train (or find in the cache) the model for a clip; return the ONNX path. ``base``: what its
+    residual is learnt over (:data:`.methods.NET_BASES`; default: the preset's, cubic)."""
     preset = preset or default_preset()
     target = Path(output) if output else cached_model_path(read, num_frames, size, preset=preset, budget_s=budget_s,
                                                            iterations=iterations, examples=examples,
-                                                           cut_threshold=cut_threshold, key=key)
+                                                           cut_threshold=cut_threshold, key=key, base=base)
     if output is None and intact(target, log):
         if log:
             log(f"using the model trained earlier for this clip: {target}")
@@ -178,11 +180,12 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     if not TRAINING_ALLOWED.get():
         raise NoModel(f"no model trained for this clip in {target.parent}, and training is off")
     zstsr_trainer, zstsr_export = training_modules()
-    config = train_config(preset, budget_s, examples, iterations)
+    config = train_config(preset, budget_s, examples, iterations, base)
     ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
     if log:
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
-        log(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
+        over = f" over {config.base}" if config.base != "cubic" else ""
+        log(f"training the {preset} net{over} on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
             + f" for up to {Budget.of_config(config).describe()}")
     result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
     if log:
@@ -244,13 +247,16 @@ def train_or_explain(zstsr_trainer, ltr, config, **kw):
 
 def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
                       budget_s: float | None = None, iterations: int | None = None, examples: str | None = None,
-                      cut_threshold: float = cuts.DEFAULT_THRESHOLD, key: str | None = None) -> Path:
+                      cut_threshold: float = cuts.DEFAULT_THRESHOLD, key: str | None = None,
+                      base: str | None = None) -> Path:
     """Where :func:`fit_model` keeps (or finds) the model trained with these settings on this clip
     (benchmarks use it to find both nets of ``examples="auto"``)."""
     settings = {"preset": preset or default_preset(), "budget": budget_s, "examples": examples,
                 "size": tuple(size), "cuts": cut_threshold, "held_out": held_out(num_frames)}
     if iterations:    # (absent when not given: the keys of models trained before stay as they were)
         settings["iterations"] = int(iterations)
+    if base:          # (likewise)
+        settings["base"] = base
     return cache_dir() / f"{key or clip_key(read, num_frames, settings)}.onnx"
 
 

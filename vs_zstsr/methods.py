@@ -1,8 +1,9 @@
 """The rung methods: what can do a ladder rung's x2 in time (and, when no rung uses the net, the
 whole job's x N at full size), in one registry.
 
-* ``net``: the video-specific CNN (cubic x2 + its residual, inside the ONNX graph), run by
-  :func:`.netrun.net_x2`; it needs a model, so it is not an :class:`Interpolator`.
+* ``net``: the video-specific CNN (cubic x2 + its residual, inside the ONNX graph; or its residual
+  over a given base, :data:`NET_BASES`), run by :func:`.netrun.net_x2`; it needs a model, so it is
+  not an :class:`Interpolator`.
 * every entry of :data:`INTERPOLATORS`: an interpolator without a model.
 
 Adding an interpolator is one entry in :data:`INTERPOLATORS`: the ladder runs it, the self-check
@@ -122,33 +123,62 @@ def require(method: str, height: int, width: int) -> None:
     (NETS.get(method) or INTERPOLATORS[method]).require(height, width)
 
 
-def _own_base(model, clip: np.ndarray) -> np.ndarray:
-    """The base the net's residual was trained over (trainer/net.py ``TSRNet.make_base``)."""
-    base = temporal_interpolate(clip, 2, "cubic")
-    return temporal_backproject(base, clip, 2) if getattr(model, "metadata", {}).get("base") == "cubic_bp" else base
+# What a net's residual is learnt over (its model's "base" metadata): base -> (the x2 interpolation
+# of INTERPOLATORS under it, back-projected after it). A cubic base is inside the net's ONNX graph;
+# any other is *given* to it (the graph's second input "base": that interpolation's x2 of the
+# clip, computed here; trainer/net.py trains over the same, from this table).
+NET_BASES = {"cubic": ("cubic", False), "cubic_bp": ("cubic", True), "flow": ("flow", False), "flow_bp": ("flow", True)}
 
 
-def net_method_x2(model, clip: np.ndarray, method: str, tilesize: int = 0, overlap: int = 0, ensemble: int = 1,
-                  fallback: str | None = None, log: Callable[[str], None] | None = None) -> np.ndarray:
-    """The x2 of the net method ``method`` (:data:`NETS`) on ``clip``: the net's x2
-    (:func:`.netrun.net_x2`) or, with a ``base``, the net's residual over its own base added to
-    that interpolator's x2. A crash of the base's native plugin runs the net as trained when
-    ``fallback`` is given (said to ``log``), else raises :class:`.native.NativeCrash`."""
-    y = net_x2(model, clip, tilesize, overlap, ensemble)
-    m = NETS[method]
-    if m.base is None or not INTERPOLATORS[m.base].fits(clip):
-        return y
+def model_base(model) -> str:
+    """The base a model's residual was learnt over (models before bases were recorded: cubic)."""
+    return str(getattr(model, "metadata", {}).get("base", "cubic"))
+
+
+def _own_base(model, clip: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """The base the net's residual was learnt over (trainer/net.py ``TSRNet.make_base``), from its
+    interpolation's x2 ``x2``."""
+    return temporal_backproject(x2, clip, 2) if NET_BASES[model_base(model)][1] else x2
+
+
+def _x2(name: str, clip: np.ndarray, fallback: str | None, log, then: str) -> np.ndarray | None:
+    """``name``'s x2 of ``clip``; None where it does not fit or (with a ``fallback``) crashed."""
+    if not INTERPOLATORS[name].fits(clip):
+        return None
     try:
-        swap = INTERPOLATORS[m.base].run(clip, 2)
+        return INTERPOLATORS[name].run(clip, 2)
     except NativeCrash as e:
         if fallback is None:
             raise
         if log:
-            log(crash_note(e, "using the net as trained"))
+            log(crash_note(e, then))
+        return None
+
+
+def net_method_x2(model, clip: np.ndarray, method: str, tilesize: int = 0, overlap: int = 0, ensemble: int = 1,
+                  fallback: str | None = None, log: Callable[[str], None] | None = None) -> np.ndarray:
+    """The x2 of the net method ``method`` (:data:`NETS`) on ``clip``: the net's x2 over its own
+    base (:func:`.netrun.net_x2`; a given base, :data:`NET_BASES`, computed here) or, with a
+    method ``base`` other than the model's, the net's residual over its own base added to that
+    interpolator's x2. A crash of a native plugin (with ``fallback``; said to ``log``) or a base
+    that does not fit the clip: the net as trained, and a net over a given base gets cubic's x2
+    in its place, the nearest base it can have. Without ``fallback`` a crash raises
+    :class:`.native.NativeCrash`."""
+    interp = NET_BASES[model_base(model)][0]
+    own = None
+    if interp != "cubic":
+        own = _x2(interp, clip, fallback, log, "the net over cubic's x2 instead")
+        if own is None:
+            own = INTERPOLATORS["cubic"].run(clip, 2)
+    y = net_x2(model, clip, tilesize, overlap, ensemble, base=own)
+    m = NETS[method]
+    if m.base is None or m.base == interp:
         return y
-    if getattr(model, "metadata", {}).get("base") == "cubic_bp":
-        swap = temporal_backproject(swap, clip, 2)
-    return y - _own_base(model, clip) + swap
+    swap = _x2(m.base, clip, fallback, log, "using the net as trained")
+    if swap is None:
+        return y
+    own = own if own is not None else INTERPOLATORS[interp].run(clip, 2)
+    return y - _own_base(model, clip, own) + _own_base(model, clip, swap)
 
 
 def interpolate(clip: np.ndarray, factor: int, method: str, fallback: str | None = None,

@@ -68,13 +68,30 @@ class TSRModel:
     def factor(self) -> int:
         return int(self.metadata.get("factor", 2))
 
-    def run(self, ltr: np.ndarray) -> np.ndarray:
-        """``(T, H, W, 3)`` float32 in [0, 1] -> ``(2T, H, W, 3)`` float32 (not clipped)."""
+    @property
+    def given_base(self) -> bool:
+        """Whether the graph takes its base's x2 as a second input (a net over flow; see
+        vs_zstsr/methods.py ``NET_BASES``) rather than computing cubic's itself."""
+        return len(self.session.get_inputs()) == 2
+
+    def run(self, ltr: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """``(T, H, W, 3)`` float32 in [0, 1] -> ``(2T, H, W, 3)`` float32 (not clipped). ``base``:
+        the base's x2 ``(2T, H, W, 3)``, required by a model over a given base (only by one)."""
         ltr = np.asarray(ltr, dtype=np.float32)
         if ltr.ndim != 4 or ltr.shape[-1] != 3:
             raise ZstsrError(f"model input must be (T, H, W, 3) frames, got shape {ltr.shape}")
         x = np.ascontiguousarray(ltr.transpose(3, 0, 1, 2)[None])
-        y = self.session.run(["htr"], {"ltr": x})[0]
+        feed = {"ltr": x}
+        if (base is not None) != self.given_base:
+            raise ZstsrError(f"{self.path}: the net over the {self.metadata.get('base', 'cubic')} base "
+                             + ("needs that base's x2 as an input" if self.given_base else "takes no base input"))
+        if base is not None:
+            base = np.asarray(base, dtype=np.float32)
+            if base.shape != (2 * ltr.shape[0],) + ltr.shape[1:]:
+                raise ZstsrError(f"the base's x2 must be {2 * ltr.shape[0]} frames of the input's size, "
+                                 f"got shape {base.shape}")
+            feed["base"] = np.ascontiguousarray(base.transpose(3, 0, 1, 2)[None])
+        y = self.session.run(["htr"], feed)[0]
         if y.shape != (1, 3, 2 * x.shape[2]) + x.shape[3:]:
             raise ZstsrError(f"{self.path}: the net turned {x.shape[2]} frames of {x.shape[4]}x{x.shape[3]} into "
                              f"an output of shape {tuple(y.shape)}, not {2 * x.shape[2]} frames of that size")
@@ -129,11 +146,12 @@ def _to_fp16(path: str) -> bytes:
         for a in node.attribute:   # Constant nodes holding float tensors
             if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == TensorProto.FLOAT:
                 a.t.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(a.t).astype(np.float16)))
-    inp, out = g.input[0].name, g.output[0].name
-    for node in g.node:            # rewire: ltr -> Cast(fp16) -> graph -> Cast(fp32) -> htr
-        node.input[:] = [inp + "_fp16" if i == inp else i for i in node.input]
+    inps, out = [i.name for i in g.input], g.output[0].name
+    for node in g.node:            # rewire: ltr (and base) -> Cast(fp16) -> graph -> Cast(fp32) -> htr
+        node.input[:] = [i + "_fp16" if i in inps else i for i in node.input]
         node.output[:] = [out + "_fp16" if o == out else o for o in node.output]
-    g.node.insert(0, helper.make_node("Cast", [inp], [inp + "_fp16"], to=TensorProto.FLOAT16))
+    for inp in inps:
+        g.node.insert(0, helper.make_node("Cast", [inp], [inp + "_fp16"], to=TensorProto.FLOAT16))
     g.node.append(helper.make_node("Cast", [out + "_fp16"], [out], to=TensorProto.FLOAT))
     del g.value_info[:]
     return m.SerializeToString()
@@ -220,8 +238,14 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
         raise ZstsrError(f"{path} has model format version {version}; this zstsr reads version "
                          f"{FORMAT_VERSION} (re-export it with this version's trainer)")
     _check_metadata(path, meta)
-    if [i.name for i in sess.get_inputs()] != ["ltr"] or [o.name for o in sess.get_outputs()] != ["htr"]:
-        raise ZstsrError(f"{path}: expected one input 'ltr' and one output 'htr'")
+    from .methods import NET_BASES
+
+    if str(meta.get("base", "cubic")) not in NET_BASES:
+        raise ZstsrError(f"{path}: unknown base {meta.get('base')!r} (this zstsr knows {', '.join(NET_BASES)})")
+    inputs = ["ltr"] if NET_BASES[str(meta.get("base", "cubic"))][0] == "cubic" else ["ltr", "base"]
+    if [i.name for i in sess.get_inputs()] != inputs or [o.name for o in sess.get_outputs()] != ["htr"]:
+        raise ZstsrError(f"{path}: expected the input{'s' if len(inputs) > 1 else ''} {', '.join(map(repr, inputs))} "
+                         f"and one output 'htr' for a net over the {meta.get('base', 'cubic')} base")
     active = sess.get_providers()[0]
     if explicit and provider == "cuda" and active != "CUDAExecutionProvider":
         raise ZstsrError("the CUDA provider failed to start (CUDA/cuDNN libraries missing?); use provider='cpu'")

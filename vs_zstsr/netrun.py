@@ -3,7 +3,8 @@ over a geometric self-ensemble.
 
 :func:`net_x2` is what a ladder rung whose method is ``net`` does (:mod:`.ladder`). The model is a
 :class:`.model.Model` (or anything with ``run(clip)``, ``receptive_field`` and ``metadata``): the
-ONNX graph does cubic x2 plus the net's residual, on ``(T, H, W, 3)`` float32 frames.
+ONNX graph does cubic x2 plus the net's residual, on ``(T, H, W, 3)`` float32 frames (or the
+residual over a given base's x2, passed in as ``run(clip, base)``: vs_zstsr/methods.py).
 """
 from __future__ import annotations
 
@@ -55,21 +56,27 @@ def check_ensemble(ensemble) -> None:
         raise ZstsrError(f"ensemble must be one of {', '.join(map(str, ENSEMBLE_SIZES))}; got {ensemble}")
 
 
-def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0, ensemble: int = 1) -> np.ndarray:
+def net_x2(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0, ensemble: int = 1,
+           base: np.ndarray | None = None) -> np.ndarray:
     """The net's x2 in time: the mean over ``ensemble`` (1, 2, 4, 8 or 16) transformed copies of the
-    clip (the geometric self-ensemble, :data:`ENSEMBLE`); output frames are exact per transform."""
+    clip (the geometric self-ensemble, :data:`ENSEMBLE`); output frames are exact per transform.
+    ``base``: for a model over a given base (vs_zstsr/methods.py ``NET_BASES``), that base's x2 of
+    ``clip`` ``(2T, H, W, 3)``; it is cut and transformed with the clip (flow is run once, not per
+    transform: the transformed flow of a clip stands for the flow of the transformed clip)."""
     check_ensemble(ensemble)
     if ensemble == 1:
-        return _net_pieces(model, clip, tilesize, overlap)
+        return _net_pieces(model, clip, tilesize, overlap, base)
     total = None
     for rev, k, flip in ENSEMBLE[:ensemble]:
-        y = _net_pieces(model, np.ascontiguousarray(_transform(clip, rev, k, flip)), tilesize, overlap)
+        b = None if base is None else np.ascontiguousarray(_transform(base, rev, k, flip))
+        y = _net_pieces(model, np.ascontiguousarray(_transform(clip, rev, k, flip)), tilesize, overlap, b)
         y = _untransform(y, rev, k, flip)
         total = y.astype(np.float32, copy=True) if total is None else np.add(total, y, out=total)
     return total / np.float32(ensemble)
 
 
-def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) -> np.ndarray:
+def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0,
+                base: np.ndarray | None = None) -> np.ndarray:
     """The net's x2 in time, in pieces that bound its memory whatever the chunk or frame size:
     spatial tiles (``tilesize``; chosen automatically when one frame's activations would not fit
     ``NET_BYTES``) and temporal slices. Tiles overlap by the net's spatial reach and slices by its
@@ -80,7 +87,7 @@ def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) ->
     if not tilesize and h * w * per_px * (2 * reach_t + 2) > NET_BYTES:
         tilesize = max(64, int(np.sqrt(NET_BYTES / (per_px * (2 * reach_t + 2)))) // 16 * 16)
     if not tilesize or (h <= tilesize and w <= tilesize):
-        return _net_slices(model, clip)
+        return _net_slices(model, clip, base)
     reach = max(overlap, model.receptive_field["pixels"])
     out = np.empty((2 * t, h, w, 3), np.float32)
     for y0 in range(0, h, tilesize):
@@ -88,21 +95,25 @@ def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0) ->
             y1, x1 = min(h, y0 + tilesize), min(w, x0 + tilesize)
             ya, xa = max(0, y0 - reach), max(0, x0 - reach)
             yb, xb = min(h, y1 + reach), min(w, x1 + reach)
-            tile = _net_slices(model, clip[:, ya:yb, xa:xb])
+            tile = _net_slices(model, clip[:, ya:yb, xa:xb], None if base is None else base[:, ya:yb, xa:xb])
             out[:, y0:y1, x0:x1] = tile[:, y0 - ya:y1 - ya, x0 - xa:x1 - xa]
     return out
 
 
-def _net_slices(model, clip: np.ndarray) -> np.ndarray:
+def _run(model, clip: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+    return model.run(clip) if base is None else model.run(clip, base)
+
+
+def _net_slices(model, clip: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
     t, h, w, _ = clip.shape
     r = int(model.receptive_field["frames"])
     n = max(1, NET_BYTES // max(1, h * w * _net_bytes_per_pixel(model)) - 2 * r)   # inside frames per slice
     if t <= n + 2 * r:
-        return model.run(clip)
+        return _run(model, clip, base)
     out = np.empty((2 * t, h, w, 3), np.float32)
     for a in range(0, t, n):
         b = min(t, a + n)
         lo, hi = max(0, a - r), min(t, b + r)
-        y = model.run(clip[lo:hi])
+        y = _run(model, clip[lo:hi], None if base is None else base[2 * lo:2 * hi])
         out[2 * a:2 * b] = y[2 * (a - lo):2 * (b - lo)]
     return out

@@ -20,10 +20,9 @@ from . import cuts
 from .backprojection import temporal_backproject
 from .fit import AUTO_EXAMPLES, SELF_CHECK_FRAMES, Budget, fit_model, held_out
 from .ladder import Ladder, LadderPlan, plan
-from .methods import INTERPOLATORS, METHODS, NETS, crash_note, fits, interpolate, native, needs_model, net_method_x2
+from .methods import INTERPOLATORS, METHODS, NET, NETS, crash_note, fits, interpolate, native, needs_model, net_method_x2
 from .metrics import group_seam, psnr
 from .native import NativeCrash
-from .netrun import net_x2
 from .options import EngineOptions, TrainOptions, UpsampleOptions
 from .resample import rect_downsample, resize_spatial
 
@@ -139,8 +138,10 @@ def first_rung_seams(models: dict, sample: np.ndarray, rung_size: tuple[int, int
     x = _at_rung(sample, rung_size, full_size)
     if x.shape[0] < 3:
         return {}
-    return {k: group_seam(np.clip(temporal_backproject(net_x2(m, x, tilesize, ensemble=ensemble), x, 2), 0, 1), 2)
-            for k, m in models.items()}
+    # (the net over its own base: a net over flow gets flow's x2, cubic's where MVTools crashed)
+    return {k: group_seam(np.clip(temporal_backproject(
+        net_method_x2(m, x, NET, tilesize, ensemble=ensemble, fallback="cubic"), x, 2), 0, 1), 2)
+        for k, m in models.items()}
 
 
 def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: tuple[int, int],
