@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
+import sys
 import time
+from pathlib import Path
 from fractions import Fraction
 
 import numpy as np
@@ -46,6 +49,13 @@ def main() -> None:
         print(f"{name:58s} {1000 * rows[-1][1]:7.1f} ms CPU per output frame", flush=True)
         return out
 
+    clip = "/tmp/zstsr_stages_pan.mkv"     # bench_hd.py's reference: YUV frames made before its clock starts
+    io.write_video(clip, x, Fraction(30), codec="ffv1")
+    ref = subprocess.run([sys.executable, str(Path(__file__).with_name("bench_hd.py")), "--reference", clip, "8"],
+                         check=True, stdout=subprocess.PIPE, text=True)
+    rows.append(("MVTools FlowFPS alone (bench_hd.py's reference: YUV in, frames dropped)",
+                 float(ref.stdout.split()[-1]) / n))
+    print(f"{rows[-1][0]:58s} {1000 * rows[-1][1]:7.1f} ms CPU per output frame", flush=True)
     outs = stage("MVTools FlowFPS, in this process (RGB<->YUV included)",
                  lambda: list(baselines.peer_frames(x, 8, "flowfps", Fraction(30))))
     stage("MVTools FlowFPS in the worker process, frames through its ring",

@@ -17,7 +17,8 @@ ladder recomputed every chunk's context, which at 1080p cost more than the chunk
   (:func:`segment_frames`), each with :data:`PEER_CONTEXT` frames of context each side, asking only
   for the segment's own output frames; back-projection then goes group by group.
 
-Shots (scene cuts, :mod:`.cuts`) end a segment and clamp the kernels, as the clip's ends do.
+Shots (scene cuts, :mod:`.cuts`) end a segment; at a shot's ends, as at the clip's, the kernels and
+peers read its continuation along its own motion (:mod:`.shotends`), or clamp.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from . import cuts
+from . import cuts, shotends
 from .resample import KERNELS, resize_weights
 
 # LTR frames a peer segment holds (its inside and context): bounds memory by the frame size. A
@@ -133,13 +134,18 @@ class _Frames:
     """LTR frames by index, read from a stream when first asked for and forgotten once behind;
     finds the shots as it reads (:class:`.cuts.StreamDetector`: the cuts :func:`.cuts.detect`
     finds in the whole clip, each decided :data:`.cuts.REACH` frames later, so spans read that
-    much ahead)."""
+    much ahead). ``extend``: virtual frames beyond each shot's ends (:mod:`.shotends`), made when
+    first read; ``ends``: whether the stream's first / last frame ends a shot (False: the edge of
+    a window cut from a longer clip, which nothing kept reads, so nothing is made there)."""
 
-    def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float):
+    def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float, extend: int = 0,
+                 ends: tuple[bool, bool] = (True, True)):
         self._it, self._buf = iter(frames), {}
         self._cuts = cuts.StreamDetector(cut_threshold) if cut_threshold and cut_threshold > 0 else None
         self.n, self.ended = 0, False     # frames read so far; whether the stream is over
         self._starts = [0]                # first frame of each shot seen so far
+        self.extend, self._ends = extend, ends
+        self._virtual: dict[tuple[int, bool], np.ndarray] = {}   # (edge, before) -> frames, nearest first
 
     def _read_to(self, i: int) -> None:
         while self.n <= i and not self.ended:
@@ -163,17 +169,41 @@ class _Frames:
         self._read_to(i)
         return self._buf[i]
 
-    def span(self, i: int, before: int, after: int) -> tuple[int, int, int]:
-        """(shot start, lo, hi): frames ``[lo, hi)`` of frame ``i``'s shot within ``before`` /
-        ``after`` frames of it (reading ahead as needed)."""
+    def span(self, i: int, before: int, after: int) -> tuple[int, int | None, int, int]:
+        """(shot start, shot stop or None while not known, lo, hi): frames ``[lo, hi)`` of frame
+        ``i``'s shot within ``before`` / ``after`` frames of it (reading ahead as needed)."""
         self._read_to(i + after + (cuts.REACH if self._cuts else 0))   # the cuts up to i + after decided
         start = max(s for s in self._starts if s <= i)
-        stop = min((s for s in self._starts if s > i), default=self.n)
-        return start, max(start, i - before), min(stop, i + after + 1, self.n)
+        stop = min((s for s in self._starts if s > i), default=self.n if self.ended else None)
+        return start, stop, max(start, i - before), min(self.n if stop is None else stop, i + after + 1, self.n)
+
+    def reach(self, start: int, stop: int | None) -> tuple[int, int]:
+        """Virtual frames readable before ``start`` and after ``stop`` (the shot's ends)."""
+        return (self.extend if start or self._ends[0] else 0,
+                self.extend if stop is not None and (stop < self.n or self._ends[1]) else 0)
+
+    def at(self, j: int, start: int, stop: int | None) -> np.ndarray:
+        """Frame ``j`` of the shot ``[start, stop)``, or a virtual frame beyond its ends."""
+        if j < start:
+            return self._continuation(start, stop, True)[start - 1 - j]
+        if stop is not None and j >= stop:
+            return self._continuation(start, stop, False)[j - stop]
+        return self[j]
+
+    def _continuation(self, start: int, stop: int | None, before: bool) -> np.ndarray:
+        key = (start, True) if before else (stop, False)
+        if key not in self._virtual:
+            end, inner = (start, start + 1) if before else (stop - 1, stop - 2)
+            one = stop is not None and stop - start < 2      # a one-frame shot: no motion to go on
+            self._virtual[key] = (np.repeat(self[end][None], self.extend, 0) if one
+                                  else shotends.continuation(self[end], self[inner], self.extend))
+        return self._virtual[key]
 
     def forget_before(self, i: int) -> None:
         for k in [k for k in self._buf if k < i]:
             del self._buf[k]
+        for k in [k for k in self._virtual if k[0] < i]:
+            del self._virtual[k]
 
 
 @functools.lru_cache(maxsize=8)
@@ -206,7 +236,8 @@ def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backprojec
 
 def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer | None = None,
            backproject: bool = True, clip: bool = True, cut_threshold: float = 0.0,
-           segment: int = 16, finished: bool = False) -> Iterator[np.ndarray]:
+           segment: int = 16, finished: bool = False, extend: int = 0, ends: tuple[bool, bool] = (True, True)
+           ) -> Iterator[np.ndarray]:
     """Yield the ``factor`` output frames of each LTR frame in turn (float32 ``(H, W, 3)``).
 
     ``method``: a kernel of :data:`KERNELS`, or ``peer``: then ``peer(ltr, (lead, count))`` yields
@@ -216,8 +247,11 @@ def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer
     ``cut_threshold``: scene-cut detection (0: none); each shot is done as a clip of its own.
     ``finished``: the peer hands out frames already back-projected and clipped (:class:`Finish`),
     passed on as they come (a one-frame shot's repeated frame, float32, is finished here).
+    ``extend``: virtual frames continuing each shot past its ends along its motion
+    (:mod:`.shotends`), read by the groups there instead of repeated end frames (0: clamped);
+    ``ends``: whether the stream's first / last frame ends a shot (see :class:`_Frames`).
     """
-    src = _Frames(frames, cut_threshold)
+    src = _Frames(frames, cut_threshold, extend, ends)
     if method in KERNELS:
         yield from _kernel_stream(src, factor, method, backproject, clip)
     else:
@@ -230,9 +264,13 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
     reach = int(np.abs(_kernel_taps(kernel, factor)[0]).max())
     i = 0
     while src.has(i):
-        _, lo, hi = src.span(i, reach, reach)
+        start, stop, lo, hi = src.span(i, reach, reach)
+        pre, post = src.reach(start, stop)       # the taps past the shot's ends read virtual frames
+        lo = max(start - pre, i - reach)
+        if post:
+            hi = min(stop + post, i + reach + 1)
         idx, mat = group_weights(kernel, factor, i, lo, hi, backproject)
-        xs = [src[j] for j in idx]
+        xs = [src.at(j, start, stop) for j in idx]
         tmp = np.empty_like(xs[0])
         for p in range(factor):
             out = None
@@ -260,17 +298,19 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         # shot's first) takes those frames inside, so that every full segment holds as many
         # frames, and memory is the same for any clip longer than one (it grew 12% from 24 to 96
         # frames at 1080p when a shot's first segment held 2 fewer: docs/BENCHMARKS.md)
-        start, _, end = src.span(a, 0, segment + 2 * ctx - 1)   # a's shot, read up to the most a segment holds
+        start, stop, _, end = src.span(a, 0, segment + 2 * ctx - 1)   # a's shot, read up to the most a segment holds
         lo = max(start, a - ctx)
         b = min(end, lo + segment + ctx)
         hi = min(end, b + ctx)
-        seg = np.stack([src[j] for j in range(lo, hi)])
+        pre, post = (min(ctx, r) for r in src.reach(start, stop))   # virtual frames past the shot's ends
+        pre, post = (pre if lo == start else 0), (post if hi == stop else 0)
+        seg = np.stack([src.at(j, start, stop) for j in range(lo - pre, hi + post)])
         one = hi - lo < 2
         if one:   # a one-frame shot: nothing to estimate motion from; repeat it
-            only = seg[0]     # (not seg itself: it is deleted below, before the generator runs)
+            only = seg[pre]   # (not seg itself: it is deleted below, before the generator runs)
             outs = (only.copy() for _ in range(factor))
         else:
-            outs = peer(seg, (a - lo, b - a))
+            outs = peer(seg, (a - lo + pre, b - a))
         del seg
         group: list[np.ndarray] = []
         for g in range(a, b):

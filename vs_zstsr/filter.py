@@ -46,7 +46,11 @@ _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
-CACHE_BYTES = 1 << 30  # rendered chunks kept per filter instance (at least two chunks)
+# Rendered chunks kept per filter instance, in bytes (at least two chunks, whatever this says): a
+# host asks for frames in order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches
+# the frames served. At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB
+# on 8 frames against 1 GiB (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
+CACHE_BYTES = 256 * 2 ** 20
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
 _MATRICES = {0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
@@ -209,7 +213,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
              iterations: int | None = _T.iterations, preset: str | None = _T.preset, examples: str | None = _T.examples,
-             train: bool = True, bp_iters: int = _U.bp_iters) -> vs.VideoNode:
+             train: bool = True, bp_iters: int = _U.bp_iters, shot_ends: str = _U.shot_ends) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -280,6 +284,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
                         refuses with a ``vs.Error`` saying how to train one with ``zstsr train``.
                         Training logs its progress to VapourSynth's log about every 10 s.
     :param bp_iters:    Spatio-temporal back-projection iterations between the ladder's rungs.
+    :param shot_ends:   ``motion``: half of each shot's first and last output group, which lies
+                        beyond the frames the shot shows, continues the shot along its own motion
+                        (measured between its two end frames); ``clamp``: its end frame repeated.
     """
     if not isinstance(clip, vs.VideoNode):
         raise _err("this is not a video clip")
@@ -311,7 +318,8 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
                               train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
                                                  iterations=iterations,
                                                  preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
-                              bp_iters=_as_int(bp_iters, "bp_iters"), out_fps=out_fps)
+                              bp_iters=_as_int(bp_iters, "bp_iters"), out_fps=out_fps,
+                              shot_ends=_as_str(shot_ends, "shot_ends") or _U.shot_ends)
     try:
         options, rt = resolve(options.check(), Fraction(clip.fps_num, clip.fps_den))
     except ZstsrError as e:

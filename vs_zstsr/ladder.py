@@ -140,6 +140,12 @@ class Ladder:
         """LTR frames of context each side that make a window's inside exact (see stream.py)."""
         return sum(self._reaches())
 
+    @property
+    def reach(self) -> int:
+        """LTR frames each side of an output group that it depends on, through every rung (the
+        direct path: its one step's)."""
+        return self._reaches()[0] if self.direct else self.context
+
     def x2(self, clip: np.ndarray, method: str, rung: int = 0) -> np.ndarray:
         if needs_model(method):
             model = self.rung_models.get(rung, self.model)
@@ -195,12 +201,13 @@ class Ladder:
             a, b = a2, b2
         return np.clip(x, 0.0, 1.0)
 
-    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None
-               ) -> Iterator[np.ndarray]:
+    def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
+               extend: int = 0, ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
         by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
-        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own.
+        float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own, its ends
+        continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`).
         ``bits`` (for a writer: :func:`.io.sample_bits`): flow's frames come quantized to it, finished
         in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames;
         other frames stay float32 (the writer takes both)."""
@@ -218,7 +225,7 @@ class Ladder:
         if not INTERPOLATORS[method].fits(np.broadcast_to(first, (2,) + first.shape)):
             method = INTERPOLATORS[method].instead     # as interpolate() does (flow: too small)
         if method in direct.KERNELS:
-            yield from direct.stream(it, f, method, cut_threshold=cut_threshold)
+            yield from direct.stream(it, f, method, cut_threshold=cut_threshold, extend=extend, ends=ends)
             return
         if method != "flow":
             raise ValueError(f"no streamed form of {method!r}")
@@ -250,7 +257,8 @@ class Ladder:
                     yield from (io.quantize(y, bits) for y in group[(done % f if g == keep[0] + done // f else 0):])
 
         yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
-                                 segment=direct.segment_frames(h, w), finished=finish is not None)
+                                 segment=direct.segment_frames(h, w), finished=finish is not None,
+                                 extend=extend, ends=ends)
 
     @property
     def streams(self) -> bool:

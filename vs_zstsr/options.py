@@ -26,6 +26,7 @@ from .cuts import DEFAULT_THRESHOLD
 from .errors import UsageError
 from .methods import AUTO, CHOICES
 from .netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES
+from .shotends import DEFAULT as DEFAULT_SHOT_ENDS, MODES as SHOT_ENDS
 
 FACTORS = (2, 4, 8, 16)                              # powers of 2: one x2 in time per ladder rung
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")      # onnxruntime execution providers (.model)
@@ -131,6 +132,10 @@ class UpsampleOptions:
                                "of its own, so no frame mixes two shots. Lower finds more cuts; 0 turns "
                                "detection off (see docs/FOOTAGE.md).", cli="--scene-threshold", bounds=(0, 1),
                                label="the scene-cut threshold (sc_threshold, --scene-threshold)")
+    shot_ends: str = opt(DEFAULT_SHOT_ENDS, "Half of each shot's first and last output group lies beyond "
+                         "the frames it shows. motion: continue the shot there along its own motion "
+                         "(measured between its two end frames); clamp: repeat its end frame "
+                         "(docs/BENCHMARKS.md, \"Shot ends\").", choices=SHOT_ENDS)
     out_fps: Fraction | None = opt(None, "Output frame rate instead of a factor, e.g. 60 or 60000/1001 (above the "
                                    "input's): TSR by the smallest power of 2 that reaches it, then each output "
                                    "frame the exposure-weighted mean of those frames over its own interval "

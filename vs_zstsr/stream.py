@@ -4,7 +4,8 @@ A :class:`Renderer` turns a window of LTR frames into the HTR frames of its insi
 the ladder reaches only a few LTR frames in time (the net's receptive field, cubic's two frames,
 one rect group), so a window that carries ``context`` frames on each side of its inside gives the
 same inside as the whole clip would; at the clip's ends the window is simply cut short, which is
-exactly what the whole clip sees there (clamped edges). That makes rendering stateless: any chunk,
+exactly what the whole clip sees there (each shot's ends continued along its motion, or clamped:
+:mod:`.shotends`). That makes rendering stateless: any chunk,
 in any order, from any thread, gives the same frames, which is what a frame server needs.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from . import cuts
+from . import cuts, shotends
 from .ladder import Ladder
 from .methods import METHODS
 from .options import EngineOptions, UpsampleOptions
@@ -38,6 +39,12 @@ class Renderer:
     chunk: int
     log: Callable[[str], None] | None = None
     cut_threshold: float = cuts.DEFAULT_THRESHOLD   # 0: no scene-cut detection
+    shot_ends: str = shotends.DEFAULT               # how a shot is continued past its ends
+
+    @property
+    def extension(self) -> int:
+        """Virtual frames beyond a shot's ends that its end groups read (:mod:`.shotends`)."""
+        return shotends.frames(self.shot_ends, self.ladder.reach)
 
     @property
     def factor(self) -> int:
@@ -66,13 +73,15 @@ class Renderer:
         if log:
             for note in inert_options(options, ladder):
                 log(note)
-        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold)
+        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold, options.shot_ends)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
 
         Each shot in the window is run through the ladder on its own, so no output frame reads
-        a frame of another shot; a shot's ends are handled like the clip's ends. ``cut_at``: the
+        a frame of another shot; a shot's ends are handled like the clip's ends: continued along
+        its motion (:attr:`shot_ends`, :mod:`.shotends`) where a kept frame reads past them (a
+        window's own edges are :attr:`context` away from its inside: never). ``cut_at``: the
         window indices where a new shot starts (e.g. from VapourSynth's ``_SceneChangePrev``
         props); None: detect them (:meth:`cuts`: a window with :attr:`context` frames each side
         finds the cuts the whole clip has, so chunked rendering equals whole-clip rendering).
@@ -85,8 +94,17 @@ class Renderer:
         for a, b in cuts.segments(window.shape[0], cut_at):
             lo, hi = max(a, lead), min(b, lead + count)
             if lo < hi:
-                parts.append(self.ladder.run(window[a:b], keep=(lo - a, hi - lo)))
+                parts.append(self._shot(window[a:b], lo - a, hi - lo))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _shot(self, shot: np.ndarray, lead: int, count: int) -> np.ndarray:
+        """The ladder on one shot (or the part of it a window holds), its ends continued."""
+        e = self.extension
+        before = e if lead < e else 0
+        after = e if len(shot) - lead - count < e else 0
+        if before or after:
+            shot = shotends.extend(shot, before, after)
+        return self.ladder.run(shot, keep=(lead + before, count))
 
     def cuts(self, window: np.ndarray, lead: int, count: int) -> list[int]:
         """The detected cuts (window indices) that matter to the inside ``lead .. lead+count-1``:
@@ -122,7 +140,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
     direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`). ``bits``: for a writer
     only, frames may come quantized to it (the direct path's flow: :meth:`.ladder.Ladder.stream`)."""
     if renderer.ladder.streams:
-        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits)
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits, extend=renderer.extension)
         return
     for window, lead, count in stream_chunks(frames, renderer, reuse=True):
         yield from renderer.render(window, lead, count)
@@ -134,8 +152,10 @@ def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) 
     its streamed form over the window (the same arithmetic, frame by frame; the window's context
     covers its reach), any other :meth:`Renderer.render`."""
     if renderer.ladder.streams:
-        f = renderer.factor
-        out = renderer.ladder.stream(iter(window), renderer.cut_threshold)
+        f, ctx = renderer.factor, renderer.context
+        # a window's edge less than its context from the inside is the clip's (stream_chunks)
+        ends = (lead < ctx, len(window) - lead - count < ctx)
+        out = renderer.ladder.stream(iter(window), renderer.cut_threshold, extend=renderer.extension, ends=ends)
         return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
     return renderer.render(window, lead, count)
 

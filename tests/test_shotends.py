@@ -1,0 +1,64 @@
+"""A shot's ends continued along its own motion (vs_zstsr/shotends.py), alike on every path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from test_cuts import drifting_waves, shots_alone, two_shots
+from vs_zstsr import shotends
+from vs_zstsr.ladder import Ladder, plan
+from vs_zstsr.metrics import psnr
+from vs_zstsr.methods import flow_available
+from vs_zstsr.options import UpsampleOptions
+from vs_zstsr.resample import rect_downsample
+from vs_zstsr.stream import Renderer, render_chunk, stream_chunks, upsample_stream
+
+
+def test_the_motion_is_measured_and_continued():
+    f = drifting_waves(np.arange(4) * 0.8, 1)               # 0.8 px per frame to the right
+    u = shotends.flow(f[0], f[1])                           # f1(x) ~ f0(x + u)
+    np.testing.assert_allclose(u[8:-8, 8:-8].mean(axis=(0, 1)), [-0.8, 0], atol=0.03)
+    ahead = shotends.continuation(f[1], f[0], 2)
+    for k in (0, 1):
+        assert psnr(ahead[k], f[2 + k]) > psnr(f[1], f[2 + k]) + 10
+    still = shotends.extend(np.repeat(f[:1], 3, 0), 2, 2)   # nothing moves: the clamped extension
+    np.testing.assert_array_equal(still, np.repeat(f[:1], 7, 0))
+    one = shotends.extend(f[:1], 1, 2)                      # a one-frame shot: repeated
+    np.testing.assert_array_equal(one, np.repeat(f[:1], 4, 0))
+    assert shotends.frames("clamp", 3) == 0 and shotends.frames("motion", 3) == 3
+
+
+@pytest.mark.parametrize("method", ["cubic", "flow", "ladder"])
+def test_every_path_continues_a_shot_as_it_would_alone(method):
+    """The streamed path (CLI), chunked windows through render_chunk (what a Ray worker runs) and,
+    for a ladder that climbs rungs (the net's path), chunked Renderer.render (the filter's): each
+    equals each shot rendered alone; the ends differ from clamped ones, the middle does not."""
+    if method == "flow" and not flow_available():
+        pytest.skip("needs MVTools")
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    r = {}
+    for ends in ("motion", "clamp"):
+        r[ends] = Renderer.create(None, UpsampleOptions(method="cubic" if method == "ladder" else method, shot_ends=ends),
+                                  height=64, width=96)
+        if method == "ladder":
+            r[ends].ladder = Ladder(plan(64, 96, 8), direct=False)
+    rm = r["motion"]
+    alone = shots_alone(rm, ltr, [cut])
+    clamped = shots_alone(r["clamp"], ltr, [cut])
+    f, e = 8, rm.ladder.reach
+    ends = [0, cut - 1, cut, len(ltr) - 1]
+    for g in ends:
+        assert np.abs(alone[g * f:(g + 1) * f] - clamped[g * f:(g + 1) * f]).max() > 1e-3, g
+    far = [g for g in range(len(ltr)) if min(abs(g - c) for c in (-1, cut - 1, cut, len(ltr))) > e]
+    for g in far:
+        np.testing.assert_allclose(alone[g * f:(g + 1) * f], clamped[g * f:(g + 1) * f], atol=1e-6)
+    if rm.ladder.streams:
+        np.testing.assert_allclose(np.stack(list(upsample_stream(iter(ltr), rm))), alone, atol=1e-5)
+    if method == "flow":   # the CLI's flow: frames finished (quantized) in MVTools' worker
+        got = np.stack([np.asarray(y, np.float32) / 65535 for y in upsample_stream(iter(ltr), rm, bits=16)])
+        np.testing.assert_allclose(got, alone, atol=2 / 65535)
+    for chunk in (3,) if method == "flow" else (1, 3):   # flow: a worker call per chunk
+        rm.chunk = chunk
+        parts = [render_chunk(rm, w, lead, count) for w, lead, count in stream_chunks(iter(ltr), rm)]
+        np.testing.assert_allclose(np.concatenate(parts), alone, atol=1e-5, err_msg=f"chunk {chunk}")

@@ -1,0 +1,141 @@
+"""A shot's ends continued along its own motion: virtual frames beyond its last (and before its
+first) frame, so that every rung method sees a plausible continuation instead of a repeated frame.
+
+Each output group of N frames spans its LTR frame's exposure, so half of a shot's first and last
+group lies beyond what the shot shows: the interpolators read frames that are not there (cubic two
+each side, flow the next frame's vectors, the net its receptive field). Repeating the end frame
+(clamping) freezes that half, and back-projection then spreads the group's motion blur over the
+other half. Here the shot goes on at constant velocity instead: the motion ``u`` between its last
+two frames is measured (``last(x) ~ previous(x + u(x))``, :func:`flow`) and virtual frame ``k``
+after the end is the last frame warped ``k`` times as far (``last(x + k u(x))``, :func:`warp`);
+likewise before the first frame, from the first two. Where nothing moves, ``u`` is 0 and the
+extension is the clamped one.
+
+The motion estimator is a dense pyramidal Lucas-Kanade in NumPy (small array ops per pyramid
+level: no native plugin and no worker process, deterministic, any frame size). At each level it
+keeps only the motion that explains the frame better than none over the window around each pixel,
+so that it does not invent motion where nothing moves (the still room around the pose2sim actors).
+Its settings and the evidence that the continuation helps, per clip and end:
+``benchmarks/bench_shot_ends.py`` (docs/BENCHMARKS.md, "Shot ends"). The extension is made where a
+kept output reads past a shot's end (:meth:`.stream.Renderer.render`, :func:`.direct.stream`), from
+the shot's two end frames only, so any chunk with its context gets the frames the whole clip gets.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MODES = ("motion", "clamp")    # the choices of the `shot_ends` option (vs_zstsr/options.py)
+DEFAULT = "motion"
+LEVELS = 6        # pyramid levels at most (each half the size; the coarsest >= MIN_SIDE px)
+MIN_SIDE = 12
+ITERATIONS = 1    # Lucas-Kanade passes per level (more overshot: docs/BENCHMARKS.md, "Shot ends")
+RADIUS = 16       # the window (2 RADIUS + 1 px square) over which a level's motion is one vector
+# Tikhonov weight on the motion update, against the window's mean squared gradient (intensities in
+# 0..1): where the picture is flat the update goes to 0 (no motion is invented there)
+DAMPING = 1e-4
+
+
+def _gray(frame: np.ndarray) -> np.ndarray:
+    f = np.asarray(frame, np.float32)
+    return f if f.ndim == 2 else f @ np.array([0.299, 0.587, 0.114], np.float32)[: f.shape[-1]]
+
+
+def _box(x: np.ndarray, r: int) -> np.ndarray:
+    """Mean over a (2r+1)^2 window, edges reflected: two passes of running sums."""
+    for axis in (0, 1):
+        p = np.pad(x, [(r + 1, r) if a == axis else (0, 0) for a in range(2)], mode="symmetric")
+        c = np.cumsum(p, axis=axis, dtype=np.float64)
+        n = x.shape[axis]
+        hi = np.take(c, np.arange(2 * r + 1, 2 * r + 1 + n), axis=axis)
+        lo = np.take(c, np.arange(0, n), axis=axis)
+        x = ((hi - lo) / (2 * r + 1)).astype(np.float32)
+    return x
+
+
+def _half(x: np.ndarray) -> np.ndarray:
+    h, w = x.shape[0] // 2 * 2, x.shape[1] // 2 * 2
+    return x[:h, :w].reshape(h // 2, 2, w // 2, 2, *x.shape[2:]).mean(axis=(1, 3))
+
+
+def _double(u: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A motion field at twice the size (``shape``): each vector doubled, edges repeated."""
+    v = 2 * np.repeat(np.repeat(u, 2, axis=0), 2, axis=1)
+    h, w = shape
+    v = np.pad(v, ((0, max(0, h - v.shape[0])), (0, max(0, w - v.shape[1])), (0, 0)), mode="edge")
+    return v[:h, :w]
+
+
+def warp(frame: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``frame`` sampled at ``x + u(x)`` (bilinear; positions beyond the frame take its edge)."""
+    h, w = frame.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    x = np.clip(xs + u[..., 0], 0, w - 1)
+    y = np.clip(ys + u[..., 1], 0, h - 1)
+    x0 = np.minimum(np.floor(x).astype(np.intp), w - 2 if w > 1 else 0)
+    y0 = np.minimum(np.floor(y).astype(np.intp), h - 2 if h > 1 else 0)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = x - x0, y - y0
+    if frame.ndim == 3:
+        fx, fy = fx[..., None], fy[..., None]
+    top = frame[y0, x0] * (1 - fx) + frame[y0, x1] * fx
+    bottom = frame[y1, x0] * (1 - fx) + frame[y1, x1] * fx
+    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+
+
+def flow(ref: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """The motion ``u`` (``(H, W, 2)``, x then y, in pixels) with ``frame(x) ~ ref(x + u(x))``."""
+    pyr = [(_gray(ref), _gray(frame))]
+    while len(pyr) < LEVELS and min(pyr[-1][0].shape) // 2 >= MIN_SIDE:
+        pyr.append((_half(pyr[-1][0]), _half(pyr[-1][1])))
+    u = np.zeros(pyr[-1][0].shape + (2,), np.float32)
+    for level, (a, b) in enumerate(reversed(pyr)):
+        if level:
+            u = _double(u, a.shape)
+        for _ in range(ITERATIONS):
+            aw = warp(a, u)
+            gy, gx = np.gradient(0.5 * (aw + b))
+            it = aw - b
+            sxx, sxy, syy = _box(gx * gx, RADIUS), _box(gx * gy, RADIUS), _box(gy * gy, RADIUS)
+            sxt, syt = _box(gx * it, RADIUS), _box(gy * it, RADIUS)
+            sxx += DAMPING
+            syy += DAMPING
+            det = sxx * syy - sxy * sxy
+            u[..., 0] -= (syy * sxt - sxy * syt) / det
+            u[..., 1] -= (sxx * syt - sxy * sxt) / det
+        u = _better(a, b, u)
+    return u
+
+
+def _better(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``u`` where it explains ``b`` better than no motion over the window around each pixel, else 0."""
+    moved = _box((warp(a, u) - b) ** 2, RADIUS)
+    still = _box((a - b) ** 2, RADIUS)
+    return np.where((moved < still)[..., None], u, 0).astype(np.float32)
+
+
+def continuation(end: np.ndarray, inner: np.ndarray, count: int) -> np.ndarray:
+    """``count`` frames continuing a shot past its end frame ``end``, whose neighbour inside the
+    shot is ``inner``, nearest first: ``end`` warped 1, 2, ... times the motion from ``inner``."""
+    u = flow(inner, end)
+    return np.stack([warp(end, k * u) for k in range(1, count + 1)])
+
+
+def frames(mode: str, reach: int) -> int:
+    """Virtual frames at each shot end for ``mode`` (:data:`MODES`) and a ladder that reads
+    ``reach`` frames each side of an output group: none when clamped."""
+    return reach if mode == "motion" else 0
+
+
+def extend(shot: np.ndarray, before: int, after: int) -> np.ndarray:
+    """``shot`` ``(T, H, W, C)`` with ``before`` virtual frames before it and ``after`` after it
+    (see the module doc); a one-frame shot is repeated (no motion to go on)."""
+    shot = np.asarray(shot, np.float32)
+    parts = []
+    if before:
+        parts.append(continuation(shot[0], shot[1], before)[::-1] if len(shot) > 1
+                     else np.repeat(shot[:1], before, 0))
+    parts.append(shot)
+    if after:
+        parts.append(continuation(shot[-1], shot[-2], after) if len(shot) > 1
+                     else np.repeat(shot[-1:], after, 0))
+    return np.concatenate(parts) if len(parts) > 1 else shot
