@@ -62,3 +62,22 @@ def test_every_path_continues_a_shot_as_it_would_alone(method):
         rm.chunk = chunk
         parts = [render_chunk(rm, w, lead, count) for w, lead, count in stream_chunks(iter(ltr), rm)]
         np.testing.assert_allclose(np.concatenate(parts), alone, atol=1e-5, err_msg=f"chunk {chunk}")
+
+
+def test_the_warp_interpolates_and_fills_what_enters_the_picture():
+    """The continuation's warp (shotends.KERNEL, EDGE; measured in benchmarks/bench_shot_ends.py
+    --warps): cubic keeps a smooth texture's sub-pixel shift where bilinear smooths it; past the
+    frame's edge the edge is repeated, or the picture continued linearly (odd reflection)."""
+    f = drifting_waves([0.0, 0.37], 1)                      # f1(x) = f0(x - 0.37)
+    u = np.zeros(f.shape[1:3] + (2,), np.float32)
+    u[..., 0] = -0.37
+    inside = np.s_[2:-2, 2:-2]
+    lin, cub = (psnr(shotends.warp(f[0], u, k)[inside], f[1][inside]) for k in ("linear", "cubic"))
+    assert cub > lin + 8 and cub > 60
+    np.testing.assert_array_equal(shotends.warp(f[0], 0 * u, "cubic"), f[0])
+    ramp = np.tile(0.2 + 0.01 * np.arange(16, dtype=np.float32), (8, 1))
+    shift = np.zeros((8, 16, 2), np.float32)
+    shift[..., 0] = -2.5                                    # columns 0-2 sample past the left edge
+    np.testing.assert_allclose(shotends.warp(ramp, shift)[:, :3], 0.2)
+    np.testing.assert_allclose(shotends.warp(ramp, shift, "linear", "odd"), 0.2 + 0.01 * (np.arange(16) - 2.5) + 0 * ramp,
+                               atol=1e-6)

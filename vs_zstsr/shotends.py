@@ -24,12 +24,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .resample import _keys_cubic
+
 MODES = ("motion", "clamp")    # the choices of the `shot_ends` option (vs_zstsr/options.py)
 DEFAULT = "motion"
 LEVELS = 6        # pyramid levels at most (each half the size; the coarsest >= MIN_SIDE px)
 MIN_SIDE = 12
 ITERATIONS = 1    # Lucas-Kanade passes per level (more overshot: docs/BENCHMARKS.md, "Shot ends")
 RADIUS = 16       # the window (2 RADIUS + 1 px square) over which a level's motion is one vector
+KERNELS = ("linear", "cubic")   # the warp's interpolation: bilinear, Keys' cubic (a = -0.5)
+EDGES = ("repeat", "odd")       # what fills content entering the picture: the edge, its odd reflection
+# The continuation's warp (the estimator's own warps are bilinear). Cubic and odd raise a smooth
+# synthetic texture's shot ends but bring no consistent gain on the real ones, whose pictures
+# continue past an edge better repeated: docs/BENCHMARKS.md, "the continuation's warp", "the gap".
+KERNEL, EDGE = "linear", "repeat"
 # Tikhonov weight on the motion update, against the window's mean squared gradient (intensities in
 # 0..1): where the picture is flat the update goes to 0 (no motion is invented there)
 DAMPING = 1e-4
@@ -65,21 +73,42 @@ def _double(u: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return v[:h, :w]
 
 
-def warp(frame: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """``frame`` sampled at ``x + u(x)`` (bilinear; positions beyond the frame take its edge)."""
+def _sample(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str) -> np.ndarray:
+    """``frame`` at the positions ``x, y`` (inside the frame; taps past its edge take the edge)."""
+    h, w = frame.shape[:2]
+    x0, y0 = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
+    fx, fy = x - x0, y - y0
+    if kernel == "linear":
+        taps, wx, wy = (0, 1), (1 - fx, fx), (1 - fy, fy)
+    else:
+        taps = (-1, 0, 1, 2)
+        wx, wy = ([_keys_cubic(f - t).astype(np.float32) for t in taps] for f in (fx, fy))
+    cols = [np.clip(x0 + t, 0, w - 1) for t in taps]
+    out = np.zeros(frame.shape, np.float32)
+    for j, wyj in zip(taps, wy):
+        rows = np.clip(y0 + j, 0, h - 1)
+        for col, wxi in zip(cols, wx):
+            wij = wyj * wxi
+            out += frame[rows, col] * (wij[..., None] if frame.ndim == 3 else wij)
+    return out
+
+
+def warp(frame: np.ndarray, u: np.ndarray, kernel: str = "linear", edge: str = "repeat") -> np.ndarray:
+    """``frame`` sampled at ``x + u(x)``, interpolated by ``kernel`` (:data:`KERNELS`). Positions
+    beyond the frame (content the frame does not show) take its edge (``edge="repeat"``) or its odd
+    reflection about the edge, ``f(-d) = 2 f(0) - f(d)`` (``"odd"``: the picture continued linearly
+    past its edge, clipped to 0..1)."""
     h, w = frame.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    x = np.clip(xs + u[..., 0], 0, w - 1)
-    y = np.clip(ys + u[..., 1], 0, h - 1)
-    x0 = np.minimum(np.floor(x).astype(np.intp), w - 2 if w > 1 else 0)
-    y0 = np.minimum(np.floor(y).astype(np.intp), h - 2 if h > 1 else 0)
-    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
-    fx, fy = x - x0, y - y0
-    if frame.ndim == 3:
-        fx, fy = fx[..., None], fy[..., None]
-    top = frame[y0, x0] * (1 - fx) + frame[y0, x1] * fx
-    bottom = frame[y1, x0] * (1 - fx) + frame[y1, x1] * fx
-    return (top * (1 - fy) + bottom * fy).astype(np.float32)
+    x, y = xs + u[..., 0], ys + u[..., 1]
+    xc, yc = np.clip(x, 0, w - 1), np.clip(y, 0, h - 1)
+    out = _sample(frame, xc, yc, kernel)
+    outside = (x != xc) | (y != yc)
+    if edge == "odd" and outside.any():
+        inner = _sample(frame, np.clip(2 * xc - x, 0, w - 1), np.clip(2 * yc - y, 0, h - 1), kernel)
+        odd = np.clip(2 * out - inner, 0, 1)
+        out = np.where(outside[..., None] if frame.ndim == 3 else outside, odd, out)
+    return out
 
 
 def flow(ref: np.ndarray, frame: np.ndarray) -> np.ndarray:
@@ -117,7 +146,7 @@ def continuation(end: np.ndarray, inner: np.ndarray, count: int) -> np.ndarray:
     """``count`` frames continuing a shot past its end frame ``end``, whose neighbour inside the
     shot is ``inner``, nearest first: ``end`` warped 1, 2, ... times the motion from ``inner``."""
     u = flow(inner, end)
-    return np.stack([warp(end, k * u) for k in range(1, count + 1)])
+    return np.stack([warp(end, k * u, KERNEL, EDGE) for k in range(1, count + 1)])
 
 
 def frames(mode: str, reach: int) -> int:
