@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .resample import _keys_cubic
+from .resample import KERNELS, _keys_cubic
 
 MODES = ("motion", "clamp")    # the choices of the `shot_ends` option (vs_zstsr/options.py)
 DEFAULT = "motion"
@@ -32,7 +32,7 @@ LEVELS = 6        # pyramid levels at most (each half the size; the coarsest >= 
 MIN_SIDE = 12
 ITERATIONS = 1    # Lucas-Kanade passes per level (more overshot: docs/BENCHMARKS.md, "Shot ends")
 RADIUS = 16       # the window (2 RADIUS + 1 px square) over which a level's motion is one vector
-KERNELS = ("linear", "cubic")   # the warp's interpolation: bilinear, Keys' cubic (a = -0.5)
+KERNELS = KERNELS[1:]   # the warp's interpolation (resample.KERNELS): bilinear, Keys' cubic (a = -0.5)
 EDGES = ("repeat", "odd")       # what fills content entering the picture: the edge, its odd reflection
 # The continuation's warp (the estimator's own warps are bilinear). Cubic and odd raise a smooth
 # synthetic texture's shot ends but bring no consistent gain on the real ones, whose pictures
