@@ -18,7 +18,7 @@ import argparse
 import sys
 
 import numpy as np
-from common import ROOT, SHARED, prepare, replace_section
+from common import ROOT, SHARED, prepare, publish
 
 from vs_zstsr import cuts, io
 from vs_zstsr.metrics import psnr
@@ -106,10 +106,7 @@ def main() -> None:
             "Synthetic cases (tests/test_cuts.py), x8, cubic + back-projection.", "",
             "| case | cuts | scores (thumbnails / histograms) | PSNR |", "| --- | --- | --- | --- |",
             *synthetic_rows()]
-    text = "\n".join(body)
-    print(text)
-    if args.write_docs:
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", "cuts", text)
+    publish(body, "cuts", args.write_docs)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import sys
 import time
 
 import numpy as np
-from common import REAL, ROOT, SHARED, prepare, replace_section
+from common import REAL, ROOT, SHARED, prepare, publish
 
 from vs_zstsr import cuts, io, shotends
 from vs_zstsr.metrics import psnr
@@ -240,18 +240,15 @@ def main() -> None:
             replace_section(ROOT / "docs" / "BENCHMARKS.md", "shot-ends-warp", text)
         return
     if args.cost:
-        text = "\n".join(["### Shot ends: the continuation's cost (`flock /work/locks/bench python "
-                          "benchmarks/bench_shot_ends.py --cost --write-docs`)", "", " ".join(cost_rows.__doc__.split()),
-                          "Made once per shot end where a kept group reads past it (a chunk near a shot end "
-                          "makes it again: the filter's and Ray's chunks). A shared 2-core machine: times "
-                          "are noisy, the ratio is measured in the same run.", "", *cost_rows(), "",
-                          "So with cubic a shot costs about 2 x that ratio groups more than clamped (at 1080p a "
-                          "100-frame shot about 30% more); flow and the net cost far more per group, and the "
-                          "continuation is a smaller share there. Not yet done: estimating the motion at a "
-                          "capped size for large frames (unmeasured for quality)."])
-        print(text)
-        if args.write_docs:
-            replace_section(ROOT / "docs" / "BENCHMARKS.md", "shot-ends-cost", text)
+        publish(["### Shot ends: the continuation's cost (`flock /work/locks/bench python "
+                 "benchmarks/bench_shot_ends.py --cost --write-docs`)", "", " ".join(cost_rows.__doc__.split()),
+                 "Made once per shot end where a kept group reads past it (a chunk near a shot end "
+                 "makes it again: the filter's and Ray's chunks). A shared 2-core machine: times "
+                 "are noisy, the ratio is measured in the same run.", "", *cost_rows(), "",
+                 "So with cubic a shot costs about 2 x that ratio groups more than clamped (at 1080p a "
+                 "100-frame shot about 30% more); flow and the net cost far more per group, and the "
+                 "continuation is a smaller share there. Not yet done: estimating the motion at a "
+                 "capped size for large frames (unmeasured for quality)."], "shot-ends-cost", args.write_docs)
         return
     methods = args.methods.split(",")
     est = estimator_rows()
@@ -276,10 +273,7 @@ def main() -> None:
             f"Mean change at the real clips' shot ends: {mean}.", "",
             VERDICT, "",
             "| synthetic | groups (dB) |", "| --- | --- |", syn]
-    text = "\n".join(body)
-    print(text)
-    if args.write_docs:
-        replace_section(ROOT / "docs" / "BENCHMARKS.md", "shot-ends", text)
+    publish(body, "shot-ends", args.write_docs)
 
 
 if __name__ == "__main__":

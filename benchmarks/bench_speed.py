@@ -225,34 +225,42 @@ def main(argv=None) -> None:
         write_docs(a.json)
 
 
+def _table(intro: str, columns: list[str], runs: dict, part: str, cells) -> list[str]:
+    """``intro`` and a table of ``part`` in every run: a row per measurement, the run's label first,
+    then ``cells(measurement)`` under ``columns``."""
+    return [intro, "", "| " + " | ".join(["run", *columns]) + " |", "|" + "---|" * (len(columns) + 1),
+            *(f"| {r['label']} | {cells(t)} |" for r in runs.values() for t in r[part])]
+
+
+# The last three columns of the train and infer tables, and their cells
+AGAINST_SGEMM = ["GFLOP/s", "sgemm GFLOP/s (same run)", "ratio"]
+
+
+def _against_sgemm(t: dict) -> str:
+    return f"{t['gflops']:.1f} | {t['sgemm_gflops']:.1f} | **{t['ratio']:.0%}**"
+
+
 def write_docs(runs_file: Path) -> None:
     """Every run in ``runs_file`` (latest per label) as tables in docs/BENCHMARKS.md."""
     runs = {}
     for line in runs_file.read_text().splitlines():
         r = json.loads(line)
         runs[r["label"]] = r
-    lines = ["Training step (`zstsr_trainer.train`, the real loop):", "",
-             "| run | preset | threads | it/s | GFLOP/it | GFLOP/s | sgemm GFLOP/s (same run) | ratio |",
-             "|---|---|---|---|---|---|---|---|"]
-    for r in runs.values():
-        for t in r["train"]:
-            lines.append(f"| {r['label']} | {t['preset']} | {t['threads']} | {t['it_per_s']:.2f} | {t['gflop_per_it']:.1f} "
-                         f"| {t['gflops']:.1f} | {t['sgemm_gflops']:.1f} | **{t['ratio']:.0%}** |")
-    lines += ["", f"Inference (onnxruntime CPU through `vs_zstsr`, fast net, {INFER_SHAPE[0]} LTR frames at "
-              f"{INFER_SHAPE[2]}x{INFER_SHAPE[1]}):", "",
-              "| run | ensemble | threads | s | output Mvoxel/s | GFLOP/s | sgemm GFLOP/s (same run) | ratio |",
-              "|---|---|---|---|---|---|---|---|"]
-    for r in runs.values():
-        for t in r["infer"]:
-            lines.append(f"| {r['label']} | {t['ensemble']} | {t['threads']} | {t['seconds']:.2f} | {t['mvoxel_per_s']:.2f} "
-                         f"| {t['gflops']:.1f} | {t['sgemm_gflops']:.1f} | **{t['ratio']:.0%}** |")
-    lines += ["", f"Whole x8 job on {JOB_FRAMES} frames of cityCC0.mpg at {JOB_SIZE[1]}x{JOB_SIZE[0]} "
-              f"({8 * JOB_FRAMES} output frames), each command in a process of its own with an empty model cache:", "",
-              "| run | command | s | s per output frame | peak RSS MiB |", "|---|---|---|---|---|"]
-    for r in runs.values():
-        for t in r["job"]:
-            lines.append(f"| {r['label']} | `{t['command']}` | {t['seconds']:.0f} | {t['s_per_output_frame']:.3f} "
-                         f"| {t['peak_rss_mib']} |")
+    lines = [*_table("Training step (`zstsr_trainer.train`, the real loop):",
+                     ["preset", "threads", "it/s", "GFLOP/it", *AGAINST_SGEMM], runs, "train",
+                     lambda t: f"{t['preset']} | {t['threads']} | {t['it_per_s']:.2f} | {t['gflop_per_it']:.1f} | "
+                               f"{_against_sgemm(t)}"), "",
+             *_table(f"Inference (onnxruntime CPU through `vs_zstsr`, fast net, {INFER_SHAPE[0]} LTR frames at "
+                     f"{INFER_SHAPE[2]}x{INFER_SHAPE[1]}):",
+                     ["ensemble", "threads", "s", "output Mvoxel/s", *AGAINST_SGEMM], runs, "infer",
+                     lambda t: f"{t['ensemble']} | {t['threads']} | {t['seconds']:.2f} | {t['mvoxel_per_s']:.2f} | "
+                               f"{_against_sgemm(t)}"), "",
+             *_table(f"Whole x8 job on {JOB_FRAMES} frames of cityCC0.mpg at {JOB_SIZE[1]}x{JOB_SIZE[0]} "
+                     f"({8 * JOB_FRAMES} output frames), each command in a process of its own with an empty "
+                     "model cache:",
+                     ["command", "s", "s per output frame", "peak RSS MiB"], runs, "job",
+                     lambda t: f"`{t['command']}` | {t['seconds']:.0f} | {t['s_per_output_frame']:.3f} | "
+                               f"{t['peak_rss_mib']}")]
     loads = ", ".join(f"{r['label']} {r['load_avg']:.1f}" for r in runs.values())
     body = ("Command: `flock /work/locks/bench .venv/bin/python benchmarks/bench_speed.py --label NAME --write-docs` "
             f"(runs kept in out/bench_speed/runs.jsonl). 2 CPU cores shared with other work: "

@@ -67,3 +67,12 @@ def replace_section(doc: Path, marker: str, body: str) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     doc.write_text(text)
+
+
+def publish(lines: list[str], marker: str, write_docs: bool) -> None:
+    """Print a benchmark's section (``lines``, one a line) and, with ``write_docs``, put it between
+    the ``marker`` comments of docs/BENCHMARKS.md."""
+    text = "\n".join(lines)
+    print(text)
+    if write_docs:
+        replace_section(ROOT / "docs" / "BENCHMARKS.md", marker, text)

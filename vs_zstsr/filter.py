@@ -110,6 +110,17 @@ def _colour(clip: vs.VideoNode) -> dict[str, Any]:
     return out
 
 
+def _resize_colour(colour: dict, side: str) -> dict[str, Any]:
+    """``colour`` as vapoursynth resize keywords for the YUV side of the conversion: ``side`` "_in"
+    for the source (matrix_in, range_in_s, chromaloc_in), "" for the destination (matrix, range_s, chromaloc)."""
+    kw = {f"matrix{side}": colour["matrix"]}
+    if "range" in colour:
+        kw[f"range{side}_s"] = colour["range"]
+    if "chromaloc" in colour:
+        kw[f"chromaloc{side}"] = colour["chromaloc"]
+    return kw
+
+
 def _to_rgbs(clip: vs.VideoNode, colour: dict) -> vs.VideoNode:
     core, fam = vs.core, clip.format.color_family
     if fam == vs.RGB:
@@ -117,12 +128,7 @@ def _to_rgbs(clip: vs.VideoNode, colour: dict) -> vs.VideoNode:
     if fam == vs.GRAY:
         g = clip if clip.format.id == vs.GRAYS else core.resize.Point(clip, format=vs.GRAYS)
         return core.std.ShufflePlanes([g, g, g], [0, 0, 0], vs.RGB)
-    kw = {"matrix_in": colour["matrix"]}
-    if "range" in colour:
-        kw["range_in_s"] = colour["range"]
-    if "chromaloc" in colour:
-        kw["chromaloc_in"] = colour["chromaloc"]
-    return core.resize.Bicubic(clip, format=vs.RGBS, **kw)
+    return core.resize.Bicubic(clip, format=vs.RGBS, **_resize_colour(colour, "_in"))
 
 
 def _from_rgbs(rgb: vs.VideoNode, fmt: vs.VideoFormat, colour: dict) -> vs.VideoNode:
@@ -132,12 +138,7 @@ def _from_rgbs(rgb: vs.VideoNode, fmt: vs.VideoFormat, colour: dict) -> vs.Video
     if fam == vs.GRAY:
         g = core.std.ShufflePlanes(rgb, 0, vs.GRAY)
         return g if fmt.id == vs.GRAYS else core.resize.Point(g, format=fmt.id)
-    kw = {"matrix": colour["matrix"]}
-    if "range" in colour:
-        kw["range_s"] = colour["range"]
-    if "chromaloc" in colour:
-        kw["chromaloc"] = colour["chromaloc"]
-    return core.resize.Bicubic(rgb, format=fmt.id, **kw)
+    return core.resize.Bicubic(rgb, format=fmt.id, **_resize_colour(colour, ""))
 
 
 def _as_str(value, name: str) -> str | None:
