@@ -12,14 +12,20 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
 * ``X xN + BP``: interpolator X (flow = MVTools FlowFPS, cubic, linear) x N at full size and
   temporal back-projection: the peers (minterpolate and repeat + BP too, for the peer bar);
 * ladders (the paper's space-time diagonal, :class:`vs_zstsr.ladder.Ladder`) with a method per
-  rung: X on every rung; a net on the first rung and X above; the net's residual over flow
-  (``netflow``, :data:`vs_zstsr.methods.NETS`) on the first rung and flow above (not a net on
-  every rung: see :func:`vs_zstsr.selfcheck.candidate_pipelines`). The nets are
+  rung: X on every rung; a net on the first k rungs and X above (k = 1 is named "net + X above");
+  the net's residual over flow (``netflow``, :data:`vs_zstsr.methods.NETS`) on the first k rungs
+  and flow above; every k below the number of rungs, as
+  :func:`vs_zstsr.selfcheck.candidate_pipelines` weighs them (not the net at full size). Ladders
+  that begin with the same rungs share them (``Ladder(memo=)``): the net's rungs run once. The nets are
   the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
   found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole
   budget (the issue's "two nets at half budget against one at the full budget");
 * ``auto``: what :meth:`vs_zstsr.stream.Renderer.create` chooses (the same code as `zstsr
   upsample`, same cache, so the same nets), rendered as `zstsr upsample` renders it.
+
+Every ladder candidate is rendered the same way (:meth:`vs_zstsr.stream.Renderer.render`: scene
+cuts, each shot's ends continued as :mod:`vs_zstsr.shotends` does), so auto and its candidates
+differ only in the pipeline.
 
 Label-free signals the selector may use are recorded beside each (``--json``, one line per clip),
 so selection rules can be validated against the truth without training again. ``--report`` turns
@@ -55,11 +61,22 @@ def score(out: np.ndarray, gt: np.ndarray) -> dict:
     return {"psnr": float(np.mean([psnr(a, b) for a, b in zip(out, gt)])), **sharp.result()}
 
 
-def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False) -> ladder.Ladder:
+def ladder_of(shape, factor: int, rung_methods: list[str], model=None, direct: bool = False,
+              memo: dict | None = None) -> ladder.Ladder:
     p = ladder.plan(*shape, factor)
     for r, m in zip(p.rungs, rung_methods):
         r.method = m
-    return ladder.Ladder(p, model, direct=direct)     # default options: the runtime's ensemble
+    return ladder.Ladder(p, model, direct=direct, memo=memo)     # default options: the runtime's ensemble
+
+
+def render(lad: ladder.Ladder, ltr: np.ndarray) -> np.ndarray:
+    """The whole clip through ``lad`` as `zstsr upsample` renders it (default cut detection and
+    shot ends: :class:`vs_zstsr.stream.Renderer`)."""
+    from vs_zstsr.options import UpsampleOptions
+    from vs_zstsr.stream import Renderer, chunk_frames
+
+    o = UpsampleOptions(factor=lad.factor)
+    return Renderer(lad, chunk_frames(*ltr.shape[1:3], lad.factor), None, o.cut_threshold, o.shot_ends).render(ltr, 0, len(ltr))
 
 
 def measure(clip: str, args) -> dict:
@@ -153,6 +170,7 @@ def measure(clip: str, args) -> dict:
                                  ensemble=netrun.DEFAULT_ENSEMBLE)
         rec["seams"] = seams
         models = {k: v for k, v in models.items() if k in (min(seams, key=seams.get), "single", FLOW_NET)}
+    rungs = len(ladder.plan(*full, factor).rungs)
     pipelines = [(f"direct {m}", [m] * 4, None, True) for m in INTERP]
     pipelines += [(f"ladder {m}", [m] * 4, None, False) for m in INTERP]
     for kind, model in models.items():
@@ -167,27 +185,31 @@ def measure(clip: str, args) -> dict:
             continue
         if args.flow_net_only:
             continue
-        pipelines += [(f"{kind} net + {m} above", ["net"] + [m] * 3, model, False) for m in INTERP]
-        # (of netflow's pipelines only flow above it: auto weighs cubic and linear above it too, and
-        # its own pick is measured as "auto" whatever it is)
-        if methods.flow_available():
-            pipelines.append((f"{kind} net's residual over flow + flow above", ["netflow"] + ["flow"] * 3, model, False))
+        for k in range(1, rungs):
+            on = "" if k == 1 else f" on {k} rungs"
+            pipelines += [(f"{kind} net{on} + {m} above", ["net"] * k + [m] * 4, model, False) for m in INTERP]
+            # (of netflow's pipelines only flow above it: auto weighs cubic and linear above it too,
+            # and its own pick is measured as "auto" whatever it is)
+            if methods.flow_available():
+                pipelines.append((f"{kind} net's residual over flow{on} + flow above", ["netflow"] * k + ["flow"] * 4,
+                                  model, False))
         if not args.auto_only and not args.lean:
             rec.setdefault("proxy", {})[kind] = proxies(window, full, rung, model)
     if not models and not args.lean:
         rec["proxy"] = {"none": proxies(window, full, rung, None)}
+    memo, proxy_memo = {}, {}       # rungs shared by the ladders (the clip; the window's proxies)
     for name, ms, model, direct in [] if args.auto_only else pipelines:
         if args.flow_net_only and model is None:
             continue
         if reused(name):
             continue
-        lad = ladder_of(full, factor, ms, model, direct)
+        lad = ladder_of(full, factor, ms, model, direct, memo)
         t0 = time.perf_counter()
-        out = lad.run(ltr)
-        secs = time.perf_counter() - t0
+        out = render(lad, ltr)
+        secs = time.perf_counter() - t0      # (less than alone where it began from shared rungs)
         add(name, out, None if args.lean else lad.run(window), secs)
         rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct,
-                                                             ("diag",) if args.lean else ("flat", "diag"))
+                                                             ("diag",) if args.lean else ("flat", "diag"), proxy_memo)
         del out
     # auto, exactly as `zstsr upsample` does it
     if not args.no_net and not args.flow_net_only:
@@ -205,13 +227,13 @@ def measure(clip: str, args) -> dict:
 
 
 def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool,
-                 which=("flat", "diag")) -> dict:
+                 which=("flat", "diag"), memo: dict | None = None) -> dict:
     """:func:`vs_zstsr.selfcheck.pipeline_proxy` of this pipeline at the window's size (``flat``)
     and shrunk 2x (``diag``, what `zstsr upsample` uses)."""
     from vs_zstsr.selfcheck import Pipeline, pipeline_proxy
 
     p = Pipeline(tuple(rung_methods[:factor.bit_length() - 1]), direct)
-    return {name: pipeline_proxy(p, window, factor, model, shrink=s) for name, s in (("flat", 1), ("diag", 2))
+    return {name: pipeline_proxy(p, window, factor, model, shrink=s, memo=memo) for name, s in (("flat", 1), ("diag", 2))
             if name in which}
 
 
@@ -268,7 +290,7 @@ def selectors(records: list[dict]) -> str:
         logs = " ".join(rec.get("auto_log", []))
         kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
         pool = {k: v for k, v in rec["candidates"].items() if (k.startswith(("direct", "ladder"))
-                or (kept and k.startswith((f"{kept} net +", f"{kept} net's residual"))))}
+                or (kept and k.startswith((f"{kept} net +", f"{kept} net on", f"{kept} net's residual"))))}
         best = max(v["psnr"] for v in pool.values())
         cells = []
         for name, f in rules.items():

@@ -16,6 +16,7 @@ space, consistent with the smaller result (bicubic) and with the LTR input at th
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
@@ -100,7 +101,8 @@ class Ladder:
 
     def __init__(self, plan: LadderPlan, model=None, options: UpsampleOptions | None = None, *,
                  direct: bool = True, rung_models: dict | None = None,
-                 flow_fallback: str | None = "cubic", log: Callable[[str], None] | None = None):
+                 flow_fallback: str | None = "cubic", log: Callable[[str], None] | None = None,
+                 memo: dict | None = None):
         if plan.uses_net and model is None:
             raise ZstsrError("this ladder plan uses the net, but no model was given")
         self.options = options or UpsampleOptions(factor=plan.factor)
@@ -116,6 +118,12 @@ class Ladder:
         # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
         # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
         self.flow_fallback, self._log, self._said = flow_fallback, log, False
+        # rung outputs shared by ladders that run the same frames with the same options: a ladder
+        # whose first rungs are another's (same methods, same models) starts from that one's
+        # result instead of computing it again. The self-check's candidate pipelines share their
+        # first rungs (selfcheck.candidate_pipelines: the net on k rungs, then each interpolator),
+        # and the net's rungs are the slow ones. None: nothing kept.
+        self.memo = memo
 
     def _interpolate(self, clip: np.ndarray, factor: int, method: str) -> np.ndarray:
         return interpolate(clip, factor, method, self.flow_fallback, self._note)
@@ -184,7 +192,10 @@ class Ladder:
         inputs[(h, w)] = ltr[a:b]
         a0 = a
         x = inputs[rungs[0].size]
-        for j, rung in enumerate(rungs):
+        key, start = self._memo_start(ltr, lead, count)
+        if start:
+            x, a, b = self.memo[key + self._prefix(start)]
+        for j, rung in enumerate(rungs[start:], start):
             rate = 2 * rung.rate
             lo, hi = a - a0, b - a0
             y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
@@ -199,7 +210,24 @@ class Ladder:
             a2, b2 = max(a, lead - rest), min(b, lead + count + rest)
             x = y[(a2 - a) * rate:(b2 - a) * rate]
             a, b = a2, b2
+            if key is not None and j + 1 < len(rungs):
+                self.memo[key + self._prefix(j + 1)] = (x, a, b)
         return np.clip(x, 0.0, 1.0)
+
+    def _prefix(self, rungs: int) -> tuple:
+        """What the first ``rungs`` rungs' result depends on besides the input: each rung's method
+        and the model it runs."""
+        return tuple((r.method, id(self.rung_models.get(j, self.model)) if needs_model(r.method) else None)
+                     for j, r in enumerate(self.plan.rungs[:rungs]))
+
+    def _memo_start(self, ltr: np.ndarray, lead: int, count: int) -> tuple[tuple | None, int]:
+        """(this input's key in :attr:`memo`, how many first rungs it already holds) or (None, 0)."""
+        if self.memo is None:
+            return None, 0
+        digest = hashlib.blake2b(np.ascontiguousarray(ltr).data, digest_size=16).digest()
+        key = (digest, ltr.shape, lead, count, self.plan.size, self.options.bp_iters, self.engine)
+        held = [j for j in range(len(self.plan.rungs) - 1, 0, -1) if key + self._prefix(j) in self.memo]
+        return key, (held[0] if held else 0)
 
     def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
                extend: int = 0, ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:

@@ -237,16 +237,19 @@ class Pipeline:
 
 def candidate_pipelines(rungs: int, interpolators, nets=()) -> list[Pipeline]:
     """Every interpolator directly and on every rung; with a model, each net method of ``nets``
-    (:data:`.methods.NETS`) on the first rung and each interpolator above it. Not the net on the
-    rungs above (the paper's recipe, `--method
-    net`): at full size it costs minutes a clip on the CPU, and it lost on every benchmark clip
-    (x8: fan 17.51 dB against 19.90 with the net on the first rung only, texture 21.60 against
-    21.71, city 25.29 against 26.57; docs/BENCHMARKS.md, "x8 with zstsr")."""
+    (:data:`.methods.NETS`) on the first k rungs, for every k below the number of rungs, and each
+    interpolator above it. Not the net on the last rung (the paper's recipe, `--method net`): at
+    full size it costs minutes a clip on the CPU, and it lost on every benchmark clip (x8: fan
+    17.51 dB against 19.90 with the net on the first rung only, texture 21.60 against 21.71, city
+    25.29 against 26.57; docs/BENCHMARKS.md, "x8 with zstsr"). The net on the rungs below full
+    size is weighed because on real footage it was the best pipeline on some clips and lost 2-3 dB
+    on others (docs/BENCHMARKS.md, "The net on the rungs below full size"): only the clip's own
+    measurement can tell."""
     out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
     if rungs == 1:        # x2: the ladder is one step at full size
         return out + [Pipeline((n,)) for n in nets]
     out += [Pipeline((m,) * rungs) for m in interpolators]
-    out += [Pipeline((n,) + (m,) * (rungs - 1)) for n in nets for m in interpolators]
+    out += [Pipeline((n,) * k + (m,) * (rungs - k)) for k in range(1, rungs) for n in nets for m in interpolators]
     return out
 
 
@@ -276,18 +279,20 @@ def pipeline_fits(pipeline: Pipeline, height: int, width: int, factor: int) -> b
 
 
 def pipeline_proxy(pipeline: Pipeline, sample: np.ndarray, factor: int, model=None,
-                   options: UpsampleOptions | None = None, shrink: int = PIPELINE_SHRINK) -> float | None:
+                   options: UpsampleOptions | None = None, shrink: int = PIPELINE_SHRINK,
+                   memo: dict | None = None) -> float | None:
     """The whole pipeline run on ``sample`` (LTR frames of the clip) shrunk ``shrink`` x in space
     and halved in time (rect: a camera twice as slow), its output averaged back to the sample's
     rate and compared with the sample itself (PSNR, dB; None: too few frames). A ground truth made
     of the clip: it checks how each exposure is split in two, which is what the first rung does on
-    the clip and what every rung above must keep; it does not see the finer sub-frames."""
+    the clip and what every rung above must keep; it does not see the finer sub-frames.
+    ``memo``: rung results shared by the pipelines measured on the same sample (:class:`.Ladder`)."""
     pair = _proxy_pair(sample, shrink)
     if pair is None:
         return None
     lo, hi = pair
     q = _plan_for(pipeline, *hi.shape[1:3], factor)
-    y = Ladder(q, model, options or UpsampleOptions(factor=factor), flow_fallback=None).run(lo)
+    y = Ladder(q, model, options or UpsampleOptions(factor=factor), flow_fallback=None, memo=memo).run(lo)
     got = rect_downsample(y, factor // 2) if factor > 2 else y
     return float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
 
@@ -309,12 +314,12 @@ def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options:
     size = pair[1].shape[1:3]
     interps = [m for m in candidates if m in INTERPOLATORS]
     nets = [m for m in candidates if m in NETS] if model is not None else []
-    scores, crashed = {}, False
+    scores, crashed, memo = {}, False, {}      # memo: the net's rungs run once for every pipeline above them
     for p in candidate_pipelines(len(ladder_plan.rungs), interps, nets):
         if not pipeline_fits(p, *size, factor) or (crashed and any(native(m) for m in p.methods)):
             continue
         try:
-            scores[p] = pipeline_proxy(p, sample, factor, model if p.uses_net else None, options, shrink)
+            scores[p] = pipeline_proxy(p, sample, factor, model if p.uses_net else None, options, shrink, memo)
         except NativeCrash as e:   # flow died on this clip: every pipeline with it is left out, said once
             crashed = True
             if log:
