@@ -14,8 +14,8 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
 * ladders (the paper's space-time diagonal, :class:`vs_zstsr.ladder.Ladder`) with a method per
   rung: X on every rung; a net on the first k rungs and X above (k = 1 is named "net + X above");
   the net's residual over flow (``netflow``, :data:`vs_zstsr.methods.NETS`) on the first k rungs
-  and flow above; every k below the number of rungs, as
-  :func:`vs_zstsr.selfcheck.candidate_pipelines` weighs them (not the net at full size). Ladders
+  and flow above; every k below the number of rungs (not the net at full size; auto weighs k = 1
+  only, :func:`vs_zstsr.selfcheck.candidate_pipelines`, and these rows say why). Ladders
   that begin with the same rungs share them (``Ladder(memo=)``): the net's rungs run once. The nets are
   the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
   found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole

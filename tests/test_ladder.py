@@ -423,19 +423,19 @@ def test_pipeline_self_check_keeps_a_harmful_net_off_and_says_what_it_measured()
     p = selfcheck.choose_pipeline(ladder.plan(64, 96, 8), Noisy(), ltr, log=logs.append,
                                   candidates=("net", "cubic", "linear"))
     assert not p.uses_net and len({r.method for r in p.rungs}) == 1 and p.rungs[0].gain_db < 0
-    for name in ("cubic xN at full size", "linear/linear/linear", "net/cubic/cubic", "net/linear/linear",
-                 "net/net/cubic", "net/net/linear"):
+    for name in ("cubic xN at full size", "linear/linear/linear", "net/cubic/cubic", "net/linear/linear"):
         assert name in logs[0]                                  # every whole pipeline was scored
     assert selfcheck.choose_pipeline(ladder.plan(64, 96, 8), Noisy(), ltr[:4]) is None   # too short
 
 
-def test_the_self_check_weighs_the_net_on_every_rung_but_the_last():
+def test_the_self_check_weighs_the_net_on_the_first_rung_only():
+    # (its proxy cannot vouch for the net above it: docs/BENCHMARKS.md, "The net on the rungs below
+    # full size")
     names = {p.describe() for p in selfcheck.candidate_pipelines(3, ("flow", "cubic"), ("net", "netflow"))}
-    for name in ("net/flow/flow", "net/net/cubic", "netflow/netflow/flow", "netflow/cubic/cubic"):
-        assert name in names
-    assert not any(n.endswith(("/net", "/netflow")) for n in names)    # never the net at full size
-    assert {p.describe() for p in selfcheck.candidate_pipelines(2, ("cubic",), ("net",))} >= {"net/cubic"}
-    assert not any("net/net" in p.describe() for p in selfcheck.candidate_pipelines(2, ("cubic",), ("net",)))
+    assert {"net/flow/flow", "net/cubic/cubic", "netflow/flow/flow", "netflow/cubic/cubic", "flow/flow/flow",
+            "cubic xN at full size"} <= names
+    assert not any(n.count("net") > 1 for n in names)
+    assert {p.describe() for p in selfcheck.candidate_pipelines(1, ("cubic",), ("net",))} == {"cubic xN at full size", "net"}
 
 
 def test_ladders_that_begin_with_the_same_rungs_compute_them_once():
@@ -455,11 +455,12 @@ def test_ladders_that_begin_with_the_same_rungs_compute_them_once():
             r.method = m
         return ladder.Ladder(p, net, one, memo=memo)
 
-    alone = {ms: lad(ms, None).run(ltr) for ms in (("net", "net", "cubic"), ("net", "net", "linear"))}
+    alone = {ms: lad(ms, None).run(ltr) for ms in (("net", "cubic", "cubic"), ("net", "linear", "linear"),
+                                                   ("net", "net", "cubic"), ("net", "net", "linear"))}
     Counting.calls, memo = 0, {}
     for ms, want in alone.items():
         np.testing.assert_array_equal(lad(ms, memo).run(ltr), want)   # the same frames
-    assert Counting.calls == 2                      # the two net rungs once, not once per ladder
+    assert Counting.calls == 2                      # each net rung once, not once per ladder
     other = ltr.copy()
     other[0] += 0.01                                # another input: nothing reused
     lad(("net", "cubic", "cubic"), memo).run(other)

@@ -121,8 +121,9 @@ class Ladder:
         # rung outputs shared by ladders that run the same frames with the same options: a ladder
         # whose first rungs are another's (same methods, same models) starts from that one's
         # result instead of computing it again. The self-check's candidate pipelines share their
-        # first rungs (selfcheck.candidate_pipelines: the net on k rungs, then each interpolator),
-        # and the net's rungs are the slow ones. None: nothing kept.
+        # first rung (selfcheck.candidate_pipelines: the net, then each interpolator above it), and
+        # benchmarks/bench_candidates.py's their first rungs; the net's rungs are the slow ones.
+        # None: nothing kept.
         self.memo = memo
 
     def _interpolate(self, clip: np.ndarray, factor: int, method: str) -> np.ndarray:

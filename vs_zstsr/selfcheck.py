@@ -237,19 +237,22 @@ class Pipeline:
 
 def candidate_pipelines(rungs: int, interpolators, nets=()) -> list[Pipeline]:
     """Every interpolator directly and on every rung; with a model, each net method of ``nets``
-    (:data:`.methods.NETS`) on the first k rungs, for every k below the number of rungs, and each
-    interpolator above it. Not the net on the last rung (the paper's recipe, `--method net`): at
-    full size it costs minutes a clip on the CPU, and it lost on every benchmark clip (x8: fan
-    17.51 dB against 19.90 with the net on the first rung only, texture 21.60 against 21.71, city
-    25.29 against 26.57; docs/BENCHMARKS.md, "x8 with zstsr"). The net on the rungs below full
-    size is weighed because on real footage it was the best pipeline on some clips and lost 2-3 dB
-    on others (docs/BENCHMARKS.md, "The net on the rungs below full size"): only the clip's own
-    measurement can tell."""
+    (:data:`.methods.NETS`) on the first rung and each interpolator above it.
+
+    Not the net on the rungs above the first. At full size (the paper's recipe, `--method net`)
+    it costs minutes a clip on the CPU and lost on every benchmark clip (x8: fan 17.51 dB against
+    19.90 with the net on the first rung only, texture 21.60 against 21.71, city 25.29 against
+    26.57; docs/BENCHMARKS.md, "x8 with zstsr"). On the second rung it gained 0.02-0.08 dB over
+    the best first-rung pipeline on the real clips but the proxy cannot vouch for it: the proxy's
+    second rung is the very task the net was trained on (the clip shrunk and its frames averaged
+    in pairs), so its score there is the net's training fit. On fan the proxy ranked the net on
+    two rungs first, and it rendered 1.75 dB below the best candidate with the fan turning
+    backwards (docs/BENCHMARKS.md, "The net on the rungs below full size")."""
     out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
     if rungs == 1:        # x2: the ladder is one step at full size
         return out + [Pipeline((n,)) for n in nets]
     out += [Pipeline((m,) * rungs) for m in interpolators]
-    out += [Pipeline((n,) * k + (m,) * (rungs - k)) for k in range(1, rungs) for n in nets for m in interpolators]
+    out += [Pipeline((n,) + (m,) * (rungs - 1)) for n in nets for m in interpolators]
     return out
 
 
@@ -314,7 +317,7 @@ def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options:
     size = pair[1].shape[1:3]
     interps = [m for m in candidates if m in INTERPOLATORS]
     nets = [m for m in candidates if m in NETS] if model is not None else []
-    scores, crashed, memo = {}, False, {}      # memo: the net's rungs run once for every pipeline above them
+    scores, crashed, memo = {}, False, {}      # memo: the net's rung runs once for every pipeline above it
     for p in candidate_pipelines(len(ladder_plan.rungs), interps, nets):
         if not pipeline_fits(p, *size, factor) or (crashed and any(native(m) for m in p.methods)):
             continue
