@@ -73,10 +73,9 @@ def render(lad: ladder.Ladder, ltr: np.ndarray) -> np.ndarray:
     """The whole clip through ``lad`` as `zstsr upsample` renders it (default cut detection and
     shot ends: :class:`vs_zstsr.stream.Renderer`)."""
     from vs_zstsr.options import UpsampleOptions
-    from vs_zstsr.stream import Renderer, chunk_frames
+    from vs_zstsr.stream import Renderer
 
-    o = UpsampleOptions(factor=lad.factor)
-    return Renderer(lad, chunk_frames(*ltr.shape[1:3], lad.factor), None, o.cut_threshold, o.shot_ends).render(ltr, 0, len(ltr))
+    return Renderer.of(lad, UpsampleOptions(factor=lad.factor), *ltr.shape[1:3]).render(ltr, 0, len(ltr))
 
 
 def measure(clip: str, args) -> dict:
@@ -290,7 +289,7 @@ def selectors(records: list[dict]) -> str:
         logs = " ".join(rec.get("auto_log", []))
         kept = next((k for k in ("within", "both") if f"-> the {k} net" in logs), None)
         pool = {k: v for k, v in rec["candidates"].items() if (k.startswith(("direct", "ladder"))
-                or (kept and k.startswith((f"{kept} net +", f"{kept} net on", f"{kept} net's residual"))))}
+                or (kept and k.startswith((f"{kept} net +", f"{kept} net's residual")))) and not deeper(k)}
         best = max(v["psnr"] for v in pool.values())
         cells = []
         for name, f in rules.items():
@@ -306,16 +305,24 @@ def selectors(records: list[dict]) -> str:
     return "\n".join(head + rows)
 
 
+def deeper(name: str) -> bool:
+    """Whether a candidate is one auto does not weigh: the net on more than the first rung, or
+    the ``--single`` net (another training budget)."""
+    return " rungs + " in name or name.startswith("single ")
+
+
 def report(records: list[dict], write: bool) -> None:
     """The tables: per clip every candidate (PSNR, sharpness whole / moving), the best, auto's
     regret; and one summary line per clip."""
     lines, summary = [], ["| clip | best candidate | its PSNR | before: pick, regret | auto's pick | auto PSNR | regret (dB) | "
-                          "best peer + BP | auto - best peer | net's part (auto - best without a net) |",
-                          "|---|---|---|---|---|---|---|---|---|---|"]
+                          "best peer + BP | auto - best peer | net's part (auto - best without a net) | "
+                          "best with the net on more rungs: its PSNR - auto |",
+                          "|---|---|---|---|---|---|---|---|---|---|---|"]
     regrets, real, plain = {}, [], []
     for rec in records:
         c = rec["candidates"]
-        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer")}     # auto's candidates
+        deep = {k: v for k, v in c.items() if deeper(k) and not k.startswith("single ")}
+        cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer") and not deeper(k)}   # auto's
         best = max(cand, key=lambda k: cand[k]["psnr"])
         peers = {k: v for k, v in c.items() if k.startswith("peer")}
         best_peer = max(peers, key=lambda k: peers[k]["psnr"])
@@ -338,7 +345,7 @@ def report(records: list[dict], write: bool) -> None:
         if "auto" not in c:      # interpolators only (--no-net): the candidates without a net
             summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} |  | (no net trained) |  |  | "
                            f"{best_peer} {peers[best_peer]['psnr']:.2f} | ({best_no_net}: "
-                           f"{no_net[best_no_net]['psnr'] - peers[best_peer]['psnr']:+.2f}) |  |")
+                           f"{no_net[best_no_net]['psnr'] - peers[best_peer]['psnr']:+.2f}) |  |  |")
         else:
             a = c["auto"]["psnr"]
             pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
@@ -350,11 +357,22 @@ def report(records: list[dict], write: bool) -> None:
             before = f"{old}, {cand[best]['psnr'] - c[old]['psnr']:+.2f}" if old in c else ""
             summary.append(f"| {rec['clip']} | {best} | {cand[best]['psnr']:.2f} | {before} | {pick} | {a:.2f} | "
                            f"{cand[best]['psnr'] - a:+.2f} | {best_peer} {peers[best_peer]['psnr']:.2f} | "
-                           f"{a - peers[best_peer]['psnr']:+.2f} | {a - no_net[best_no_net]['psnr']:+.2f} |")
+                           f"{a - peers[best_peer]['psnr']:+.2f} | {a - no_net[best_no_net]['psnr']:+.2f} | "
+                           + (f"{(d := max(deep, key=lambda k: deep[k]['psnr']))}: {deep[d]['psnr'] - a:+.2f} |" if deep else " |"))
     if real:
         summary.append(f"\nMean over the real clips ({len(real)}): auto - best peer + BP {np.mean([r[0] for r in real]):+.2f} dB, "
                        f"net's part {np.mean([r[1] for r in real]):+.2f} dB; largest regret "
                        f"{max(regrets.values()):+.2f} dB.")
+    halves = []     # (clip, best pipeline of auto's kept net, best of the --single net), first rung only
+    for rec in records:
+        c = rec["candidates"]
+        one = {k: v["psnr"] for k, v in c.items() if k.startswith("single ") and not " rungs + " in k}
+        kept = {k: v["psnr"] for k, v in c.items() if " net" in k and not deeper(k) and not k.startswith(FLOW_NET)}
+        if one and kept:
+            halves.append(f"{rec['clip']} {max(kept.values()):.2f} against {max(one.values()):.2f}")
+    if halves:
+        summary.append("\nTwo nets at half the budget each (auto's, the one it keeps) against one both net at the whole "
+                       "budget (--single), the best pipeline of each with the net on the first rung: " + "; ".join(halves) + ".")
     if plain:
         summary.append(f"\nThe best candidate without a net - the best peer + BP, over the {len(plain)} real clips "
                        f"measured: {np.mean(plain):+.2f} dB (what auto gives with the net off, at zero regret).")

@@ -243,11 +243,12 @@ def candidate_pipelines(rungs: int, interpolators, nets=()) -> list[Pipeline]:
     it costs minutes a clip on the CPU and lost on every benchmark clip (x8: fan 17.51 dB against
     19.90 with the net on the first rung only, texture 21.60 against 21.71, city 25.29 against
     26.57; docs/BENCHMARKS.md, "x8 with zstsr"). On the second rung it gained 0.02-0.08 dB over
-    the best first-rung pipeline on the real clips but the proxy cannot vouch for it: the proxy's
-    second rung is the very task the net was trained on (the clip shrunk and its frames averaged
-    in pairs), so its score there is the net's training fit. On fan the proxy ranked the net on
-    two rungs first, and it rendered 1.75 dB below the best candidate with the fan turning
-    backwards (docs/BENCHMARKS.md, "The net on the rungs below full size")."""
+    the best first-rung pipeline on the real clips, and the proxy cannot vouch for it: the proxy's
+    truth is the clip's own frames, which (shrunk) are the net's training targets, so the more of
+    the pipeline the net does the more its score measures the net's fit to what it was trained
+    on. On fan the proxy ranked the net on two rungs first, and it rendered 1.75 dB below the
+    best candidate with the fan turning backwards (docs/BENCHMARKS.md, "The net on the rungs below
+    full size")."""
     out = [Pipeline((m,) * rungs, direct=True) for m in interpolators]
     if rungs == 1:        # x2: the ladder is one step at full size
         return out + [Pipeline((n,)) for n in nets]

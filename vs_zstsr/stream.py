@@ -73,6 +73,12 @@ class Renderer:
         if log:
             for note in inert_options(options, ladder):
                 log(note)
+        return cls.of(ladder, options, height, width, log)
+
+    @classmethod
+    def of(cls, ladder: Ladder, options: UpsampleOptions, height: int, width: int,
+           log: Callable[[str], None] | None = None) -> "Renderer":
+        """A renderer of a ladder already built, with ``options``' cut detection and shot ends."""
         return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold, options.shot_ends)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
