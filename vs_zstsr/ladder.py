@@ -123,7 +123,8 @@ class Ladder:
         # result instead of computing it again. The self-check's candidate pipelines share their
         # first rung (selfcheck.candidate_pipelines: the net, then each interpolator above it), and
         # benchmarks/bench_candidates.py's their first rungs; the net's rungs are the slow ones.
-        # None: nothing kept.
+        # Models are told apart by identity, so a memo lives no longer than the models it saw
+        # (the caller's one self-check or benchmark clip). None: nothing kept.
         self.memo = memo
 
     def _interpolate(self, clip: np.ndarray, factor: int, method: str) -> np.ndarray:
