@@ -20,6 +20,8 @@ sharpness of :class:`vs_zstsr.metrics.Sharpness`):
   the two `zstsr upsample` trains with ``--examples auto`` (within, both; half the budget each,
   found in ZSTSR_CACHE where it keeps them), and with ``--single`` one ``both`` net on the whole
   budget (the issue's "two nets at half budget against one at the full budget");
+* with ``--blends``, the means auto weighs: the best 2 and 3 pipelines with the net by the
+  self-check's proxy, their frames averaged (:data:`vs_zstsr.selfcheck.BLEND_SIZES`);
 * ``auto``: what :meth:`vs_zstsr.stream.Renderer.create` chooses (the same code as `zstsr
   upsample`, same cache, so the same nets), rendered as `zstsr upsample` renders it.
 
@@ -210,6 +212,9 @@ def measure(clip: str, args) -> dict:
         rec["candidates"][name]["pipe_proxy"] = pipe_proxies(window, factor, ms, model, direct,
                                                              ("diag",) if args.lean else ("flat", "diag"), proxy_memo)
         del out
+    if (args.blends or args.blends_any) and not args.no_net and not args.flow_net_only:
+        kept = next(iter(k for k in models if k in ("within", "both")))
+        blend_rows(clip, window, ltr, factor, models[kept], kept, add, with_net_only=not args.blends_any)
     # auto, exactly as `zstsr upsample` does it
     if not args.no_net and not args.flow_net_only:
         logs = []
@@ -220,9 +225,46 @@ def measure(clip: str, args) -> dict:
         out = renderer.render(ltr, 0, n)
         add("auto", out, None, time.perf_counter() - t0)
         rec["auto_log"] = logs
-        rec["auto_plan"] = {"direct": renderer.ladder.direct, "methods": [r.method for r in renderer.ladder.plan.rungs]}
+        rec["auto_plan"] = {"direct": renderer.ladder.direct, "methods": [r.method for r in renderer.ladder.plan.rungs],
+                            "blend": [p.describe_one() for p in renderer.ladder.plan.blend]}
+        if renderer.ladder.plan.blend:
+            rec["auto_plan"]["describe"] = next((m.split(" -> ")[-1] for m in logs if m.startswith("self-check, each")), None)
         print("\n".join(logs))
     return rec
+
+
+def blend_rows(clip: str, window: np.ndarray, ltr: np.ndarray, factor: int, model, kind: str, add,
+               with_net_only: bool = True) -> None:
+    """The means auto weighs (:data:`vs_zstsr.selfcheck.BLEND_SIZES`): the best k pipelines with
+    the net by the self-check's proxy on the window (as :func:`vs_zstsr.selfcheck.choose_pipeline`
+    ranks them), each rendered as a candidate is, their frames averaged; rows named "KIND mean of
+    A + B". ``with_net_only=False`` (``--blends-any``): the best k of every pipeline, with the net
+    or not, as first tried (rows "any mean of ..."; their proxy scores are printed), which auto
+    does not weigh (deeper())."""
+    from vs_zstsr.selfcheck import (BLEND_SIZES, PIPELINE_SHRINK, _proxy_frames, _proxy_pair, _proxy_score,
+                                    candidate_pipelines, pipeline_fits)
+
+    lo, hi = _proxy_pair(window, PIPELINE_SHRINK)
+    full = ltr.shape[1:3]
+    rungs = len(ladder.plan(*full, factor).rungs)
+    nets = tuple(methods.NETS)     # (pipeline_fits leaves out what cannot run here)
+    memo, scores, frames = {}, {}, {}
+    for p in candidate_pipelines(rungs, INTERP, nets):
+        if (p.uses_net or not with_net_only) and pipeline_fits(p, *hi.shape[1:3], factor):
+            frames[p] = _proxy_frames(p, lo, hi.shape[1:3], factor, model if p.uses_net else None, None, memo)
+            scores[p] = _proxy_score(frames[p], hi)
+    ranked = sorted(scores, key=lambda p: -scores[p])
+    for k in BLEND_SIZES:
+        print(f"{clip}: proxy of the mean of the best {k}: "
+              f"{_proxy_score(np.mean([frames[p] for p in ranked[:k]], axis=0), hi):.2f} dB; the best alone: "
+              f"{ranked[0].describe()} {scores[ranked[0]]:.2f}", flush=True)
+    memo, outs = {}, []
+    for p in ranked[:max(BLEND_SIZES)]:
+        outs.append(render(ladder_of(full, factor, list(p.methods), model if p.uses_net else None, p.direct, memo), ltr))
+    for k in BLEND_SIZES:
+        if k <= len(outs):
+            add(("any " if not with_net_only else "") + f"{kind} mean of " + " + ".join(p.describe() for p in ranked[:k]),
+                np.mean(outs[:k], axis=0))
 
 
 def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool,
@@ -308,7 +350,7 @@ def selectors(records: list[dict]) -> str:
 def deeper(name: str) -> bool:
     """Whether a candidate is one auto does not weigh: the net on more than the first rung, or
     the ``--single`` net (another training budget)."""
-    return " rungs + " in name or name.startswith("single ")
+    return " rungs + " in name or name.startswith(("single ", "any "))
 
 
 def report(records: list[dict], write: bool) -> None:
@@ -321,7 +363,7 @@ def report(records: list[dict], write: bool) -> None:
     regrets, real, plain = {}, [], []
     for rec in records:
         c = rec["candidates"]
-        deep = {k: v for k, v in c.items() if deeper(k) and not k.startswith("single ")}
+        deep = {k: v for k, v in c.items() if deeper(k) and not k.startswith(("single ", "any "))}
         cand = {k: v for k, v in c.items() if k != "auto" and not k.startswith("peer") and not deeper(k)}   # auto's
         best = max(cand, key=lambda k: cand[k]["psnr"])
         peers = {k: v for k, v in c.items() if k.startswith("peer")}
@@ -350,6 +392,8 @@ def report(records: list[dict], write: bool) -> None:
             a = c["auto"]["psnr"]
             pick = "direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"] else \
                 "/".join(rec["auto_plan"]["methods"])
+            if rec["auto_plan"].get("describe"):
+                pick = rec["auto_plan"]["describe"]
             regrets[rec["clip"]] = cand[best]["psnr"] - a
             if rec["clip"] in REAL:
                 real.append((a - peers[best_peer]["psnr"], a - no_net[best_no_net]["psnr"]))
@@ -367,7 +411,8 @@ def report(records: list[dict], write: bool) -> None:
     for rec in records:
         c = rec["candidates"]
         one = {k: v["psnr"] for k, v in c.items() if k.startswith("single ") and not " rungs + " in k}
-        kept = {k: v["psnr"] for k, v in c.items() if " net" in k and not deeper(k) and not k.startswith(FLOW_NET)}
+        kept = {k: v["psnr"] for k, v in c.items() if " net" in k and not deeper(k) and not k.startswith(FLOW_NET)
+                and " mean of " not in k}
         if one and kept:
             halves.append(f"{rec['clip']} {max(kept.values()):.2f} against {max(one.values()):.2f}")
     if halves:
@@ -402,6 +447,10 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=JSON, help="records, one line per clip (replaced per clip)")
     ap.add_argument("--report", action="store_true", help="only the tables, from --json")
     ap.add_argument("--auto-only", action="store_true", help="measure auto again, keep the other candidates")
+    ap.add_argument("--blends", action="store_true", help="also the means of the best pipelines with the net "
+                                                          "that auto weighs (selfcheck.BLEND_SIZES)")
+    ap.add_argument("--blends-any", action="store_true", help="the means of the best pipelines with the net "
+                                                              "or not (what auto does not weigh: the city's case)")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="keep the candidates without a net measured before "
                                                          "on the clip (--json), measure the rest")

@@ -1,4 +1,5 @@
 """The coarse-to-fine ladder, back-projection and streaming (numpy + onnxruntime only)."""
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -500,3 +501,47 @@ def test_a_plan_can_climb_the_ladder_without_the_net():
     lad = ladder.Ladder(p)
     ltr = _ltr(t=6, h=64, w=96)
     assert not lad.direct and lad.run(ltr).shape == (48, 64, 96, 3)
+
+
+def test_the_self_check_weighs_the_mean_of_its_best_pipelines_with_the_net_and_renders_it(monkeypatch):
+    """Two pipelines with the net that err in opposite directions: their mean is the truth, so the
+    self-check picks it over each (and over the pipelines without the net, which are never
+    averaged); the ladder it builds renders the mean of the two ladders, chunk by chunk as whole."""
+    ltr = _ltr(t=16, h=64, w=96)
+    err = {"net/cubic/cubic": +0.02, "net/linear/linear": -0.03, "cubic xN at full size": 0.01,
+           "linear xN at full size": -0.01}   # alone: cubic x8 the best; a mean of these two is not weighed
+
+    def frames(p, lo, size, factor, model, options, memo):     # each pipeline's proxy output
+        hi = resize_spatial(ltr, *size)[:len(lo) * 2]
+        return np.clip(hi + err.get(p.describe(), 0.05), -1, 2)
+
+    monkeypatch.setattr(selfcheck, "_proxy_frames", frames)
+    logs = []
+    p = selfcheck.choose_pipeline(ladder.plan(64, 96, 8), Noisy(), ltr, log=logs.append, candidates=("net", "cubic", "linear"))
+    assert logs[0].endswith("-> mean of net/cubic/cubic + net/linear/linear"), logs
+    assert "mean of cubic" not in logs[0] and "mean of linear" not in logs[0]
+    assert [r.method for r in p.rungs] == ["net", "cubic", "cubic"]
+    assert [[r.method for r in q.rungs] for q in p.blend] == [["net", "linear", "linear"]]
+    assert p.describe().startswith("the mean of (") and p.uses_net
+    # with no blends weighed, the best single pipeline
+    q = selfcheck.choose_pipeline(ladder.plan(64, 96, 8), Noisy(), ltr, candidates=("net", "cubic", "linear"), blends=())
+    assert not q.blend and q.runs_direct and q.rungs[0].method == "cubic"
+
+    monkeypatch.undo()
+
+    class Bent(Noisy):  # cubic, bent pixel by pixel: a net whose frames do not depend on the chunk
+        def run(self, clip):
+            from vs_zstsr.resample import temporal_interpolate
+
+            x = temporal_interpolate(clip, 2, "cubic")
+            return x + 0.03 * np.sin(20 * x)
+
+    one = UpsampleOptions(factor=8, engine=EngineOptions(ensemble=1))
+    lad = ladder.Ladder(p, Bent(), one)
+    members = [ladder.Ladder(x, Bent(), one) for x in (replace(p, blend=[]), p.blend[0])]
+    np.testing.assert_allclose(lad.run(ltr), (members[0].run(ltr) + members[1].run(ltr)) / 2, atol=1e-6)
+    assert lad.context == max(m.context for m in members) and not lad.streams
+    r = Renderer.of(lad, one, 64, 96)
+    whole = r.render(ltr, 0, len(ltr))
+    r.chunk = 5
+    np.testing.assert_allclose(np.stack(list(upsample_stream(iter(ltr), r))), whole, atol=1e-6)

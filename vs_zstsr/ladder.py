@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -59,8 +59,21 @@ class LadderPlan:
     # step (+ back-projection) instead of climbing the diagonal; the self-check measures which
     # (:func:`.selfcheck.choose_pipeline`).
     direct: bool = True
+    # Other plans whose output this one's is averaged with, frame by frame: the self-check's pick
+    # may be the mean of its best pipelines (:func:`.selfcheck.choose_pipeline`), whose errors
+    # differ enough that their mean beats each (docs/BENCHMARKS.md, "The mean of the best
+    # pipelines"). Each shares this plan's factor, size and model.
+    blend: list["LadderPlan"] = field(default_factory=list)
 
     def describe(self) -> str:
+        if self.blend:
+            return "the mean of " + " and ".join(
+                f"({p.rungs[0].method} x{p.factor} at full size + back-projection)" if p.runs_direct
+                else f"({p.describe_one()})" for p in [self, *self.blend])
+        return self.describe_one()
+
+    def describe_one(self) -> str:
+        """This plan's own rungs (without :attr:`blend`)."""
         parts = []
         for r in self.rungs:
             g = "" if r.gain_db is None else f" ({r.gain_db:+.2f} dB)"
@@ -71,7 +84,15 @@ class LadderPlan:
 
     @property
     def uses_net(self) -> bool:
-        return any(needs_model(r.method) for r in self.rungs)
+        """Whether the net runs on a rung of this plan or of one it is blended with."""
+        return any(needs_model(r.method) for p in [self, *self.blend] for r in p.rungs)
+
+    @property
+    def runs_direct(self) -> bool:
+        """Whether this plan's own rungs run as one interpolation x factor at full size: asked
+        (:attr:`direct`), no net and one interpolator on every rung (see :class:`Ladder`)."""
+        return (self.direct and not any(needs_model(r.method) for r in self.rungs)
+                and len({r.method for r in self.rungs}) == 1)
 
 
 def plan(height: int, width: int, factor: int, method: str = "cubic") -> LadderPlan:
@@ -114,7 +135,7 @@ class Ladder:
         # Without the net on any rung, climbing the diagonal only resamples: one interpolation
         # x factor at full size + temporal back-projection, in one step (docs/PROTOTYPE.md, "The
         # ladder"), unless the self-check measured the ladder better on this clip (plan.direct).
-        self.direct = direct and plan.direct and not plan.uses_net and len({r.method for r in plan.rungs}) == 1
+        self.direct = direct and plan.runs_direct and not plan.blend
         # flow chosen by the self-check: if MVTools crashes on a chunk, that chunk is interpolated
         # by `flow_fallback` (said once); None (flow asked for by name): the crash is an error
         self.flow_fallback, self._log, self._said = flow_fallback, log, False
@@ -126,6 +147,12 @@ class Ladder:
         # Models are told apart by identity, so a memo lives no longer than the models it saw
         # (the caller's one self-check or benchmark clip). None: nothing kept.
         self.memo = memo
+        # A blend (plan.blend): one ladder per plan, each run as it would run alone, their frames
+        # averaged. Fine-tuned rung models belong to the first plan (prepare.build_ladder does
+        # not blend when fine-tuning).
+        self.members = [Ladder(p, model, options, direct=direct, rung_models=rung_models if j == 0 else None,
+                               flow_fallback=flow_fallback, log=log)
+                        for j, p in enumerate([replace(plan, blend=[]), *plan.blend])] if plan.blend else []
 
     def _interpolate(self, clip: np.ndarray, factor: int, method: str) -> np.ndarray:
         return interpolate(clip, factor, method, self.flow_fallback, self._note)
@@ -148,12 +175,16 @@ class Ladder:
     @property
     def context(self) -> int:
         """LTR frames of context each side that make a window's inside exact (see stream.py)."""
+        if self.members:
+            return max(m.context for m in self.members)
         return sum(self._reaches())
 
     @property
     def reach(self) -> int:
         """LTR frames each side of an output group that it depends on, through every rung (the
         direct path: its one step's)."""
+        if self.members:
+            return max(m.reach for m in self.members)
         return self._reaches()[0] if self.direct else self.context
 
     def x2(self, clip: np.ndarray, method: str, rung: int = 0) -> np.ndarray:
@@ -163,14 +194,25 @@ class Ladder:
             return net_method_x2(model, clip, method, e.tilesize, e.overlap, e.ensemble, self.flow_fallback, self._note)
         return self._interpolate(clip, 2, method)
 
-    def run(self, ltr: np.ndarray, keep: tuple[int, int] | None = None) -> np.ndarray:
+    def run(self, ltr: np.ndarray, keep: tuple[int, int] | None = None, *, memo: dict | None = None) -> np.ndarray:
         """``(T, H, W, 3)`` LTR -> ``(T * factor, H, W, 3)``, clipped to [0, 1].
 
         ``keep=(lead, count)``: only LTR frames ``lead .. lead+count-1`` are wanted (the inside of a
         streaming window), and only their ``count * factor`` frames are returned. After each rung
         the frames that no later rung reads are dropped, so the full-size rungs, which cost the
         most time and memory, work on the inside and their own reach, not on the whole window.
+        ``memo``: for this call, instead of :attr:`memo`.
         """
+        memo = self.memo if memo is None else memo
+        if self.members:
+            # the members' first rungs shared within this call only (a renderer's memo would
+            # otherwise hold every chunk's rungs)
+            shared = {} if memo is None else memo
+            out = self.members[0].run(ltr, keep, memo=shared)
+            for m in self.members[1:]:
+                out += m.run(ltr, keep, memo=shared)
+            out /= len(self.members)
+            return out
         rungs = self.plan.rungs
         t, h, w = ltr.shape[:3]
         lead, count = keep if keep is not None else (0, t)
@@ -186,7 +228,7 @@ class Ladder:
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
             ph, pw = self.plan.padded  # odd sizes: pad (edges repeated), run, crop back
-            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), keep)
+            out = self.run(np.pad(ltr, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge"), keep, memo=memo)
             return np.ascontiguousarray(out[:, :h, :w])
         reaches = self._reaches()
         a, b = max(0, lead - sum(reaches)), min(t, lead + count + sum(reaches))   # LTR frames x covers
@@ -194,9 +236,9 @@ class Ladder:
         inputs[(h, w)] = ltr[a:b]
         a0 = a
         x = inputs[rungs[0].size]
-        key, start = self._memo_start(ltr, lead, count)
+        key, start = self._memo_start(ltr, lead, count, memo)
         if start:
-            x, a, b = self.memo[key + self._prefix(start)]
+            x, a, b = memo[key + self._prefix(start)]
         for j, rung in enumerate(rungs[start:], start):
             rate = 2 * rung.rate
             lo, hi = a - a0, b - a0
@@ -213,7 +255,7 @@ class Ladder:
             x = y[(a2 - a) * rate:(b2 - a) * rate]
             a, b = a2, b2
             if key is not None and j + 1 < len(rungs):
-                self.memo[key + self._prefix(j + 1)] = (x, a, b)
+                memo[key + self._prefix(j + 1)] = (x, a, b)
         return np.clip(x, 0.0, 1.0)
 
     def _prefix(self, rungs: int) -> tuple:
@@ -222,13 +264,13 @@ class Ladder:
         return tuple((r.method, id(self.rung_models.get(j, self.model)) if needs_model(r.method) else None)
                      for j, r in enumerate(self.plan.rungs[:rungs]))
 
-    def _memo_start(self, ltr: np.ndarray, lead: int, count: int) -> tuple[tuple | None, int]:
-        """(this input's key in :attr:`memo`, how many first rungs it already holds) or (None, 0)."""
-        if self.memo is None:
+    def _memo_start(self, ltr: np.ndarray, lead: int, count: int, memo: dict | None) -> tuple[tuple | None, int]:
+        """(this input's key in ``memo``, how many first rungs it already holds) or (None, 0)."""
+        if memo is None:
             return None, 0
         digest = hashlib.blake2b(np.ascontiguousarray(ltr).data, digest_size=16).digest()
         key = (digest, ltr.shape, lead, count, self.plan.size, self.options.bp_iters, self.engine)
-        held = [j for j in range(len(self.plan.rungs) - 1, 0, -1) if key + self._prefix(j) in self.memo]
+        held = [j for j in range(len(self.plan.rungs) - 1, 0, -1) if key + self._prefix(j) in memo]
         return key, (held[0] if held else 0)
 
     def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,

@@ -26,7 +26,7 @@ from .fit import Budget, NotTrainable, finetune_rungs, fit_model
 from .ladder import Ladder, LadderPlan, plan
 from .methods import AUTO, METHODS, NETS, needs_model, require
 from .options import TrainOptions, UpsampleOptions
-from .selfcheck import choose_methods, choose_pipeline, coarse_size, fit_and_pick, self_check_samples
+from .selfcheck import BLEND_SIZES, choose_methods, choose_pipeline, coarse_size, fit_and_pick, self_check_samples
 
 
 @dataclass(frozen=True)
@@ -94,15 +94,17 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
 
 
 def select(ladder_plan: LadderPlan, model, options: UpsampleOptions, clip: Clip, window: np.ndarray | None = None,
-           *, coarse: np.ndarray | None = None, candidates: tuple[str, ...] = METHODS, log=None) -> LadderPlan:
+           *, coarse: np.ndarray | None = None, candidates: tuple[str, ...] = METHODS, log=None,
+           blends: tuple[int, ...] = BLEND_SIZES) -> LadderPlan:
     """Step 2 (``method="auto"``): the whole pipeline, chosen by the self-check on ``window`` and
-    ``coarse`` (the frames :func:`.selfcheck.self_check_samples` picks; read here when not given)."""
+    ``coarse`` (the frames :func:`.selfcheck.self_check_samples` picks; read here when not given);
+    ``blends``: the means of the best pipelines it weighs too (:func:`.selfcheck.choose_pipeline`)."""
     clip.need_frames("the self-check", " (or pass method='net')")
     full = (clip.height, clip.width)
     if window is None:
         window, coarse = self_check_samples(clip.read, clip.num_frames, options.cut_threshold,
                                             coarse_size(ladder_plan, full))
-    chosen = choose_pipeline(ladder_plan, model, window, options, log=log, candidates=candidates)
+    chosen = choose_pipeline(ladder_plan, model, window, options, log=log, candidates=candidates, blends=blends)
     if chosen is not None:
         return chosen
     # too few frames to halve the sample and still run a pipeline: the first rung's proxy alone
@@ -154,19 +156,24 @@ def build_ladder(model_path: str | None, options: UpsampleOptions, clip: Clip, *
             trained, tune = Trained(""), False
         model = options.engine.load(trained.path) if trained.path else None
         if method == AUTO:
+            # (fine-tuning puts the net on every rung of the pick, so a mean of pipelines that
+            # differ above the first rung would not be what the self-check measured)
             ladder_plan = select(ladder_plan, model, options, clip, trained.window, coarse=trained.coarse,
-                                candidates=candidates, log=log)
+                                 candidates=candidates, log=log, blends=() if tune else BLEND_SIZES)
         if tune:
             rung_models = finetune(trained, ladder_plan, options, clip, rung_budget, log=log, progress=progress)
     ladder = Ladder(ladder_plan, model, options, rung_models=rung_models,
                     flow_fallback="cubic" if method == AUTO else None, log=log)
     if log:
-        if ladder.direct:
+        if ladder_plan.blend:
+            log(f"pipeline: {ladder_plan.describe()}")
+        elif ladder.direct:
             log(f"no ladder: {ladder_plan.rungs[0].method} interpolation x{options.factor} at full size "
                 "+ back-projection")
         else:
             log(f"ladder: {ladder_plan.describe()}")
         if model is not None and not ladder_plan.uses_net:
             log("the net did not beat interpolation on this clip's own examples: "
-                f"using {ladder_plan.rungs[0].method} interpolation + back-projection")
+                + ("using the mean above" if ladder_plan.blend else
+                   f"using {ladder_plan.rungs[0].method} interpolation + back-projection"))
     return ladder

@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -235,6 +235,32 @@ class Pipeline:
         return any(needs_model(m) for m in self.methods)
 
 
+@dataclass(frozen=True)
+class Blend:
+    """A candidate made of the candidates ``parts``: their frames averaged (each exposure's mean
+    stays the LTR frame's, as back-projection left it in each)."""
+    parts: tuple[Pipeline, ...]
+
+    def describe(self) -> str:
+        return "mean of " + " + ".join(p.describe() for p in self.parts)
+
+    @property
+    def uses_net(self) -> bool:
+        return any(p.uses_net for p in self.parts)
+
+
+# The self-check also weighs the mean of its best 2 and of its best 3 pipelines with the net (by
+# their own scores), measured like the rest: a self-ensemble across the net's pipelines (its
+# residual over cubic or over flow, each interpolator above it), as netrun's self-ensemble is one
+# across flips. The net's errors differ from pipeline to pipeline, so their mean can beat each:
+# on cam03 the two best by the proxy scored 32.95 and 33.08 dB against the truth and their mean
+# 33.19. Not means with the pipelines without the net: on city the proxy favoured flow x8 at
+# full size averaged with a net ladder, which lost 0.22 dB to flow alone on the truth
+# (docs/BENCHMARKS.md, "The mean of the best pipelines"). Each member renders in full, so a mean
+# of k costs about k times one.
+BLEND_SIZES = (2, 3)
+
+
 def candidate_pipelines(rungs: int, interpolators, nets=()) -> list[Pipeline]:
     """Every interpolator directly and on every rung; with a model, each net method of ``nets``
     (:data:`.methods.NETS`) on the first rung and each interpolator above it.
@@ -294,42 +320,58 @@ def pipeline_proxy(pipeline: Pipeline, sample: np.ndarray, factor: int, model=No
     pair = _proxy_pair(sample, shrink)
     if pair is None:
         return None
-    lo, hi = pair
-    q = _plan_for(pipeline, *hi.shape[1:3], factor)
+    return _proxy_score(_proxy_frames(pipeline, pair[0], pair[1].shape[1:3], factor, model, options, memo), pair[1])
+
+
+def _proxy_frames(pipeline: Pipeline, lo: np.ndarray, size: tuple[int, int], factor: int, model,
+                  options: UpsampleOptions | None, memo: dict | None) -> np.ndarray:
+    """The pipeline's output on the proxy's input ``lo``, averaged back to the proxy truth's rate."""
+    q = _plan_for(pipeline, *size, factor)
     y = Ladder(q, model, options or UpsampleOptions(factor=factor), flow_fallback=None, memo=memo).run(lo)
-    got = rect_downsample(y, factor // 2) if factor > 2 else y
+    return rect_downsample(y, factor // 2) if factor > 2 else y
+
+
+def _proxy_score(got: np.ndarray, hi: np.ndarray) -> float:
     return float(np.mean([psnr(a, b) for a, b in zip(got, hi)]))
 
 
 def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options: UpsampleOptions | None = None,
                     log: Callable[[str], None] | None = None, candidates: tuple[str, ...] = METHODS,
-                    net_margin_db: float = 0.0) -> LadderPlan | None:
-    """Choose the whole pipeline (:func:`candidate_pipelines`) with the best
-    :func:`pipeline_proxy` on ``sample`` (the self-check's frames), and set ``ladder_plan``'s
-    methods and ``direct`` to it. A pipeline with the net must beat the best without it by
-    ``net_margin_db``. Returns None when the sample is too short (the caller falls back to
-    :func:`choose_methods`). No rule fixes what goes above the net or whether to climb the ladder:
-    each clip's own measurement does (docs/BENCHMARKS.md, "Selection").
+                    net_margin_db: float = 0.0, blends: tuple[int, ...] = BLEND_SIZES) -> LadderPlan | None:
+    """Choose the whole pipeline (:func:`candidate_pipelines`, and the :class:`Blend` of the best
+    k of those with the net for each k of ``blends``: :data:`BLEND_SIZES`) with the best :func:`pipeline_proxy` on ``sample`` (the
+    self-check's frames), and set ``ladder_plan``'s methods and ``direct`` to it (a blend: to its
+    first part, and :attr:`.LadderPlan.blend` to the others). A pipeline with the net must beat
+    the best without it by ``net_margin_db``. Returns None when the sample is too short (the
+    caller falls back to :func:`choose_methods`). No rule fixes what goes above the net or whether
+    to climb the ladder: each clip's own measurement does (docs/BENCHMARKS.md, "Selection").
     """
     factor, shrink = ladder_plan.factor, PIPELINE_SHRINK
     pair = _proxy_pair(sample, shrink)
     if pair is None:
         return None
-    size = pair[1].shape[1:3]
+    lo, hi = pair
+    size = hi.shape[1:3]
     interps = [m for m in candidates if m in INTERPOLATORS]
     nets = [m for m in candidates if m in NETS] if model is not None else []
-    scores, crashed, memo = {}, False, {}      # memo: the net's rung runs once for every pipeline above it
+    scores, frames, crashed, memo = {}, {}, False, {}   # memo: the net's rung runs once for every pipeline above it
     for p in candidate_pipelines(len(ladder_plan.rungs), interps, nets):
         if not pipeline_fits(p, *size, factor) or (crashed and any(native(m) for m in p.methods)):
             continue
         try:
-            scores[p] = pipeline_proxy(p, sample, factor, model if p.uses_net else None, options, shrink, memo)
+            frames[p] = _proxy_frames(p, lo, size, factor, model if p.uses_net else None, options, memo)
         except NativeCrash as e:   # flow died on this clip: every pipeline with it is left out, said once
             crashed = True
             if log:
                 log(crash_note(e, "the self-check leaves out every pipeline with it"))
+            continue
+        scores[p] = _proxy_score(frames[p], hi)
     if not scores:
         return None
+    ranked = sorted((p for p in scores if p.uses_net), key=lambda p: -scores[p])
+    for k in blends:
+        if 2 <= k <= len(ranked):
+            scores[Blend(tuple(ranked[:k]))] = _proxy_score(np.mean([frames[p] for p in ranked[:k]], axis=0), hi)
     plain = {p: v for p, v in scores.items() if not p.uses_net}
     best = max(plain, key=plain.get) if plain else None
     with_net = {p: v for p, v in scores.items() if p.uses_net}
@@ -339,9 +381,12 @@ def choose_pipeline(ladder_plan: LadderPlan, model, sample: np.ndarray, options:
         if best is None or with_net[top] >= plain[best] + net_margin_db:
             pick = top
         ladder_plan.rungs[0].gain_db = with_net[top] - (plain[best] if best else 0.0)
-    for r, m in zip(ladder_plan.rungs, pick.methods):
+    parts = pick.parts if isinstance(pick, Blend) else (pick,)
+    for r, m in zip(ladder_plan.rungs, parts[0].methods):
         r.method = m
-    ladder_plan.direct = pick.direct
+    ladder_plan.direct = parts[0].direct
+    ladder_plan.blend = [replace(ladder_plan, rungs=[replace(r, method=m, gain_db=None) for r, m in zip(ladder_plan.rungs, p.methods)],
+                                 direct=p.direct, blend=[]) for p in parts[1:]]
     if log:
         table = ", ".join(f"{p.describe()} {v:.2f}" for p, v in sorted(scores.items(), key=lambda kv: -kv[1]))
         log(f"self-check, each whole pipeline on the clip halved in time (dB): {table} -> {pick.describe()}")
