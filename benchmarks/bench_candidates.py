@@ -214,7 +214,8 @@ def measure(clip: str, args) -> dict:
         del out
     if (args.blends or args.blends_any) and not args.no_net and not args.flow_net_only:
         kept = next(iter(k for k in models if k in ("within", "both")))
-        blend_rows(clip, window, ltr, factor, models[kept], kept, add, with_net_only=not args.blends_any)
+        alone = blend_rows(clip, window, ltr, gt, factor, models[kept], kept, add, with_net_only=not args.blends_any)
+        rec["blend_alone" if not args.blends_any else "blend_any_alone"] = alone
     # auto, exactly as `zstsr upsample` does it
     if not args.no_net and not args.flow_net_only:
         logs = []
@@ -233,14 +234,14 @@ def measure(clip: str, args) -> dict:
     return rec
 
 
-def blend_rows(clip: str, window: np.ndarray, ltr: np.ndarray, factor: int, model, kind: str, add,
-               with_net_only: bool = True) -> None:
+def blend_rows(clip: str, window: np.ndarray, ltr: np.ndarray, gt: np.ndarray, factor: int, model, kind: str, add,
+               with_net_only: bool = True) -> dict:
     """The means auto weighs (:data:`vs_zstsr.selfcheck.BLEND_SIZES`): the best k pipelines with
     the net by the self-check's proxy on the window (as :func:`vs_zstsr.selfcheck.choose_pipeline`
     ranks them), each rendered as a candidate is, their frames averaged; rows named "KIND mean of
     A + B". ``with_net_only=False`` (``--blends-any``): the best k of every pipeline, with the net
     or not, as first tried (rows "any mean of ..."; their proxy scores are printed), which auto
-    does not weigh (deeper())."""
+    does not weigh (deeper()). Returns the best alone by the proxy: its name and PSNR."""
     from vs_zstsr.selfcheck import (BLEND_SIZES, PIPELINE_SHRINK, _proxy_frames, _proxy_pair, _proxy_score,
                                     candidate_pipelines, pipeline_fits)
 
@@ -265,6 +266,7 @@ def blend_rows(clip: str, window: np.ndarray, ltr: np.ndarray, factor: int, mode
         if k <= len(outs):
             add(("any " if not with_net_only else "") + f"{kind} mean of " + " + ".join(p.describe() for p in ranked[:k]),
                 np.mean(outs[:k], axis=0))
+    return {"name": ranked[0].describe(), "psnr": score(outs[0], gt)["psnr"]}
 
 
 def pipe_proxies(window: np.ndarray, factor: int, rung_methods, model, direct: bool,
@@ -347,6 +349,48 @@ def selectors(records: list[dict]) -> str:
     return "\n".join(head + rows)
 
 
+def means(records: list[dict]) -> str:
+    """The means of the best pipelines with the net (``--blends``): for each, the self-check's
+    proxy (from auto's log) and the truth, beside the best pipeline alone by the proxy."""
+    head = ["| clip | the best alone by the proxy: proxy / truth | mean of 2: proxy / truth | mean of 3: proxy / truth | "
+            "auto's pick | its truth - the best of these three |", "|---|---|---|---|---|---|"]
+    rows = []
+    for rec in records:
+        c = rec["candidates"]
+        line = next((m for m in rec.get("auto_log", []) if m.startswith("self-check, each")), None)
+        ms = sorted((k for k in c if " mean of " in k and not k.startswith("any ")), key=lambda k: k.count(" + "))
+        if not line or not ms or "auto" not in c:
+            continue
+        table, pick = line.split(": ", 1)[1].rsplit(" -> ", 1)
+        proxy = dict(kv.rsplit(" ", 1) for kv in table.split(", "))
+        alone = rec.get("blend_alone") or {"name": _best_alone(proxy)}
+        name = alone["name"]
+        if "psnr" not in alone:     # (a run before blend_alone was recorded): its row, or auto's if auto rendered it
+            alone["psnr"] = c["auto"]["psnr"] if pick == name else c.get(_row_name(name, ms[0]), {}).get("psnr", float("nan"))
+        cells = [f"{name} {float(proxy.get(name, 'nan')):.2f} / {alone['psnr']:.2f}"]
+        truths = []
+        for k in ms:
+            name = "mean of " + k.split(" mean of ", 1)[1]
+            cells.append(f"{float(proxy.get(name, 'nan')):.2f} / {c[k]['psnr']:.2f}")
+            truths.append(c[k]["psnr"])
+        rows.append(f"| {rec['clip']} | " + " | ".join(cells) + f" | {pick} | "
+                    f"{c['auto']['psnr'] - max(truths):+.2f} |")
+    return "\n".join(head + rows) if rows else ""
+
+
+def _best_alone(proxy: dict) -> str:
+    return max((k for k in proxy if not k.startswith("mean of ") and "net" in k), key=lambda k: float(proxy[k]))
+
+
+def _row_name(pipeline: str, mean_row: str) -> str:
+    """The candidate row of a pipeline with the net named as the self-check names it (net/flow/flow)."""
+    kind = mean_row.split(" mean of ", 1)[0]
+    first, *above = pipeline.split("/")
+    if first == "netflow":
+        return f"{kind} net's residual over flow + flow above" if set(above) == {"flow"} else ""
+    return f"{kind} net + {above[0]} above" if above else ""
+
+
 def deeper(name: str) -> bool:
     """Whether a candidate is one auto does not weigh: the net on more than the first rung, or
     the ``--single`` net (another training budget)."""
@@ -421,7 +465,7 @@ def report(records: list[dict], write: bool) -> None:
     if plain:
         summary.append(f"\nThe best candidate without a net - the best peer + BP, over the {len(plain)} real clips "
                        f"measured: {np.mean(plain):+.2f} dB (what auto gives with the net off, at zero regret).")
-    body = "\n".join(summary) + "\n\n" + selectors(records) + "\n" + "\n".join(lines)
+    body = "\n".join(summary) + "\n\n" + selectors(records) + "\n\n" + means(records) + "\n" + "\n".join(lines)
     print(body)
     if write:
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "candidates", body)
