@@ -231,6 +231,36 @@ def test_a_cut_that_keeps_the_palette_is_found_and_costs_nothing():
     assert g["motion"][3] > 68
 
 
+def panning_noise(seed: int, positions, h: int = 96, w: int = 128) -> np.ndarray:
+    """Frames of a smoothed-noise texture (every seed: zero mean, unit deviation per channel
+    before the common scaling, so two seeds share one palette) shifted by ``positions`` px to
+    the right (exactly, by Fourier phase: the texture is periodic)."""
+    rng = np.random.default_rng(seed)
+    tex = rng.random((h, w, 3))
+    for axis in (0, 1):
+        tex = sum(np.roll(tex, s, axis) for s in range(-3, 4)) / 7
+    tex = (tex - tex.mean((0, 1))) / tex.std((0, 1))
+    spectrum, k = np.fft.fft(tex, axis=1), np.fft.fftfreq(w)[None, :, None]
+    out = [np.real(np.fft.ifft(spectrum * np.exp(-2j * np.pi * k * p), axis=1)) for p in positions]
+    return np.clip(0.5 + 0.12 * np.stack(out), 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("speed", [0.25, 1.0])
+def test_a_cut_between_two_pans_of_one_palette_is_found(speed):
+    """Shot / reverse shot while the camera pans (2 or 8 px per LTR frame): every pair changes
+    the thumbnails about as much as the cut does, so only the score with the pan compensated
+    tells the cut apart."""
+    pos = np.arange(64) * speed
+    ltr = rect_downsample(np.concatenate([panning_noise(1, pos), panning_noise(2, pos)]), 8, 0)
+    s = cuts.pair_scores(ltr)
+    cut = 8
+    assert s[cut - 1, 0] < cuts.RATIO * s[cut - 3, 0]       # the plain scores do not stand out
+    assert s[cut - 1, 2] > 10 * max(s[cut - 3, 2], 1e-3)    # the shifted one does
+    assert cuts.detect(ltr) == [cut]
+    detector = cuts.StreamDetector()
+    assert [c for f in ltr for c in detector.push(f)] + detector.end() == [cut]
+
+
 def test_a_whip_pan_and_a_flash_are_not_cuts():
     speeds = np.concatenate([np.full(40, 0.1), np.interp(np.arange(48), [0, 24, 47], [0.1, 6, 0.1]), np.full(40, 0.1)])
     whip = rect_downsample(drifting_waves(np.cumsum(speeds), 3), 8, 0)
