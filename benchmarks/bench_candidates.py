@@ -110,11 +110,18 @@ def measure(clip: str, args) -> dict:
     if clip == "fan":
         rec["truth_turn"] = scenes.FAN_DEGREES_PER_HTR_FRAME
     if args.auto_only or args.flow_net_only:     # keep the candidates measured before
-        rec = dict(args.previous[clip], candidates=dict(args.previous[clip]["candidates"]))
+        before = args.previous.get((clip, args.seed)) or args.previous[(clip, 0)]
+        rec = dict(before, candidates=dict(before["candidates"]))
+    if args.seed:
+        # nets trained with another seed: only the candidates without a net (which no training
+        # changes) are kept from the record of seed 0; the nets' rows are this seed's (--blends)
+        rec["seed"] = args.seed
+        rec["candidates"] = {k: v for k, v in rec["candidates"].items() if " net" not in k and " mean of " not in k}
+        rec.pop("blend_alone", None)
 
     # --reuse: the candidates without a net measured before on this clip (they do not change from
     # run to run), kept as they were
-    kept = {k: v for k, v in args.previous.get(clip, {}).get("candidates", {}).items()
+    kept = {k: v for k, v in args.previous.get((clip, args.seed), {}).get("candidates", {}).items()
             if args.reuse and k != "auto" and " net" not in k}
 
     def reused(name: str) -> bool:
@@ -397,7 +404,37 @@ def deeper(name: str) -> bool:
     return " rungs + " in name or name.startswith(("single ", "any "))
 
 
-def report(records: list[dict], write: bool) -> None:
+def seeds(records: list[dict], others: list[dict]) -> str:
+    """auto with nets trained from other seeds (``--seed``), against the same clip's seed-0
+    record: the net's part (auto - the best candidate without a net, which no seed changes)."""
+    base = {r["clip"]: r for r in records}
+    head = ["| clip | training seed | auto's pick | auto PSNR | net's part | auto - the best of the best alone by the "
+            "proxy and the two means | seed 0: auto PSNR, net's part |", "|---|---|---|---|---|---|---|"]
+    rows, parts = [], {}
+    for rec in sorted(others, key=lambda r: (r.get("seed", 0), CLIPS.index(r["clip"]))):
+        c, zero = rec["candidates"], base.get(rec["clip"])
+        if "auto" not in c:
+            continue
+        no_net = max(v["psnr"] for k, v in c.items() if k != "auto" and not k.startswith(("peer", "any ", "single "))
+                     and " net" not in k and " mean of " not in k)
+        pick = rec["auto_plan"].get("describe") or ("direct " + rec["auto_plan"]["methods"][0] if rec["auto_plan"]["direct"]
+                                                    else "/".join(rec["auto_plan"]["methods"]))
+        part = c["auto"]["psnr"] - no_net
+        if rec["clip"] in REAL:
+            parts.setdefault(rec["seed"], []).append(part)
+        z = f"{zero['candidates']['auto']['psnr']:.2f}, {zero['candidates']['auto']['psnr'] - no_net:+.2f}" if zero else ""
+        three = [v["psnr"] for k, v in c.items() if " mean of " in k and not k.startswith("any ")]
+        three += [rec["blend_alone"]["psnr"]] if rec.get("blend_alone") else []
+        vs = f"{c['auto']['psnr'] - max(three):+.2f}" if three else ""
+        rows.append(f"| {rec['clip']} | {rec['seed']} | {pick} | {c['auto']['psnr']:.2f} | {part:+.2f} | {vs} | {z} |")
+    if not rows:
+        return ""
+    tail = [f"\nMean net's part over the real clips with training seed {sd} ({len(v)} clips): {np.mean(v):+.3f} dB."
+            for sd, v in parts.items()]
+    return "\n".join(head + rows + tail)
+
+
+def report(records: list[dict], write: bool, others: list[dict] = ()) -> None:
     """The tables: per clip every candidate (PSNR, sharpness whole / moving), the best, auto's
     regret; and one summary line per clip."""
     lines, summary = [], ["| clip | best candidate | its PSNR | before: pick, regret | auto's pick | auto PSNR | regret (dB) | "
@@ -466,6 +503,8 @@ def report(records: list[dict], write: bool) -> None:
         summary.append(f"\nThe best candidate without a net - the best peer + BP, over the {len(plain)} real clips "
                        f"measured: {np.mean(plain):+.2f} dB (what auto gives with the net off, at zero regret).")
     body = "\n".join(summary) + "\n\n" + selectors(records) + "\n\n" + means(records) + "\n" + "\n".join(lines)
+    if others:
+        body += "\n\n" + seeds(records, list(others))
     print(body)
     if write:
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "candidates", body)
@@ -495,6 +534,9 @@ def main() -> None:
                                                           "that auto weighs (selfcheck.BLEND_SIZES)")
     ap.add_argument("--blends-any", action="store_true", help="the means of the best pipelines with the net "
                                                               "or not (what auto does not weigh: the city's case)")
+    ap.add_argument("--seed", type=int, default=0, help="train every net (auto's too) with this seed, in its "
+                    "own ZSTSR_CACHE; with --auto-only --blends: auto and the means, the net's part against "
+                    "the candidates without a net of seed 0's record")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="keep the candidates without a net measured before "
                                                          "on the clip (--json), measure the rest")
@@ -506,15 +548,23 @@ def main() -> None:
     if args.json.exists():
         for line in args.json.read_text().splitlines():
             r = json.loads(line)
-            recs[r["clip"]] = r
+            recs[(r["clip"], r.get("seed", 0))] = r
     args.previous = recs
     if not args.report:
         os.environ.setdefault("ZSTSR_CACHE", str(WORK / "cache_cand"))
+        if args.seed:      # every net trained here, auto's too, with this seed
+            import dataclasses
+
+            from vs_zstsr import fit as fit_module
+
+            given = fit_module.train_config
+            fit_module.train_config = lambda *a, **k: dataclasses.replace(given(*a, **k), seed=args.seed)
         for clip in args.clips:
-            recs[clip] = measure(clip, args)
+            recs[(clip, args.seed)] = measure(clip, args)
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text("".join(json.dumps(r) + "\n" for r in recs.values()))
-    report([recs[c] for c in CLIPS if c in recs], args.write_docs)
+    report([recs[(c, 0)] for c in CLIPS if (c, 0) in recs], args.write_docs,
+           [r for k, r in recs.items() if k[1]])
 
 
 if __name__ == "__main__":
