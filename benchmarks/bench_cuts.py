@@ -27,6 +27,8 @@ from vs_zstsr.resample import rect_downsample, resize_spatial
 from vs_zstsr.stream import Renderer
 
 sys.path.insert(0, str(ROOT / "tests"))
+from test_cuts import group_psnr  # noqa: E402
+
 REAL = ("cityCC0.mpg", "pose2sim_single_cam01.mp4", "pose2sim_single_cam03.mp4")
 
 
@@ -73,40 +75,42 @@ def city_x8() -> list[str]:
     return rows
 
 
+def cut_rows(case: str, htr: np.ndarray, cut: int, rules) -> list[str]:
+    """One row per ``(label, detect)`` of ``rules``: the cuts it finds in ``htr`` averaged x8 (a
+    cut at LTR frame ``cut``), the pair scores there and around, and the x8 groups (cubic + BP)."""
+    ltr = rect_downsample(htr, 8, 0)
+    s = cuts.pair_scores(ltr)
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=htr.shape[1], width=htr.shape[2])
+    rows = []
+    for label, detect in rules:
+        found = detect(ltr)
+        g = group_psnr(r.render(ltr, 0, len(ltr), cut_at=found), htr)
+        rows.append(f"| {case}, {label} | {found} | pair at the cut {s[cut - 1, 0]:.3f} / {s[cut - 1, 1]:.3f} / "
+                    f"shifted {s[cut - 1, 2]:.3f}, neighbours {s[cut - 3, 0]:.3f} / {s[cut - 3, 1]:.3f} / shifted "
+                    f"{s[cut - 3, 2]:.3f} | groups at the cut {g[cut - 1]:.1f} / {g[cut]:.1f} dB, clip ends {g[0]:.1f} / "
+                    f"{g[-1]:.1f}, mid-shot {np.mean(g[2:cut - 2]):.1f} / {np.mean(g[cut + 2:-2]):.1f} |")
+    return rows
+
+
 def synthetic_rows() -> list[str]:
-    from test_cuts import drifting_waves, group_psnr, similar_palette_shots
+    from test_cuts import drifting_waves, similar_palette_shots
 
     htr, cut = similar_palette_shots()
     ltr = rect_downsample(htr, 8, 0)
-    s = cuts.pair_scores(ltr)
-    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
-    rows = []
-    for label, found in (("fixed bars", fixed_bars(ltr)), ("adaptive", cuts.detect(ltr))):
-        g = group_psnr(r.render(ltr, 0, len(ltr), cut_at=found), htr)
-        rows.append(f"| palette-keeping cut, {label} | {found} | pair at the cut {s[cut - 1, 0]:.3f} / "
-                    f"{s[cut - 1, 1]:.3f}, neighbours {s[cut - 2, 0]:.3f} / {s[cut - 2, 1]:.3f} | groups at the "
-                    f"cut {g[cut - 1]:.1f} / {g[cut]:.1f} dB, clip ends {g[0]:.1f} / {g[-1]:.1f}, "
-                    f"mid-shot {g[3]:.1f} |")
+    rows = cut_rows("palette-keeping cut", htr, cut, (("fixed bars", fixed_bars), ("adaptive", cuts.detect)))
     speeds = np.concatenate([np.full(40, 0.1), np.interp(np.arange(48), [0, 24, 47], [0.1, 6, 0.1]),
                              np.full(40, 0.1)])
     whip = rect_downsample(drifting_waves(np.cumsum(speeds), 3), 8, 0)
     ws = cuts.pair_scores(whip)
     rows.append(f"| whip pan | fixed bars {fixed_bars(whip)}, adaptive {cuts.detect(whip)} | largest pair "
-                f"{ws[:, 0].max():.3f} / {ws[:, 1].max():.3f} | |")
+                f"{ws[:, 0].max():.3f} / {ws[:, 1].max():.3f} / shifted {ws[:, 2].max():.3f} | |")
     from test_cuts import panning_noise
 
     for speed in (0.25, 1.0):     # the palette-keeping cut while the camera pans (2 and 8 px per LTR frame)
         pos = np.arange(64) * speed
-        phtr = np.concatenate([panning_noise(1, pos), panning_noise(2, pos)])
-        pltr = rect_downsample(phtr, 8, 0)
-        ps = cuts.pair_scores(pltr)
-        pr = Renderer.create(None, UpsampleOptions(method="cubic"), height=96, width=128)
-        for label, found in (("unshifted", unshifted(pltr)), ("adaptive", cuts.detect(pltr))):
-            g = group_psnr(pr.render(pltr, 0, len(pltr), cut_at=found), phtr)
-            rows.append(f"| palette-keeping cut in a pan, {8 * speed:g} px per frame, {label} | {found} | pair at the "
-                        f"cut {ps[7, 0]:.3f} / {ps[7, 1]:.3f} / shifted {ps[7, 2]:.3f}, neighbours {ps[5, 0]:.3f} / "
-                        f"{ps[5, 1]:.3f} / shifted {ps[5, 2]:.3f} | groups at the cut {g[7]:.1f} / {g[8]:.1f} dB, "
-                        f"clip ends {g[0]:.1f} / {g[-1]:.1f}, mid-shot {np.mean(g[2:6]):.1f} / {np.mean(g[10:14]):.1f} |")
+        rows += cut_rows(f"palette-keeping cut in a pan, {8 * speed:g} px per frame",
+                         np.concatenate([panning_noise(1, pos), panning_noise(2, pos)]), 8,
+                         (("unshifted", unshifted), ("adaptive", cuts.detect)))
     flash = ltr[:8].copy()
     flash[3] = np.clip(flash[3] * 1.8 + 0.1, 0, 1)
     fs = cuts.pair_scores(flash)
