@@ -1,0 +1,65 @@
+"""MVTools' frame cache in the flow worker against its peak memory and the job's time (issue 19).
+
+    python benchmarks/flow_cache_hd.py [--sizes 1024 512] [--rounds 2] [--clip PAN_1080P.mkv]
+
+Runs ``zstsr upsample CLIP --method flow --codec ffvhuff`` (the 1080p pan of bench_hd.py, 24
+frames, made if missing) with ``vs_zstsr.baselines.FLOW_CACHE_MB`` (the VapourSynth cache limit
+the flow worker sets, vs_zstsr/baselines.py) at each size, the sizes interleaved ``--rounds``
+times, and prints the wall seconds and the peak resident set of the command's process and of its
+worker (benchmarks/rss_hd.py: /proc sampled every 0.5 s). The size reaches the worker, a process
+of its own, through a ``sitecustomize`` module on PYTHONPATH that sets the constant when Python
+starts; the code under test is unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT
+
+HOOK = """import os
+if os.environ.get("ZSTSR_BENCH_FLOW_CACHE_MB"):
+    import vs_zstsr.baselines as _b
+    _b.FLOW_CACHE_MB = int(os.environ["ZSTSR_BENCH_FLOW_CACHE_MB"])
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 512], help="FLOW_CACHE_MB values (MiB)")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--clip", type=Path, default=None, help="default: bench_hd.py's 1080p pan of 24 frames")
+    args = ap.parse_args()
+    work = Path(tempfile.gettempdir()) / "zstsr_hd"
+    work.mkdir(exist_ok=True)
+    clip = args.clip
+    if clip is None:
+        from hd_clips import make_pan
+
+        clip = make_pan(work / "pan_1080p_24.mkv", "1080p", 24)
+    hook = Path(tempfile.mkdtemp())
+    (hook / "sitecustomize.py").write_text(HOOK)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    print("| FLOW_CACHE_MB | round | wall s | peak RSS main (MiB) | peak RSS worker (MiB) |")
+    print("|---|---|---|---|---|")
+    for r in range(args.rounds):
+        for mb in args.sizes:
+            cmd = [sys.executable, str(ROOT / "benchmarks" / "rss_hd.py"), sys.executable, "-m", "vs_zstsr", "upsample",
+                   str(clip), "-o", str(work / "flow_cache.nut"), "--method", "flow", "--codec", "ffvhuff", "-y"]
+            t0 = time.perf_counter()
+            out = subprocess.run(cmd, env=dict(env, ZSTSR_BENCH_FLOW_CACHE_MB=str(mb)), capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            if out.returncode:
+                sys.exit(f"failed ({mb} MiB): {out.stdout[-500:]}")
+            peak = ast.literal_eval(out.stdout.splitlines()[0].split("peak MiB", 1)[1].strip())
+            print(f"| {mb} | {r + 1} | {wall:.1f} | {peak.get('main', 0)} | {peak.get('worker', 0)} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
