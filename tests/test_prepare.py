@@ -56,3 +56,25 @@ def test_select_keeps_a_harmful_net_off_and_finetune_then_does_nothing():
     assert logs == ["no fine-tuning: the net did not take the first rung"]
     with pytest.raises(ZstsrError, match=r"the self-check needs the clip's frames \(or pass method='net'\)"):
         prepare.select(plan(64, 96, 8), Noisy(), opts, prepare.Clip(64, 96))
+
+
+def test_the_means_of_pipelines_are_weighed_unless_fine_tuning(monkeypatch):
+    """Fine-tuning puts the net on every rung of the pick, so a mean of pipelines that differ
+    above the first rung is not weighed then (prepare.build_ladder)."""
+    from vs_zstsr.selfcheck import BLEND_SIZES
+
+    seen = []
+
+    def select(ladder_plan, model, options, clip, window=None, *, blends, **kw):
+        seen.append(blends)
+        return ladder_plan
+
+    monkeypatch.setattr(prepare, "train", lambda *a, **k: prepare.Trained("m.onnx"))
+    monkeypatch.setattr(prepare, "select", select)
+    monkeypatch.setattr(prepare, "finetune", lambda *a, **k: {})
+    monkeypatch.setattr(EngineOptions, "load", lambda self, path: object())
+    ltr = _ltr(t=8)
+    clip = prepare.Clip(64, 96, lambda idx, size=None: ltr[list(idx)], len(ltr))
+    prepare.build_ladder(None, UpsampleOptions(train=TrainOptions(finetune=True)), clip)
+    prepare.build_ladder(None, UpsampleOptions(), clip)
+    assert seen == [(), BLEND_SIZES]
