@@ -38,8 +38,9 @@ def run_measured(*args) -> tuple[float, float, float]:
     return time.perf_counter() - t0, float(cpu), int(rss) / 1024
 
 
-def reference(path: str, factor: int) -> None:
-    """MVTools FlowFPS alone (run by ``--reference``): prints its seconds."""
+def reference(path: str, factor: int, uncached: bool = False) -> None:
+    """MVTools FlowFPS alone (run by ``--reference``): prints its seconds. ``uncached``: with the
+    frame caches that zstsr turns off (vs_zstsr/baselines.py, ``_flowfps``) off here too."""
     import numpy as np
     import vapoursynth as vs
 
@@ -77,6 +78,9 @@ def reference(path: str, factor: int) -> None:
     bv = core.mv.Analyse(sup, isb=True, blksize=blk, overlap=blk // 2)
     fv = core.mv.Analyse(sup, isb=False, blksize=blk, overlap=blk // 2)
     flow = core.mv.FlowFPS(src, sup, bv, fv, num=30 * 2 * factor, den=1)
+    if uncached:
+        for node in (src, sup, flow):
+            core.std.SetVideoCache(node, 0)
     from vs_zstsr.baselines import _select
 
     wanted = np.clip(2 * np.arange(t * factor) + 1 - factor, 0, flow.num_frames - 1)
@@ -125,10 +129,13 @@ def main() -> None:
     ap.add_argument("--memory-only", action="store_true",
                     help="peak RSS only, no reference and no seconds (for a run that shares the machine)")
     ap.add_argument("--reference", nargs=2, metavar=("CLIP", "FACTOR"), help=argparse.SUPPRESS)
+    ap.add_argument("--uncached", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--reference-uncached", action="store_true",
+                    help="also MVTools alone with the frame caches zstsr turns off turned off (a second reference row)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     if args.reference:
-        reference(args.reference[0], int(args.reference[1]))
+        reference(args.reference[0], int(args.reference[1]), args.uncached)
         return
 
     factor = 8
@@ -147,6 +154,12 @@ def main() -> None:
             ref[size] = (wall / n, cpu / n)
             rows.append((size, n, "MVTools FlowFPS alone (reference)", wall, cpu, None))
             print(rows[-1], flush=True)
+            if args.reference_uncached:
+                r = subprocess.run([sys.executable, __file__, "--reference", str(clip), str(factor), "--uncached"],
+                                   check=True, stdout=subprocess.PIPE, text=True)
+                wall, cpu = map(float, r.stdout.split()[-2:])
+                rows.append((size, n, "MVTools FlowFPS alone, frame caches off as zstsr sets them", wall, cpu, None))
+                print(rows[-1], flush=True)
         cmds = commands(clip, str(args.work / f"out_{size}_{n}"), args.budget)
         for name in args.commands:
             rows.append((size, n, LABELS[name]) + run_measured(*cmds[name]))
