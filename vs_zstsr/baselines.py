@@ -266,8 +266,8 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     back = core.resize.Bicubic(flow, format=vs.RGBS, matrix_in_s="709", range_in_s="full")
     # No frame cache on the frame-sized nodes (the vectors keep theirs): they are asked for a few
     # times each, in order, and VapourSynth's automatic caches of 1080p super frames cost more
-    # than recomputing them (the same frames, at 1080p less than half the job's time and a fifth
-    # less memory: docs/BENCHMARKS.md, "MVTools' frame caches")
+    # than recomputing them (the same frames; at 1080p `--method flow` took 2.5x less time and
+    # 11-17% less memory: docs/BENCHMARKS.md, "MVTools' frame caches")
     for node in (rgb, yuv, sup, flow, back):
         core.std.SetVideoCache(node, 0)
     idx = np.clip(np.asarray(wanted, np.int64), 0, back.num_frames - 1)
