@@ -227,6 +227,11 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
 # let one 4K clip's motion-search planes fill it; every frame here is asked for once, in order.
 FLOW_CACHE_MB = 1024
+# The nodes of _flowfps's graph that get no VapourSynth frame cache: the frame-sized ones (the
+# vectors keep theirs). Each of their frames is asked for a few times, in order, and the automatic
+# caches of 1080p super frames cost more than recomputing them (the same frames; at 1080p
+# `--method flow` in 2.5x less time and 11-17% less memory: docs/BENCHMARKS.md, "MVTools' frame caches")
+FLOW_UNCACHED = ("rgb", "yuv", "super", "flow", "back")
 # Output frames of FlowFPS computed ahead of the one taken, per VapourSynth thread (see _flowfps).
 FLOW_AHEAD = 3
 
@@ -264,12 +269,10 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     out_rate = rate * mult
     flow = core.mv.FlowFPS(yuv, sup, bv, fv, num=out_rate.numerator, den=out_rate.denominator)
     back = core.resize.Bicubic(flow, format=vs.RGBS, matrix_in_s="709", range_in_s="full")
-    # No frame cache on the frame-sized nodes (the vectors keep theirs): they are asked for a few
-    # times each, in order, and VapourSynth's automatic caches of 1080p super frames cost more
-    # than recomputing them (the same frames; at 1080p `--method flow` took 2.5x less time and
-    # 11-17% less memory: docs/BENCHMARKS.md, "MVTools' frame caches")
-    for node in (rgb, yuv, sup, flow, back):
-        core.std.SetVideoCache(node, 0)
+    nodes = {"rgb": (rgb,), "yuv": (yuv,), "super": (sup,), "vectors": (bv, fv), "flow": (flow,), "back": (back,)}
+    for name in FLOW_UNCACHED:
+        for node in nodes[name]:
+            core.std.SetVideoCache(node, 0)
     idx = np.clip(np.asarray(wanted, np.int64), 0, back.num_frames - 1)
     if len(idx) == 0:
         return
