@@ -95,6 +95,27 @@ def test_flow_finished_in_its_worker_is_flow_finished_here_quantized(finish):
     assert d.max() <= 1 and (d > 0).mean() < 1e-2
 
 
+@pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
+def test_flow_without_frame_caches_gives_the_cached_graphs_frames(monkeypatch):
+    """baselines.FLOW_UNCACHED (no VapourSynth cache on MVTools' frame-sized nodes, for speed and
+    memory) changes no value: the same frames as with every cache, finished and not, every node
+    name known."""
+    from vs_zstsr import baselines
+
+    x = _clip(t=5, h=48, w=64)
+    fin = direct.Finish(True, True, 8)
+    runs = {}
+    for nodes in ((), baselines.FLOW_UNCACHED, ("rgb", "yuv", "super", "vectors", "flow", "back")):
+        monkeypatch.setattr(baselines, "FLOW_UNCACHED", nodes)
+        runs[nodes] = (np.stack(list(baselines.peer_frames(x, 4, "flowfps", Fraction(30)))),
+                       np.stack(list(baselines.peer_frames(x, 4, "flowfps", Fraction(30), finish=fin))))
+    first = runs.pop(())
+    assert first[0].shape == (20, 48, 64, 3) and first[1].dtype == np.uint8
+    for got in runs.values():
+        np.testing.assert_array_equal(got[0], first[0])
+        np.testing.assert_array_equal(got[1], first[1])
+
+
 def test_the_writer_takes_frames_quantized_as_it_stores_them(tmp_path):
     x = _clip(t=3)
     with io.VideoWriter(tmp_path / "a.mkv", 48, 40, Fraction(24)) as w:
