@@ -24,9 +24,9 @@ from pathlib import Path
 
 from common import ROOT
 
+# label: the nodes without a cache (baselines.FLOW_UNCACHED's names); the shipped choice is added in main()
 VARIANTS = {"none (VapourSynth's caches)": (), "flow": ("flow",), "yuv": ("yuv",), "rgb": ("rgb",),
-            "rgb, yuv, flow": ("rgb", "yuv", "flow"), "as shipped": None,
-            "as shipped + vectors": "+vectors"}
+            "rgb, yuv, flow": ("rgb", "yuv", "flow")}
 
 
 def _one(clip: str, frames: int, uncached: str) -> None:
@@ -72,12 +72,9 @@ def main() -> None:
     clip = make_pan(Path(tempfile.gettempdir()) / "zstsr_hd" / "pan_1080p_24.mkv", "1080p", 24)
     print("| caches off on | round | wall s | CPU s | peak RSS (GiB) | frames' hash |")
     print("|---|---|---|---|---|---|")
+    variants = dict(VARIANTS, **{"as shipped": FLOW_UNCACHED, "as shipped + vectors": FLOW_UNCACHED + ("vectors",)})
     for r in range(args.rounds):
-        for label, nodes in VARIANTS.items():
-            if nodes is None:
-                nodes = FLOW_UNCACHED
-            elif nodes == "+vectors":
-                nodes = FLOW_UNCACHED + ("vectors",)
+        for label, nodes in variants.items():
             out = subprocess.run([sys.executable, __file__, "--one", str(clip), str(args.frames), ",".join(nodes)],
                                  check=True, capture_output=True, text=True, cwd=ROOT)
             wall, cpu, rss, digest = out.stdout.split()[-4:]
