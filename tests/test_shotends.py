@@ -81,3 +81,38 @@ def test_the_warp_interpolates_and_fills_what_enters_the_picture():
     np.testing.assert_allclose(shotends.warp(ramp, shift)[:, :3], 0.2)
     np.testing.assert_allclose(shotends.warp(ramp, shift, "linear", "odd"), 0.2 + 0.01 * (np.arange(16) - 2.5) + 0 * ramp,
                                atol=1e-6)
+
+
+def _sample_by_2d_index(frame, x, y, kernel):
+    """shotends._sample as first written (``frame[rows, col]``): the flat-index gather that
+    replaced it must give the very same values, only sooner."""
+    from vs_zstsr.resample import _keys_cubic
+
+    h, w = frame.shape[:2]
+    x0, y0 = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
+    fx, fy = x - x0, y - y0
+    if kernel == "linear":
+        taps, wx, wy = (0, 1), (1 - fx, fx), (1 - fy, fy)
+    else:
+        taps = (-1, 0, 1, 2)
+        wx, wy = ([_keys_cubic(f - t).astype(np.float32) for t in taps] for f in (fx, fy))
+    cols = [np.clip(x0 + t, 0, w - 1) for t in taps]
+    out = np.zeros(frame.shape, np.float32)
+    for j, wyj in zip(taps, wy):
+        rows = np.clip(y0 + j, 0, h - 1)
+        for col, wxi in zip(cols, wx):
+            wij = wyj * wxi
+            out += frame[rows, col] * (wij[..., None] if frame.ndim == 3 else wij)
+    return out
+
+
+@pytest.mark.parametrize("kernel", shotends.KERNELS)
+def test_the_warp_samples_the_same_values_as_plain_indexing(kernel):
+    rng = np.random.default_rng(3)
+    rgb = rng.random((37, 53, 3), dtype=np.float32)
+    u = ((rng.random((37, 53, 2)) - 0.5) * 12).astype(np.float32)    # some taps past every edge
+    ys, xs = np.mgrid[0:37, 0:53].astype(np.float32)
+    x, y = np.clip(xs + u[..., 0], 0, 52), np.clip(ys + u[..., 1], 0, 36)
+    for frame in (rgb, rgb[..., 1], rgb[:, ::-1]):       # colour, grey, and a frame that is a view
+        np.testing.assert_array_equal(shotends._sample(frame, x, y, kernel),
+                                      _sample_by_2d_index(frame, x, y, kernel))

@@ -84,12 +84,18 @@ def _sample(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str) -> np.
         taps = (-1, 0, 1, 2)
         wx, wy = ([_keys_cubic(f - t).astype(np.float32) for t in taps] for f in (fx, fy))
     cols = [np.clip(x0 + t, 0, w - 1) for t in taps]
+    # taps gathered by flat index from the frame's rows of pixels: half the time of ``frame[rows,
+    # col]`` at 1080p, the same values (each shot end warps a few full-size frames)
+    pixels = frame.reshape(h * w, -1) if frame.ndim == 3 else frame.reshape(h * w)
+    at = np.empty(x0.size, np.intp)
     out = np.zeros(frame.shape, np.float32)
     for j, wyj in zip(taps, wy):
-        rows = np.clip(y0 + j, 0, h - 1)
+        rows = np.clip(y0 + j, 0, h - 1).reshape(-1)
+        rows *= w
         for col, wxi in zip(cols, wx):
             wij = wyj * wxi
-            out += frame[rows, col] * (wij[..., None] if frame.ndim == 3 else wij)
+            np.add(rows, col.reshape(-1), out=at)
+            out += pixels.take(at, axis=0).reshape(frame.shape) * (wij[..., None] if frame.ndim == 3 else wij)
     return out
 
 
@@ -99,8 +105,8 @@ def warp(frame: np.ndarray, u: np.ndarray, kernel: str = "linear", edge: str = "
     reflection about the edge, ``f(-d) = 2 f(0) - f(d)`` (``"odd"``: the picture continued linearly
     past its edge, clipped to 0..1)."""
     h, w = frame.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    x, y = xs + u[..., 0], ys + u[..., 1]
+    x = np.arange(w, dtype=np.float32) + u[..., 0]
+    y = np.arange(h, dtype=np.float32)[:, None] + u[..., 1]
     xc, yc = np.clip(x, 0, w - 1), np.clip(y, 0, h - 1)
     out = _sample(frame, xc, yc, kernel)
     outside = (x != xc) | (y != yc)
