@@ -1,11 +1,11 @@
 """MVTools' frame cache in the flow worker against its peak memory and the job's time (issue 19).
 
-    python benchmarks/flow_cache_hd.py [--sizes 1024 512] [--rounds 2] [--clip PAN_1080P.mkv]
+    python benchmarks/flow_cache_hd.py [--sizes 1024 512] [--rounds 2] [--pan 1080p] [--frames 24] [--clip CLIP]
 
-Runs ``zstsr upsample CLIP --method flow --codec ffvhuff`` (the 1080p pan of bench_hd.py, 24
-frames, made if missing) with ``vs_zstsr.baselines.FLOW_CACHE_MB`` (the VapourSynth cache limit
-the flow worker sets, vs_zstsr/baselines.py) at each size, the sizes interleaved ``--rounds``
-times, and prints the wall seconds and the peak resident set of the command's process and of its
+Runs ``zstsr upsample CLIP --method flow --codec ffvhuff`` (bench_hd.py's pan at ``--pan``'s size,
+``--frames`` frames, made if missing) with the VapourSynth cache limit the flow worker sets
+(vs_zstsr/baselines.py, ``flow_cache_mb``) at each size, exactly (``FLOW_CACHE_FRAMES`` off), the
+sizes interleaved ``--rounds`` times, and prints the wall seconds and the peak resident set of the command's process and of its
 worker (benchmarks/rss_hd.py: /proc sampled every 0.5 s). The size reaches the worker, a process
 of its own, through a ``sitecustomize`` module on PYTHONPATH that sets the constant when Python
 starts; the code under test is unchanged.
@@ -22,11 +22,13 @@ import time
 from pathlib import Path
 
 from common import ROOT
+from hd_clips import SIZES, make_pan
 
 HOOK = """import os
 if os.environ.get("ZSTSR_BENCH_FLOW_CACHE_MB"):
     import vs_zstsr.baselines as _b
     _b.FLOW_CACHE_MB = int(os.environ["ZSTSR_BENCH_FLOW_CACHE_MB"])
+    _b.FLOW_CACHE_FRAMES = 0
 """
 
 
@@ -34,15 +36,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 512], help="FLOW_CACHE_MB values (MiB)")
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--clip", type=Path, default=None, help="default: bench_hd.py's 1080p pan of 24 frames")
+    ap.add_argument("--pan", choices=SIZES, default="1080p", help="the pan's frame size (bench_hd.py)")
+    ap.add_argument("--frames", type=int, default=24, help="the pan's length")
+    ap.add_argument("--clip", type=Path, default=None, help="another clip instead of the pan")
     args = ap.parse_args()
     work = Path(tempfile.gettempdir()) / "zstsr_hd"
     work.mkdir(exist_ok=True)
     clip = args.clip
     if clip is None:
-        from hd_clips import make_pan
-
-        clip = make_pan(work / "pan_1080p_24.mkv", "1080p", 24)
+        clip = make_pan(work / f"pan_{args.pan}_{args.frames}.mkv", args.pan, args.frames)
     hook = Path(tempfile.mkdtemp())
     (hook / "sitecustomize.py").write_text(HOOK)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(ROOT), os.environ.get("PYTHONPATH", "")]))

@@ -116,6 +116,29 @@ def test_flow_without_frame_caches_gives_the_cached_graphs_frames(monkeypatch):
         np.testing.assert_array_equal(got[1], first[1])
 
 
+def test_flows_cache_limit_grows_with_the_frame_and_never_above_the_cores_own(monkeypatch):
+    """baselines.flow_cache_mb: 1 GiB up to past 1440p, 40 YUV 16-bit frames at 4K (MVTools'
+    buffers need room: docs/BENCHMARKS.md); and flow sets the core's limit to it, never above what
+    the core had before flow first ran, whatever clip came before."""
+    import vapoursynth as vs
+
+    from vs_zstsr import baselines
+
+    mib = 2 ** 20
+    assert baselines.flow_cache_mb(1080, 1920) == baselines.flow_cache_mb(1440, 2560) == baselines.FLOW_CACHE_MB
+    assert baselines.flow_cache_mb(2160, 3840) * mib >= baselines.FLOW_CACHE_FRAMES * 2160 * 3840 * 6
+    core = vs.core
+    before = core.max_cache_size
+    monkeypatch.setattr(baselines, "_CORE_CACHE_MB", None)
+    try:
+        core.max_cache_size = 1500
+        assert baselines._core_cache_mb(core) == 1500
+        core.max_cache_size = 700          # a smaller clip's limit: a larger clip still gets its own
+        assert min(baselines._core_cache_mb(core), baselines.flow_cache_mb(2160, 3840)) == 1500
+    finally:
+        core.max_cache_size = before
+
+
 def test_the_writer_takes_frames_quantized_as_it_stores_them(tmp_path):
     x = _clip(t=3)
     with io.VideoWriter(tmp_path / "a.mkv", 48, 40, Fraction(24)) as w:

@@ -226,7 +226,12 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 
 # VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
 # let one 4K clip's motion-search planes fill it; every frame here is asked for once, in order.
+# The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
+# least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (1080p
+# 1 GiB, where 512 MiB took 50% longer; 4K 2 GiB, where 1 GiB took 2.5x as long and 3-4 GiB no less
+# than 2: docs/BENCHMARKS.md, "4K: MVTools' buffer pool")
 FLOW_CACHE_MB = 1024
+FLOW_CACHE_FRAMES = 40
 # The nodes of _flowfps's graph that get no VapourSynth frame cache: the frame-sized ones (the
 # vectors keep theirs). Each of their frames is asked for a few times, in order, and the automatic
 # caches of 1080p super frames cost more than recomputing them (the same frames; at 1080p
@@ -234,6 +239,23 @@ FLOW_CACHE_MB = 1024
 FLOW_UNCACHED = ("rgb", "yuv", "super", "flow", "back")
 # Output frames of FlowFPS computed ahead of the one taken, per VapourSynth thread (see _flowfps).
 FLOW_AHEAD = 3
+
+
+def flow_cache_mb(height: int, width: int) -> int:
+    """VapourSynth's cache limit while flow runs on frames of this size, in MiB (see FLOW_CACHE_MB)."""
+    return max(FLOW_CACHE_MB, -(-FLOW_CACHE_FRAMES * height * width * 3 * 2 // 2 ** 20))
+
+
+_CORE_CACHE_MB: int | None = None
+
+
+def _core_cache_mb(core) -> int:
+    """The core's cache limit before flow first set it (its default, or the host's): flow lowers
+    it for its clip's size, never raises it above that, and a later larger clip gets its own."""
+    global _CORE_CACHE_MB
+    if _CORE_CACHE_MB is None:
+        _CORE_CACHE_MB = int(core.max_cache_size)
+    return _CORE_CACHE_MB
 
 
 def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, planar_yuv: bool = False,
@@ -250,7 +272,7 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
     t, h, w, _ = ltr.shape   # the size guard is peer_stream()'s: the fuzz benchmark runs this below it
-    core.max_cache_size = min(core.max_cache_size, FLOW_CACHE_MB)
+    core.max_cache_size = min(_core_cache_mb(core), flow_cache_mb(h, w))
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)
 
