@@ -228,8 +228,9 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # let one 4K clip's motion-search planes fill it; every frame here is asked for once, in order.
 # The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
 # least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (1080p
-# 1 GiB, where 512 MiB took 50% longer; 4K 2 GiB, where 1 GiB took 2.5x as long and 3-4 GiB no less
-# than 2: docs/BENCHMARKS.md, "4K: MVTools' buffer pool")
+# 1 GiB, where 512 MiB took 50% longer; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB
+# 10-25% less time than 2 but 1.2 GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K: MVTools'
+# buffer pool")
 FLOW_CACHE_MB = 1024
 FLOW_CACHE_FRAMES = 40
 # The nodes of _flowfps's graph that get no VapourSynth frame cache: the frame-sized ones (the
