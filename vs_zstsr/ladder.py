@@ -222,8 +222,10 @@ class Ladder:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
             if self.streams:   # the streamed path's own sums: a window gives exactly a stream's frames
-                y = list(self.stream(ltr[a:b]))
-                return np.stack(y[(lead - a) * f:(lead - a + count) * f])
+                # every frame is taken (the stream ends as it would), only the kept ones are held:
+                # at 4K the rest of a filter chunk's window was 4 GB (docs/BENCHMARKS.md, "4K")
+                first, stop = (lead - a) * f, (lead - a + count) * f
+                return np.stack([y for i, y in enumerate(self.stream(ltr[a:b])) if first <= i < stop])
             y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
