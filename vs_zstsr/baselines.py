@@ -225,7 +225,7 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 
 
 # VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
-# let one 4K clip's motion-search planes fill it; every frame here is asked for once, in order.
+# let one 4K clip's motion-search planes fill it; frames here are asked for in order, none later.
 # The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
 # least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (1080p
 # 1 GiB, where 512 MiB took 50% longer; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB
