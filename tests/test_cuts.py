@@ -183,6 +183,40 @@ def test_vapoursynth_props_and_detection():
         F.upsample(src, 8, method="cubic", sc_threshold=2)
 
 
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_filter_chunks_detect_on_the_context_and_run_the_ladder_on_its_own(chunk, monkeypatch):
+    """The filter decides cuts on a chunk's whole context (Renderer.context) but hands the ladder
+    only the frames it reads (Renderer.run_context): the same frames as each shot alone."""
+    vs = pytest.importorskip("vapoursynth")
+    from test_filter import array_clip
+    from vs_zstsr import filter as F
+
+    htr, cut = two_shots()
+    ltr = rect_downsample(htr, 8, 0)
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
+    alone = shots_alone(r, ltr, [cut])
+    windows = []
+    orig = F._make_renderer
+
+    def small(*a, **k):
+        rr = orig(*a, **k)
+        rr.chunk = chunk
+        real = rr.render
+
+        def render(window, lead, count, cut_at=None):
+            windows.append((len(window), lead, count))
+            return real(window, lead, count, cut_at)
+        rr.render = render
+        return rr
+
+    monkeypatch.setattr(F, "_make_renderer", small)
+    out = F.upsample(array_clip(vs.core, ltr), 8, method="cubic")
+    got = np.stack([np.stack([np.asarray(f[p]) for p in range(3)], -1) for f in out.frames()])
+    np.testing.assert_allclose(got, alone, atol=1e-5)
+    assert r.context == r.run_context + cuts.REACH
+    assert all(w <= c + 2 * r.run_context and lead <= r.run_context for w, lead, c in windows)
+
+
 def drifting_waves(positions, seed: int, h: int = 64, w: int = 96, period: float = 12.0, n: int = 6) -> np.ndarray:
     """Frames of a smooth texture (six random sinusoids per channel, about ``period`` px long) at
     the horizontal offsets ``positions``: every seed has the same colour statistics, so two seeds

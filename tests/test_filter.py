@@ -212,7 +212,7 @@ def test_chunk_cache_renders_each_chunk_once(core, small_chunks, monkeypatch):
         real = r.render
 
         class Wrapped:
-            chunk, context = r.chunk, r.context
+            chunk, context, run_context = r.chunk, r.context, r.run_context
 
             def render(self, window, lead, count, cut_at=None):
                 renders.append((lead, count))
@@ -516,3 +516,60 @@ def test_the_shim_registers_the_filters_arguments():
     names = [a.split(":")[0] for a in F.shim_signature().split(";") if a]
     assert names == list(inspect.signature(F.upsample).parameters)
     assert "num_streams" not in names    # no option that does nothing
+
+
+def test_chunk_cache_counts_the_chunk_being_rendered():
+    """Two chunks' worth of bytes: while a third renders only the last one is held beside it (at
+    4K the two held beside the one rendering were 2.3 GB); once done, the last two are held."""
+    held_while_rendering = []
+
+    def render(c, frames):
+        held_while_rendering.append(sorted(cache.done))
+        return np.zeros(1000, np.uint8)
+
+    cache = F._ChunkCache(2000, render)
+    for c in range(4):
+        cache.get(c, None)
+    assert held_while_rendering == [[], [0], [1], [2]]
+    assert list(cache.done) == [2, 3]
+    cache.get(3, None)                       # held: not rendered again
+    assert cache.rendered == 4
+    small = F._ChunkCache(10_000, render)    # room for all: nothing dropped
+    for c in range(4):
+        small.get(c, None)
+    assert list(small.done) == [0, 1, 2, 3]
+
+
+def test_chunk_cache_renders_one_large_chunk_at_a_time():
+    """Chunks as large as the budget's half: a second render waits for the first (two at once
+    beside the last one held were 2.3 GB at 4K); small ones render side by side."""
+    import threading
+    import time
+
+    def run(max_bytes):
+        state = {"now": 0, "most": 0}
+        lock = threading.Lock()
+
+        def render(c, frames):
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+            time.sleep(0.05)
+            with lock:
+                state["now"] -= 1
+            return np.zeros(1000, np.uint8)
+
+        cache = F._ChunkCache(max_bytes, render)
+        cache.get(0, None)                         # its size is known from here on
+        threads = [threading.Thread(target=cache.get, args=(c, None)) for c in range(1, 7)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert cache.rendered == 7 and cache.rendering == 0
+        return state["most"], sum(a.nbytes for a in cache.done.values())
+
+    most, held = run(2000)
+    assert most == 1 and held <= 2000
+    most, held = run(100_000)
+    assert most > 1

@@ -314,10 +314,14 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         del seg
         group: list[np.ndarray] = []
         for g in range(a, b):
-            seen, group = group, []
-            for _ in range(factor):   # a peer may hand out one array again (repeated end frames)
+            # a peer may hand out one array again (repeated end frames): copied when it comes
+            # again within a group or right after one. The last group is known by its arrays' ids
+            # only, not held (at 4K it held 8 frames, 0.8 GB, the consumer had taken already); an
+            # id reused by a new array after the old one was freed costs a needless copy, no more.
+            seen, group = {id(z) for z in group}, []
+            for _ in range(factor):
                 y = next(outs)
-                group.append(y.copy() if any(y is z for z in seen + group) else y)
+                group.append(y.copy() if id(y) in seen or any(y is z for z in group) else y)
             yield from group if finished and not one else finish_group(group, src[g], backproject, clip)
         if next(outs, None) is not None:   # also lets a worker's stream end cleanly (native.py)
             raise ValueError("the peer gave more frames than asked for")

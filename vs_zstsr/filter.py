@@ -46,9 +46,9 @@ _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
-# Rendered chunks kept per filter instance, in bytes (at least two chunks, whatever this says): a
-# host asks for frames in order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches
-# the frames served. At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB
+# Rendered chunks kept per filter instance, in bytes, or two chunks where that is more (the chunk
+# being rendered counted in, the last one always kept: _ChunkCache): a host asks for frames in
+# order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches the frames served. At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB
 # on 8 frames against 1 GiB (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
 CACHE_BYTES = 256 * 2 ** 20
 
@@ -160,46 +160,100 @@ def _as_int(value, name: str, lo: int | None = None) -> int:
     return value
 
 
-def _rgb_frame(frame: vs.VideoFrame) -> np.ndarray:
-    return np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)
+def _rgb_frame(frame: vs.VideoFrame, out: np.ndarray | None = None) -> np.ndarray:
+    """An RGBS frame as float32 ``(H, W, 3)``, into ``out`` when given (no temporary)."""
+    if out is None:
+        return np.stack([np.asarray(frame[p]) for p in range(3)], axis=-1)
+    for p in range(3):
+        out[..., p] = np.asarray(frame[p])
+    return out
+
+
+class _RGBFrames:
+    """RGBS frames as float32 ``(H, W, 3)`` arrays made one at a time as they are iterated (the
+    cut detector reads each once: no stacked copy of them all)."""
+
+    def __init__(self, frames):
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __iter__(self):
+        return (_rgb_frame(f) for f in self.frames)
+
+
+def _rgb_frames(frames) -> np.ndarray:
+    """RGBS frames as one float32 ``(T, H, W, 3)`` array, each written into it in place (at 4K a
+    list of frames and its stacked copy held a window twice: 0.9 GB)."""
+    out = np.empty((len(frames), frames[0].height, frames[0].width, 3), np.float32)
+    for k, f in enumerate(frames):
+        _rgb_frame(f, out[k])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
 # the chunk cache
 
 class _ChunkCache:
-    """LRU of rendered chunks, bounded in bytes; a chunk is rendered once even when several
-    threads want it at the same time."""
+    """LRU of rendered chunks, bounded in bytes with the chunks being rendered counted in (each
+    taken as large as the largest so far): the oldest are dropped first, the last one is kept, and
+    while others render and there is no room a render waits for them (at 4K two chunks held beside
+    one rendering, or two rendering at once, were 2.3 GB: docs/BENCHMARKS.md). A chunk is rendered
+    once even when several threads want it at the same time."""
 
     def __init__(self, max_bytes: int, render):
         self.max_bytes = max_bytes
         self.render = render
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()
         self.done: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         self.pending: dict[int, threading.Lock] = {}
-        self.rendered = 0  # chunks rendered (a re-render after eviction counts again)
+        self.rendered = 0   # chunks rendered (a re-render after eviction counts again)
+        self.rendering = 0  # chunks being rendered now
+        self.size = 0       # bytes of the largest chunk rendered so far
+
+    def _held(self, c: int) -> np.ndarray | None:
+        out = self.done.get(c)
+        if out is not None:
+            self.done.move_to_end(c)
+        return out
+
+    def _trim(self, extra: int, keep: int) -> int:
+        """Drop the oldest chunks, keeping ``keep``, until they and ``extra`` bytes fit; their bytes."""
+        total = sum(a.nbytes for a in self.done.values())
+        while len(self.done) > keep and total + extra > self.max_bytes:
+            _, old = self.done.popitem(last=False)
+            total -= old.nbytes
+        return total
 
     def get(self, c: int, frames) -> np.ndarray:
-        with self.lock:
-            out = self.done.get(c)
+        with self.cond:
+            out = self._held(c)
             if out is not None:
-                self.done.move_to_end(c)
                 return out
             lk = self.pending.setdefault(c, threading.Lock())
         with lk:  # another thread rendering c: wait for it (the GIL is released while waiting)
-            with self.lock:
-                out = self.done.get(c)
+            with self.cond:
+                out = self._held(c)
                 if out is not None:
-                    self.done.move_to_end(c)
                     return out
-            out = self.render(c, frames)
-            with self.lock:
+                while True:   # room for this chunk beside those held and those rendering
+                    coming = (self.rendering + 1) * self.size
+                    if self._trim(coming, keep=1) + coming <= self.max_bytes or not self.rendering:
+                        break
+                    self.cond.wait()
+                self.rendering += 1
+            try:
+                out = self.render(c, frames)
+            finally:
+                with self.cond:
+                    self.rendering -= 1
+                    self.cond.notify_all()
+            with self.cond:
                 self.done[c] = out
                 self.rendered += 1
-                total = sum(a.nbytes for a in self.done.values())
-                while len(self.done) > 2 and total > self.max_bytes:
-                    _, old = self.done.popitem(last=False)
-                    total -= old.nbytes
+                self.size = max(self.size, out.nbytes)
+                self._trim(0, keep=2)
                 self.pending.pop(c, None)
             return out
 
@@ -337,7 +391,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
 
     def read(indices, size=None) -> np.ndarray:
         # Called while the filter is created (self-check, training): not from a frame callback.
-        out = np.stack([_rgb_frame(rgb.get_frame(int(i))) for i in indices]).astype(np.float32)
+        out = np.empty((len(indices), h, w, 3), np.float32)
+        for k, i in enumerate(indices):    # one VapourSynth frame at a time
+            _rgb_frame(rgb.get_frame(int(i)), out[k])
         if size is not None and tuple(size) != (h, w):
             from .resample import resize_spatial
             out = resize_spatial(out, int(size[0]), int(size[1]))
@@ -431,9 +487,9 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
            use_props: bool = True, retime=None) -> vs.VideoNode:
     core = vs.core
     n = clip.num_frames
-    ctx, chunk = int(renderer.context), int(renderer.chunk)
-    if chunk < 1 or ctx < 0:
-        raise _err(f"renderer gave chunk {chunk}, context {ctx}")
+    ctx, chunk, run_ctx = int(renderer.context), int(renderer.chunk), int(renderer.run_context)
+    if chunk < 1 or not 0 <= run_ctx <= ctx:
+        raise _err(f"renderer gave chunk {chunk}, context {ctx}, run_context {run_ctx}")
     n_chunks = -(-n // chunk)
     span = chunk + 2 * ctx          # window positions d: LTR frame c*chunk - ctx + d
     n_out = n * factor
@@ -462,14 +518,18 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         count = min(chunk, n - s)
         lo, hi = max(0, s - ctx), min(n, s + count + ctx)
         wf = [frames[1 + (i - s + ctx)] for i in range(lo, hi)]
-        window = np.ascontiguousarray(np.stack([_rgb_frame(f) for f in wf]), dtype=np.float32)
-        lead = s - lo
         given = _cuts_from_props(wf)
         if use_props and given is not None:
             cut_at = given
-        else:
-            cut_at = renderer.cuts(window, lead, count)    # zstsr's detector (none with sc=False)
-        out = renderer.render(window, lead, count, cut_at=cut_at)
+        else:   # zstsr's detector (none with sc=False), on the whole context, a frame at a time
+            cut_at = renderer.cuts(_RGBFrames(wf), s - lo, count)
+        # the ladder gets only the frames it reads (renderer.run_context); the cuts' indices
+        # shifted to that window (one at its first frame changes nothing: a shot starts there)
+        a = max(lo, s - run_ctx)
+        window = _rgb_frames(wf[a - lo:min(hi, s + count + run_ctx) - lo])
+        inner = [k - (a - lo) for k in cut_at if 0 < k - (a - lo) < len(window)]
+        out = renderer.render(window, s - a, count, cut_at=inner)
+        del window
         # the shots as the output's props say them: the cuts used (sc=False: the input's own)
         marks = cut_at if use_props else (given or [])
         shot_starts[c] = frozenset(lo + k for k in marks)

@@ -222,10 +222,7 @@ class Ladder:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
             if self.streams:   # the streamed path's own sums: a window gives exactly a stream's frames
-                # every frame is taken (the stream ends as it would), only the kept ones are held:
-                # at 4K the rest of a filter chunk's window was 4 GB (docs/BENCHMARKS.md, "4K")
-                first, stop = (lead - a) * f, (lead - a + count) * f
-                return np.stack([y for i, y in enumerate(self.stream(ltr[a:b])) if first <= i < stop])
+                return self.stream_kept(ltr[a:b], (lead - a) * f, count * f)
             y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
@@ -333,6 +330,21 @@ class Ladder:
         yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
                                  segment=direct.segment_frames(h, w), finished=finish is not None,
                                  extend=extend, ends=ends)
+
+    def stream_kept(self, frames: np.ndarray, first: int, count: int, **kw) -> np.ndarray:
+        """Output frames ``first .. first+count-1`` of :meth:`stream` (``kw``: its options) over
+        ``frames``, in one array. Every frame is taken (the stream ends as it would), only the
+        kept ones are held, each written into the result as it comes: at 4K the rest of a filter
+        chunk's window was 4 GB, and a list of the kept frames beside their stacked copy 0.8 GB
+        more (docs/BENCHMARKS.md, "4K")."""
+        out, n = np.empty((count,) + frames.shape[1:], np.float32), 0
+        for i, y in enumerate(self.stream(frames, **kw)):
+            if first <= i < first + count:
+                out[i - first] = y
+                n += 1
+        if n != count:
+            raise RuntimeError(f"the direct stream gave {n} of the {count} frames kept")
+        return out
 
     @property
     def streams(self) -> bool:

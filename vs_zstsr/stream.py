@@ -52,10 +52,18 @@ class Renderer:
 
     @property
     def context(self) -> int:
-        """LTR frames a window needs on each side of its inside: the ladder's reach, and beyond
-        it the cut detector's (:data:`.cuts.REACH`) so that the cuts within the ladder's reach are
-        decided as in the whole clip."""
-        return self.ladder.context + (cuts.REACH if self.cut_threshold > 0 else 0)
+        """LTR frames a window needs on each side of its inside: the ladder's reach
+        (:attr:`run_context`), and beyond it the cut detector's (:data:`.cuts.REACH`) so that the
+        cuts within the ladder's reach are decided as in the whole clip."""
+        return self.run_context + (cuts.REACH if self.cut_threshold > 0 else 0)
+
+    @property
+    def run_context(self) -> int:
+        """LTR frames each side of the inside that :meth:`render` reads once the cuts are given
+        (``cut_at``): a caller that decides the cuts on the whole :attr:`context` (:meth:`cuts`)
+        may hand :meth:`render` only this much, the same frames out (the filter does: at 4K the
+        detector's frames were 0.8 GB of each window)."""
+        return self.ladder.context
 
     @classmethod
     def create(cls, model_path: str | None, options: UpsampleOptions, *, height: int, width: int,
@@ -108,12 +116,21 @@ class Renderer:
         e = self.extension
         before = e if lead < e else 0
         after = e if len(shot) - lead - count < e else 0
+        if self.ladder.streams:
+            # the streamed form makes the virtual frames itself as it reads them: no extended
+            # copy of the shot beside the window (1 GB at 4K); the frames Ladder.run gives the
+            # extended shot (tests/test_shotends.py)
+            f, reach = self.factor, self.ladder.reach
+            a, b = max(0, lead - reach), min(len(shot), lead + count + reach)
+            return self.ladder.stream_kept(shot[a:b], (lead - a) * f, count * f, extend=e,
+                                           ends=(before > 0, after > 0))
         if before or after:
             shot = shotends.extend(shot, before, after)
         return self.ladder.run(shot, keep=(lead + before, count))
 
     def cuts(self, window: np.ndarray, lead: int, count: int) -> list[int]:
-        """The detected cuts (window indices) that matter to the inside ``lead .. lead+count-1``:
+        """The detected cuts (window indices) that matter to the inside ``lead .. lead+count-1``
+        of ``window`` (the frames: an array, or any sized iterable of them, read once in order):
         those within the ladder's reach of it. Further out a decision may lack its neighbourhood
         (:data:`.cuts.REACH`), and it would not change the inside anyway."""
         reach = self.ladder.context
