@@ -185,8 +185,9 @@ def test_vapoursynth_props_and_detection():
 
 @pytest.mark.parametrize("chunk", [1, 3])
 def test_filter_chunks_detect_on_the_context_and_run_the_ladder_on_its_own(chunk, monkeypatch):
-    """The filter decides cuts on a chunk's whole context (Renderer.context) but hands the ladder
-    only the frames it reads (Renderer.run_context): the same frames as each shot alone."""
+    """The filter decides cuts on a chunk's whole context (Renderer.context), the frames beyond the
+    ladder's as thumbnails, and hands the ladder only the frames it reads (Renderer.run_context):
+    the same frames as each shot alone."""
     vs = pytest.importorskip("vapoursynth")
     from test_filter import array_clip
     from vs_zstsr import filter as F
@@ -195,7 +196,7 @@ def test_filter_chunks_detect_on_the_context_and_run_the_ladder_on_its_own(chunk
     ltr = rect_downsample(htr, 8, 0)
     r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
     alone = shots_alone(r, ltr, [cut])
-    windows = []
+    windows, shapes = [], set()
     orig = F._make_renderer
 
     def small(*a, **k):
@@ -207,6 +208,13 @@ def test_filter_chunks_detect_on_the_context_and_run_the_ladder_on_its_own(chunk
             windows.append((len(window), lead, count))
             return real(window, lead, count, cut_at)
         rr.render = render
+        real_cuts = rr.cuts
+
+        def detect(window, lead, count):
+            frames = list(window)
+            shapes.update(f.shape for f in frames)
+            return real_cuts(frames, lead, count)
+        rr.cuts = detect
         return rr
 
     monkeypatch.setattr(F, "_make_renderer", small)
@@ -215,6 +223,8 @@ def test_filter_chunks_detect_on_the_context_and_run_the_ladder_on_its_own(chunk
     np.testing.assert_allclose(got, alone, atol=1e-5)
     assert r.context == r.run_context + cuts.REACH
     assert all(w <= c + 2 * r.run_context and lead <= r.run_context for w, lead, c in windows)
+    # the frames only the detector reads came as its thumbnails (VapourSynth holds no full frames for them)
+    assert shapes == {(64, 96, 3), cuts.thumbnail_size(64, 96) + (3,)}
 
 
 def drifting_waves(positions, seed: int, h: int = 64, w: int = 96, period: float = 12.0, n: int = 6) -> np.ndarray:
@@ -324,3 +334,12 @@ def test_any_chunk_with_its_context_finds_the_cuts_of_the_whole_clip():
     for chunk in (1, 2, 5):
         r.chunk = chunk
         np.testing.assert_array_equal(np.stack(list(upsample_stream(iter(ltr), r))), whole, err_msg=f"chunk {chunk}")
+
+
+@pytest.mark.parametrize("size", [(2160, 3840), (1920, 1080), (288, 512), (64, 96), (45, 80), (97, 96), (3, 500)])
+def test_a_thumbnail_is_its_own_thumbnail(size):
+    """What lets the filter hand the detector thumbnails for frames only it reads."""
+    f = np.random.default_rng(0).random(size + (3,), dtype=np.float32)
+    t = cuts.thumbnail(f)
+    assert t.shape[:2] == cuts.thumbnail_size(*size)
+    np.testing.assert_array_equal(cuts.thumbnail(t), t)

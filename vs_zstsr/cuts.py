@@ -47,8 +47,11 @@ FLASH = 2           # frames a flash may last and still not be taken for a cut
 SHIFT = 6           # thumbnail pixels each way the shifted score searches (1/8 of the long side)
 
 
-def _thumb(frame: np.ndarray) -> np.ndarray:
-    """Box-filtered thumbnail: small enough to ignore noise and fine motion, cheap at 4K."""
+def thumbnail(frame: np.ndarray) -> np.ndarray:
+    """Box-filtered thumbnail: small enough to ignore noise and fine motion, cheap at 4K. Its long
+    side is 48-95 pixels, so a thumbnail's own thumbnail is itself, exactly: a caller may hand
+    :func:`detect` thumbnails instead of frames (the filter does, for frames only the detector
+    reads) and get the same cuts."""
     h, w = frame.shape[:2]
     k = max(1, max(h, w) // THUMB)
     hh, ww = h // k * k, w // k * k
@@ -56,6 +59,13 @@ def _thumb(frame: np.ndarray) -> np.ndarray:
         return frame.astype(np.float32)
     f = frame[:hh, :ww].astype(np.float32)
     return f.reshape(hh // k, k, ww // k, k, -1).mean(axis=(1, 3))
+
+
+def thumbnail_size(height: int, width: int) -> tuple[int, int]:
+    """The (height, width) of :func:`thumbnail` for a frame of this size."""
+    k = max(1, max(height, width) // THUMB)
+    hh, ww = height // k * k, width // k * k
+    return (height, width) if hh == 0 or ww == 0 else (hh // k, ww // k)
 
 
 def _shifted(a: np.ndarray, b: np.ndarray) -> float:
@@ -93,7 +103,7 @@ class _Features:
 
     def add(self, frame: np.ndarray) -> None:
         frame = np.asarray(frame)
-        t = _thumb(frame if frame.ndim == 3 else frame[..., None])
+        t = thumbnail(frame if frame.ndim == 3 else frame[..., None])
         self.moved.append(_shifted(self.thumbs[-1], t) if self.thumbs else 0.0)
         self.thumbs.append(t)
         self.hists.append(_hist(t))

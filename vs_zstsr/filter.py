@@ -5,9 +5,11 @@ How a frame is served
 The clip is converted to R'G'B' float (``RGBS``, gamma-encoded, as the net was trained) and cut
 into chunks of ``renderer.chunk`` LTR frames; output frame ``j`` belongs to LTR frame
 ``i = j // factor`` and chunk ``c = i // chunk``. A chunk is rendered from a window of its frames
-plus ``renderer.context`` frames on each side (cut short at the clip's ends); rendering is
-stateless (vs_zstsr.stream), so any frame, in any order, from any thread, is the same as in a
-sequential render.
+plus ``renderer.context`` frames on each side (cut short at the clip's ends): the cuts are decided
+on all of them, one frame at a time (those beyond the ladder's reach come as the detector's
+thumbnails), and the ladder is given only the ``renderer.run_context`` frames each side that it
+reads; rendering is stateless (vs_zstsr.stream), so any frame, in any order, from any thread, is
+the same as in a sequential render.
 
 The window's source frames are *requested through VapourSynth*, never fetched with ``get_frame``
 inside a frame callback (which blocks a worker thread on another request and can deadlock once
@@ -15,8 +17,9 @@ the thread pool is saturated): ``std.ModifyFrame`` is given, besides the clip it
 window position ``d``, whose frame ``j`` is LTR frame ``chunk_start(j) - context + d``. VapourSynth
 requests all of them before calling us, and its caches make the repeats cheap.
 
-Rendered chunks are kept in a bounded LRU cache; a lock per chunk makes parallel requests for the
-same chunk (``vspipe -r 4``) render it once. The renderer is built when the filter is created:
+Rendered chunks are kept in a bounded LRU cache, which counts the chunks being rendered in (a
+large chunk renders while others wait); a lock per chunk makes parallel requests for the same
+chunk (``vspipe -r 4``) render it once. The renderer is built when the filter is created:
 loading the model, the per-rung self-check and, with ``model=None``, training (or finding the
 model trained earlier for this clip in ``~/.cache/zstsr``) happen while the script is evaluated.
 
@@ -37,6 +40,7 @@ import numpy as np
 
 import vapoursynth as vs
 
+from . import cuts
 from .errors import ZstsrError
 from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor
 from .retime import resolve
@@ -468,6 +472,25 @@ def _make_renderer(model, options, **kw):
         raise _err(str(e)) from None
 
 
+def _thumbnails(rgb: vs.VideoNode) -> vs.VideoNode:
+    """The clip's frames as the cut detector's thumbnails (:func:`.cuts.thumbnail`, exactly: it
+    gives the same cuts on them), with the frames' props; the clip itself where they are no smaller."""
+    th, tw = cuts.thumbnail_size(rgb.height, rgb.width)
+    if (th, tw) == (rgb.height, rgb.width):
+        return rgb
+    core = vs.core
+    blank = core.std.BlankClip(rgb, width=tw, height=th, keep=True)
+
+    def shrink(n: int, f) -> vs.VideoFrame:
+        out = f[0].copy()
+        t = cuts.thumbnail(_rgb_frame(f[1]))
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), t[..., p])
+        return out
+
+    return core.std.CopyFrameProps(core.std.ModifyFrame(blank, [blank, rgb], shrink), rgb)
+
+
 def _cuts_from_props(frames) -> list[int] | None:
     """Window indices where a shot starts, from ``_SceneChangePrev``/``_SceneChangeNext``; None
     when no frame of the window carries either prop (then the renderer detects cuts itself)."""
@@ -494,19 +517,26 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     span = chunk + 2 * ctx          # window positions d: LTR frame c*chunk - ctx + d
     n_out = n * factor
 
-    # Padded clip: frame k is LTR frame clamp(k - ctx); padding frames are requested, never used.
-    parts = []
-    if ctx:
-        parts.append(rgb[0] * ctx)
-    parts.append(rgb)
-    pad = n_chunks * chunk + ctx - n
-    if pad > 0:
-        parts.append(rgb[n - 1] * pad)
-    padded = core.std.Splice(parts) if len(parts) > 1 else rgb
+    def padded(src: vs.VideoNode) -> vs.VideoNode:
+        """Frame k is LTR frame clamp(k - ctx); padding frames are requested, never used."""
+        parts = []
+        if ctx:
+            parts.append(src[0] * ctx)
+        parts.append(src)
+        pad = n_chunks * chunk + ctx - n
+        if pad > 0:
+            parts.append(src[n - 1] * pad)
+        return core.std.Splice(parts) if len(parts) > 1 else src
+
+    # The outer window positions feed only the cut detector: they come as its thumbnails, so that
+    # VapourSynth holds no full frames for them (at 4K 8 of a window's 15 frames, 0.8 GB)
+    outer = ctx - run_ctx
+    full, small = padded(rgb), (padded(_thumbnails(rgb)) if outer else None)
     per_chunk = chunk * factor      # output frames per chunk
     windows = []
     for d in range(span):
-        sel = padded[d::chunk][:n_chunks]      # frame c: padded frame c*chunk + d
+        src = full if small is None or outer <= d < span - outer else small
+        sel = src[d::chunk][:n_chunks]      # frame c: padded frame c*chunk + d
         rep = core.std.Interleave([sel] * per_chunk, modify_duration=False)  # frame j: sel[j // per_chunk]
         windows.append(rep[:n_out])
     # frame j: LTR frame j // factor, with its props (durations untouched: select() sets them)
