@@ -52,8 +52,9 @@ __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
 # Rendered chunks kept per filter instance, in bytes, or two chunks where that is more (the chunk
 # being rendered counted in, the last one always kept: _ChunkCache): a host asks for frames in
-# order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches the frames served. At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB
-# on 8 frames against 1 GiB (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
+# order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches the frames served.
+# At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against
+# 1 GiB (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
 CACHE_BYTES = 256 * 2 ** 20
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
