@@ -222,7 +222,7 @@ class Ladder:
             f, reach = self.factor, self._reaches()[0]
             a, b = max(0, lead - reach), min(t, lead + count + reach)
             if self.streams:   # the streamed path's own sums: a window gives exactly a stream's frames
-                return self.stream_kept(ltr[a:b], (lead - a) * f, count * f)
+                return self.stream_kept(ltr, lead, count)
             y = temporal_backproject(self._interpolate(ltr[a:b], f, rungs[0].method), ltr[a:b], f)
             return np.clip(y[(lead - a) * f:(lead - a + count) * f], 0.0, 1.0)
         if self.plan.padded and (h, w) == self.plan.size and self.plan.padded != (h, w):
@@ -331,19 +331,23 @@ class Ladder:
                                  segment=direct.segment_frames(h, w), finished=finish is not None,
                                  extend=extend, ends=ends)
 
-    def stream_kept(self, frames: np.ndarray, first: int, count: int, **kw) -> np.ndarray:
-        """Output frames ``first .. first+count-1`` of :meth:`stream` (``kw``: its options) over
-        ``frames``, in one array. Every frame is taken (the stream ends as it would), only the
-        kept ones are held, each written into the result as it comes: at 4K the rest of a filter
-        chunk's window was 4 GB, and a list of the kept frames beside their stacked copy 0.8 GB
-        more (docs/BENCHMARKS.md, "4K")."""
-        out, n = np.empty((count,) + frames.shape[1:], np.float32), 0
-        for i, y in enumerate(self.stream(frames, **kw)):
-            if first <= i < first + count:
+    def stream_kept(self, ltr: np.ndarray, lead: int, count: int, **kw) -> np.ndarray:
+        """The output frames of LTR frames ``lead .. lead+count-1`` of ``ltr`` by :meth:`stream`
+        (``kw``: its options), run over those frames and :attr:`reach` each side, in one array.
+        Every frame is taken (the stream ends as it would), only the kept ones are held, each
+        written into the result as it comes: at 4K the rest of a filter chunk's window was 4 GB,
+        and a list of the kept frames beside their stacked copy 0.8 GB more (docs/BENCHMARKS.md,
+        "4K")."""
+        f, reach = self.factor, self.reach
+        a, b = max(0, lead - reach), min(len(ltr), lead + count + reach)
+        first, n_kept = (lead - a) * f, count * f
+        out, n = np.empty((n_kept,) + ltr.shape[1:], np.float32), 0
+        for i, y in enumerate(self.stream(ltr[a:b], **kw)):
+            if first <= i < first + n_kept:
                 out[i - first] = y
                 n += 1
-        if n != count:
-            raise RuntimeError(f"the direct stream gave {n} of the {count} frames kept")
+        if n != n_kept:
+            raise RuntimeError(f"the direct stream gave {n} of the {n_kept} frames kept")
         return out
 
     @property

@@ -120,10 +120,7 @@ class Renderer:
             # the streamed form makes the virtual frames itself as it reads them: no extended
             # copy of the shot beside the window (1 GB at 4K); the frames Ladder.run gives the
             # extended shot (tests/test_shotends.py)
-            f, reach = self.factor, self.ladder.reach
-            a, b = max(0, lead - reach), min(len(shot), lead + count + reach)
-            return self.ladder.stream_kept(shot[a:b], (lead - a) * f, count * f, extend=e,
-                                           ends=(before > 0, after > 0))
+            return self.ladder.stream_kept(shot, lead, count, extend=e, ends=(before > 0, after > 0))
         if before or after:
             shot = shotends.extend(shot, before, after)
         return self.ladder.run(shot, keep=(lead + before, count))
