@@ -176,16 +176,19 @@ def _rgb_frame(frame: vs.VideoFrame, out: np.ndarray | None = None) -> np.ndarra
 
 class _RGBFrames:
     """RGBS frames as float32 ``(H, W, 3)`` arrays made one at a time as they are iterated (the
-    cut detector reads each once: no stacked copy of them all)."""
+    cut detector reads each once: no stacked copy of them all); those from ``at`` on that
+    ``held`` holds already are taken from it (no second conversion)."""
 
-    def __init__(self, frames):
-        self.frames = frames
+    def __init__(self, frames, held: np.ndarray | None = None, at: int = 0):
+        self.frames, self.held, self.at = frames, held, at
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __iter__(self):
-        return (_rgb_frame(f) for f in self.frames)
+        n = 0 if self.held is None else len(self.held)
+        return (self.held[k - self.at] if 0 <= k - self.at < n else _rgb_frame(f)
+                for k, f in enumerate(self.frames))
 
 
 def _rgb_frames(frames) -> np.ndarray:
@@ -549,15 +552,16 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         count = min(chunk, n - s)
         lo, hi = max(0, s - ctx), min(n, s + count + ctx)
         wf = [frames[1 + (i - s + ctx)] for i in range(lo, hi)]
+        # the ladder gets only the frames it reads (renderer.run_context)
+        a = max(lo, s - run_ctx)
+        window = _rgb_frames(wf[a - lo:min(hi, s + count + run_ctx) - lo])
         given = _cuts_from_props(wf)
         if use_props and given is not None:
             cut_at = given
         else:   # zstsr's detector (none with sc=False), on the whole context, a frame at a time
-            cut_at = renderer.cuts(_RGBFrames(wf), s - lo, count)
-        # the ladder gets only the frames it reads (renderer.run_context); the cuts' indices
-        # shifted to that window (one at its first frame changes nothing: a shot starts there)
-        a = max(lo, s - run_ctx)
-        window = _rgb_frames(wf[a - lo:min(hi, s + count + run_ctx) - lo])
+            cut_at = renderer.cuts(_RGBFrames(wf, window, a - lo), s - lo, count)
+        # the cuts' indices shifted to the ladder's window (one at its first frame changes
+        # nothing: a shot starts there)
         inner = [k - (a - lo) for k in cut_at if 0 < k - (a - lo) < len(window)]
         out = renderer.render(window, s - a, count, cut_at=inner)
         del window
