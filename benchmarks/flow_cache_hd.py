@@ -5,8 +5,8 @@
 Runs ``zstsr upsample CLIP --method flow --codec ffvhuff`` (bench_hd.py's pan at ``--pan``'s size,
 ``--frames`` frames, made if missing) with the VapourSynth cache limit the flow worker sets
 (vs_zstsr/baselines.py, ``flow_cache_mb``) at each size, exactly (``FLOW_CACHE_FRAMES`` off), the
-sizes interleaved ``--rounds`` times, and prints the wall seconds and the peak resident set of the command's process and of its
-worker (benchmarks/rss_hd.py: /proc sampled every 0.5 s). The size reaches the worker, a process
+sizes interleaved ``--rounds`` times, and prints the wall seconds and the peak resident set of the
+command's process and of its worker (benchmarks/rss_hd.py: /proc sampled every 0.5 s). The size reaches the worker, a process
 of its own, through a ``sitecustomize`` module on PYTHONPATH that sets the constant when Python
 starts; the code under test is unchanged.
 """
