@@ -15,7 +15,9 @@ The window's source frames are *requested through VapourSynth*, never fetched wi
 inside a frame callback (which blocks a worker thread on another request and can deadlock once
 the thread pool is saturated): ``std.ModifyFrame`` is given, besides the clip itself, one clip per
 window position ``d``, whose frame ``j`` is LTR frame ``chunk_start(j) - context + d``. VapourSynth
-requests all of them before calling us, and its caches make the repeats cheap.
+requests all of them before calling us, and the caches of our own nodes make the repeats cheap.
+Those caches are fixed at what that pattern needs (:func:`_cached`): VapourSynth's adaptive caches
+grew on it toward the core's whole limit (4 GB of 4K frames on a 32-frame clip).
 
 Rendered chunks are kept in a bounded LRU cache, which counts the chunks being rendered in (a
 large chunk renders while others wait); a lock per chunk makes parallel requests for the same
@@ -476,6 +478,20 @@ def _make_renderer(model, options, **kw):
         raise _err(str(e)) from None
 
 
+def _cached(node: vs.VideoNode, frames: int) -> vs.VideoNode:
+    """``node`` (one the filter made, never the caller's clip) with VapourSynth's cache fixed at
+    ``frames`` frames, or off with 0. Every output frame of a chunk asks for the chunk's whole
+    window, so VapourSynth's adaptive caches grew on the repeats toward the core's limit: at 4K,
+    4 GB of the host on a 32-frame clip (docs/BENCHMARKS.md, "The filter's host at 4K"). Fixed,
+    the nodes that serve the repeats hold what the requests in order need, the nodes that only
+    pass frames on hold none."""
+    if frames > 0:
+        vs.core.std.SetVideoCache(node, mode=1, fixedsize=1, maxsize=frames)
+    else:
+        vs.core.std.SetVideoCache(node, mode=0)
+    return node
+
+
 def _thumbnails(rgb: vs.VideoNode) -> vs.VideoNode:
     """The clip's frames as the cut detector's thumbnails (:func:`.cuts.thumbnail`, exactly: it
     gives the same cuts on them), with the frames' props; the clip itself where they are no smaller."""
@@ -492,7 +508,8 @@ def _thumbnails(rgb: vs.VideoNode) -> vs.VideoNode:
             np.copyto(np.asarray(out[p]), t[..., p])
         return out
 
-    return core.std.CopyFrameProps(core.std.ModifyFrame(blank, [blank, rgb], shrink), rgb)
+    # not cached here: the window's padded thumbnails are (_serve)
+    return core.std.CopyFrameProps(_cached(core.std.ModifyFrame(blank, [blank, rgb], shrink), 0), rgb)
 
 
 def _cuts_from_props(frames) -> list[int] | None:
@@ -536,15 +553,22 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     # VapourSynth holds no full frames for them (at 4K 8 of a window's 15 frames, 0.8 GB)
     outer = ctx - run_ctx
     full, small = padded(rgb), (padded(_thumbnails(rgb)) if outer else None)
+    # What each node's cache holds (_cached): the full frames of a window's inside and the next
+    # chunk's, all its thumbnails and the next chunk's; the converted frame an output frame takes
+    # its props from (and the one beside it); none on the nodes that only pass frames on.
+    # The caller's own clip (an RGBS clip is its own conversion) keeps its own settings.
+    for node, frames in ((full, 2 * chunk + 2 * run_ctx), (small, span + chunk), (rgb, 2)):
+        if node is not None and node is not clip:
+            _cached(node, frames)
     per_chunk = chunk * factor      # output frames per chunk
     windows = []
     for d in range(span):
         src = full if small is None or outer <= d < span - outer else small
-        sel = src[d::chunk][:n_chunks]      # frame c: padded frame c*chunk + d
+        sel = _cached(src[d::chunk][:n_chunks], 0)      # frame c: padded frame c*chunk + d
         rep = core.std.Interleave([sel] * per_chunk, modify_duration=False)  # frame j: sel[j // per_chunk]
-        windows.append(rep[:n_out])
+        windows.append(_cached(rep[:n_out], 0))
     # frame j: LTR frame j // factor, with its props (durations untouched: select() sets them)
-    base = core.std.Interleave([rgb] * factor, modify_duration=False)
+    base = _cached(core.std.Interleave([rgb] * factor, modify_duration=False), 0)
     fps = Fraction(clip.fps_num, clip.fps_den)
 
     def render(c: int, frames) -> np.ndarray:
@@ -598,12 +622,16 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         props["_AbsoluteTime"] = t0 + float((n - i * factor) * sub)
         return out
 
-    served = core.std.ModifyFrame(base, [base] + windows, select)
+    # served frames are copies of the chunk cache's (a frame asked for again is copied again);
+    # retimed, each is read by the few output frames around it
+    served = _cached(core.std.ModifyFrame(base, [base] + windows, select),
+                     0 if retime is None else retime.taps + 2)
     out_fps = fps * factor
-    served = core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator)
+    served = _cached(core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator), 0)
     if retime is not None:
         served = _retimed(served, retime, split=use_props)
-    return _from_rgbs(served, clip.format, colour)
+    out = _from_rgbs(served, clip.format, colour)
+    return out if out is served else _cached(out, 0)
 
 
 def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
@@ -622,7 +650,8 @@ def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
                    f"piece (VapourSynth counts frames in 31 bits); split it")
     padded = core.std.Splice([htr[0], htr, htr[-1] * taps])            # frame j: ladder frame j - 1, clamped
     rep = core.std.Interleave([padded] * q, modify_duration=False) if q > 1 else padded
-    clips = [core.std.SelectEvery(rep[d * q:], cycle=p, offsets=[0], modify_duration=False)[:n_out]
+    # these only pass the ladder's frames on (_cached: _serve's node before them holds them)
+    clips = [_cached(core.std.SelectEvery(rep[d * q:], cycle=p, offsets=[0], modify_duration=False)[:n_out], 0)
              for d in range(taps)]
     rate = Fraction(rt.rate)
     base = core.std.BlankClip(htr, length=n_out, fpsnum=rate.numerator, fpsden=rate.denominator, keep=True)
@@ -652,7 +681,7 @@ def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
         props["_AbsoluteTime"] = float(props["_AbsoluteTime"]) + float(i / rate - mid / htr_rate)
         return out
 
-    return core.std.ModifyFrame(base, clips, mix)
+    return _cached(core.std.ModifyFrame(base, clips, mix), 0)
 
 
 # ---------------------------------------------------------------------------------------------
