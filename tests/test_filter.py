@@ -573,3 +573,37 @@ def test_chunk_cache_renders_one_large_chunk_at_a_time():
     assert most == 1 and held <= 2000
     most, held = run(100_000)
     assert most > 1
+
+
+def test_vapoursynth_caches_do_not_grow_with_the_clip(core):
+    """Every output frame of a chunk asks for the chunk's whole window: VapourSynth's adaptive
+    caches grew on those repeats with the clip's length (4 GB of the host at 4K on 32 frames).
+    The filter's nodes hold a fixed few frames, the same on a clip 4x longer."""
+    import gc
+
+    from vs_zstsr import cuts as detector
+
+    w, h, factor = 320, 180, 8
+
+    class Renderer:   # the 4K shape of a window: one frame per chunk, the flow ladder's reach
+        chunk, run_context, context = 1, 3, 3 + detector.REACH
+
+        def cuts(self, frames, lead, count):
+            return [k for k in detector.detect(frames, detector.DEFAULT_THRESHOLD) if lead - 3 < k < lead + count + 3]
+
+        def render(self, window, lead, count, cut_at=None):
+            return np.repeat(window[lead:lead + count], factor, axis=0)
+
+    def peak(n):
+        clip = core.std.BlankClip(width=w, height=h, format=vs.YUV420P8, length=n, fpsnum=25, fpsden=1)
+        colour = F._colour(clip)
+        out = F._serve(clip, F._to_rgbs(clip, colour), Renderer(), factor, colour)
+        gc.collect()
+        base, most = core.used_cache_size, 0
+        for _ in out.frames(close=True):
+            most = max(most, core.used_cache_size - base)
+        return most / (w * h * 12)     # in RGBS frames
+
+    short, long = peak(16), peak(64)
+    window = 2 * Renderer.chunk + 2 * Renderer.run_context + 2     # what _serve's caches hold
+    assert long <= 1.2 * short and long <= 2 * window, (short, long)
