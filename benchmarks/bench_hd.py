@@ -11,7 +11,8 @@ of its own too: the pan's frames as YUV 4:4:4 16-bit in VapourSynth (made before
 MVTools Super, Analyse (both directions) and FlowFPS exactly as zstsr calls them (the x16 grid's
 frames that x8 keeps: vs_zstsr/baselines.py), frames computed on every core and dropped. The ratio
 to it is the figure (the machine is shared, so seconds alone are noisy). ``--long 4``: the 1080p
-runs again on a clip 4x as long, for the memory's independence of the clip length.
+runs (or those of ``--long-sizes``) again on a clip 4x as long, for the memory's independence of
+the clip length.
 """
 from __future__ import annotations
 
@@ -123,7 +124,9 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--frames-2160p", type=int, default=4)
     ap.add_argument("--budget", default="20s")
-    ap.add_argument("--long", type=int, default=4, help="1080p again on a clip this many times as long (0: no)")
+    ap.add_argument("--long", type=int, default=4, help="--long-sizes again on a clip this many times as long (0: no)")
+    ap.add_argument("--long-sizes", nargs="+", default=["1080p"], choices=SIZES,
+                    help="the sizes --long runs again (default 1080p)")
     ap.add_argument("--commands", nargs="+", default=["flow", "flow-ffvhuff", "cubic", "default", "baseline"],
                     choices=list(LABELS))
     ap.add_argument("--pose", action="store_true", help="also the default path on the real pose2sim clip, "
@@ -145,8 +148,8 @@ def main() -> None:
     runs = []
     for size in args.sizes:
         runs.append((size, args.frames_2160p if size == "2160p" else args.frames))
-        if args.long and size == "1080p":
-            runs.append(("1080p", args.frames * args.long))
+        if args.long and size in args.long_sizes:
+            runs.append((size, runs[-1][1] * args.long))
     rows, ref = [], {}
     for size, n in runs:
         clip = make_pan(args.work / f"pan_{size}_{n}.mkv", size, n)
