@@ -564,8 +564,8 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     windows = []
     for d in range(span):
         src = full if small is None or outer <= d < span - outer else small
-        sel = _cached(src[d::chunk][:n_chunks], 0)      # frame c: padded frame c*chunk + d
-        rep = core.std.Interleave([sel] * per_chunk, modify_duration=False)  # frame j: sel[j // per_chunk]
+        sel = _cached(_cached(src[d::chunk], 0)[:n_chunks], 0)      # frame c: padded frame c*chunk + d
+        rep = _cached(core.std.Interleave([sel] * per_chunk, modify_duration=False), 0)  # frame j: sel[j // per_chunk]
         windows.append(_cached(rep[:n_out], 0))
     # frame j: LTR frame j // factor, with its props (durations untouched: select() sets them)
     base = _cached(core.std.Interleave([rgb] * factor, modify_duration=False), 0)
