@@ -420,7 +420,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
                    "and pass model='clip.onnx', or let the filter train (train=True)") from None
     finally:
         TRAINING_ALLOWED.reset(allowed)
-    return _serve(clip, renderer, options.factor, colour, use_props=bool(sc), retime=rt)
+    return _serve(clip, rgb, renderer, options.factor, colour, use_props=bool(sc), retime=rt)
 
 
 def _out_fps(num, den, factor) -> Fraction | None:
@@ -527,7 +527,7 @@ def _cuts_from_props(frames) -> list[int] | None:
     return sorted(cut_at) if found else None
 
 
-def _serve(clip: vs.VideoNode, renderer, factor: int, colour: dict,
+def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour: dict,
            use_props: bool = True, retime=None) -> vs.VideoNode:
     core = vs.core
     n = clip.num_frames
@@ -549,25 +549,17 @@ def _serve(clip: vs.VideoNode, renderer, factor: int, colour: dict,
             parts.append(src[n - 1] * pad)
         return core.std.Splice(parts) if len(parts) > 1 else src
 
-    # The clip's frames pass through a node of ours (the caller's own keeps its settings), which
-    # holds each from the first window that asks for it (as a thumbnail) to the chunk it is in: the
-    # clip is asked for each frame once, in its own format (at 4K 8-bit, a quarter of a float frame)
-    src = core.std.CopyFrameProps(clip, clip)
-    rgb = _to_rgbs(src, colour)
     # The outer window positions feed only the cut detector: they come as its thumbnails, so that
     # VapourSynth holds no full frames for them (at 4K 8 of a window's 15 frames, 0.8 GB)
     outer = ctx - run_ctx
     full, small = padded(rgb), (padded(_thumbnails(rgb)) if outer else None)
-    # What each node's cache holds (_cached): the clip's frames as above; the float frames of a
-    # window's inside and the next chunk's, all its thumbnails and the next chunk's; the float frame
-    # an output frame takes its props from (and the one beside it); none on the nodes that only pass
-    # frames on. A node that is two of these (no conversion, no padding) holds the most of them.
-    held: dict[int, tuple[vs.VideoNode, int]] = {}
-    for node, frames in ((src, ctx + 2 * chunk), (rgb, 2), (full, 2 * chunk + 2 * run_ctx), (small, span + chunk)):
-        if node is not None:
-            held[id(node)] = (node, max(frames, held.get(id(node), (node, 0))[1]))
-    for node, frames in held.values():
-        _cached(node, frames)
+    # What each node's cache holds (_cached): the full frames of a window's inside and the next
+    # chunk's, all its thumbnails and the next chunk's; the converted frame an output frame takes
+    # its props from (and the one beside it); none on the nodes that only pass frames on.
+    # The caller's own clip (an RGBS clip is its own conversion) keeps its own settings.
+    for node, frames in ((full, 2 * chunk + 2 * run_ctx), (small, span + chunk), (rgb, 2)):
+        if node is not None and node is not clip:
+            _cached(node, frames)
     per_chunk = chunk * factor      # output frames per chunk
     windows = []
     for d in range(span):
