@@ -482,9 +482,9 @@ def _cached(node: vs.VideoNode, frames: int) -> vs.VideoNode:
     """``node`` (one the filter made, never the caller's clip) with VapourSynth's cache fixed at
     ``frames`` frames, or off with 0. Every output frame of a chunk asks for the chunk's whole
     window, so VapourSynth's adaptive caches grew on the repeats toward the core's limit: at 4K,
-    4 GB of the host on a 32-frame clip (docs/BENCHMARKS.md, "The filter's host at 4K"). Fixed,
-    the nodes that serve the repeats hold what the requests in order need, the nodes that only
-    pass frames on hold none."""
+    4 GB of the host on a 32-frame clip (docs/BENCHMARKS.md, "VapourSynth's caches in the
+    filter's host"). Fixed, the nodes that serve the repeats hold what the requests in order
+    need, the nodes that only pass frames on hold none."""
     if frames > 0:
         vs.core.std.SetVideoCache(node, mode=1, fixedsize=1, maxsize=frames)
     else:
@@ -555,11 +555,15 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     full, small = padded(rgb), (padded(_thumbnails(rgb)) if outer else None)
     # What each node's cache holds (_cached): the full frames of a window's inside and the next
     # chunk's, all its thumbnails and the next chunk's; the converted frame an output frame takes
-    # its props from (and the one beside it); none on the nodes that only pass frames on.
-    # The caller's own clip (an RGBS clip is its own conversion) keeps its own settings.
+    # its props from (and the one beside it); none on the nodes that only pass frames on. A node
+    # that is two of these (no padding, frames no larger than a thumbnail) holds the most of them;
+    # the caller's own clip (an RGBS clip is its own conversion) keeps its own settings.
+    held: dict[int, tuple[vs.VideoNode, int]] = {}
     for node, frames in ((full, 2 * chunk + 2 * run_ctx), (small, span + chunk), (rgb, 2)):
         if node is not None and node is not clip:
-            _cached(node, frames)
+            held[id(node)] = (node, max(frames, held.get(id(node), (node, 0))[1]))
+    for node, frames in held.values():
+        _cached(node, frames)
     per_chunk = chunk * factor      # output frames per chunk
     windows = []
     for d in range(span):
