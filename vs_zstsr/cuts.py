@@ -53,19 +53,22 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     :func:`detect` thumbnails instead of frames (the filter does, for frames only the detector
     reads) and get the same cuts."""
     h, w = frame.shape[:2]
-    k = max(1, max(h, w) // THUMB)
-    hh, ww = h // k * k, w // k * k
-    if hh == 0 or ww == 0:
-        return frame.astype(np.float32)
-    f = frame[:hh, :ww].astype(np.float32)
-    return f.reshape(hh // k, k, ww // k, k, -1).mean(axis=(1, 3))
+    k = _block(h, w)
+    f = frame[:h // k * k, :w // k * k].astype(np.float32)
+    return f.reshape(h // k, k, w // k, k, -1).mean(axis=(1, 3))
 
 
 def thumbnail_size(height: int, width: int) -> tuple[int, int]:
     """The (height, width) of :func:`thumbnail` for a frame of this size."""
+    k = _block(height, width)
+    return height // k, width // k
+
+
+def _block(height: int, width: int) -> int:
+    """The side of :func:`thumbnail`'s boxes: its long side 48-95 pixels; 1 (the frame itself)
+    where a box would not fit the short side."""
     k = max(1, max(height, width) // THUMB)
-    hh, ww = height // k * k, width // k * k
-    return (height, width) if hh == 0 or ww == 0 else (hh // k, ww // k)
+    return k if k <= min(height, width) else 1
 
 
 def _shifted(a: np.ndarray, b: np.ndarray) -> float:
