@@ -30,6 +30,8 @@ def main() -> None:
     ap.add_argument("--method", default="flow")
     ap.add_argument("--factor", type=int, default=8)
     ap.add_argument("--snapshot", type=float, default=0.0, metavar="GIB")
+    ap.add_argument("--source-cache", type=int, default=-1, metavar="FRAMES",
+                    help="fix the source's own VapourSynth cache at FRAMES (0: off); default: VapourSynth's")
     args = ap.parse_args()
 
     import vapoursynth as vs
@@ -60,15 +62,26 @@ def main() -> None:
 
     threading.Thread(target=sample, daemon=True).start()
     t0 = time.perf_counter()
-    out = zf.upsample(zf.source(args.clip), args.factor, method=args.method)
+    src = zf.source(args.clip)
+    if args.source_cache == 0:
+        core.std.SetVideoCache(src, mode=0)
+    elif args.source_cache > 0:
+        core.std.SetVideoCache(src, mode=1, fixedsize=1, maxsize=args.source_cache)
+    out = zf.upsample(src, args.factor, method=args.method)
     for _ in out.frames(close=True):
         if args.snapshot and state["snaps"] >= 2:
             break
     state["stop"] = True
+    import gc
+
+    del out, src
+    gc.collect()
+    left = core.used_cache_size // 2 ** 20
     rss, held, cache = state["peak"]
     print(f"{time.perf_counter() - t0:.0f} s; host peak (high-water mark) {_status('VmHWM')} MiB; "
           f"numpy's peak {tracemalloc.get_traced_memory()[1] // 2 ** 20} MiB; at the largest sample: "
-          f"RSS {rss}, numpy {held}, VapourSynth cache {cache} MiB")
+          f"RSS {rss}, numpy {held}, VapourSynth cache {cache} MiB; "
+          f"VapourSynth's frames left once the filter's clip is released: {left} MiB")
 
 
 if __name__ == "__main__":
