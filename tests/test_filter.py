@@ -607,3 +607,58 @@ def test_vapoursynth_caches_do_not_grow_with_the_clip(core):
     short, long = peak(16), peak(64)
     window = 2 * Renderer.chunk + 2 * Renderer.run_context + 2     # what _serve's caches hold
     assert long <= 1.2 * short and long <= 2 * window, (short, long)
+
+
+def test_a_streamed_ladder_reads_its_window_from_vapoursynths_frames(core):
+    """A renderer that reads its window as a stream (the direct ladders: flow, the kernels) gets
+    the window's VapourSynth frames, each converted as it is read, not a stacked float copy of
+    them all (at 4K that copy was 15 frames, 1.4 GB, beside VapourSynth's own); the same frames
+    out as from the stacked array."""
+    from vs_zstsr import cuts as detector
+
+    w, h, factor = 40, 24, 4
+    x = np.random.default_rng(3).random((10, h, w, 3), np.float32)
+
+    class Renderer:
+        chunk, run_context, context = 2, 2, 2 + detector.REACH
+
+        def __init__(self, streams):
+            self.streams, self.windows = streams, []
+
+        def cuts(self, frames, lead, count):
+            return []
+
+        def render(self, window, lead, count, cut_at=None):
+            self.windows.append(type(window))
+            assert window.shape[1:] == (h, w, 3)
+            inside = window[lead:lead + count]              # a slice, read once in order
+            frames = list(inside)
+            assert len(frames) == count == len(inside)
+            return np.repeat(np.stack(frames), factor, axis=0)
+
+    clip = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=len(x), fpsnum=25, fpsden=1)
+
+    def fill(n, f):
+        out = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), x[n, ..., p])
+        return out
+
+    clip = core.std.ModifyFrame(clip, clip, fill)
+    got = {}
+    for streams in (False, True):
+        r = Renderer(streams)
+        out = F._serve(clip, clip, r, factor, {})
+        got[streams] = np.stack([F._rgb_frame(f) for f in out.frames(close=True)])
+        assert set(r.windows) == {F._RGBFrames if streams else np.ndarray}
+    np.testing.assert_array_equal(got[True], got[False])
+    np.testing.assert_array_equal(got[True], np.repeat(x, factor, axis=0))
+
+    frames = F._RGBFrames([clip.get_frame(i) for i in range(6)], held=x[2:5], at=2)
+    part = frames[1:5]                                       # held frames keep their offset
+    assert part.shape == (4, h, w, 3) and len(part) == 4
+    for k, y in enumerate(part):
+        np.testing.assert_array_equal(y, x[1 + k])
+    np.testing.assert_array_equal(part[-1], x[4])
+    with pytest.raises(IndexError):
+        frames[::2]

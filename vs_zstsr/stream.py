@@ -51,6 +51,13 @@ class Renderer:
         return self.ladder.factor
 
     @property
+    def streams(self) -> bool:
+        """Whether :meth:`render` reads its window as a stream (each frame once, in order, and
+        ``shape`` and contiguous slices): a caller may then give it any such sequence of frames in
+        place of the array (the filter's VapourSynth frames, converted as they are read)."""
+        return self.ladder.streams
+
+    @property
     def context(self) -> int:
         """LTR frames a window needs on each side of its inside: the ladder's reach
         (:attr:`run_context`), and beyond it the cut detector's (:data:`.cuts.REACH`) so that the
