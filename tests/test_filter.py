@@ -585,11 +585,11 @@ def test_vapoursynth_caches_do_not_grow_with_the_clip(core):
 
     w, h, factor = 320, 180, 8
 
-    class Renderer:   # the 4K shape of a window: one frame per chunk, the flow ladder's reach
-        chunk, run_context, context = 1, 3, 3 + detector.REACH
+    class Renderer:   # a window as --method flow's at 1080p and 4K: one frame per chunk, 7 each side
+        chunk, run_context, context = 1, 7, 7 + detector.REACH
 
         def cuts(self, frames, lead, count):
-            return [k for k in detector.detect(frames, detector.DEFAULT_THRESHOLD) if lead - 3 < k < lead + count + 3]
+            return [k for k in detector.detect(frames, detector.DEFAULT_THRESHOLD) if lead - 7 < k < lead + count + 7]
 
         def render(self, window, lead, count, cut_at=None):
             return np.repeat(window[lead:lead + count], factor, axis=0)
