@@ -5,14 +5,19 @@ and VapourSynth's frame cache sampled every 2 s, and the host's peak (the kernel
 mark) at the end.
 
     python benchmarks/filter_memory.py CLIP [--method flow] [--factor 8] [--snapshot GIB]
+                                            [--source-cache FRAMES]
 
 ``--snapshot GIB``: once numpy holds more than GIB GiB, print the allocation sites that hold the
 most (tracebacks), twice, 8 s apart, and stop after the next frame. tracemalloc slows numpy's
-allocations a little; the seconds are not the figure here, the bytes are.
+allocations a little; the seconds are not the figure here, the bytes are. At the end it also
+prints what VapourSynth still holds once the filter's clip is released (a leak would stay there);
+``--source-cache FRAMES`` fixes the source clip's own cache (0: off), to tell its frames from the
+filter's.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import threading
 import time
 import tracemalloc
@@ -72,8 +77,6 @@ def main() -> None:
         if args.snapshot and state["snaps"] >= 2:
             break
     state["stop"] = True
-    import gc
-
     del out, src
     gc.collect()
     left = core.used_cache_size // 2 ** 20
