@@ -5,7 +5,9 @@
 Runs `zstsr upsample --method flow|cubic` and `zstsr baseline -m linear|flowfps -b` with the
 commit ``--ref`` (exported to a temporary folder with `git archive`) and with this checkout, on a
 small textured pan (270x480, 6 frames, x8, FFV1), and prints the largest difference between the
-decoded outputs, in 8-bit levels, and how many values differ.
+decoded outputs, in 8-bit levels, and how many values differ. The VapourSynth filter's Python API
+(`vs_zstsr.filter.upsample`, method flow and cubic) runs too, with one LTR frame per chunk as at
+1080p and 4K, its float frames compared as they come.
 """
 from __future__ import annotations
 
@@ -26,6 +28,13 @@ RUNS = {"upsample --method flow": ["upsample", "--method", "flow"],
         "upsample --method cubic": ["upsample", "--method", "cubic"],
         "baseline -m linear -b": ["baseline", "-m", "linear", "-b"],
         "baseline -m flowfps -b": ["baseline", "-m", "flowfps", "-b"]}
+# The filter, as a script writes it, with 1-frame chunks (stream.chunk_frames at 1080p and 4K)
+_FILTER = ("import sys, numpy as np; import vs_zstsr.filter as F; make = F._make_renderer\n"
+           "def one(*a, **k):\n    r = make(*a, **k); r.chunk = 1; return r\n"
+           "F._make_renderer = one\n"
+           "out = F.upsample(F.source(sys.argv[1]), 8, method=sys.argv[2])\n"
+           "np.save(sys.argv[3], np.stack([np.stack([np.asarray(f[p]) for p in range(3)], -1) "
+           "for f in out.frames()]))")
 
 
 def main() -> None:
@@ -54,6 +63,17 @@ def main() -> None:
                 outs.append(np.stack(list(io.read_frames(out))))
             d = np.abs(outs[0] - outs[1]) * 255
             print(f"| {name} | {d.max():.0f} | {int((d > 0.5).sum())} | {d.size} |", flush=True)
+        for method in ("flow", "cubic"):
+            outs = []
+            for which, path in (("old", old), ("new", ROOT)):
+                out = tmp / f"{which}_filter_{method}.npy"
+                env = dict(os.environ, PYTHONPATH=str(path))
+                subprocess.run([sys.executable, "-c", _FILTER, str(clip), method, str(out)], check=True, env=env,
+                               cwd=tmp, stderr=subprocess.DEVNULL)
+                outs.append(np.load(out).astype(np.float64))
+            d = np.abs(outs[0] - outs[1]) * 255
+            print(f"| filter, method={method} (1-frame chunks) | {d.max():.0f} | {int((d > 0).sum())} | {d.size} |",
+                  flush=True)
 
 
 if __name__ == "__main__":
