@@ -607,7 +607,9 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         given = _cuts_from_props(wf)
         if use_props and given is not None:
             cut_at = given
-        else:   # zstsr's detector (none with sc=False), on the whole context, a frame at a time
+        else:   # zstsr's detector (none with sc=False), on the whole context, a frame at a time;
+            # a streamed window's frames are converted again when the ladder reads them (once per
+            # chunk, not per output frame: the 1080p speed was the same, docs/BENCHMARKS.md)
             cut_at = renderer.cuts(_RGBFrames(wf, None if streamed else window, a - lo), s - lo, count)
         # the cuts' indices shifted to the ladder's window (one at its first frame changes
         # nothing: a shot starts there)
