@@ -238,3 +238,20 @@ def test_frame_sized_arrays_reuse_memory():
     if not kept:
         pytest.skip("not glibc")
     assert reused < 100 < run("default")[1]
+
+
+def test_a_peer_gets_the_streams_own_frames_not_a_stacked_copy():
+    """A segment reaches the peer as a FrameList of the frames the stream holds (at 4K a stacked
+    copy was 0.8 GB more), sized as their stack would be."""
+    x = list(_clip(t=9))
+    got = []
+
+    def peer(seg, keep):
+        assert isinstance(seg, direct.FrameList) and seg.shape == (len(seg),) + x[0].shape
+        got.append(all(any(s is f for f in x) for s in seg))
+        lead, count = keep
+        return (seg[i].copy() for i in range(lead, lead + count) for _ in range(2))
+
+    out = list(direct.stream(iter(x), 2, "flow", segment=3, peer=peer, backproject=False))
+    assert len(out) == 18 and len(got) >= 3 and all(got)
+    assert all(np.array_equal(out[2 * i], x[i]) for i in range(9))

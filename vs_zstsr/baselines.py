@@ -280,7 +280,7 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
         for p in range(3):
-            np.copyto(np.asarray(out[p]), ltr[n, :, :, p])
+            np.copyto(np.asarray(out[p]), ltr[n][:, :, p])   # ltr: an array or a direct.FrameList
         return out
 
     rgb = core.std.ModifyFrame(blank, blank, fill)

@@ -34,9 +34,10 @@ from . import cuts, shotends
 from .resample import KERNELS, resize_weights
 
 # LTR frames a peer segment holds (its inside and context): bounds memory by the frame size. A
-# segment is held twice (the frames read and the array the peer gets), and a clip shorter than
-# one segment needs less: at 1GiB a 1080p clip grew from 1.1 to 2.2 GB between 4 and 16 frames
-# (docs/BENCHMARKS.md). More context per inside frame costs motion search (2 frames each side).
+# segment is held once here (the peer gets the frames read, not a stacked copy: FrameList) and
+# once in MVTools' worker, and a clip shorter than one segment needs less: at 1GiB a 1080p clip
+# grew from 1.1 to 2.2 GB between 4 and 16 frames (docs/BENCHMARKS.md). More context per inside
+# frame costs motion search (2 frames each side).
 SEGMENT_BYTES = 512 * 2 ** 20
 # Frames each side of a segment that make its inside equal to the peer run on the whole clip: an
 # output between frames i and i+1 reads their vectors, which MVTools estimates from those two frames
@@ -84,7 +85,19 @@ def release_free_memory() -> None:
             pass
 
 
-Peer = Callable[[np.ndarray, tuple[int, int]], Iterator[np.ndarray]]
+class FrameList(list):
+    """Frames ``(H, W, 3)`` in a list, sized as the stack of them would be (``shape``): a segment
+    handed to a peer without a stacked copy (at 4K a segment is 8 float frames, 0.8 GB; the
+    stream's buffer holds them already). Pickled whole to MVTools' worker (vs_zstsr/native.py)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self),) + self[0].shape
+
+
+# peer(segment, (first, count)): the output frames of LTR frames first .. first+count-1 of the
+# segment, a FrameList of the stream's own frames
+Peer = Callable[[FrameList, tuple[int, int]], Iterator[np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -304,7 +317,7 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         hi = min(end, b + ctx)
         pre, post = (min(ctx, r) for r in src.reach(start, stop))   # virtual frames past the shot's ends
         pre, post = (pre if lo == start else 0), (post if hi == stop else 0)
-        seg = np.stack([src.at(j, start, stop) for j in range(lo - pre, hi + post)])
+        seg = FrameList(src.at(j, start, stop) for j in range(lo - pre, hi + post))   # no copies
         one = hi - lo < 2
         if one:   # a one-frame shot: nothing to estimate motion from; repeat it
             only = seg[pre]   # (not seg itself: it is deleted below, before the generator runs)
