@@ -19,7 +19,9 @@ with its ends extended by (rows):
 Columns: PSNR of the two groups at the cut (shot 1's last, shot 2's first) over the whole frame and
 without a border as wide as the continuation reaches (3 frames x 0.8 px -> 3 px); mid-shot, the
 mean of the groups that read no continued frame. Then the error of the shipped continuation per
-column from the side where content enters (an error map folded over rows and frames).
+column from the side where content enters (an error map folded over rows and frames), how well
+real pictures continue past an edge, and the gap against mid-shot at other drift speeds and with
+each interpolator (the last table).
 """
 from __future__ import annotations
 
@@ -173,19 +175,64 @@ VERDICT = (
     "(\"the continuation's warp\" above): kept bilinear, edge repeated.")
 
 
+SPEEDS = (0.1, 0.2, 0.4, 0.8, 1.6)
+METHODS = ("cubic", "linear", "flow")
+
+
+def speed_rows() -> tuple[list[str], str]:
+    """The same two shots drifting at other speeds (px per HTR frame), rendered as shipped (the
+    cut found by the detector, the shot ends continued along the motion) by each interpolator of
+    the direct path: the groups at the cut against mid-shot (the groups 3, 4, 11 and 12, which read
+    no continued frame). The gap is the worse of the two groups at the cut under mid-shot."""
+    from vs_zstsr import cuts
+
+    out = ["| px per HTR frame | cuts found | method | groups at the cut (dB) | clip's ends (dB) | mid-shot (dB) | gap (dB) |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    gaps = []   # (mid-shot, gap, speed, method)
+    for speed in SPEEDS:
+        pos = np.arange(N) * speed
+        htr = np.concatenate([drifting_waves(pos, 1), drifting_waves(pos, 2)])
+        ltr = rect_downsample(htr, F, 0)
+        found = cuts.detect(ltr)
+        for method in METHODS:
+            r = Renderer.create(None, UpsampleOptions(method=method), height=ltr.shape[1], width=ltr.shape[2])
+            g = group_psnr(r.render(ltr, 0, len(ltr)), htr)
+            cut, last = N // F, len(ltr) - 1
+            mid = float(g[[3, 4, cut + 3, cut + 4]].mean())
+            gap = mid - float(min(g[cut - 1], g[cut]))
+            gaps.append((mid, gap, speed, method))
+            out.append(f"| {speed} | {found} | {method} | {g[cut - 1]:.1f} / {g[cut]:.1f} | {g[0]:.1f} / {g[last]:.1f} "
+                       f"| {mid:.1f} | {gap:.1f} |")
+    over = sorted((m, gp, sp, me) for m, gp, sp, me in gaps if gp > 1)
+    flow = [gp for m, gp, sp, me in gaps if me == "flow"]
+    verdict = (f"The gap exceeds 1 dB in {len(over)} of {len(gaps)} rows, all with mid-shot at {over[0][0]:.1f} dB "
+               f"or more ({', '.join(f'{me} at {sp}: {gp:.1f} dB under {m:.1f}' for m, gp, sp, me in over)}); in "
+               f"every row with mid-shot under {over[0][0]:.1f} dB it is at most "
+               f"{max(gp for m, gp, *_ in gaps if m < over[0][0]):.1f} dB, and with flow at most {max(flow):.1f} dB "
+               "at every speed. What enters the picture past a shot's end costs more the faster the drift, but "
+               "the interpolation's own error grows faster still: the gap shows where the groups mid-shot are "
+               "near perfect (cubic and linear on slow drifts; the issue's scene, 48.5 dB mid-shot, is among "
+               "those levels), and there the issue's \"within 1 dB of mid-shot\" does not hold. What `zstsr "
+               "upsample`'s self-check would pick on these scenes is not in this table (it needs a trained net)."
+               ) if over else "The gap is at most 1 dB in every row."
+    return out, verdict
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-docs", action="store_true", help="Write the tables into docs/BENCHMARKS.md.")
     args = ap.parse_args()
     lines, maps, summary = rows()
     edges = edge_rows()
+    speeds, speed_verdict = speed_rows()
     intro = " ".join(__doc__.split("\n\n", 2)[2].split("\n\n")[0].split())
     items = [" ".join(x.split()) for x in __doc__.split("\n\n", 2)[2].split("\n\n")[1].split("\n- ")]
     text = "\n".join(["### Shot ends: the gap to mid-shot taken apart (`nice -n 15 python "
                       "benchmarks/bench_shot_end_gap.py --write-docs`)", "", intro,
                       *[f"- {x.lstrip('- ')}" for x in items], "",
                       " ".join(__doc__.split("\n\n", 2)[2].split("\n\n")[2].split()), "", *lines, "", *maps, "",
-                      " ".join(edge_rows.__doc__.split()), "", *edges, "", VERDICT.format(**summary, best=best(edges))])
+                      " ".join(edge_rows.__doc__.split()), "", *edges, "", VERDICT.format(**summary, best=best(edges)),
+                      "", " ".join(speed_rows.__doc__.split()), "", *speeds, "", speed_verdict])
     print(text)
     if args.write_docs:
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "shot-end-gap", text)
