@@ -116,9 +116,11 @@ def yuv16_to_rgb(planes: np.ndarray) -> np.ndarray:
 def peer_frames(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Fraction(30),
                 keep: tuple[int, int] | None = None, yuv: bool = False, finish: Finish | None = None
                 ) -> Iterator[np.ndarray]:
-    """The output frames of a motion-compensated peer, in order (see the module doc): all
-    ``T * factor``, or with ``keep=(lead, count)`` only those of LTR frames ``lead .. lead+count-1``
-    (the inside of a streamed segment, vs_zstsr/direct.py: frames outside it are never computed).
+    """The output frames of a motion-compensated peer, in order (see the module doc), of the LTR
+    frames ``ltr`` (an array ``(T, H, W, 3)``, or the frames of a streamed segment as they are:
+    :class:`.direct.FrameList`; flowfps and minterpolate read either): all ``T * factor``, or with
+    ``keep=(lead, count)`` only those of LTR frames ``lead .. lead+count-1`` (the inside of a
+    streamed segment, vs_zstsr/direct.py: frames outside it are never computed).
     ``yuv`` (flowfps): MVTools' own frames, uint16 planes ``(3, H, W)`` (:func:`yuv16_to_rgb`);
     ``finish`` (flowfps): finished in VapourSynth (:class:`.direct.Finish`, :func:`_finished`)."""
     t = ltr.shape[0]
