@@ -5,11 +5,12 @@ job's time (issue 19).
 
 Runs ``zstsr upsample CLIP --method flow --codec ffvhuff`` (bench_hd.py's pan at ``--pan``'s size,
 ``--frames`` frames, made if missing) with the VapourSynth cache limit the flow worker sets
-(vs_zstsr/baselines.py, ``flow_cache_mb``) at each size, exactly (``FLOW_CACHE_FRAMES`` off; ``--sizes
-0``: the shipped rule), with each ``--ahead`` (FlowFPS frames in flight per VapourSynth thread:
-``FLOW_AHEAD``; 0: the shipped rule), every pair interleaved ``--rounds`` times, and prints the wall seconds and the peak resident set of the
-command's process and of its worker (benchmarks/rss_hd.py: /proc sampled every 0.5 s). The settings reach the worker, a process
-of its own, through a ``sitecustomize`` module on PYTHONPATH that sets the constants when Python
+(vs_zstsr/baselines.py, ``flow_cache_mb``) at each size, exactly (``FLOW_CACHE_FRAMES`` off;
+``--sizes 0``: the shipped rule), with each ``--ahead`` (FlowFPS frames in flight per VapourSynth
+thread: ``FLOW_AHEAD``; 0: the shipped value), every pair interleaved ``--rounds`` times, and
+prints the wall seconds and the peak resident set of the command's process and of its worker
+(benchmarks/rss_hd.py: /proc sampled every 0.5 s). The settings reach the worker, a process of
+its own, through a ``sitecustomize`` module on PYTHONPATH that sets the constants when Python
 starts; the code under test is unchanged.
 """
 from __future__ import annotations
@@ -39,7 +40,8 @@ if os.environ.get("ZSTSR_BENCH_FLOW_AHEAD"):
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 512], help="FLOW_CACHE_MB values (MiB; 0: as shipped)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1024, 512],
+                    help="FLOW_CACHE_MB values (MiB; 0: as shipped)")
     ap.add_argument("--ahead", type=int, nargs="+", default=[0],
                     help="FLOW_AHEAD values (frames in flight per thread; 0: as shipped)")
     ap.add_argument("--rounds", type=int, default=2)
@@ -69,7 +71,8 @@ def main() -> None:
                 sys.exit(f"failed ({mb} MiB, ahead {ahead}): {out.stdout[-500:]}")
             peak = ast.literal_eval(out.stdout.splitlines()[0].split("peak MiB", 1)[1].strip())
             shown = [v or "as shipped" for v in (mb, ahead)]
-            print(f"| {shown[0]} | {shown[1]} | {r + 1} | {wall:.1f} | {peak.get('main', 0)} | {peak.get('worker', 0)} |", flush=True)
+            print(f"| {shown[0]} | {shown[1]} | {r + 1} | {wall:.1f} | {peak.get('main', 0)} "
+                  f"| {peak.get('worker', 0)} |", flush=True)
 
 
 if __name__ == "__main__":
