@@ -589,7 +589,8 @@ def test_vapoursynth_caches_do_not_grow_with_the_clip(core):
         chunk, run_context, context = 1, 7, 7 + detector.REACH
 
         def cuts(self, frames, lead, count):
-            return [k for k in detector.detect(frames, detector.DEFAULT_THRESHOLD) if lead - 7 < k < lead + count + 7]
+            reach = self.run_context
+            return [k for k in detector.detect(frames, detector.DEFAULT_THRESHOLD) if lead - reach < k < lead + count + reach]
 
         def render(self, window, lead, count, cut_at=None):
             return np.repeat(window[lead:lead + count], factor, axis=0)

@@ -96,7 +96,7 @@ class FrameList(list):
 
 
 # peer(segment, (first, count)): the output frames of LTR frames first .. first+count-1 of the
-# segment, a FrameList of the stream's own frames
+# segment, a FrameList of the stream's own frames (read only: the stream reads them again)
 Peer = Callable[[FrameList, tuple[int, int]], Iterator[np.ndarray]]
 
 
