@@ -49,14 +49,18 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
-    """Mean over a (2r+1)^2 window, edges reflected: two passes of running sums."""
+    """Mean over a (2r+1)^2 window, edges reflected: two passes of running sums (in float64, so
+    that the difference of two long sums keeps a small window's mean)."""
+    k = 2 * r + 1
     for axis in (0, 1):
         p = np.pad(x, [(r + 1, r) if a == axis else (0, 0) for a in range(2)], mode="symmetric")
         c = np.cumsum(p, axis=axis, dtype=np.float64)
         n = x.shape[axis]
-        hi = np.take(c, np.arange(2 * r + 1, 2 * r + 1 + n), axis=axis)
-        lo = np.take(c, np.arange(0, n), axis=axis)
-        x = ((hi - lo) / (2 * r + 1)).astype(np.float32)
+        hi = c[k:k + n] if axis == 0 else c[:, k:k + n]     # views: no copies of the sums
+        lo = c[:n] if axis == 0 else c[:, :n]
+        d = hi - lo
+        d /= k
+        x = d.astype(np.float32)
     return x
 
 
@@ -85,17 +89,22 @@ def _sample(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str) -> np.
         wx, wy = ([_keys_cubic(f - t).astype(np.float32) for t in taps] for f in (fx, fy))
     cols = [np.clip(x0 + t, 0, w - 1) for t in taps]
     # taps gathered by flat index from the frame's rows of pixels: half the time of ``frame[rows,
-    # col]`` at 1080p, the same values (each shot end warps a few full-size frames)
+    # col]`` at 1080p, the same values (each shot end warps a few full-size frames); into buffers
+    # made once, not a new frame-sized array per step
     pixels = frame.reshape(h * w, -1) if frame.ndim == 3 else frame.reshape(h * w)
-    at = np.empty(x0.size, np.intp)
+    at, rows = np.empty(x0.size, np.intp), np.empty(x0.size, np.intp)
+    tap = np.empty(pixels.shape, pixels.dtype)               # one tap's pixels ...
+    wij = np.empty(x.shape, np.result_type(wx[0], wy[0]))   # ... its weights (float64: fx is)
+    term = np.empty(frame.shape, wij.dtype)                  # ... and their product
     out = np.zeros(frame.shape, np.float32)
     for j, wyj in zip(taps, wy):
-        rows = np.clip(y0 + j, 0, h - 1).reshape(-1)
-        rows *= w
+        np.multiply(np.clip(y0 + j, 0, h - 1).reshape(-1), w, out=rows)
         for col, wxi in zip(cols, wx):
-            wij = wyj * wxi
+            np.multiply(wyj, wxi, out=wij)
             np.add(rows, col.reshape(-1), out=at)
-            out += pixels.take(at, axis=0).reshape(frame.shape) * (wij[..., None] if frame.ndim == 3 else wij)
+            np.take(pixels, at, axis=0, out=tap)
+            np.multiply(tap.reshape(frame.shape), wij[..., None] if frame.ndim == 3 else wij, out=term)
+            np.add(out, term, out=out, casting="same_kind")   # float32 after each tap, as before
     return out
 
 
