@@ -255,3 +255,24 @@ def test_a_peer_gets_the_streams_own_frames_not_a_stacked_copy():
     out = list(direct.stream(iter(x), 2, "flow", segment=3, peer=peer, backproject=False))
     assert len(out) == 18 and len(got) >= 3 and all(got)
     assert all(np.array_equal(out[2 * i], x[i]) for i in range(9))
+
+
+def test_a_shot_ends_virtual_frames_are_made_only_when_read_and_equal_its_continuation(monkeypatch):
+    """The direct path's virtual frames past a shot's end are shotends.continuation's frames
+    exactly (also when asked for by a NumPy index: a NumPy integer times float32 motion is
+    float64), made one at a time as read: cubic reads 2 of the 3 at each end."""
+    from vs_zstsr import shotends
+
+    base = np.random.default_rng(3).random((40, 60, 3), dtype=np.float32)
+    clip = [np.roll(base, 2 * i, axis=1) for i in range(6)]
+    src = direct._Frames(iter(clip), 0.0, extend=3)
+    src.has(6)
+    before, after = shotends.continuation(clip[0], clip[1], 3), shotends.continuation(clip[5], clip[4], 3)
+    for k in (3, 1, 2):
+        assert np.array_equal(src.at(np.int64(-k), 0, 6), before[k - 1])
+        assert np.array_equal(src.at(np.int64(5 + k), 0, 6), after[k - 1])
+    made = []
+    warp = shotends.warp
+    monkeypatch.setattr(shotends, "warp", lambda f, u, *a, **k: made.append(a) or warp(f, u, *a, **k))
+    assert len(list(direct.stream(iter(clip), 8, "cubic", extend=3))) == 48
+    assert made.count((shotends.KERNEL, shotends.EDGE)) == 4     # 2 frames at each end, not 3

@@ -158,7 +158,11 @@ class _Frames:
         self.n, self.ended = 0, False     # frames read so far; whether the stream is over
         self._starts = [0]                # first frame of each shot seen so far
         self.extend, self._ends = extend, ends
-        self._virtual: dict[tuple[int, bool], np.ndarray] = {}   # (edge, before) -> frames, nearest first
+        # (edge, before) -> the shot end's motion (None: a one-frame shot), and (edge, before, k) ->
+        # its k-th virtual frame, made when first read: the direct path reads fewer than
+        # ``extend`` (cubic and MVTools 2 of 3), and each is a full-size warp
+        self._motion: dict[tuple[int, bool], np.ndarray | None] = {}
+        self._virtual: dict[tuple[int, bool, int], np.ndarray] = {}
 
     def _read_to(self, i: int) -> None:
         while self.n <= i and not self.ended:
@@ -198,25 +202,32 @@ class _Frames:
     def at(self, j: int, start: int, stop: int | None) -> np.ndarray:
         """Frame ``j`` of the shot ``[start, stop)``, or a virtual frame beyond its ends."""
         if j < start:
-            return self._continuation(start, stop, True)[start - 1 - j]
+            return self._continuation(start, stop, True, start - j)
         if stop is not None and j >= stop:
-            return self._continuation(start, stop, False)[j - stop]
+            return self._continuation(start, stop, False, j - stop + 1)
         return self[j]
 
-    def _continuation(self, start: int, stop: int | None, before: bool) -> np.ndarray:
-        key = (start, True) if before else (stop, False)
-        if key not in self._virtual:
-            end, inner = (start, start + 1) if before else (stop - 1, stop - 2)
+    def _continuation(self, start: int, stop: int | None, before: bool, k: int) -> np.ndarray:
+        """The ``k``-th virtual frame (1: the nearest) before the shot's first frame or after its
+        last (:func:`.shotends.continuation`'s frames, one at a time)."""
+        if not 1 <= k <= self.extend:
+            raise IndexError(f"virtual frame {k} of {self.extend}")
+        edge = start if before else stop
+        end, inner = (start, start + 1) if before else (stop - 1, stop - 2)
+        if (edge, before) not in self._motion:
             one = stop is not None and stop - start < 2      # a one-frame shot: no motion to go on
-            self._virtual[key] = (np.repeat(self[end][None], self.extend, 0) if one
-                                  else shotends.continuation(self[end], self[inner], self.extend))
-        return self._virtual[key]
+            self._motion[edge, before] = None if one else shotends.flow(self[inner], self[end])
+        if (edge, before, k) not in self._virtual:
+            u = self._motion[edge, before]
+            self._virtual[edge, before, k] = self[end] if u is None else shotends.continued(self[end], u, k)
+        return self._virtual[edge, before, k]
 
     def forget_before(self, i: int) -> None:
         for k in [k for k in self._buf if k < i]:
             del self._buf[k]
-        for k in [k for k in self._virtual if k[0] < i]:
-            del self._virtual[k]
+        for cache in (self._motion, self._virtual):
+            for k in [k for k in cache if k[0] < i]:
+                del cache[k]
 
 
 @functools.lru_cache(maxsize=8)

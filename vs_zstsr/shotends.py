@@ -161,7 +161,13 @@ def continuation(end: np.ndarray, inner: np.ndarray, count: int) -> np.ndarray:
     """``count`` frames continuing a shot past its end frame ``end``, whose neighbour inside the
     shot is ``inner``, nearest first: ``end`` warped 1, 2, ... times the motion from ``inner``."""
     u = flow(inner, end)
-    return np.stack([warp(end, k * u, KERNEL, EDGE) for k in range(1, count + 1)])
+    return np.stack([continued(end, u, k) for k in range(1, count + 1)])
+
+
+def continued(end: np.ndarray, u: np.ndarray, k: int) -> np.ndarray:
+    """The ``k``-th frame past a shot's end frame ``end`` whose motion is ``u`` (:func:`flow` from
+    its inner neighbour): one frame of :func:`continuation`, for a caller that reads only some."""
+    return warp(end, int(k) * u, KERNEL, EDGE)   # int: a NumPy integer times float32 is float64
 
 
 def frames(mode: str, reach: int) -> int:
