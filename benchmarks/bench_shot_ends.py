@@ -186,8 +186,8 @@ def warp_rows(methods) -> tuple[list[str], dict]:
 
 
 def cost_rows() -> list[str]:
-    """The continuation's cost per shot end (the motion between two frames, then 3 warps: the direct
-    path's reach) at pose2sim's sizes, as a ratio to cubic x8 + back-projection of one LTR frame's
+    """The continuation's cost per shot end (the motion between two frames, then the 2 warps the
+    direct path reads: cubic's and MVTools' 2 frames past the end, made as read) at pose2sim's sizes, as a ratio to cubic x8 + back-projection of one LTR frame's
     group at that size (streamed: vs_zstsr/direct.py, the mean over 6 groups), both measured here,
     median of 3."""
     import itertools
@@ -202,7 +202,9 @@ def cost_rows() -> list[str]:
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
-            shotends.continuation(f[1], f[0], 3)
+            u = shotends.flow(f[0], f[1])
+            for k in (1, 2):
+                shotends.continued(f[1], u, k)
             t1 = time.perf_counter()
             for _ in direct.stream(iter(np.concatenate([f, f[::-1], f])), 8, "cubic"):   # 6 groups
                 pass

@@ -85,13 +85,13 @@ def rung_clip_city() -> np.ndarray:
     return rect_downsample(gt[: gt.shape[0] // 2 * 2], 2, 0)
 
 
-def measure_train(preset: str, threads: int, rounds: int, iters: int, log) -> tuple[dict, object]:
+def measure_train(preset: str, threads: int, rounds: int, iters: int, log, amp: bool = True) -> tuple[dict, object]:
     import torch
     import zstsr_trainer
     from zstsr_trainer.net import TSRNet
 
     ltr = rung_clip_city()
-    cfg = zstsr_trainer.PRESETS[preset].replace(num_threads=threads, budget_s=None, max_iters=iters,
+    cfg = zstsr_trainer.PRESETS[preset].replace(num_threads=threads, budget_s=None, max_iters=iters, amp=amp,
                                                 lr_window=10 ** 6)   # the lr policy never fires
     best_it, best_gemm, result = float("inf"), 0.0, None
     for r in range(rounds):
@@ -100,13 +100,14 @@ def measure_train(preset: str, threads: int, rounds: int, iters: int, log) -> tu
         result = zstsr_trainer.train(ltr, cfg, progress=lambda *a: stamps.append(time.perf_counter()))
         d = np.diff(stamps[min(3, len(stamps) - 2):])         # the first iterations warm up
         best_it = min(best_it, float(np.median(d)))
-        log(f"  train {preset} threads={threads} round {r}: {1 / best_it:.2f} it/s, sgemm {best_gemm:.1f} GFLOP/s")
+        log(f"  train {preset} {result.precision} threads={threads} round {r}: {1 / best_it:.2f} it/s, "
+            f"sgemm {best_gemm:.1f} GFLOP/s")
     t, h, w = cfg.crop
     net = TSRNet(cfg.width, cfg.depth, base=cfg.base)
     gflop = conv_flops(net, cfg.batch * t * h * w, backward=True) / 1e9
     gf = gflop / best_it
     torch.set_num_threads(threads)
-    return ({"preset": preset, "threads": threads, "it_per_s": round(1 / best_it, 3), "gflop_per_it": round(gflop, 2),
+    return ({"preset": preset, "precision": result.precision, "threads": threads, "it_per_s": round(1 / best_it, 3), "gflop_per_it": round(gflop, 2),
              "gflops": round(gf, 1), "sgemm_gflops": round(best_gemm, 1), "ratio": round(gf / best_gemm, 3)},
             result)
 
@@ -187,6 +188,8 @@ def main(argv=None) -> None:
     ap.add_argument("--threads", default="1,2", help="CPU thread counts to measure train/infer at")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--ensembles", default="1,4")
+    ap.add_argument("--amp", default="off,on", help="training with the trainer's amp off and/or on (on: bfloat16 "
+                    "where the CPU has it, zstsr_trainer.train.autocast_dtype; the default)")
     ap.add_argument("--peers", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--json", type=Path, default=OUT / "runs.jsonl", help="append the run here")
     ap.add_argument("--write-docs", action="store_true", help="add the run to docs/BENCHMARKS.md")
@@ -204,11 +207,16 @@ def main(argv=None) -> None:
             if preset != "fast" and "train" not in parts:
                 continue
             iters = 12 if preset == "fast" else 4
-            row, result = measure_train(preset, threads, a.rounds if "train" in parts else 1, iters, log)
-            if "train" in parts:
-                run["train"].append(row)
-            if preset == "fast":
-                fast_result = result
+            seen = set()
+            for amp in [v == "on" for v in a.amp.split(",")] if "train" in parts else [True]:
+                row, result = measure_train(preset, threads, a.rounds if "train" in parts else 1, iters, log, amp)
+                if row["precision"] in seen:     # amp on a CPU without bfloat16: float32 again
+                    continue
+                seen.add(row["precision"])
+                if "train" in parts:
+                    run["train"].append(row)
+                if preset == "fast" and fast_result is None:
+                    fast_result = result
         if "infer" in parts and fast_result is not None:
             run["infer"] += measure_infer(fast_result, threads, a.rounds, list(map(int, a.ensembles.split(","))), log)
     if "job" in parts:
@@ -247,8 +255,9 @@ def write_docs(runs_file: Path) -> None:
         r = json.loads(line)
         runs[r["label"]] = r
     lines = [*_table("Training step (`zstsr_trainer.train`, the real loop):",
-                     ["preset", "threads", "it/s", "GFLOP/it", *AGAINST_SGEMM], runs, "train",
-                     lambda t: f"{t['preset']} | {t['threads']} | {t['it_per_s']:.2f} | {t['gflop_per_it']:.1f} | "
+                     ["preset", "precision", "threads", "it/s", "GFLOP/it", *AGAINST_SGEMM], runs, "train",
+                     lambda t: f"{t['preset']} | {t.get('precision', 'float32')} | {t['threads']} | {t['it_per_s']:.2f} | "
+                               f"{t['gflop_per_it']:.1f} | "
                                f"{_against_sgemm(t)}"), "",
              *_table(f"Inference (onnxruntime CPU through `vs_zstsr`, fast net, {INFER_SHAPE[0]} LTR frames at "
                      f"{INFER_SHAPE[2]}x{INFER_SHAPE[1]}):",

@@ -194,20 +194,26 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: st
     r = zstsr_trainer.train([ltr[a:b] for a, b in shots], config.replace(**stop), progress=progress)
     row = {"clip": name, "size": f"{gt.shape[2]}x{gt.shape[1]}", "ltr_frames": ltr.shape[0], "best_bp": best,
            "flow_bp": flow_bp, "ensemble": ensemble, "base": config.base, "methods": list(methods), "curve": {}}
-    for mark, (net, secs, step) in sorted(snaps.items()):
+    def rung_psnr(net, method: str) -> float:
         path = CACHE / f"{name}_curve_{os.getpid()}.onnx"
         export_onnx(net.eval(), str(path), {"training_scale": 0.25})
         model = load_model(path, provider=provider)
+        path.unlink()
+        if method == "net" and not model.given_base:
+            x2 = lambda x: net_x2(model, x, ensemble=ensemble)                          # noqa: E731
+        else:
+            x2 = lambda x: rung_methods.net_method_x2(model, x, method, ensemble=ensemble)  # noqa: E731
+        return score(temporal_backproject(per_shot(x2), ltr, 2), gt)["psnr"]
+
+    for mark, (net, secs, step) in sorted(snaps.items()):
         for k, method in enumerate(methods):
-            if method == "net" and not model.given_base:
-                x2 = lambda x: net_x2(model, x, ensemble=ensemble)                          # noqa: E731
-            else:
-                x2 = lambda x: rung_methods.net_method_x2(model, x, method, ensemble=ensemble)  # noqa: E731
-            p = score(temporal_backproject(per_shot(x2), ltr, 2), gt)["psnr"]
+            p = rung_psnr(net, method)
             row.setdefault("curve" if k == 0 else f"curve_{method}", {})[mark] = {
                 "psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
-        path.unlink()
-    row["stopped"] = r.stopped
+    row["stopped"], row["precision"] = r.stopped, r.precision
+    # the net where training ended (the lr policy's stop, or the last mark), as the runtime gets it
+    p = rung_psnr(r.net, methods[0])
+    row["final"] = {"psnr": p, "gain_db": round(p - best, 3), "seconds": round(r.seconds, 1), "iterations": r.iterations}
     return row
 
 
@@ -230,12 +236,17 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
     if several:
         rows = method_rows(rows)
     marks = sorted({int(k) for r in rows for k in r["curve"]})
-    lines = ["| clip | best of linear+BP / cubic+BP | " + " | ".join(f"{m} it" for m in marks) + " |",
-             "|---" * (len(marks) + 2) + "|"]
+    ends = any("final" in r for r in rows)    # the net where training stopped (runs since 2026-12-02)
+    lines = ["| clip | best of linear+BP / cubic+BP | " + " | ".join(f"{m} it" for m in marks)
+             + (" | where training stopped |" if ends else " |"), "|---" * (len(marks) + 2 + ends) + "|"]
     for r in rows:
         cells = " | ".join(f"{r['curve'][m]['psnr']:.2f} ({r['curve'][m]['gain_db']:+.2f})" if m in r["curve"] else ""
                            for m in marks)
-        lines.append(f"| {r['clip']} {r['size']} | {r['best_bp']:.2f} | {cells} |")
+        if ends:
+            f = r.get("final")
+            cells += f" | {f['psnr']:.2f} ({f['gain_db']:+.2f}) at {f['iterations']} it" if f else " | "
+        label = f"{r['clip']} {r['size']}" + (f", {r['precision']}" if "precision" in r else "")
+        lines.append(f"| {label} | {r['best_bp']:.2f} | {cells} |")
     if several:
         lines[0] = lines[0].replace("best of linear+BP / cubic+BP", "best of linear/cubic/flow + BP")
     real = [r for r in rows if r["clip"] in REAL]
@@ -243,10 +254,16 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
     if several:     # a mean per variant (method, base), over the real clips
         groups = [(f"real clips, {v}", [r for r in real if r["variant"] == v])
                   for v in dict.fromkeys(r["variant"] for r in rows)]
+    precisions = list(dict.fromkeys(r.get("precision", "float32") for r in rows))
+    if len(precisions) > 1:   # runs in each training precision (--set amp=...): a mean per precision
+        groups = [(f"{name}, {p}", [r for r in rs if r.get("precision", "float32") == p])
+                  for p in precisions for name, rs in groups]
     for group, rs in groups:
         if rs:
             gains = [[r["curve"][m]["gain_db"] for r in rs if m in r["curve"]] for m in marks]
-            lines.append(f"| mean gain, {group} |  | " + " | ".join(f"{np.mean(g):+.2f}" if g else "" for g in gains) + " |")
+            end = [r["final"]["gain_db"] for r in rs if "final" in r]
+            lines.append(f"| mean gain, {group} |  | " + " | ".join(f"{np.mean(g):+.2f}" if g else "" for g in gains)
+                         + (f" | {np.mean(end):+.2f} |" if ends and end else " | |" if ends else " |"))
     best = "the best of linear+BP, cubic+BP and flow+BP" if several else "the better of linear+BP and cubic+BP"
     body = (f"### {label}\n\nCommand: `python benchmarks/bench_x2_rung.py {' '.join(argv)}`\n\n"
             f"PSNR of ours+BP (self-ensemble {rows[0]['ensemble']}) on the x2 rung after N training iterations "
@@ -292,7 +309,12 @@ def main(argv=None) -> None:
     for item in a.set:
         key, _, value = item.partition("=")
         current = getattr(cfg, key)
-        changes[key] = type(current)(value) if current is not None else float(value)
+        if isinstance(current, bool):    # bool("false") is True
+            if value.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                ap.error(f"--set {key}: true or false, not {value!r}")
+            changes[key] = value.lower() in ("1", "true", "yes")
+        else:
+            changes[key] = type(current)(value) if current is not None else float(value)
     for name, text, kind in (("crop", a.crop, int), ("scales", a.scales, float), ("jumps", a.jumps, int)):
         if text:
             changes[name] = tuple(kind(v) for v in text.split(","))

@@ -22,7 +22,7 @@ from vs_zstsr.io import atomic_path
 from zstsr_trainer.net import TSRNet
 from zstsr_trainer.train import load_checkpoint
 
-FORMAT_VERSION = "1"        # bump when the graph's inputs/outputs or the metadata keys change
+FORMAT_VERSION = "1"        # bump when the graph's inputs/outputs or the metadata keys the runtime reads change
 OPSET = 17
 COLOUR_SPACE = "R'G'B' gamma-encoded [0,1]"
 
@@ -31,7 +31,8 @@ def _resolve(net_or_checkpoint) -> tuple[TSRNet, dict]:
     if hasattr(net_or_checkpoint, "net") and isinstance(net_or_checkpoint.net, TSRNet):   # TrainResult
         return net_or_checkpoint.net, {"config": net_or_checkpoint.config.to_dict(),
                                        "iterations": net_or_checkpoint.iterations,
-                                       "training_seconds": round(net_or_checkpoint.seconds, 1)}
+                                       "training_seconds": round(net_or_checkpoint.seconds, 1),
+                                       "training_precision": getattr(net_or_checkpoint, "precision", "float32")}
     if isinstance(net_or_checkpoint, TSRNet):
         return net_or_checkpoint, {}
     ck = load_checkpoint(os.fspath(net_or_checkpoint))

@@ -238,3 +238,27 @@ def test_finetune_gives_each_upper_rung_its_own_net(tmp_path, monkeypatch):
     make()
     assert any("fine-tuned earlier" in m for m in logs), logs
     assert len(list((tmp_path / "cache").glob("*.rung1.onnx"))) == 1
+
+
+def test_bf16_only_on_cpus_that_have_it(tmp_path, monkeypatch):
+    """A CPU trains in bfloat16 (autocast) only where its flags name bf16 units; amp=False, or a
+    cpuinfo that cannot be read, keeps float32. The weights stay float32 either way."""
+    import importlib
+
+    train_mod = importlib.import_module("zstsr_trainer.train")   # the module (the package exports train())
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_tile\n")
+    assert train_mod.cpu_has_bf16(str(info))
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n")
+    assert not train_mod.cpu_has_bf16(str(info))
+    assert not train_mod.cpu_has_bf16(str(tmp_path / "missing"))
+    cpu = torch.device("cpu")
+    assert train_mod.autocast_dtype(cpu, amp=False) is None
+    ltr = rect_downsample(moving_pattern(t=16, h=20, w=20), 2, axis=0)
+    for has, amp, expect in ((True, True, "bfloat16"), (True, False, "float32"), (False, True, "float32")):
+        monkeypatch.setattr(train_mod, "cpu_has_bf16", lambda has=has: has)
+        assert train_mod.autocast_dtype(cpu, amp) == (torch.bfloat16 if expect == "bfloat16" else None)
+        r = train(ltr, tiny(max_iters=3, amp=amp, device="cpu", num_threads=1))
+        assert r.precision == expect and r.iterations == 3 and np.isfinite(r.final_loss)
+        assert all(p.dtype == torch.float32 for p in r.net.parameters())

@@ -37,7 +37,7 @@ class TrainConfig:
     # --- machine ---
     device: str = "auto"              # auto | cpu | cuda
     num_threads: int = 0              # CPU threads for torch; 0 = measured: 1..all cores (see train.py)
-    amp: bool = True                  # mixed precision on CUDA (bf16 where supported)
+    amp: bool = True                  # mixed precision: bf16 on GPUs and CPUs that have it (train.autocast_dtype)
     checkpoint_every_s: float = 60.0
     seed: int = 0
     extra: dict = field(default_factory=dict)   # free-form notes carried into checkpoints/metadata

@@ -40,6 +40,38 @@ class TrainResult:
     device: str
     lr_changes: list = field(default_factory=list)
     examples: dict = field(default_factory=dict)
+    precision: str = "float32"   # of the net's convolutions in training (autocast_dtype)
+
+
+# CPU flags (Linux /proc/cpuinfo) of units that compute in bfloat16: oneDNN runs the net's
+# convolutions on them about 2x (32 channels) to 4x (128) as fast as in float32 on this project's
+# 2-core machines (docs/BENCHMARKS.md, "Speed"). Without them bfloat16 is emulated, and slower.
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes in bfloat16 natively (:data:`BF16_CPU_FLAGS`); False where
+    ``cpuinfo`` cannot be read (not Linux)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return any(flag in line.split() for flag in BF16_CPU_FLAGS)
+    except OSError:
+        pass
+    return False
+
+
+def autocast_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
+    """The lower precision the net's forward pass runs in (autocast; weights, loss and Adam stay
+    float32), or None for float32: with ``amp``, bfloat16 on a CUDA GPU that has it (else
+    float16, with a gradient scaler) and on a CPU with bfloat16 units (:func:`cpu_has_bf16`). A
+    rule on the hardware, not a timing, so that one clip trains the same net on any such machine."""
+    if not amp:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if device.type == "cpu" and cpu_has_bf16() else None
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -207,9 +239,9 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
         g["lr"] = policy.lr
 
     sampler = ExampleSampler(ltr, config, rng, given_base_x2(config.base) if net.given_base else None)
-    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
-    use_amp = cuda and config.amp
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    amp_dtype = autocast_dtype(device, config.amp)
+    use_amp = amp_dtype is not None
+    scaler = torch.amp.GradScaler("cuda", enabled=cuda and amp_dtype == torch.float16)
 
     it = int(state.get("iteration", 0))
     seconds0 = float(state.get("seconds", 0.0))
@@ -239,7 +271,7 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
         x, y = _to_torch(lo, device), _to_torch(hi, device)
         with torch.no_grad():
             cubic = net.interp(x)        # the paper's baseline, whatever the base; the net's base too
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=use_amp):
             out = net(x, cubic if x2 is None else _to_torch(x2, device))
         loss = torch.mean((out.float() - y) ** 2)
         opt.zero_grad(set_to_none=True)
@@ -275,4 +307,4 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
     return TrainResult(net=net, config=config, iterations=it, seconds=seconds0 + time.monotonic() - t0,
                        final_loss=fl, cubic_loss=cl, loss_ratio=fl / cl if recent else float("nan"),
                        lr=policy.lr, stopped=stopped, device=str(device), lr_changes=list(policy.changes),
-                       examples=sampler.describe())
+                       examples=sampler.describe(), precision=str(amp_dtype or torch.float32).removeprefix("torch."))
