@@ -245,8 +245,8 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
         if ends:
             f = r.get("final")
             cells += f" | {f['psnr']:.2f} ({f['gain_db']:+.2f}) at {f['iterations']} it" if f else " | "
-        label = f"{r['clip']} {r['size']}" + (f", {r['precision']}" if "precision" in r else "")
-        lines.append(f"| {label} | {r['best_bp']:.2f} | {cells} |")
+        row = f"{r['clip']} {r['size']}" + (f", {r['precision']}" if "precision" in r else "")
+        lines.append(f"| {row} | {r['best_bp']:.2f} | {cells} |")
     if several:
         lines[0] = lines[0].replace("best of linear+BP / cubic+BP", "best of linear/cubic/flow + BP")
     real = [r for r in rows if r["clip"] in REAL]
