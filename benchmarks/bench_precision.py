@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CLIPS, FACTOR, ROOT, evaluate, prepare
+from common import CLIPS, FACTOR, REAL, ROOT, evaluate, prepare, replace_section
 
 WORK = ROOT / "out" / "bench"
 
@@ -47,11 +47,19 @@ def run_job(tree: Path | None, ltr: Path, out: Path, factor: int, budget: str, e
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--ref", type=Path, required=True, help="a checkout of the float32 trainer (the code before)")
+    ap.add_argument("--ref", type=Path, help="a checkout of the float32 trainer (the code before); not with --report")
     ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
     ap.add_argument("--budget", default="1h", help="the training cap of each job (high: iterations decide)")
     ap.add_argument("--json", type=Path, default=WORK / "precision.jsonl", help="append one line per clip and tree")
+    ap.add_argument("--report", action="store_true", help="only the table, from --json (the latest line per clip "
+                    "and tree)")
+    ap.add_argument("--write-docs", action="store_true", help="with --report: into docs/BENCHMARKS.md")
     a = ap.parse_args(argv)
+    if a.report:
+        report(a.json, a.write_docs)
+        return
+    if a.ref is None:
+        ap.error("--ref: a checkout of the code before (float32) is needed to run the jobs")
     a.json.parent.mkdir(parents=True, exist_ok=True)
     for name in a.clips:
         ltr, gt = prepare(name, WORK)
@@ -66,6 +74,30 @@ def main(argv=None) -> None:
             print(json.dumps(row), flush=True)
             with open(a.json, "a") as f:
                 f.write(json.dumps(row) + "\n")
+
+
+def report(path: Path, write: bool) -> None:
+    """The job's PSNR per clip in each tree, and the means over the real and all clips."""
+    rows: dict[str, dict[str, dict]] = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        rows.setdefault(r["clip"], {})["bfloat16" if r["tree"].startswith("bfloat16") else "float32"] = r
+    done = {c: v for c, v in rows.items() if len(v) == 2}
+    lines = ["| clip | float32 (dB) | bfloat16 (dB) | change (dB) | SSIM float32 / bfloat16 |", "|---|---|---|---|---|"]
+    for c, v in done.items():
+        f, b = v["float32"], v["bfloat16"]
+        lines.append(f"| {c}{' (real)' if c in REAL else ''} | {f['psnr']:.3f} | {b['psnr']:.3f} | "
+                     f"{b['psnr'] - f['psnr']:+.3f} | {f['ssim']:.4f} / {b['ssim']:.4f} |")
+    for name, clips in (("real clips", [c for c in done if c in REAL]), ("all clips", list(done))):
+        if clips:
+            f = sum(done[c]["float32"]["psnr"] for c in clips) / len(clips)
+            b = sum(done[c]["bfloat16"]["psnr"] for c in clips) / len(clips)
+            lines.append(f"| mean, {name} ({len(clips)}) | {f:.3f} | {b:.3f} | {b - f:+.3f} | |")
+    body = ("### The whole job's PSNR in each precision (`python benchmarks/bench_precision.py --ref REF`, then "
+            "`--report --write-docs`)\n\n" + " ".join(__doc__.split("\n\n")[2].split()) + "\n\n" + "\n".join(lines))
+    print(body)
+    if write:
+        replace_section(ROOT / "docs" / "BENCHMARKS.md", "precision-job", body)
 
 
 if __name__ == "__main__":
