@@ -741,7 +741,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterat
         result = train_or_explain(zstsr_trainer, ltr, config, checkpoint=output, resume=resume, progress=bar)
     finally:
         bar.close()
-    _note(f"{result.iterations} iterations in {result.seconds:.0f} s ({result.stopped}); loss "
+    _note(f"{result.iterations} iterations in {result.seconds:.0f} s ({result.stopped}, {result.precision}); loss "
           f"{result.loss_ratio:.3f} x cubic's on its own examples; wrote {output}")
 
 

@@ -189,7 +189,7 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
             + f" for up to {Budget.of_config(config).describe()}")
     result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
     if log:
-        log(f"trained {result.iterations} iterations in {result.seconds:.0f} s; loss "
+        log(f"trained {result.iterations} iterations in {result.seconds:.0f} s ({result.precision}); loss "
             f"{result.loss_ratio:.3f} x cubic's on its own examples")
     target.parent.mkdir(parents=True, exist_ok=True)
     zstsr_export.export_onnx(result, str(target), {   # the result: its config, iterations, seconds too
@@ -328,7 +328,7 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
             result = zstsr_trainer.train(pieces, config, progress=progress,
                                          init=zstsr_export.load_onnx_net(prev))
             if log:
-                log(f"rung {j}: {result.iterations} iterations in {result.seconds:.0f} s; loss "
+                log(f"rung {j}: {result.iterations} iterations in {result.seconds:.0f} s ({result.precision}); loss "
                     f"{result.loss_ratio:.3f} x cubic's on its own examples")
             target.parent.mkdir(parents=True, exist_ok=True)
             zstsr_export.export_onnx(result, str(target), {
