@@ -211,8 +211,10 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: st
             row.setdefault("curve" if k == 0 else f"curve_{method}", {})[mark] = {
                 "psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
     row["stopped"], row["precision"] = r.stopped, r.precision
-    # the net where training ended (the lr policy's stop, or the last mark), as the runtime gets it
-    p = rung_psnr(r.net, methods[0])
+    # the net where training ended (the lr policy's stop), as the runtime gets it; a run that ended
+    # at a mark has it scored already
+    at_end = [v["psnr"] for v in row["curve"].values() if v["iterations"] == r.iterations]
+    p = at_end[0] if at_end else rung_psnr(r.net, methods[0])
     row["final"] = {"psnr": p, "gain_db": round(p - best, 3), "seconds": round(r.seconds, 1), "iterations": r.iterations}
     return row
 
