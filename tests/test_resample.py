@@ -86,3 +86,59 @@ def test_temporal_backprojection_restores_the_observation():
     np.testing.assert_allclose(resample.rect_downsample(out, 8), ltr, atol=1e-5)
     with pytest.raises(ValueError):
         temporal_backproject(guess[:31], ltr, 8)
+
+
+def _whole_array_resize(x, n_out, axis, kernel, antialias):
+    """resize_axis's sums as written before blocks: each tap over the whole array."""
+    idx, w = resample.resize_weights(x.shape[axis], n_out, kernel, antialias)
+    live = np.any(w != 0, axis=0)
+    idx, w = idx[:, live], w[:, live]
+    shape = [1] * x.ndim
+    shape[axis] = n_out
+    out = np.zeros(x.shape[:axis] + (n_out,) + x.shape[axis + 1:], dtype=np.float32)
+    for j in range(idx.shape[1]):
+        out += np.take(x, idx[:, j], axis=axis) * w[:, j].reshape(shape)
+    return out
+
+
+@pytest.mark.parametrize("block", [1, 37, 1 << 18])
+def test_blocked_resize_gives_the_whole_array_sums_value_for_value(monkeypatch, block):
+    """resize_axis works on blocks of the other axes, on several threads: the same sums in the same
+    order, so the same values as one pass over the whole array, on every axis, kernel and input type,
+    with one block or many (a block of 1 value: every row of the other axis its own block)."""
+    monkeypatch.setattr(resample, "_BLOCK", block)
+    rng = np.random.default_rng(1)
+    for shape in [(9,), (7, 11), (6, 10, 12, 3), (2, 5, 4, 6, 3)]:
+        x = rng.random(shape).astype(np.float32)
+        for axis in range(len(shape)):
+            for n_out in (1, max(1, shape[axis] // 2 - 1), shape[axis] * 2 + 1):
+                for kernel in resample.KERNELS:
+                    for antialias in (False, True):
+                        want = _whole_array_resize(x, n_out, axis, kernel, antialias)
+                        got = resample.resize_axis(x, n_out, axis, kernel, antialias)
+                        assert got.dtype == np.float32 and np.array_equal(got, want), (shape, axis, n_out, kernel)
+    u8 = rng.integers(0, 256, (4, 6, 8, 3), dtype=np.uint8)
+    assert np.array_equal(resample.resize_axis(u8, 13, 1), _whole_array_resize(u8, 13, 1, "cubic", True))
+    odd = x[:, ::2, 1:]     # a strided view resizes as its copy does
+    assert np.array_equal(resample.resize_axis(odd, 7, 2), _whole_array_resize(odd.copy(), 7, 2, "cubic", True))
+
+
+def test_rect_and_back_projection_without_copies_give_the_same_values():
+    """rect_downsample skips its copy of whole groups and temporal_backproject its repeated error:
+    the same sums as before, value for value (a remainder and a strided view still copy)."""
+    rng = np.random.default_rng(2)
+    htr = rng.random((24, 5, 6, 3)).astype(np.float32)
+    ltr = rng.random((3, 5, 6, 3)).astype(np.float32)
+    for x in (htr, htr[:, :, ::2], np.concatenate([htr, htr[:5]])):
+        n = x.shape[0] // 8
+        want = np.take(x, np.arange(n * 8), axis=0).reshape((n, 8) + x.shape[1:]).mean(axis=1, dtype=np.float32)
+        assert np.array_equal(resample.rect_downsample(x, 8), want)
+    err = ltr - resample.rect_downsample(htr, 8)
+    want = htr + np.repeat(err, 8, axis=0)
+    assert np.array_equal(temporal_backproject(htr, ltr, 8), want)
+    mine = htr.copy()
+    assert temporal_backproject(mine, ltr, 8, in_place=True) is mine and np.array_equal(mine, want)
+    frozen = htr.copy()
+    frozen.flags.writeable = False                   # not writeable: a new array, the input kept
+    assert np.array_equal(temporal_backproject(frozen, ltr, 8, in_place=True), want)
+    assert np.array_equal(frozen, htr)

@@ -12,13 +12,20 @@ import numpy as np
 from .resample import rect_downsample, resize_spatial, temporal_interpolate
 
 
-def temporal_backproject(htr: np.ndarray, ltr: np.ndarray, factor: int) -> np.ndarray:
-    """Shift each group of ``factor`` output frames so that it averages back to its LTR frame."""
+def temporal_backproject(htr: np.ndarray, ltr: np.ndarray, factor: int, in_place: bool = False) -> np.ndarray:
+    """Shift each group of ``factor`` output frames so that it averages back to its LTR frame.
+    ``in_place``: into ``htr`` itself (a float32 array the caller made and no longer needs): the
+    same values, without a second array of its size."""
     if htr.shape[0] != ltr.shape[0] * factor or htr.shape[1:] != ltr.shape[1:]:
         raise ValueError(f"back-projection needs {ltr.shape[0]} x {factor} frames of shape "
                          f"{ltr.shape[1:]}, got {htr.shape}")
     err = ltr - rect_downsample(htr, factor, axis=0)
-    return htr + np.repeat(err, factor, axis=0)
+    # each group plus its error, broadcast: the sums of htr + repeat(err), without the repeated copy
+    groups = htr.reshape((ltr.shape[0], factor) + htr.shape[1:])
+    if in_place and htr.flags.writeable and np.shares_memory(groups, htr) and np.result_type(htr, err) == htr.dtype:
+        groups += err[:, None]
+        return htr
+    return (groups + err[:, None]).reshape(htr.shape)
 
 
 def spatiotemporal_backproject(small: np.ndarray, big_ltr: np.ndarray, rate: int,

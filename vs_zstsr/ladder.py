@@ -241,7 +241,7 @@ class Ladder:
         for j, rung in enumerate(rungs[start:], start):
             rate = 2 * rung.rate
             lo, hi = a - a0, b - a0
-            y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate)
+            y = temporal_backproject(self.x2(x, rung.method, j), inputs[rung.size][lo:hi], rate, in_place=True)
             nxt = rungs[j + 1].size if j + 1 < len(rungs) else (h, w)
             if nxt != rung.size and j + 1 == len(rungs):   # the last step, to full size: the kept groups only
                 x = spatiotemporal_backproject_groups(y, inputs[nxt][lo:hi], rate, lead - a, count, self.options.bp_iters)
@@ -255,7 +255,9 @@ class Ladder:
             a, b = a2, b2
             if key is not None and j + 1 < len(rungs):
                 memo[key + self._prefix(j + 1)] = (x, a, b)
-        return np.clip(x, 0.0, 1.0)
+        # in place: x is the last rung's own new array (or a slice of it), held by no memo; a
+        # copy here was the render's peak (a second chunk of full-size frames beside it)
+        return np.clip(x, 0.0, 1.0, out=x)
 
     def _prefix(self, rungs: int) -> tuple:
         """What the first ``rungs`` rungs' result depends on besides the input: each rung's method

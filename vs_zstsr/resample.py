@@ -18,6 +18,7 @@ Conventions
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -82,10 +83,54 @@ def resize_axis(x: np.ndarray, n_out: int, axis: int, kernel: str = "cubic",
     idx, w = idx[:, live], w[:, live]
     shape = [1] * x.ndim
     shape[axis] = n_out
+    taps = [(idx[:, j], w[:, j].reshape(shape)) for j in range(idx.shape[1])]
     out = np.zeros(x.shape[:axis] + (n_out,) + x.shape[axis + 1:], dtype=np.float32)
-    for j in range(idx.shape[1]):
-        out += np.take(x, idx[:, j], axis=axis) * w[:, j].reshape(shape)
+    if x.ndim == 1:
+        _resize_block(x, out, axis, taps)
+        return out
+    # Blocks along another axis, so that each tap's sum runs on a block that stays in the cache
+    # rather than streaming the whole array through memory once per tap, and the blocks on all
+    # cores: the same sums in the same order, so the same values (docs/BENCHMARKS.md, "The
+    # ladder's resizes").
+    along = 1 if axis == 0 else 0
+    step = max(1, _BLOCK // max(1, out.size // out.shape[along]))
+    blocks = [(slice(None),) * along + (slice(s, s + step),) for s in range(0, out.shape[along], step)]
+    pool = _pool() if len(blocks) > 1 else None
+    if pool is None:
+        for b in blocks:
+            _resize_block(x[b], out[b], axis, taps)
+    else:
+        list(pool.map(lambda b: _resize_block(x[b], out[b], axis, taps), blocks))
     return out
+
+
+# Output values per block of resize_axis: its taps' temporaries stay within a core's L2 cache
+# (1-2 MiB here); measured with benchmarks/bench_resize.py.
+_BLOCK = 1 << 18
+
+
+def _resize_block(x: np.ndarray, out: np.ndarray, axis: int, taps) -> None:
+    for i, w in taps:
+        out += np.take(x, i, axis=axis) * w
+
+
+_POOL: dict = {}   # process id -> the pool (a forked child makes its own: its parent's threads are not in it)
+_POOL_LOCK = threading.Lock()
+
+
+def _pool():
+    """Threads for resize_axis's blocks (NumPy releases the GIL in take, multiply and add), one per
+    core this process may run on; None on one core."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    pid = os.getpid()
+    with _POOL_LOCK:
+        if pid not in _POOL:
+            n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            _POOL.clear()
+            _POOL[pid] = ThreadPoolExecutor(n, thread_name_prefix="zstsr-resize") if n > 1 else None
+        return _POOL[pid]
 
 
 def resize_spatial(video: np.ndarray, height: int, width: int, kernel: str = "cubic",
@@ -102,7 +147,8 @@ def rect_downsample(x: np.ndarray, factor: int, axis: int = 0) -> np.ndarray:
     n = x.shape[axis] // factor
     if n < 1:
         raise ValueError(f"need at least {factor} samples along axis {axis}, got {x.shape[axis]}")
-    x = np.take(x, np.arange(n * factor), axis=axis)
+    if n * factor != x.shape[axis] or not x.flags.c_contiguous:   # whole groups, laid out as a copy would be
+        x = np.take(x, np.arange(n * factor), axis=axis)
     shape = x.shape[:axis] + (n, factor) + x.shape[axis + 1:]
     return x.reshape(shape).mean(axis=axis + 1, dtype=np.float32)
 

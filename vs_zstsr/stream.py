@@ -23,12 +23,17 @@ from .options import EngineOptions, UpsampleOptions
 from .prepare import Clip, build_ladder
 
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
-CHUNK_BYTES = 768 * 2 ** 20
+# Each window also carries the ladder's context each side (9 LTR frames for the default x8), which
+# the first rung works on in full: with 13-frame chunks at 512x288 that was more than half of its
+# work. 1.5 GiB gives that clip 27-frame chunks: its render 2.8 GB at peak, about what training
+# the nets takes (2.7), against 2.1 at 768 MiB, for 3-8 s of its 35-40 (docs/BENCHMARKS.md, "The
+# render's chunks"); 1080p x8 stays at 1 frame.
+CHUNK_BYTES = 1536 * 2 ** 20
 
 
 def chunk_frames(height: int, width: int, factor: int) -> int:
     """LTR frames per chunk: its output (float32) within about CHUNK_BYTES / 4, so that memory is
-    bounded by the frame size (1080p x8: 1 frame, 360p: 8); at least 1."""
+    bounded by the frame size (1080p x8: 1 frame, 360p: 17); at least 1."""
     per_frame = height * width * 3 * 4 * factor * 4
     return int(np.clip(CHUNK_BYTES // max(1, per_frame), 1, 32))
 
