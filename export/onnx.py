@@ -80,8 +80,11 @@ def _to_onnx(net: TSRNet) -> onnx.ModelProto:
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the TorchScript exporter is chatty about Slice folding
+        # no constant folding: the last layer's weights are rearranged in the graph
+        # (zstsr_trainer.net.last_layer_on_frames), and folded they would lose the state-dict names
+        # that load_onnx_net reads; onnxruntime folds them when it loads the graph
         torch.onnx.export(net, args, buf, input_names=names, output_names=["htr"], dynamo=False,
-                          opset_version=OPSET, dynamic_axes=axes)
+                          opset_version=OPSET, dynamic_axes=axes, do_constant_folding=False)
     return onnx.load_from_string(buf.getvalue())
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vs_zstsr.methods import NET_BASES
@@ -67,6 +68,38 @@ GIVEN_BASES = tuple(b for b, (interp, _) in BASES.items() if interp != "cubic")
 def base_interpolator(base: str) -> str:
     """The x2 interpolation under a base (a name of vs_zstsr.methods.INTERPOLATORS)."""
     return BASES[base][0]
+
+
+# onnxruntime runs a 2-D convolution whose outputs fill its blocks of 8 channels on its blocked
+# (NCHWc) kernels; a 3-D one, or one with fewer outputs, runs by im2col and a GEMM. The last layer
+# (3 outputs, 3x3x3) took a sixth of a run of the fast net, as long as two of its 32-channel layers
+# with a tenth of their FLOPs (docs/BENCHMARKS.md, "The exported graph's last layer"). So the
+# exported graph computes it with one blocked 2-D convolution (:func:`last_layer_on_frames`). The
+# 32-channel 3x3x3 layer stays 3-D: as 2-D convolutions on stacked frames it ran faster but held
+# three times its input, which at 1080p is more memory than the gain is worth.
+NCHWC_CHANNELS = 8
+
+
+def last_layer_on_frames(layer: nn.Conv3d, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
+    """``layer`` (3x3x3, replicate padding, few outputs) on frames ``(B*T, C, H, W)`` ->
+    ``(B*T, C_out, H, W)``: one 2-D convolution makes each frame's part for each of the three time
+    offsets (its outputs padded to :data:`NCHWC_CHANNELS` with zero weights), and the parts are
+    added across frames, time clamped at the ends. The same function as the layer, summed in
+    another order (within float32 rounding). Replicate padding clamps each coordinate, so space is
+    padded once here and time is clamped by the shifts."""
+    if tuple(layer.kernel_size) != (3, 3, 3):
+        raise ValueError(f"last_layer_on_frames takes a 3x3x3 layer, not {tuple(layer.kernel_size)}")
+    cout = layer.out_channels
+    w = layer.weight.permute(2, 0, 1, 3, 4).flatten(0, 1)                 # (3*C_out, C, 3, 3), offset-major
+    bias = torch.cat([torch.zeros_like(layer.bias), layer.bias, torch.zeros_like(layer.bias)])
+    extra = -(3 * cout) % NCHWC_CHANNELS          # from the layer's sizes: static in the graph
+    w = torch.cat([w, w.new_zeros((extra, layer.in_channels, 3, 3))])
+    bias = torch.cat([bias, bias.new_zeros(extra)])
+    z = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, bias).unflatten(0, (b, t))   # (B, T, 3*C_out+, H, W)
+    before, now, after = z[:, :, :cout], z[:, :, cout:2 * cout], z[:, :, 2 * cout:3 * cout]
+    before = torch.cat([before[:, :1], before[:, :-1]], dim=1)           # frame t reads t-1 (clamped)
+    after = torch.cat([after[:, 1:], after[:, -1:]], dim=1)              # and t+1
+    return (before + now + after).flatten(0, 1)
 
 
 class TSRNet(nn.Module):
@@ -131,16 +164,23 @@ class TSRNet(nn.Module):
         return backproject_x2(x2, ltr) if BASES[self.base][1] else x2
 
     def residual(self, base: torch.Tensor) -> torch.Tensor:
-        """The body on a centred base ``(B, C, T, H, W)``; the Conv2d layers on frames."""
+        """The body on a centred base ``(B, C, T, H, W)``; the Conv2d layers on frames. In an ONNX
+        export the last layer runs on frames too (:func:`last_layer_on_frames`)."""
         x = base - 0.5                      # centred input: no bias to unlearn
         b, t = x.shape[0], x.shape[2]
+        exporting = torch.onnx.is_in_onnx_export()
         for layer in self.body:
+            if exporting and isinstance(layer, nn.Conv3d) and layer.out_channels < NCHWC_CHANNELS:
+                if x.dim() == 5:
+                    x = x.transpose(1, 2).flatten(0, 1)
+                x = last_layer_on_frames(layer, x, b, t)
+                continue
             if isinstance(layer, nn.Conv2d) and x.dim() == 5:
                 x = x.transpose(1, 2).flatten(0, 1)            # (B*T, C, H, W)
             elif isinstance(layer, nn.Conv3d) and x.dim() == 4:
                 x = x.unflatten(0, (b, t)).transpose(1, 2)     # back to (B, C, T, H, W)
             x = layer(x)
-        return x
+        return x.unflatten(0, (b, t)).transpose(1, 2) if x.dim() == 4 else x
 
     def forward(self, ltr: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
         """``x2``: the base interpolation's x2 of ``ltr`` ``(B, C, 2T, H, W)``: required for a
