@@ -142,3 +142,17 @@ def test_rect_and_back_projection_without_copies_give_the_same_values():
     frozen.flags.writeable = False                   # not writeable: a new array, the input kept
     assert np.array_equal(temporal_backproject(frozen, ltr, 8, in_place=True), want)
     assert np.array_equal(frozen, htr)
+
+
+def test_the_resize_threads_follow_omp_num_threads(monkeypatch):
+    """One thread per core, or OMP_NUM_THREADS where it is set lower (a host's or Ray's limit):
+    1 means no pool at all."""
+    monkeypatch.setattr(resample, "_POOL", {})
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert resample._pool() is None
+    monkeypatch.setattr(resample, "_POOL", {})
+    monkeypatch.setenv("OMP_NUM_THREADS", "junk")
+    pool = resample._pool()
+    import os
+    assert (pool is None) == (len(os.sched_getaffinity(0)) == 1)
+    assert pool is None or pool._max_workers == len(os.sched_getaffinity(0))

@@ -72,11 +72,12 @@ def base_interpolator(base: str) -> str:
 
 # onnxruntime runs a 2-D convolution whose outputs fill its blocks of 8 channels on its blocked
 # (NCHWc) kernels; a 3-D one, or one with fewer outputs, runs by im2col and a GEMM. The last layer
-# (3 outputs, 3x3x3) took a sixth of a run of the fast net, as long as two of its 32-channel layers
-# with a tenth of their FLOPs (docs/BENCHMARKS.md, "The exported graph's last layer"). So the
-# exported graph computes it with one blocked 2-D convolution (:func:`last_layer_on_frames`). The
-# 32-channel 3x3x3 layer stays 3-D: as 2-D convolutions on stacked frames it ran faster but held
-# three times its input, which at 1080p is more memory than the gain is worth.
+# (3 outputs, 3x3x3) took a sixth of a run of the fast net, as long as three and a half of its
+# 32-channel 1x3x3 layers with a quarter of one's FLOPs (docs/BENCHMARKS.md, "The exported graph's
+# last layer"). So the exported graph computes it with one blocked 2-D convolution
+# (:func:`last_layer_on_frames`). The 32-channel 3x3x3 layer stays 3-D: as 2-D convolutions on
+# stacked frames it ran faster but held three times its input, which at 1080p is more memory than
+# the gain is worth.
 NCHWC_CHANNELS = 8
 
 

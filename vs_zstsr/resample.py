@@ -120,7 +120,8 @@ _POOL_LOCK = threading.Lock()
 
 def _pool():
     """Threads for resize_axis's blocks (NumPy releases the GIL in take, multiply and add), one per
-    core this process may run on; None on one core."""
+    core this process may run on, or OMP_NUM_THREADS where that is fewer (the limit a host or Ray
+    sets for a process's native threads); None for one."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
@@ -128,6 +129,9 @@ def _pool():
     with _POOL_LOCK:
         if pid not in _POOL:
             n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+            if limit.isdigit() and int(limit) >= 1:
+                n = min(n, int(limit))
             _POOL.clear()
             _POOL[pid] = ThreadPoolExecutor(n, thread_name_prefix="zstsr-resize") if n > 1 else None
         return _POOL[pid]
