@@ -14,31 +14,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
-from common import publish
+from common import ROOT, publish
 
 from vs_zstsr import resample
+
+sys.path.insert(0, str(ROOT / "tests"))
+from test_resample import _whole_array_resize as reference  # noqa: E402  (resize_axis before blocks)
 
 # (shape, n_out, axis, kernel, antialias): the default job's largest resizes
 SHAPES = [((96, 288, 256, 3), 512, 2, "cubic", True), ((24, 288, 512, 3), 96, 0, "cubic", False),
           ((96, 288, 512, 3), 144, 1, "cubic", True), ((72, 288, 512, 3), 144, 0, "linear", False),
           ((96, 144, 512, 3), 256, 2, "cubic", True), ((96, 144, 256, 3), 288, 1, "cubic", True),
           ((32, 288, 512, 3), 72, 1, "cubic", True)]
-
-
-def reference(x, n_out, axis, kernel, antialias):
-    """resize_axis before blocks: each tap's sum over the whole array."""
-    idx, w = resample.resize_weights(x.shape[axis], n_out, kernel, antialias)
-    live = np.any(w != 0, axis=0)
-    idx, w = idx[:, live], w[:, live]
-    shape = [1] * x.ndim
-    shape[axis] = n_out
-    out = np.zeros(x.shape[:axis] + (n_out,) + x.shape[axis + 1:], dtype=np.float32)
-    for j in range(idx.shape[1]):
-        out += np.take(x, idx[:, j], axis=axis) * w[:, j].reshape(shape)
-    return out
 
 
 def main(argv=None) -> None:
@@ -49,7 +40,7 @@ def main(argv=None) -> None:
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args(argv)
     pool, block = resample._pool, resample._BLOCK
-    variants = {"reference (whole array per tap)": lambda *a: reference(*a),
+    variants = {"reference (whole array per tap)": reference,
                 "resize_axis, 1 thread": ("one", block), f"resize_axis, {len(os.sched_getaffinity(0))} threads": ("all", block)}
     variants.update({f"block {b}, all threads": ("all", b) for b in args.blocks})
     rng = np.random.default_rng(0)
