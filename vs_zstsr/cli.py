@@ -452,13 +452,16 @@ model_option = click.option(
     help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
 # Scale-out (docs/SCALE.md): the same render on a Ray cluster, and the chunk size it splits into.
+from .stream import CHUNK_BYTES  # noqa: E402  (the default chunk's size, defined there)
+
 scale_options = [
     click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
                  help="Render on Ray (pip install 'zstsr[ray]'): alone, a Ray started on this machine; auto or "
                       "HOST:PORT or ray://HOST:PORT, a running cluster. Same output as without it; an "
                       "interrupted run resumes from its finished chunks (docs/SCALE.md). Put it after SOURCE."),
     click.option("--chunk", type=click.IntRange(min=1), default=None, metavar="FRAMES",
-                 help="Input frames rendered at once (default: as many as fit in about 768 MiB, at most 32). "
+                 help=f"Input frames rendered at once (default: as many as fit in about {CHUNK_BYTES / 2 ** 30:g} GiB, "
+                      "at most 32). "
                       "Smaller: less memory per chunk, and more work units to spread with --ray."),
 ]
 
