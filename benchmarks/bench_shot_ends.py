@@ -187,9 +187,9 @@ def warp_rows(methods) -> tuple[list[str], dict]:
 
 def cost_rows() -> list[str]:
     """The continuation's cost per shot end (the motion between two frames, then the 2 warps the
-    direct path reads: cubic's and MVTools' 2 frames past the end, made as read) at pose2sim's sizes, as a ratio to cubic x8 + back-projection of one LTR frame's
-    group at that size (streamed: vs_zstsr/direct.py, the mean over 6 groups), both measured here,
-    median of 3."""
+    direct path reads: cubic's and MVTools' 2 frames past the end, made as read) at pose2sim's
+    sizes, as a ratio to cubic x8 + back-projection of one LTR frame's group at that size
+    (streamed: vs_zstsr/direct.py, the mean over 6 groups), both measured here, median of 3."""
     import itertools
 
     from vs_zstsr import direct

@@ -22,7 +22,8 @@ def temporal_backproject(htr: np.ndarray, ltr: np.ndarray, factor: int, in_place
     err = ltr - rect_downsample(htr, factor, axis=0)
     # each group plus its error, broadcast: the sums of htr + repeat(err), without the repeated copy
     groups = htr.reshape((ltr.shape[0], factor) + htr.shape[1:])
-    if in_place and htr.flags.writeable and np.shares_memory(groups, htr) and np.result_type(htr, err) == htr.dtype:
+    # a reshape is a view of htr or a copy of it: overlapping bounds (an O(1) test) tell which
+    if in_place and htr.flags.writeable and np.may_share_memory(groups, htr) and np.result_type(htr, err) == htr.dtype:
         groups += err[:, None]
         return htr
     return (groups + err[:, None]).reshape(htr.shape)

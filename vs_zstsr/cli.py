@@ -18,6 +18,7 @@ import numpy as np
 from . import baselines, io, outputs
 from .errors import UsageError, ZstsrError
 from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor, option_fields
+from .stream import CHUNK_BYTES
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,8 +453,6 @@ model_option = click.option(
     help="A trained zstsr ONNX model; without one, a model is trained on VIDEO (and cached).")
 
 # Scale-out (docs/SCALE.md): the same render on a Ray cluster, and the chunk size it splits into.
-from .stream import CHUNK_BYTES  # noqa: E402  (the default chunk's size, defined there)
-
 scale_options = [
     click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
                  help="Render on Ray (pip install 'zstsr[ray]'): alone, a Ray started on this machine; auto or "
