@@ -2,6 +2,7 @@
 
     git worktree add --detach /tmp/zbase dda4f27
     flock /work/locks/bench python benchmarks/bench_iter_rate.py --baseline /tmp/zbase --rounds 2
+    python benchmarks/bench_iter_rate.py --paddings --threads 2     # this tree, replicate against zero padding
 
 The same loop (``zstsr_trainer.train`` with the ``fast`` preset, ``--iters`` iterations, the lr
 policy off, on a clip's x2 rung from bench_x2_rung.py) runs in a fresh process per measurement,
@@ -29,14 +30,15 @@ from bench_x2_rung import rung_clip
 from vs_zstsr.resample import rect_downsample
 gt = rung_clip({clip!r})
 ltr = rect_downsample(gt[: gt.shape[0] // 2 * 2], 2, 0)
-cfg = zstsr_trainer.PRESETS["fast"].replace(num_threads={threads}, budget_s=None, max_iters={iters}, lr_window=10 ** 6)
+cfg = zstsr_trainer.PRESETS["fast"].replace(num_threads={threads}, budget_s=None, max_iters={iters}, lr_window=10 ** 6,
+                                           **{changes!r})
 stamps = []
 zstsr_trainer.train(ltr, cfg, progress=lambda *a: stamps.append(time.perf_counter()))
 print(1 / float(np.median(np.diff(stamps[{warmup}:]))))
 """
 
 
-def measure(tree: Path | None, args) -> float:
+def measure(tree: Path | None, args, changes: dict | None = None) -> float:
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as pkgs:
         if tree is not None:      # the other tree's packages under their import names
@@ -44,27 +46,35 @@ def measure(tree: Path | None, args) -> float:
                 os.symlink(tree / sub, Path(pkgs) / name)
             env["PYTHONPATH"] = pkgs
         code = CHILD.format(bench=str(ROOT / "benchmarks"), clip=args.clip, threads=args.threads, iters=args.iters,
-                            warmup=args.warmup)
+                            warmup=args.warmup, changes=changes or {})
         out = subprocess.run([sys.executable, "-c", code], cwd=pkgs, env=env, check=True, capture_output=True, text=True)
     return float(out.stdout.split()[-1])
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--baseline", type=Path, required=True, help="the other tree (a git worktree)")
+    how = ap.add_mutually_exclusive_group(required=True)
+    how.add_argument("--baseline", type=Path, help="the other tree (a git worktree)")
+    how.add_argument("--paddings", action="store_true",
+                     help="this tree only: the preset with replicate (baseline) against zero padding")
     ap.add_argument("--clip", default="city")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--iters", type=int, default=80)
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
     a = ap.parse_args(argv)
+    if a.paddings:
+        runs, names = (lambda: measure(None, a, {"padding": "replicate"}), lambda: measure(None, a, {"padding": "zeros"})), \
+            ("replicate", "zeros")
+    else:
+        runs, names = (lambda: measure(a.baseline.resolve(), a), lambda: measure(None, a)), ("baseline", "this tree")
     rows = []
     for r in range(a.rounds):
-        base, this = measure(a.baseline.resolve(), a), measure(None, a)
+        base, this = runs[0](), runs[1]()
         rows.append((base, this))
-        print(f"round {r}: baseline {base:.2f} it/s, this tree {this:.2f} it/s, ratio {this / base:.2f}", flush=True)
+        print(f"round {r}: {names[0]} {base:.2f} it/s, {names[1]} {this:.2f} it/s, ratio {this / base:.2f}", flush=True)
     ratio = sum(t for _, t in rows) / sum(b for b, _ in rows)
-    print(f"{a.clip}, fast preset, {a.threads} thread(s): this tree / baseline = {ratio:.2f}")
+    print(f"{a.clip}, fast preset, {a.threads} thread(s): {names[1]} / {names[0]} = {ratio:.2f}")
 
 
 if __name__ == "__main__":

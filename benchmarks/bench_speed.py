@@ -103,7 +103,7 @@ def measure_train(preset: str, threads: int, rounds: int, iters: int, log, amp: 
         log(f"  train {preset} {result.precision} threads={threads} round {r}: {1 / best_it:.2f} it/s, "
             f"sgemm {best_gemm:.1f} GFLOP/s")
     t, h, w = cfg.crop
-    net = TSRNet(cfg.width, cfg.depth, base=cfg.base)
+    net = TSRNet(cfg.width, cfg.depth, base=cfg.base, padding=cfg.padding)
     gflop = conv_flops(net, cfg.batch * t * h * w, backward=True) / 1e9
     gf = gflop / best_it
     torch.set_num_threads(threads)

@@ -210,7 +210,7 @@ def curve_clip(name: str, config, log, ensemble: int, marks: list[float], by: st
             p = rung_psnr(net, method)
             row.setdefault("curve" if k == 0 else f"curve_{method}", {})[mark] = {
                 "psnr": p, "gain_db": round(p - best, 3), "seconds": round(secs, 1), "iterations": step}
-    row["stopped"], row["precision"] = r.stopped, r.precision
+    row["stopped"], row["precision"], row["padding"] = r.stopped, r.precision, config.padding
     # the net where training ended (the lr policy's stop), as the runtime gets it; a run that ended
     # at a mark has it scored already
     at_end = [v["psnr"] for v in row["curve"].values() if v["iterations"] == r.iterations]
@@ -239,6 +239,7 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
         rows = method_rows(rows)
     marks = sorted({int(k) for r in rows for k in r["curve"]})
     ends = any("final" in r for r in rows)    # the net where training stopped (runs since 2026-12-02)
+    paddings = list(dict.fromkeys(r.get("padding", "replicate") for r in rows))
     lines = ["| clip | best of linear+BP / cubic+BP | " + " | ".join(f"{m} it" for m in marks)
              + (" | where training stopped |" if ends else " |"), "|---" * (len(marks) + 2 + ends) + "|"]
     for r in rows:
@@ -247,7 +248,8 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
         if ends:
             f = r.get("final")
             cells += f" | {f['psnr']:.2f} ({f['gain_db']:+.2f}) at {f['iterations']} it" if f else " | "
-        row = f"{r['clip']} {r['size']}" + (f", {r['precision']}" if "precision" in r else "")
+        row = f"{r['clip']} {r['size']}" + (f", {r['precision']}" if "precision" in r else "") \
+            + (f", {r.get('padding', 'replicate')} padding" if len(paddings) > 1 else "")
         lines.append(f"| {row} | {r['best_bp']:.2f} | {cells} |")
     if several:
         lines[0] = lines[0].replace("best of linear+BP / cubic+BP", "best of linear/cubic/flow + BP")
@@ -260,6 +262,9 @@ def write_curve(rows: list[dict], label: str, argv) -> None:
     if len(precisions) > 1:   # runs in each training precision (--set amp=...): a mean per precision
         groups = [(f"{name}, {p}", [r for r in rs if r.get("precision", "float32") == p])
                   for p in precisions for name, rs in groups]
+    if len(paddings) > 1:     # runs with each padding (--set padding=...): a mean per padding
+        groups = [(f"{name}, {p} padding", [r for r in rs if r.get("padding", "replicate") == p])
+                  for p in paddings for name, rs in groups]
     for group, rs in groups:
         if rs:
             gains = [[r["curve"][m]["gain_db"] for r in rs if m in r["curve"]] for m in marks]

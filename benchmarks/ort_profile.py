@@ -2,11 +2,13 @@
 models on the same input.
 
     python benchmarks/ort_profile.py MODEL.onnx [MODEL2.onnx ...] [--frames 32 --size 72x128]
-        [--threads 2] [--runs 4] [--export-from MODEL.onnx]
+        [--threads 2] [--runs 4] [--export-from MODEL.onnx] [--fresh replicate zeros]
 
 ``--export-from``: also export the net inside that model with this checkout's exporter
 (zstsr_export.export_onnx, which needs torch) and profile both: the old graph against the new one,
-the same weights. Prints, per model, the best of ``--runs`` wall seconds for one window of
+the same weights. ``--fresh PADDING ...``: also export an untrained net of the ``fast`` preset's
+width and depth with each padding (zstsr_trainer.config.PADDINGS; the time does not depend on the
+weights, so the outputs are not compared). Prints, per model, the best of ``--runs`` wall seconds for one window of
 ``--frames`` LTR frames (the default: the window the default job's render gives the first rung of
 a 512x288 clip), the node time per operator type (mean per run, and its share) and the slowest
 nodes, and the largest difference between the models' outputs.
@@ -50,6 +52,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*")
     ap.add_argument("--export-from", help="a model whose net this checkout exports again, profiled beside it")
+    ap.add_argument("--fresh", nargs="+", default=[], metavar="PADDING", help="untrained fast nets with these paddings")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--size", default="72x128", help="HxW of the window")
     ap.add_argument("--threads", type=int, default=2)
@@ -63,12 +66,23 @@ def main(argv=None) -> None:
             from zstsr_export.onnx import export_onnx, load_onnx_net
 
             models += [args.export_from, export_onnx(load_onnx_net(args.export_from), os.path.join(tmp, "exported.onnx"))]
+        fresh = []
+        for padding in args.fresh:
+            import zstsr_trainer
+            from zstsr_export.onnx import export_onnx
+            from zstsr_trainer.net import TSRNet
+
+            cfg = zstsr_trainer.PRESETS["fast"]
+            fresh.append(export_onnx(TSRNet(cfg.width, cfg.depth, padding=padding),
+                                     os.path.join(tmp, f"fresh_{padding}.onnx")))
         outs = []
-        for i, path in enumerate(models):
+        for i, path in enumerate(models + fresh):
             best, by_op, slow, out = profile(path, x, args.threads, args.runs, os.path.join(tmp, f"p{i}"))
-            outs.append(out)
+            if path not in fresh:
+                outs.append(out)
             total = sum(by_op.values())
-            name = "this checkout's export" if args.export_from and i == len(models) - 1 else path
+            name = "this checkout's export" if args.export_from and i == len(models) - 1 else \
+                f"an untrained fast net, {args.fresh[i - len(models)]} padding" if path in fresh else path
             print(f"\n{name}: best {best:.3f} s for {args.frames} frames of {w}x{h}, {args.threads} threads; "
                   f"node time {total:.0f} ms a run")
             for op, ms in sorted(by_op.items(), key=lambda kv: -kv[1]):

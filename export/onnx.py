@@ -46,7 +46,7 @@ def build_metadata(net: TSRNet, metadata: dict | None = None, extra: dict | None
     meta = {"format": "zstsr", "format_version": FORMAT_VERSION, "factor": 2,
             "colour_space": COLOUR_SPACE, "training_scale": 1.0,
             "receptive_field_frames": rf["frames"], "receptive_field_pixels": rf["pixels"],
-            "width": net.width, "depth": net.depth, "base": net.base}
+            "width": net.width, "depth": net.depth, "base": net.base, "padding": net.padding}
     meta.update(extra or {})
     meta.update(metadata or {})
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
@@ -61,7 +61,8 @@ def load_onnx_net(path: str) -> TSRNet:
     meta = {p.key: p.value for p in model.metadata_props}
     if meta.get("format") != "zstsr":
         raise ValueError(f"{path} is not a zstsr ONNX model")
-    net = TSRNet(int(meta["width"]), int(meta["depth"]), base=meta.get("base", "cubic"))
+    net = TSRNet(int(meta["width"]), int(meta["depth"]), base=meta.get("base", "cubic"),
+                 padding=meta.get("padding", "replicate"))      # (models written before it: replicate)
     names = set(net.state_dict())
     state = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer
              if i.name in names}

@@ -95,12 +95,12 @@ def train_throughput(p: dict, device_id: int, log) -> dict:
     gt = rung_clip("fan", p["scenes"])
     sampler = ExampleSampler(rect_downsample(gt[: len(gt) // 2 * 2], 2, 0), cfg, np.random.default_rng(0))
     t, h, w = sampler.crops["within"]
-    gflop = conv_flops(TSRNet(cfg.width, cfg.depth), cfg.batch * t * h * w, backward=True) / 1e9
+    gflop = conv_flops(TSRNet(cfg.width, cfg.depth, padding=cfg.padding), cfg.batch * t * h * w, backward=True) / 1e9
     result = {"preset": "paper", "config": {k: getattr(cfg, k) for k in ("width", "depth", "crop", "batch")},
               "gflop_per_iteration": round(gflop, 2), "variants": {}}
     for variant in p["variants"]:
         torch.manual_seed(0)
-        net = to_channels_last(TSRNet(cfg.width, cfg.depth).to(device).train())
+        net = to_channels_last(TSRNet(cfg.width, cfg.depth, padding=cfg.padding).to(device).train())
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
         step_net = net
         if "compile" in variant:
@@ -185,7 +185,7 @@ def inference(p: dict, out: Path, device_id: int, dry_run: bool, log) -> dict:
 
     cfg = PRESETS["paper"].replace(**p["net"])
     path = out / "paper_net.onnx"
-    export_onnx(TSRNet(cfg.width, cfg.depth), str(path))      # speed does not depend on the weights
+    export_onnx(TSRNet(cfg.width, cfg.depth, padding=cfg.padding), str(path))      # speed does not depend on the weights
     os.environ.setdefault("ZSTSR_CACHE", str(out / "cache"))  # TensorRT's engine cache (vs_zstsr.model)
     result = {"frames_in": p["frames"], "providers": {}}
     for label, provider, fp16 in providers_to_try(dry_run):

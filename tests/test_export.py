@@ -36,14 +36,17 @@ def test_parity_with_dynamic_shapes(net, model_path):
 
 
 
-@pytest.mark.parametrize("width, base", [(8, "cubic"), (32, "cubic_bp"), (16, "flow")])
-def test_the_graph_runs_the_last_layer_as_a_2d_convolution_with_the_same_function(width, base, tmp_path):
+@pytest.mark.parametrize("width, base, padding", [(8, "cubic", "replicate"), (32, "cubic_bp", "replicate"),
+                                                   (16, "flow", "replicate"), (8, "cubic", "zeros"),
+                                                   (16, "flow", "zeros")])
+def test_the_graph_runs_the_last_layer_as_a_2d_convolution_with_the_same_function(width, base, padding, tmp_path):
     """onnxruntime's blocked 2-D kernels are the fast ones (trainer/net.py, NCHWC_CHANNELS): in the
     graph the last layer (3 outputs, 3x3x3) is one 2-D convolution with 16 outputs, the other
     3x3x3 layers stay 3-D; torch's net and the graph agree on clips of 1 and 2 frames (where time
-    is clamped on both sides) and longer ones."""
+    is clamped, or zero, on both sides) and longer ones, with either padding; the padding is in the
+    model's metadata, and a zero-padded graph has no Pad nodes (its convolutions pad)."""
     torch.manual_seed(1)
-    n = TSRNet(width, 8, base=base).eval()
+    n = TSRNet(width, 8, base=base, padding=padding).eval()
     with torch.no_grad():
         n.body[-1].weight.mul_(10)
     path = export_onnx(n, str(tmp_path / "m.onnx"))
@@ -51,8 +54,10 @@ def test_the_graph_runs_the_last_layer_as_a_2d_convolution_with_the_same_functio
     kernels = [next(list(a.ints) for a in c.attribute if a.name == "kernel_shape") for c in convs]
     assert [len(k) for k in kernels] == [3, 3, 2, 2, 2, 2, 2, 2]
     assert check_parity(n, path, shapes=((1, 6, 7), (2, 9, 5), (7, 12, 10))) < 1e-4
-    back = load_onnx_net(path).state_dict()     # the weights are still the graph's initializers
-    assert all(torch.equal(v, back[k]) for k, v in n.state_dict().items())
+    back = load_onnx_net(path)                  # the weights are still the graph's initializers
+    assert back.padding == padding and all(torch.equal(v, back.state_dict()[k]) for k, v in n.state_dict().items())
+    pads = [node for node in onnx.load(path).graph.node if node.op_type == "Pad"]
+    assert (len(pads) == 0) == (padding == "zeros")
 
 def test_metadata(model_path):
     meta = {p.key: p.value for p in onnx.load(model_path).metadata_props}

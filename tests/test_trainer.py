@@ -262,3 +262,20 @@ def test_bf16_only_on_cpus_that_have_it(tmp_path, monkeypatch):
         r = train(ltr, tiny(max_iters=3, amp=amp, device="cpu", num_threads=1))
         assert r.precision == expect and r.iterations == 3 and np.isfinite(r.final_loss)
         assert all(p.dtype == torch.float32 for p in r.net.parameters())
+
+
+def test_a_net_keeps_its_padding_through_init_and_checkpoints(tmp_path):
+    """TrainConfig.padding builds the net; a net to start from (fine-tuning) must pad as the config
+    says, and a checkpoint brings its padding back."""
+    ltr = rect_downsample(moving_pattern(t=24, h=24, w=24), 2, axis=0)
+    zero = TSRNet(8, 4, padding="zeros")
+    assert all(m.padding_mode == "zeros" for m in zero.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d)))
+    with pytest.raises(ValueError, match="padding"):
+        train(ltr, tiny(max_iters=1), init=zero)
+    ck = str(tmp_path / "run.ckpt")
+    r = train(ltr, tiny(max_iters=2, padding="zeros"), init=zero, checkpoint=ck)
+    assert r.net.padding == "zeros" and load_checkpoint(ck).net.padding == "zeros"
+    with pytest.raises(ValueError, match="padding"):
+        train(ltr, tiny(max_iters=3), checkpoint=ck, resume=True)
+    with pytest.raises(ValueError, match="padding must be one of"):
+        tiny(padding="reflect")

@@ -10,6 +10,11 @@ import dataclasses
 from dataclasses import dataclass, field
 
 EXAMPLE_KINDS = ("within", "across", "both")
+# How each conv layer pads its input (torch's padding_mode): "replicate" repeats the edge (both
+# presets); "zeros" pads with the centred input's zero, which oneDNN and onnxruntime do inside the
+# convolution instead of copying the padded input before each layer: faster, as good on the real
+# clips, 2 dB worse on the fan (docs/BENCHMARKS.md, "Zero padding").
+PADDINGS = ("replicate", "zeros")
 
 
 @dataclass
@@ -18,6 +23,7 @@ class TrainConfig:
     width: int = 128                  # channels of every hidden layer
     depth: int = 8                    # conv layers; first two and last are 3x3x3, the rest 1x3x3
     base: str = "cubic"               # what the residual is added to: net.py BASES (cubic, cubic_bp, flow, flow_bp)
+    padding: str = "replicate"        # of every conv layer: PADDINGS
     # --- internal examples (paper 3) ---
     crop: tuple[int, int, int] = (16, 36, 36)   # HTR crop (frames, rows, cols); LTR half has frames/2
     batch: int = 4
@@ -46,6 +52,8 @@ class TrainConfig:
         self.crop = tuple(int(c) for c in self.crop)
         self.scales = tuple(float(s) for s in self.scales)
         self.jumps = tuple(int(j) for j in self.jumps)
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
         if self.examples not in EXAMPLE_KINDS:
             raise ValueError(f"examples must be one of {EXAMPLE_KINDS}, got {self.examples!r}")
         if len(self.crop) != 3 or self.crop[0] < 4 or self.crop[0] % 2:
@@ -77,6 +85,8 @@ PRESETS: dict[str, TrainConfig] = {
     # x2 rung every doubling of the iterations gained (cam01 +0.70 dB over interpolation + BP at
     # 480, +1.15 at 960, +1.79 at 1920) until the lr policy ended training (cam01 after 1920,
     # cam03 before 1920): docs/BENCHMARKS.md, "Quality per training iteration".
+    # Replicate padding still: zero padding trains faster and is as good on the real clips, but
+    # lost 2 dB on the fan's whole job (docs/BENCHMARKS.md, "Zero padding").
     "fast": TrainConfig(width=32, depth=8, crop=(16, 24, 24), batch=4, lr=3e-4, scales=(0.5, 0.6, 0.7),
                         jumps=(1,), lr_window=256, max_iters=2000, budget_s=360.0),
 }

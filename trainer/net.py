@@ -20,6 +20,8 @@ from torch import nn
 from vs_zstsr.methods import NET_BASES
 from vs_zstsr.resample import cubic_x2_taps
 
+from .config import PADDINGS
+
 
 class CubicX2(nn.Module):
     """Cubic temporal x2 with clamped edges, as two 4-tap filters over time.
@@ -82,12 +84,12 @@ NCHWC_CHANNELS = 8
 
 
 def last_layer_on_frames(layer: nn.Conv3d, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
-    """``layer`` (3x3x3, replicate padding, few outputs) on frames ``(B*T, C, H, W)`` ->
+    """``layer`` (3x3x3, replicate or zero padding, few outputs) on frames ``(B*T, C, H, W)`` ->
     ``(B*T, C_out, H, W)``: one 2-D convolution makes each frame's part for each of the three time
     offsets (its outputs padded to :data:`NCHWC_CHANNELS` with zero weights), and the parts are
-    added across frames, time clamped at the ends. The same function as the layer, summed in
-    another order (within float32 rounding). Replicate padding clamps each coordinate, so space is
-    padded once here and time is clamped by the shifts."""
+    added across frames, the frames beyond the ends clamped (replicate) or zero. The same function
+    as the layer, summed in another order (within float32 rounding). Replicate padding clamps each
+    coordinate, so space is padded once here and time is clamped by the shifts."""
     if tuple(layer.kernel_size) != (3, 3, 3):
         raise ValueError(f"last_layer_on_frames takes a 3x3x3 layer, not {tuple(layer.kernel_size)}")
     cout = layer.out_channels
@@ -96,10 +98,17 @@ def last_layer_on_frames(layer: nn.Conv3d, x: torch.Tensor, b: int, t: int) -> t
     extra = -(3 * cout) % NCHWC_CHANNELS          # from the layer's sizes: static in the graph
     w = torch.cat([w, w.new_zeros((extra, layer.in_channels, 3, 3))])
     bias = torch.cat([bias, bias.new_zeros(extra)])
-    z = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, bias).unflatten(0, (b, t))   # (B, T, 3*C_out+, H, W)
+    if layer.padding_mode == "zeros":
+        z = F.conv2d(x, w, bias, padding=1)
+    else:
+        z = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), w, bias)
+    z = z.unflatten(0, (b, t))                                             # (B, T, 3*C_out+, H, W)
     before, now, after = z[:, :, :cout], z[:, :, cout:2 * cout], z[:, :, 2 * cout:3 * cout]
-    before = torch.cat([before[:, :1], before[:, :-1]], dim=1)           # frame t reads t-1 (clamped)
-    after = torch.cat([after[:, 1:], after[:, -1:]], dim=1)              # and t+1
+    first, last = before[:, :1], after[:, -1:]
+    if layer.padding_mode == "zeros":      # (zeros of a traced shape would fix H and W in the graph)
+        first, last = first * 0, last * 0
+    before = torch.cat([first, before[:, :-1]], dim=1)                   # frame t reads t-1
+    after = torch.cat([after[:, 1:], last], dim=1)                       # and t+1
     return (before + now + after).flatten(0, 1)
 
 
@@ -110,18 +119,25 @@ class TSRNet(nn.Module):
     the same over a motion-compensated x2 given to :meth:`forward` (:data:`GIVEN_BASES`).
 
     The 1x3x3 layers see no time, so they run as Conv2d over frames with time folded into the
-    batch: the same function (replicate padding in space only, as before) on oneDNN's and
+    batch: the same function (padding in space only, as before) on oneDNN's and
     onnxruntime's 2-D convolution kernels instead of 3-D ones with a kernel depth of 1
     (docs/BENCHMARKS.md, "Speed"). In the channels-last layout the fold is a view, not a copy.
     State dicts and ONNX files written when these layers were Conv3d still load (their 1x3x3
     weights are reshaped on load; the old fixed cubic buffer is dropped).
+
+    ``padding`` (:data:`.config.PADDINGS`): how every layer pads its input, by repeating the edge
+    (as the net did first) or with zeros, which oneDNN and onnxruntime do inside the convolution
+    instead of copying the input first (trainer/config.py says which preset uses which).
     """
 
-    def __init__(self, width: int = 128, depth: int = 8, channels: int = 3, base: str = "cubic"):
+    def __init__(self, width: int = 128, depth: int = 8, channels: int = 3, base: str = "cubic",
+                 padding: str = "replicate"):
         super().__init__()
         if base not in BASES:
             raise ValueError(f"base must be one of {', '.join(BASES)}, got {base!r}")
-        self.width, self.depth, self.base = width, depth, base
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+        self.width, self.depth, self.base, self.padding = width, depth, base, padding
         self.interp = CubicX2(channels)
         layers: list[nn.Module] = []
         kernels = layer_kernels(depth)
@@ -129,9 +145,9 @@ class TSRNet(nn.Module):
             cin = channels if i == 0 else width
             cout = channels if i == depth - 1 else width
             if k[0] == 1:
-                conv = nn.Conv2d(cin, cout, k[1:], padding=k[1] // 2, padding_mode="replicate")
+                conv = nn.Conv2d(cin, cout, k[1:], padding=k[1] // 2, padding_mode=padding)
             else:
-                conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), padding_mode="replicate")
+                conv = nn.Conv3d(cin, cout, k, padding=tuple(s // 2 for s in k), padding_mode=padding)
             # Collapse trap (docs/PROTOTYPE.md, "Training"): with PyTorch's default init and a high lr a hidden ReLU layer
             # can die and the net outputs exactly the cubic input. He init keeps activations alive.
             nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")

@@ -181,7 +181,7 @@ def load_checkpoint(path: str) -> Checkpoint:
     if d.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"{path}: checkpoint version {d.get('version')}, expected {CHECKPOINT_VERSION}")
     config = TrainConfig.from_dict(d["config"])
-    net = TSRNet(config.width, config.depth, base=config.base)
+    net = TSRNet(config.width, config.depth, base=config.base, padding=config.padding)
     net.load_state_dict(d["net"])
     return Checkpoint(net.eval(), config, d.get("state", {}), d.get("optimizer"))
 
@@ -212,18 +212,18 @@ def train(ltr: np.ndarray, config: TrainConfig, *, checkpoint: str | None = None
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
 
-    net = TSRNet(config.width, config.depth, base=config.base)
+    net = TSRNet(config.width, config.depth, base=config.base, padding=config.padding)
     if init is not None:
-        if (init.width, init.depth, init.base) != (config.width, config.depth, config.base):
-            raise ValueError(f"init is a {init.width}x{init.depth} {init.base} net; config asks "
-                             f"{config.width}x{config.depth} {config.base}")
+        if (init.width, init.depth, init.base, init.padding) != (config.width, config.depth, config.base, config.padding):
+            raise ValueError(f"init is a {init.width}x{init.depth} {init.base} net ({init.padding} padding); config "
+                             f"asks {config.width}x{config.depth} {config.base} ({config.padding} padding)")
         net.load_state_dict(init.state_dict())
     opt_state, state = None, {}
     if resume and checkpoint and os.path.isfile(checkpoint):
         ck = load_checkpoint(checkpoint)
-        if (ck.config.width, ck.config.depth) != (config.width, config.depth):
-            raise ValueError(f"{checkpoint} holds a {ck.config.width}x{ck.config.depth} net; config asks "
-                             f"{config.width}x{config.depth}")
+        if (ck.config.width, ck.config.depth, ck.config.padding) != (config.width, config.depth, config.padding):
+            raise ValueError(f"{checkpoint} holds a {ck.config.width}x{ck.config.depth} net ({ck.config.padding} "
+                             f"padding); config asks {config.width}x{config.depth} ({config.padding} padding)")
         net, opt_state, state = ck.net, ck.optimizer, ck.state
     # channels-last on the CPU too: oneDNN's convolutions run faster in it, and the net's
     # Conv2d layers then see time folded into the batch as a view (docs/BENCHMARKS.md, "Speed")

@@ -325,8 +325,9 @@ def finetune_rungs(model_path: str, ladder_plan, read, num_frames: int, engine, 
                 log(f"fine-tuning the net for rung {j} ({w}x{h}, T{rungs[j].rate}->T{2 * rungs[j].rate}) on "
                     f"{sum(len(p) for p in pieces)} frames of its own input for up to "
                     f"{Budget.of_config(config).describe()}")
-            result = zstsr_trainer.train(pieces, config, progress=progress,
-                                         init=zstsr_export.load_onnx_net(prev))
+            init = zstsr_export.load_onnx_net(prev)
+            # (the net's own padding: a model given or trained earlier may pad otherwise than the preset)
+            result = zstsr_trainer.train(pieces, config.replace(padding=init.padding), progress=progress, init=init)
             if log:
                 log(f"rung {j}: {result.iterations} iterations in {result.seconds:.0f} s ({result.precision}); loss "
                     f"{result.loss_ratio:.3f} x cubic's on its own examples")

@@ -1,0 +1,83 @@
+"""The whole default x8 job with the fast preset's zero padding against replicate padding: PSNR on
+every dev clip (issue 15).
+
+    python benchmarks/bench_padding.py [--ref /tmp/zref] [--clips cam01 cam03 ...]
+    python benchmarks/bench_padding.py --report --write-docs
+
+``zstsr upsample`` with its defaults (bench_precision.py's ``run_job``: a fresh model cache, the
+default 2,000 iterations, the wall-clock cap raised) run by this checkout, whose ``fast`` preset
+pads with zeros, scored by `zstsr eval` against each clip's truth. The replicate-padded job is
+either run from ``--ref`` (a checkout from before the change, e.g. ``git worktree add /tmp/zref
+fb0b40e``) or, without it, taken from bench_precision.py's rows of this code's bfloat16 job
+(``--ref-json``, tree "bfloat16 (this checkout)": main of 2026-12-02 00:xx, the same trainer and
+net but for the padding; its graph's last layer was exported otherwise, which moves 7 of 212
+million 8-bit values by one level: docs/BENCHMARKS.md, "The exported graph's last layer").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bench_precision import WORK, run_job
+from common import CLIPS, FACTOR, REAL, ROOT, evaluate, prepare, publish
+
+NEW, REF = "zeros (this checkout)", "replicate"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ref", type=Path, help="a checkout from before the change, run beside this one")
+    ap.add_argument("--ref-json", type=Path, default=WORK / "precision.jsonl",
+                    help="without --ref: the replicate rows (bench_precision.py's bfloat16 job)")
+    ap.add_argument("--clips", nargs="+", default=list(CLIPS), choices=CLIPS)
+    ap.add_argument("--budget", default="1h", help="the training cap of each job (high: iterations decide)")
+    ap.add_argument("--json", type=Path, default=WORK / "padding.jsonl", help="append one line per clip and tree")
+    ap.add_argument("--report", action="store_true", help="only the table, from --json and --ref-json")
+    ap.add_argument("--write-docs", action="store_true", help="with --report: into docs/BENCHMARKS.md")
+    a = ap.parse_args(argv)
+    if not a.report:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        for name in a.clips:
+            ltr, gt = prepare(name, WORK)
+            for label, tree in ((NEW, None), *(((f"{REF} ({a.ref})", a.ref.resolve()),) if a.ref else ())):
+                out = WORK / f"padding_{name}_{'ref' if tree else 'new'}.mkv"
+                secs = run_job(tree, ltr, out, FACTOR.get(name, 8), a.budget, {})
+                score = evaluate(out, gt)
+                out.unlink()
+                row = {"clip": name, "tree": label, "seconds": round(secs, 1), "psnr": round(score["psnr"], 3),
+                       "ssim": round(score["ssim"], 4)}
+                print(json.dumps(row), flush=True)
+                with open(a.json, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+    report(a)
+
+
+def report(a) -> None:
+    rows: dict[str, dict[str, dict]] = {}
+    for line in a.json.read_text().splitlines():
+        r = json.loads(line)
+        rows.setdefault(r["clip"], {})["new" if r["tree"] == NEW else "ref"] = r
+    if a.ref is None and a.ref_json.exists():
+        for line in a.ref_json.read_text().splitlines():
+            r = json.loads(line)
+            if r["tree"] == "bfloat16 (this checkout)" and r["clip"] in rows:
+                rows[r["clip"]].setdefault("ref", r)
+    done = {c: v for c, v in rows.items() if len(v) == 2}
+    lines = ["| clip | replicate (dB) | zeros (dB) | change (dB) | SSIM replicate / zeros | job s replicate / zeros |",
+             "|---|---|---|---|---|---|"]
+    for c, v in done.items():
+        r, n = v["ref"], v["new"]
+        lines.append(f"| {c}{' (real)' if c in REAL else ''} | {r['psnr']:.3f} | {n['psnr']:.3f} | "
+                     f"{n['psnr'] - r['psnr']:+.3f} | {r['ssim']:.4f} / {n['ssim']:.4f} | "
+                     f"{r['seconds']:.0f} / {n['seconds']:.0f} |")
+    for name, clips in (("real clips", [c for c in done if c in REAL]), ("all clips", list(done))):
+        if clips:
+            r = sum(done[c]["ref"]["psnr"] for c in clips) / len(clips)
+            n = sum(done[c]["new"]["psnr"] for c in clips) / len(clips)
+            lines.append(f"| mean, {name} ({len(clips)}) | {r:.3f} | {n:.3f} | {n - r:+.3f} | | |")
+    publish(lines, "padding-job", a.write_docs)
+
+
+if __name__ == "__main__":
+    main()
