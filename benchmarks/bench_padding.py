@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 
 from bench_precision import WORK, run_job
-from common import CLIPS, FACTOR, REAL, ROOT, evaluate, prepare, publish
+from common import CLIPS, FACTOR, ROOT, evaluate, job_table, prepare, publish
 
 NEW, REF = "zeros (this checkout)", "replicate"
 
@@ -64,18 +64,8 @@ def report(a) -> None:
             if r["tree"] == "bfloat16 (this checkout)" and r["clip"] in rows:
                 rows[r["clip"]].setdefault("ref", r)
     done = {c: v for c, v in rows.items() if len(v) == 2}
-    lines = ["| clip | replicate (dB) | zeros (dB) | change (dB) | SSIM replicate / zeros | job s replicate / zeros |",
-             "|---|---|---|---|---|---|"]
-    for c, v in done.items():
-        r, n = v["ref"], v["new"]
-        lines.append(f"| {c}{' (real)' if c in REAL else ''} | {r['psnr']:.3f} | {n['psnr']:.3f} | "
-                     f"{n['psnr'] - r['psnr']:+.3f} | {r['ssim']:.4f} / {n['ssim']:.4f} | "
-                     f"{r['seconds']:.0f} / {n['seconds']:.0f} |")
-    for name, clips in (("real clips", [c for c in done if c in REAL]), ("all clips", list(done))):
-        if clips:
-            r = sum(done[c]["ref"]["psnr"] for c in clips) / len(clips)
-            n = sum(done[c]["new"]["psnr"] for c in clips) / len(clips)
-            lines.append(f"| mean, {name} ({len(clips)}) | {r:.3f} | {n:.3f} | {n - r:+.3f} | | |")
+    lines = job_table({c: {"replicate": v["ref"], "zeros": v["new"]} for c, v in done.items()}, "replicate", "zeros",
+                      seconds=True)
     publish(lines, "padding-job", a.write_docs)
 
 

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CLIPS, FACTOR, REAL, ROOT, evaluate, prepare, replace_section
+from common import CLIPS, FACTOR, ROOT, evaluate, job_table, prepare, replace_section
 
 WORK = ROOT / "out" / "bench"
 
@@ -83,16 +83,7 @@ def report(path: Path, write: bool) -> None:
         r = json.loads(line)
         rows.setdefault(r["clip"], {})["bfloat16" if r["tree"].startswith("bfloat16") else "float32"] = r
     done = {c: v for c, v in rows.items() if len(v) == 2}
-    lines = ["| clip | float32 (dB) | bfloat16 (dB) | change (dB) | SSIM float32 / bfloat16 |", "|---|---|---|---|---|"]
-    for c, v in done.items():
-        f, b = v["float32"], v["bfloat16"]
-        lines.append(f"| {c}{' (real)' if c in REAL else ''} | {f['psnr']:.3f} | {b['psnr']:.3f} | "
-                     f"{b['psnr'] - f['psnr']:+.3f} | {f['ssim']:.4f} / {b['ssim']:.4f} |")
-    for name, clips in (("real clips", [c for c in done if c in REAL]), ("all clips", list(done))):
-        if clips:
-            f = sum(done[c]["float32"]["psnr"] for c in clips) / len(clips)
-            b = sum(done[c]["bfloat16"]["psnr"] for c in clips) / len(clips)
-            lines.append(f"| mean, {name} ({len(clips)}) | {f:.3f} | {b:.3f} | {b - f:+.3f} | |")
+    lines = job_table(done, "float32", "bfloat16")
     body = ("### The whole job's PSNR in each precision (`python benchmarks/bench_precision.py --ref REF`, then "
             "`--report --write-docs`)\n\n" + " ".join(__doc__.split("\n\n")[2].split()) + "\n\n" + "\n".join(lines))
     print(body)

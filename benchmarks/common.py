@@ -76,3 +76,21 @@ def publish(lines: list[str], marker: str, write_docs: bool) -> None:
     print(text)
     if write_docs:
         replace_section(ROOT / "docs" / "BENCHMARKS.md", marker, text)
+
+
+def job_table(done: dict[str, dict[str, dict]], old: str, new: str, seconds: bool = False) -> list[str]:
+    """The table of two trees' whole jobs (rows with psnr, ssim, seconds) per clip, ``done[clip][old]``
+    against ``done[clip][new]``, and the mean PSNR over the real and over all clips."""
+    lines = [f"| clip | {old} (dB) | {new} (dB) | change (dB) | SSIM {old} / {new} |"
+             + (f" job s {old} / {new} |" if seconds else ""), "|---|---|---|---|---|" + ("---|" if seconds else "")]
+    for c, v in done.items():
+        a, b = v[old], v[new]
+        lines.append(f"| {c}{' (real)' if c in REAL else ''} | {a['psnr']:.3f} | {b['psnr']:.3f} | "
+                     f"{b['psnr'] - a['psnr']:+.3f} | {a['ssim']:.4f} / {b['ssim']:.4f} |"
+                     + (f" {a['seconds']:.0f} / {b['seconds']:.0f} |" if seconds else ""))
+    for name, clips in (("real clips", [c for c in done if c in REAL]), ("all clips", list(done))):
+        if clips:
+            a = sum(done[c][old]["psnr"] for c in clips) / len(clips)
+            b = sum(done[c][new]["psnr"] for c in clips) / len(clips)
+            lines.append(f"| mean, {name} ({len(clips)}) | {a:.3f} | {b:.3f} | {b - a:+.3f} | |" + (" |" if seconds else ""))
+    return lines
