@@ -504,9 +504,10 @@ def test_the_shim_forwards_every_option(core, monkeypatch):
 
     monkeypatch.setattr(F, "_make_renderer", spy)
     src = array_clip(core, np.random.default_rng(0).random((4, 16, 20, 3), dtype=np.float32))
-    core.zstsr.Upsample(src, 2, method="cubic", ensemble=8, finetune=1, tilesize=64, sc_threshold=0.5)
+    core.zstsr.Upsample(src, 2, method="cubic", ensemble=8, finetune=1, tilesize=64, sc_threshold=0.5, padding="zeros")
     o = seen["options"]
     assert (o.engine.ensemble, o.train.finetune, o.engine.tilesize, o.cut_threshold) == (8, True, 64, 0.5)
+    assert o.train.padding == "zeros"
 
 
 def test_the_shim_registers_the_filters_arguments():

@@ -78,3 +78,25 @@ def test_the_means_of_pipelines_are_weighed_unless_fine_tuning(monkeypatch):
     prepare.build_ladder(None, UpsampleOptions(train=TrainOptions(finetune=True)), clip)
     prepare.build_ladder(None, UpsampleOptions(), clip)
     assert seen == [(), BLEND_SIZES]
+
+
+def test_the_padding_option_reaches_the_trainer_and_keys_its_own_cached_model(monkeypatch):
+    """TrainOptions.padding (zstsr upsample/train --padding, the filter's padding=) is the trainer
+    config's; a model trained with it is cached under its own key, and without it the keys of the
+    models trained before stay as they were."""
+    from vs_zstsr import fit
+
+    calls = []
+    monkeypatch.setattr(prepare, "fit_model", lambda *a, **kw: calls.append(kw) or "m.onnx")
+    ltr = _ltr()
+    clip = prepare.Clip(64, 96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr))
+    job = UpsampleOptions(train=TrainOptions(examples="within", padding="zeros"))
+    prepare.train(None, plan(64, 96, 8), job, clip, prepare.Budget())
+    assert calls[0]["padding"] == "zeros"
+    assert fit.train_config("fast", padding="zeros").padding == "zeros"
+    assert fit.train_config("fast").padding == fit.train_config("fast", padding=None).padding == "replicate"
+    key = fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within")
+    assert fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within", padding=None) == key
+    assert fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within", padding="zeros") != key
+    with pytest.raises(ZstsrError, match="padding"):
+        TrainOptions(padding="reflect").check()

@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-EXAMPLE_KINDS = ("within", "across", "both")
 # How each conv layer pads its input (torch's padding_mode): "replicate" repeats the edge (both
-# presets); "zeros" pads with the centred input's zero, which oneDNN and onnxruntime do inside the
-# convolution instead of copying the padded input before each layer: faster, as good on the real
-# clips, 2 dB worse on the fan (docs/BENCHMARKS.md, "Zero padding").
-PADDINGS = ("replicate", "zeros")
+# presets); "zeros" pads with the centred input's zero (defined with the runtime's options, which
+# offer it: vs_zstsr/options.py).
+from vs_zstsr.options import PADDINGS
+
+EXAMPLE_KINDS = ("within", "across", "both")
 
 
 @dataclass

@@ -705,12 +705,12 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
 @factor_option
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT if it exists.")
 @click.option("--overwrite", "-y", is_flag=True, help="Start afresh, replacing an existing OUTPUT.")
-@_with(_click_options(TrainOptions, only=("preset", "budget_s", "iterations", "examples")))
+@_with(_click_options(TrainOptions, only=("preset", "budget_s", "iterations", "examples", "padding")))
 @_with(_click_options(UpsampleOptions, only=("cut_threshold",)))
 @fps_option
 @_with(input_options)
-def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterations, examples, cut_threshold, fps, vfr,
-              assume_progressive, allow_truncated) -> None:
+def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterations, examples, padding, cut_threshold,
+              fps, vfr, assume_progressive, allow_truncated) -> None:
     """Train the video-specific net on VIDEO at the ladder's coarse scale (needs torch)."""
     from .fit import default_preset, train_config, train_or_explain, training_frames, training_modules
     from .ladder import plan
@@ -734,7 +734,7 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterat
     size = plan(vi.height, vi.width, factor).rungs[0].size
     ltr = training_frames(io.frame_reader(video, vi), n, size, cut_threshold=cut_threshold)
     preset = preset or default_preset()
-    config = train_config(preset, parse_budget(budget_s), examples, iterations)
+    config = train_config(preset, parse_budget(budget_s), examples, iterations, padding=padding)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
     _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
           f"checkpoints go to {output}")

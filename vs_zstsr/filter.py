@@ -295,7 +295,7 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
              method: str = _U.method, ensemble: int = _E.ensemble, finetune: bool = _T.finetune,
              sc: bool = True, sc_threshold: float = _U.cut_threshold, budget: float = 0.0,
              iterations: int | None = _T.iterations, preset: str | None = _T.preset, examples: str | None = _T.examples,
-             train: bool = True, bp_iters: int = _U.bp_iters, shot_ends: str = _U.shot_ends) -> vs.VideoNode:
+             padding: str | None = _T.padding, train: bool = True, bp_iters: int = _U.bp_iters, shot_ends: str = _U.shot_ends) -> vs.VideoNode:
     """Zero-shot temporal super-resolution: ``factor`` times as many frames, deblurred.
 
     Each input frame is taken as the exposure of ``factor`` instants; the output has
@@ -361,6 +361,9 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
     :param preset:      Training preset, ``fast`` or ``paper`` (default: paper on a GPU, fast on the CPU).
     :param examples:    Internal examples to train on: ``auto`` (default), ``within``, ``across``
                         or ``both`` (as ``zstsr upsample --examples``).
+    :param padding:     How the net's layers pad their input when the filter trains: ``replicate``
+                        (the presets') or ``zeros`` (faster; as good on real footage, worse on
+                        small frames; as ``zstsr upsample --padding``). None: the preset's.
     :param train:       False: never train while the script is evaluated; without ``model`` the
                         model trained earlier for this clip (the cache) is used, or the filter
                         refuses with a ``vs.Error`` saying how to train one with ``zstsr train``.
@@ -399,7 +402,8 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
     options = UpsampleOptions(factor=factor, method=method, cut_threshold=sc_threshold, engine=engine,
                               train=TrainOptions(finetune=bool(finetune), budget_s=budget_s or None,
                                                  iterations=iterations,
-                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples")),
+                                                 preset=_as_str(preset, "preset"), examples=_as_str(examples, "examples"),
+                                                 padding=_as_str(padding, "padding")),
                               bp_iters=_as_int(bp_iters, "bp_iters"), out_fps=out_fps,
                               shot_ends=_as_str(shot_ends, "shot_ends") or _U.shot_ends)
     try:

@@ -111,7 +111,7 @@ def training_modules():
 
 
 def train_config(preset: str | None = None, budget_s: float | None = None, examples: str | None = None,
-                 iterations: int | None = None, base: str | None = None):
+                 iterations: int | None = None, base: str | None = None, padding: str | None = None):
     """The preset (default: the machine's) with the user's limits, kind of examples and base (what
     the residual is learnt over: :data:`.methods.NET_BASES`). A budget or iteration count given
     here replaces both of the preset's limits (see :class:`Budget`)."""
@@ -119,7 +119,7 @@ def train_config(preset: str | None = None, budget_s: float | None = None, examp
     preset = preset or default_preset()
     if preset not in zstsr_trainer.PRESETS:
         raise ZstsrError(f"unknown preset {preset!r}; choose from {', '.join(zstsr_trainer.PRESETS)}")
-    changes = {k: v for k, v in (("examples", examples), ("base", base)) if v}
+    changes = {k: v for k, v in (("examples", examples), ("base", base), ("padding", padding)) if v}
     if budget_s or iterations:
         changes.update(budget_s=float(budget_s) if budget_s else None, max_iters=int(iterations) if iterations else None)
     return zstsr_trainer.PRESETS[preset].replace(**changes)
@@ -164,15 +164,17 @@ class Budget:
 
 def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
               budget_s: float | None = None, iterations: int | None = None, examples: str | None = None,
-              key: str | None = None, base: str | None = None,
+              key: str | None = None, base: str | None = None, padding: str | None = None,
               output: str | None = None, log: Callable[[str], None] | None = None, progress=None,
               max_frames: int = 128, cut_threshold: float = cuts.DEFAULT_THRESHOLD) -> str:
     """Train (or find in the cache) the model for a clip; return the ONNX path. ``base``: what its
-    residual is learnt over (:data:`.methods.NET_BASES`; default: the preset's, cubic)."""
+    residual is learnt over (:data:`.methods.NET_BASES`; default: the preset's, cubic);
+    ``padding``: its layers' (:data:`.options.PADDINGS`; default: the preset's)."""
     preset = preset or default_preset()
     target = Path(output) if output else cached_model_path(read, num_frames, size, preset=preset, budget_s=budget_s,
                                                            iterations=iterations, examples=examples,
-                                                           cut_threshold=cut_threshold, key=key, base=base)
+                                                           cut_threshold=cut_threshold, key=key, base=base,
+                                                           padding=padding)
     if output is None and intact(target, log):
         if log:
             log(f"using the model trained earlier for this clip: {target}")
@@ -180,11 +182,12 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     if not TRAINING_ALLOWED.get():
         raise NoModel(f"no model trained for this clip in {target.parent}, and training is off")
     zstsr_trainer, zstsr_export = training_modules()
-    config = train_config(preset, budget_s, examples, iterations, base)
+    config = train_config(preset, budget_s, examples, iterations, base, padding)
     ltr = training_frames(read, num_frames, size, max_frames, cut_threshold)
     if log:
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
         over = f" over {config.base}" if config.base != "cubic" else ""
+        over += f" with {config.padding} padding" if padding else ""
         log(f"training the {preset} net{over} on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
             + f" for up to {Budget.of_config(config).describe()}")
     result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
@@ -248,7 +251,7 @@ def train_or_explain(zstsr_trainer, ltr, config, **kw):
 def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: str | None = None,
                       budget_s: float | None = None, iterations: int | None = None, examples: str | None = None,
                       cut_threshold: float = cuts.DEFAULT_THRESHOLD, key: str | None = None,
-                      base: str | None = None) -> Path:
+                      base: str | None = None, padding: str | None = None) -> Path:
     """Where :func:`fit_model` keeps (or finds) the model trained with these settings on this clip
     (benchmarks use it to find both nets of ``examples="auto"``)."""
     settings = {"preset": preset or default_preset(), "budget": budget_s, "examples": examples,
@@ -257,6 +260,8 @@ def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: s
         settings["iterations"] = int(iterations)
     if base:          # (likewise)
         settings["base"] = base
+    if padding:       # (likewise)
+        settings["padding"] = padding
     return cache_dir() / f"{key or clip_key(read, num_frames, settings)}.onnx"
 
 

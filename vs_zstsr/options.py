@@ -4,7 +4,7 @@ Three small dataclasses, passed whole (as vs-mlrt passes its backends):
 
 * :class:`EngineOptions`: how the net runs (provider, device_id, fp16, tilesize, overlap, ensemble);
 * :class:`TrainOptions`: how a model is trained when none is given (preset, budget, examples,
-  finetune);
+  padding, finetune);
 * :class:`UpsampleOptions`: the job (factor, method, scene cuts, ...) holding the other two.
 
 Every entry point builds them: ``zstsr upsample`` and ``zstsr render`` (cli.py: their click options
@@ -33,6 +33,11 @@ PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")      # onnxruntime execution pro
 GPU_PROVIDERS = PROVIDERS[2:]                        # those that need a CUDA GPU
 PRESETS = ("fast", "paper")                          # zstsr_trainer.PRESETS (a test checks they agree)
 EXAMPLE_KINDS = ("within", "across", "both")         # the trainer's internal examples (docs/TRAINER.md)
+# How the net's conv layers pad their input (zstsr_trainer.TrainConfig.padding, defined here so the
+# torch-free runtime can offer it): repeat the edge (both presets) or zeros, which oneDNN and
+# onnxruntime do inside the convolution: faster, as good on the real clips, 2 dB worse on the fan
+# (docs/BENCHMARKS.md, "Zero padding").
+PADDINGS = ("replicate", "zeros")
 
 
 def opt(default, help: str, *, cli: str | None = None, choices: tuple | None = None,
@@ -106,6 +111,10 @@ class TrainOptions:
                                "auto (the default of upsample and render): train a within net and a both "
                                "net, half the budget and iterations each, and keep the one whose first rung has the lower "
                                "group seam; train: both.", choices=(AUTO,) + EXAMPLE_KINDS)
+    padding: str | None = opt(None, "How the net's layers pad their input: replicate (the presets') or zeros, "
+                              "which trains about 1.5x as fast and runs the net in two thirds of the time; as "
+                              "good on the real test clips, 2 dB worse on a small synthetic one "
+                              "(docs/BENCHMARKS.md, \"Zero padding\"). Default: the preset's.", choices=PADDINGS)
     finetune: bool = opt(False, "Where the net takes the first rung, also run it on every rung above, "
                          "fine-tuned on that rung's own input (needs torch). The training budget is "
                          "shared: half for the first rung's net, half for the rest.")

@@ -89,7 +89,7 @@ def train(model_path: str | None, ladder_plan: LadderPlan, options: UpsampleOpti
         return Trained(path, kind, window, coarse)
     path = fit_model(clip.read, clip.num_frames, rung, preset=train_options.preset, budget_s=budget.seconds,
                      iterations=budget.iterations, examples=train_options.examples, output=train_options.output, log=log, progress=progress,
-                     cut_threshold=cuts)
+                     cut_threshold=cuts, padding=train_options.padding)
     return Trained(path, train_options.examples)
 
 

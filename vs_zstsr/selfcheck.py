@@ -162,7 +162,7 @@ def fit_and_pick(read, num_frames: int, rung_size: tuple[int, int], full_size: t
             log(f"examples {kind}: net {len(paths) + 1} of {len(AUTO_EXAMPLES)}")
         paths[kind] = fit_model(read, num_frames, rung_size, preset=train.preset, examples=kind,
                                 budget_s=share.seconds, iterations=share.iterations, log=log, progress=progress,
-                                cut_threshold=cut_threshold)
+                                cut_threshold=cut_threshold, padding=train.padding)
     models = {k: engine.load(p) for k, p in paths.items()}
     seams = first_rung_seams(models, window, rung_size, full_size, engine.tilesize, engine.ensemble)
     kind = min(seams, key=seams.get) if seams else "both"
