@@ -459,7 +459,7 @@ scale_options = [
                       "HOST:PORT or ray://HOST:PORT, a running cluster. Same output as without it; an "
                       "interrupted run resumes from its finished chunks (docs/SCALE.md). Put it after SOURCE."),
     click.option("--chunk", type=click.IntRange(min=1), default=None, metavar="FRAMES",
-                 help=f"Input frames rendered at once (default: as many as fit in about {CHUNK_BYTES / 2 ** 30:g} GiB, "
+                 help=f"Input frames rendered at once (default: as many as fit in about {CHUNK_BYTES / 2 ** 30:.3g} GiB, "
                       "at most 32). "
                       "Smaller: less memory per chunk, and more work units to spread with --ray."),
 ]

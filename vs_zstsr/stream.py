@@ -25,10 +25,10 @@ from .prepare import Clip, build_ladder
 # Memory per chunk: a chunk's ladder holds a few full-size arrays of (chunk * factor) frames.
 # Each window also carries the ladder's context each side (9 LTR frames for the default x8), which
 # the first rung works on in full: with 13-frame chunks at 512x288 that was more than half of its
-# work. 1.5 GiB gives that clip 27-frame chunks: its render 2.8 GB at peak, about what training
-# the nets takes (2.7), against 2.1 at 768 MiB, for 3-8 s of its 35-40 (docs/BENCHMARKS.md, "The
-# render's chunks"); 1080p x8 stays at 1 frame.
-CHUNK_BYTES = 1536 * 2 ** 20
+# work. About 1.45 GiB gives that clip 27-frame chunks: its render 2.8 GB at peak, about what
+# training the nets takes (2.7), against 2.1 at 768 MiB, for 3-8 s of its 35-40 (docs/BENCHMARKS.md,
+# "The render's chunks"), while 1080p x8 stays at 1 frame (2 from 1.49 GiB up: unmeasured there).
+CHUNK_BYTES = 1480 * 2 ** 20
 
 
 def chunk_frames(height: int, width: int, factor: int) -> int:
