@@ -18,7 +18,9 @@ Conventions
 from __future__ import annotations
 
 import functools
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -122,9 +124,6 @@ def _pool():
     """Threads for resize_axis's blocks (NumPy releases the GIL in take, multiply and add), one per
     core this process may run on, or OMP_NUM_THREADS where that is fewer (the limit a host or Ray
     sets for a process's native threads); None for one."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
     pid = os.getpid()
     with _POOL_LOCK:
         if pid not in _POOL:
