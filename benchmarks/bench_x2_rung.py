@@ -37,7 +37,7 @@ from vs_zstsr.netrun import DEFAULT_ENSEMBLE, ENSEMBLE_SIZES                # no
 
 CACHE = ROOT / "out" / "bench_x2"
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from common import REAL, SHARED                                             # noqa: E402
+from common import REAL, SCALE, SHARED                                             # noqa: E402
 
 CITY = SHARED / "cityCC0.mpg"
 
@@ -54,15 +54,16 @@ def rung_clip(name: str, size: str = "large") -> np.ndarray:
         _, v = read_video(CITY)
         htr = resize_spatial(v, round(v.shape[1] / 4), round(v.shape[2] / 4))
     elif name in REAL:
-        # pose2sim: the x8 job's truth is the real 60 fps shrunk 2x (benchmarks/common.py); its first
-        # rung runs at 1/4 of that, on 60 fps averaged by 4. Read 4 frames at a time (1080x1920 each).
+        # pose2sim: the x8 job's truth is the real 60 fps shrunk 2x (6x for the small clips:
+        # benchmarks/common.py, SCALE); its first rung runs at 1/4 of that, on 60 fps averaged by 4. Read 4 frames at a time (1080x1920 each).
         from vs_zstsr.io import read_frames
         groups, group = [], []
         for frame in read_frames(SHARED / REAL[name]):
             group.append(frame)
             if len(group) == 4:
                 m = np.mean(group, axis=0)[None]
-                groups.append(resize_spatial(m, round(m.shape[1] / 8), round(m.shape[2] / 8))[0])
+                shrink = 4 * SCALE.get(name, 2)
+                groups.append(resize_spatial(m, round(m.shape[1] / shrink), round(m.shape[2] / shrink))[0])
                 group = []
         htr = np.stack(groups)
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,15 @@ sys.path.insert(0, str(ROOT / "examples"))
 # 544x960, portrait); averaging every 8 frames gives 12 LTR frames at 7.5 fps, every 4 gives 25 at
 # 15 fps. Synthetic scenes (examples/scenes.py) and city: x8 (30 -> 240 fps for the scenes).
 REAL = {"cam01": "pose2sim_single_cam01.mp4", "cam03": "pose2sim_single_cam03.mp4",
-        "cam01x4": "pose2sim_single_cam01.mp4", "cam03x4": "pose2sim_single_cam03.mp4", "city": "cityCC0.mpg"}
+        "cam01x4": "pose2sim_single_cam01.mp4", "cam03x4": "pose2sim_single_cam03.mp4", "city": "cityCC0.mpg",
+        "cam01s": "pose2sim_single_cam01.mp4", "cam03s": "pose2sim_single_cam03.mp4"}
 FACTOR = {"cam01x4": 4, "cam03x4": 4}      # the others: 8
+# How much real footage is shrunk in space (the others: 2). The small pose2sim clips (180x320 and
+# 181x320, first x8 rung 45x80, about the synthetic scenes' 48x72) are for choices that depend on
+# the frame's size, such as the net's padding (docs/BENCHMARKS.md, "Zero padding").
+SCALE = {"cam01s": 6, "cam03s": 6}
 CLIPS = ("cam01", "cam03", "cam01x4", "cam03x4", "fan", "texture", "city")
+SMALL_CLIPS = ("cam01s", "cam03s")   # not in the default set: only benchmarks about size offer them
 
 
 def zstsr(*args: object, capture: bool = False) -> str:
@@ -39,8 +46,9 @@ def prepare(name: str, work: Path, factor: int = 8, size: str = "large") -> tupl
     factor = FACTOR.get(name, factor)
     if name in REAL:
         # city: real 25 fps footage becomes a usable HTR source once shrunk in space (docs/PROTOTYPE.md,
-        # data README); pose2sim: real 60 fps, shrunk 2x to keep runs short.
-        zstsr("degrade", SHARED / REAL[name], "-o", ltr, "-f", factor, "--scale", 2, "--gt-out", gt, "-y")
+        # data README); pose2sim: real 60 fps, shrunk 2x to keep runs short (SCALE: more).
+        zstsr("degrade", SHARED / REAL[name], "-o", ltr, "-f", factor, "--scale", SCALE.get(name, 2),
+              "--gt-out", gt, "-y")
     else:
         from scenes import render
         from vs_zstsr import io
@@ -94,3 +102,11 @@ def job_table(done: dict[str, dict[str, dict]], old: str, new: str, seconds: boo
             b = sum(done[c][new]["psnr"] for c in clips) / len(clips)
             lines.append(f"| mean, {name} ({len(clips)}) | {a:.3f} | {b:.3f} | {b - a:+.3f} | |" + (" |" if seconds else ""))
     return lines
+
+
+def job_log(log: Path) -> dict:
+    """From a job's log: the seconds each net trained and the self-check's pick."""
+    text = log.read_text()
+    trained = [int(s) for s in re.findall(r"trained \d+ iterations in (\d+) s", text)]
+    pick = re.findall(r"self-check, each whole pipeline.*-> (.+)", text)
+    return {"train_s": trained, "pick": pick[-1].strip() if pick else None}

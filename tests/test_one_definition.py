@@ -74,6 +74,7 @@ def test_the_presets_and_example_kinds_are_the_trainers():
     from zstsr_trainer import config
 
     assert tuple(config.EXAMPLE_KINDS) == options.EXAMPLE_KINDS
+    assert {name: c.padding for name, c in trainer.PRESETS.items()} == options.PRESET_PADDING
 
 
 def _another(f):

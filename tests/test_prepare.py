@@ -82,21 +82,27 @@ def test_the_means_of_pipelines_are_weighed_unless_fine_tuning(monkeypatch):
 
 def test_the_padding_option_reaches_the_trainer_and_keys_its_own_cached_model(monkeypatch):
     """TrainOptions.padding (zstsr upsample/train --padding, the filter's padding=) is the trainer
-    config's; a model trained with it is cached under its own key, and without it the keys of the
-    models trained before stay as they were."""
+    config's; a model trained with another padding than the preset's is cached under its own key,
+    and asking for the preset's own finds the model trained without asking (and the keys of the
+    models trained before stay as they were)."""
     from vs_zstsr import fit
+    from vs_zstsr.options import PADDINGS, PRESET_PADDING
 
+    own = PRESET_PADDING["fast"]
+    other = next(p for p in PADDINGS if p != own)
     calls = []
     monkeypatch.setattr(prepare, "fit_model", lambda *a, **kw: calls.append(kw) or "m.onnx")
     ltr = _ltr()
     clip = prepare.Clip(64, 96, read=lambda idx, size=None: ltr[list(idx)], num_frames=len(ltr))
-    job = UpsampleOptions(train=TrainOptions(examples="within", padding="zeros"))
+    job = UpsampleOptions(train=TrainOptions(examples="within", padding=other))
     prepare.train(None, plan(64, 96, 8), job, clip, prepare.Budget())
-    assert calls[0]["padding"] == "zeros"
-    assert fit.train_config("fast", padding="zeros").padding == "zeros"
-    assert fit.train_config("fast").padding == fit.train_config("fast", padding=None).padding == "replicate"
+    assert calls[0]["padding"] == other
+    assert fit.train_config("fast", padding=other).padding == other
+    assert fit.train_config("fast").padding == fit.train_config("fast", padding=None).padding == own
     key = fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within")
-    assert fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within", padding=None) == key
-    assert fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within", padding="zeros") != key
+    for same in (None, own):
+        assert fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within",
+                                     padding=same) == key
+    assert fit.cached_model_path(clip.read, len(ltr), (16, 24), preset="fast", examples="within", padding=other) != key
     with pytest.raises(ZstsrError, match="padding"):
         TrainOptions(padding="reflect").check()

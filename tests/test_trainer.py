@@ -279,3 +279,34 @@ def test_a_net_keeps_its_padding_through_init_and_checkpoints(tmp_path):
         train(ltr, tiny(max_iters=3), checkpoint=ck, resume=True)
     with pytest.raises(ValueError, match="padding must be one of"):
         tiny(padding="reflect")
+
+
+def test_replicate_padding_in_the_activations_dtype_changes_no_forward_value():
+    """Under bfloat16 autocast the net pads its activations by replication in bfloat16 instead of
+    autocast's float32 (net.conv_same_dtype): the same forward values, gradients within bfloat16's
+    rounding (the edges' sums are rounded in bfloat16), and without autocast the layer itself."""
+    from zstsr_trainer import net as netmod
+
+    torch.manual_seed(0)
+    net = netmod.to_channels_last(TSRNet(8, 4))
+    x = torch.rand(2, 3, 5, 14, 18)
+
+    def run(padded_by_layer: bool):
+        net.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            if padded_by_layer:
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(netmod, "conv_same_dtype", lambda layer, v: layer(v))
+                    out = net(x)
+            else:
+                out = net(x)
+        out.float().square().mean().backward()
+        return out.detach().float(), [p.grad.clone() for p in net.parameters()]
+
+    (a, ga), (b, gb) = run(True), run(False)
+    assert torch.equal(a, b)
+    for u, v in zip(ga, gb):
+        assert torch.allclose(u, v, rtol=0, atol=2 ** -7 * float(u.abs().max()))
+    layer = next(m for m in net.body if isinstance(m, torch.nn.Conv2d))
+    v = torch.rand(3, 8, 9, 11)
+    assert torch.equal(netmod.conv_same_dtype(layer, v), layer(v))

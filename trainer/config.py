@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 # How each conv layer pads its input (torch's padding_mode): "replicate" repeats the edge (both
 # presets); "zeros" pads with the centred input's zero (defined with the runtime's options, which
 # offer it: vs_zstsr/options.py).
-from vs_zstsr.options import PADDINGS
+from vs_zstsr.options import PADDINGS, PRESET_PADDING
 
 EXAMPLE_KINDS = ("within", "across", "both")
 
@@ -76,7 +76,7 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     # The paper: 128 channels, 8 layers, 36x36x16 crops, Adam 1e-4, ZSSR lr policy; GPU hours.
     "paper": TrainConfig(width=128, depth=8, crop=(16, 36, 36), batch=1, lr=1e-4,
-                         max_iters=75_000, budget_s=2 * 3600.0),
+                         max_iters=75_000, budget_s=2 * 3600.0, padding=PRESET_PADDING["paper"]),
     # 2 CPU cores, minutes: see docs/TRAINER.md for the measurements behind each number.
     # Its examples are the pyramid levels whose motion matches the rung the net works on (a
     # level at scale s, halved in time, moves 2s times as fast as that rung's input: s = 0.5 is
@@ -85,8 +85,11 @@ PRESETS: dict[str, TrainConfig] = {
     # x2 rung every doubling of the iterations gained (cam01 +0.70 dB over interpolation + BP at
     # 480, +1.15 at 960, +1.79 at 1920) until the lr policy ended training (cam01 after 1920,
     # cam03 before 1920): docs/BENCHMARKS.md, "Quality per training iteration".
-    # Replicate padding still: zero padding trains faster and is as good on the real clips, but
-    # lost 2 dB on the fan's whole job (docs/BENCHMARKS.md, "Zero padding").
+    # Replicate padding still (vs_zstsr.options.PRESET_PADDING): zero padding trains faster and
+    # is as good on the seven real clips, two of them with a first rung the fan's size, but lost
+    # 2 dB on the fan's whole job, inside the frame as much as near its edges: the net learns less
+    # (docs/BENCHMARKS.md, "Zero padding on small real clips").
     "fast": TrainConfig(width=32, depth=8, crop=(16, 24, 24), batch=4, lr=3e-4, scales=(0.5, 0.6, 0.7),
-                        jumps=(1,), lr_window=256, max_iters=2000, budget_s=360.0),
+                        jumps=(1,), lr_window=256, max_iters=2000, budget_s=360.0,
+                        padding=PRESET_PADDING["fast"]),
 }

@@ -736,8 +736,8 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterat
     preset = preset or default_preset()
     config = train_config(preset, parse_budget(budget_s), examples, iterations, padding=padding)
     shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
-    _note(f"training the {preset} net on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}; "
-          f"checkpoints go to {output}")
+    _note(f"training the {preset} net with {config.padding} padding on {sum(len(p) for p in ltr)} frames{shots} at "
+          f"{size[1]}x{size[0]}; checkpoints go to {output}")
     bar = _Bar("train")
     try:
         result = train_or_explain(zstsr_trainer, ltr, config, checkpoint=output, resume=resume, progress=bar)

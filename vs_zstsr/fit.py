@@ -21,6 +21,7 @@ import numpy as np
 
 from . import cuts
 from .errors import ZstsrError
+from .options import PRESET_PADDING
 
 SELF_CHECK_FRAMES = 32   # LTR frames the self-check looks at, at most
 RUN = 32  # consecutive LTR frames per training run (room for two 16-frame crops)
@@ -187,7 +188,7 @@ def fit_model(read, num_frames: int, size: tuple[int, int], *, preset: str | Non
     if log:
         shots = f" in {len(ltr)} pieces (runs and shots)" if len(ltr) > 1 else ""
         over = f" over {config.base}" if config.base != "cubic" else ""
-        over += f" with {config.padding} padding" if padding else ""
+        over += f" with {config.padding} padding"
         log(f"training the {preset} net{over} on {sum(len(p) for p in ltr)} frames{shots} at {size[1]}x{size[0]}"
             + f" for up to {Budget.of_config(config).describe()}")
     result = train_or_explain(zstsr_trainer, ltr, config, progress=progress)
@@ -254,13 +255,14 @@ def cached_model_path(read, num_frames: int, size: tuple[int, int], *, preset: s
                       base: str | None = None, padding: str | None = None) -> Path:
     """Where :func:`fit_model` keeps (or finds) the model trained with these settings on this clip
     (benchmarks use it to find both nets of ``examples="auto"``)."""
-    settings = {"preset": preset or default_preset(), "budget": budget_s, "examples": examples,
+    preset = preset or default_preset()
+    settings = {"preset": preset, "budget": budget_s, "examples": examples,
                 "size": tuple(size), "cuts": cut_threshold, "held_out": held_out(num_frames)}
     if iterations:    # (absent when not given: the keys of models trained before stay as they were)
         settings["iterations"] = int(iterations)
     if base:          # (likewise)
         settings["base"] = base
-    if padding:       # (likewise)
+    if padding and padding != PRESET_PADDING.get(preset):   # (likewise; the preset's own is no change)
         settings["padding"] = padding
     return cache_dir() / f"{key or clip_key(read, num_frames, settings)}.onnx"
 

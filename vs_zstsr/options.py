@@ -35,9 +35,12 @@ PRESETS = ("fast", "paper")                          # zstsr_trainer.PRESETS (a 
 EXAMPLE_KINDS = ("within", "across", "both")         # the trainer's internal examples (docs/TRAINER.md)
 # How the net's conv layers pad their input (zstsr_trainer.TrainConfig.padding, defined here so the
 # torch-free runtime can offer it): repeat the edge (both presets) or zeros, which oneDNN and
-# onnxruntime do inside the convolution: faster, as good on the real clips, 2 dB worse on the fan
-# (docs/BENCHMARKS.md, "Zero padding").
+# onnxruntime do inside the convolution: faster, as good on the real clips (small ones too), 2 dB
+# worse on the fan (docs/BENCHMARKS.md, "Zero padding" and "Zero padding on small real clips").
 PADDINGS = ("replicate", "zeros")
+# Each preset's padding (zstsr_trainer.PRESETS take theirs from here): the runtime needs it too, so
+# that asking for a preset's own padding finds the model trained without asking (fit.cached_model_path).
+PRESET_PADDING = {"fast": "replicate", "paper": "replicate"}
 
 
 def opt(default, help: str, *, cli: str | None = None, choices: tuple | None = None,
