@@ -33,8 +33,8 @@ def main(argv=None) -> None:
     ap.add_argument("--repeat", type=int, default=1, help="pairs of jobs per clip")
     ap.add_argument("--budget", default="1h", help="the training cap of each job (high: iterations decide)")
     ap.add_argument("--json", type=Path, default=WORK / "job_ab.jsonl", help="append one line per clip and tree")
-    ap.add_argument("--report", action="store_true", help="only the table, from --json (the latest line per clip "
-                    "and tree)")
+    ap.add_argument("--report", action="store_true", help="only the table, from --json (each clip and tree: the "
+                    "mean of its runs)")
     ap.add_argument("--write-docs", metavar="MARKER", help="with --report: into docs/BENCHMARKS.md at MARKER")
     a = ap.parse_args(argv)
     if not a.report:

@@ -1,12 +1,13 @@
-"""The whole default x8 job with the fast preset's zero padding against replicate padding: PSNR on
-every dev clip (issue 15).
+"""The whole default x8 job with zero padding against replicate padding: PSNR on every dev clip
+(issue 15).
 
     python benchmarks/bench_padding.py [--ref /tmp/zref] [--clips cam01 cam03 ...]
     python benchmarks/bench_padding.py --report --write-docs
 
 ``zstsr upsample`` with its defaults (bench_precision.py's ``run_job``: a fresh model cache, the
-default 2,000 iterations, the wall-clock cap raised) run by this checkout, whose ``fast`` preset
-pads with zeros, scored by `zstsr eval` against each clip's truth. The replicate-padded job is
+default 2,000 iterations, the wall-clock cap raised) run by this checkout with ``--padding zeros``
+(when the table was made, the checkout's ``fast`` preset padded with zeros), scored by `zstsr eval`
+against each clip's truth. The replicate-padded job is
 either run from ``--ref`` (a checkout from before the change, e.g. ``git worktree add /tmp/zref
 fb0b40e``) or, without it, taken from bench_precision.py's rows of this code's bfloat16 job
 (``--ref-json``, tree "bfloat16 (this checkout)": main of 2026-12-02 00:xx, the same trainer and
@@ -57,7 +58,8 @@ def main(argv=None) -> None:
             ltr, gt = prepare(name, WORK)
             for label, tree in ((NEW, None), *(((f"{REF} ({a.ref})", a.ref.resolve()),) if a.ref else ())):
                 out = WORK / f"padding_{name}_{'ref' if tree else 'new'}.mkv"
-                secs = run_job(tree, ltr, out, FACTOR.get(name, 8), a.budget, {})
+                # (this checkout asks for zeros: its preset pads by replication since the option came)
+                secs = run_job(tree, ltr, out, FACTOR.get(name, 8), a.budget, {}, () if tree else ("--padding", "zeros"))
                 score = evaluate(out, gt)
                 out.unlink()
                 row = {"clip": name, "tree": label, "seconds": round(secs, 1), "psnr": round(score["psnr"], 3),
