@@ -25,7 +25,7 @@ REAL = {"cam01": "pose2sim_single_cam01.mp4", "cam03": "pose2sim_single_cam03.mp
 FACTOR = {"cam01x4": 4, "cam03x4": 4}      # the others: 8
 # How much real footage is shrunk in space (the others: 2). The small pose2sim clips (180x320 and
 # 181x320, first x8 rung 45x80, about the synthetic scenes' 48x72) are for choices that depend on
-# the frame's size, such as the net's padding (docs/BENCHMARKS.md, "Zero padding").
+# the frame's size, such as the net's padding (docs/BENCHMARKS.md, "Zero padding on small real clips").
 SCALE = {"cam01s": 6, "cam03s": 6}
 CLIPS = ("cam01", "cam03", "cam01x4", "cam03x4", "fan", "texture", "city")
 SMALL_CLIPS = ("cam01s", "cam03s")   # not in the default set: only benchmarks about size offer them
