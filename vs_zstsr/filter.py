@@ -362,8 +362,8 @@ def upsample(clip: vs.VideoNode, factor: int = _U.factor, *, fps_num: int | None
     :param examples:    Internal examples to train on: ``auto`` (default), ``within``, ``across``
                         or ``both`` (as ``zstsr upsample --examples``).
     :param padding:     How the net's layers pad their input when the filter trains: ``replicate``
-                        (the presets') or ``zeros`` (faster; as good on real footage, worse on
-                        small frames; as ``zstsr upsample --padding``). None: the preset's.
+                        (the presets') or ``zeros`` (faster; as good on the real test footage,
+                        worse on the synthetic fan; as ``zstsr upsample --padding``). None: the preset's.
     :param train:       False: never train while the script is evaluated; without ``model`` the
                         model trained earlier for this clip (the cache) is used, or the filter
                         refuses with a ``vs.Error`` saying how to train one with ``zstsr train``.

@@ -115,7 +115,7 @@ class TrainOptions:
                                "net, half the budget and iterations each, and keep the one whose first rung has the lower "
                                "group seam; train: both.", choices=(AUTO,) + EXAMPLE_KINDS)
     padding: str | None = opt(None, "How the net's layers pad their input: replicate (the presets') or zeros, "
-                              "which trains about 1.5x as fast and runs the net in two thirds of the time; as "
+                              "which trains about 1.1x as fast and runs the net in two thirds of the time; as "
                               "good on the real test clips, 2 dB worse on a small synthetic one "
                               "(docs/BENCHMARKS.md, \"Zero padding\"). Default: the preset's.", choices=PADDINGS)
     finetune: bool = opt(False, "Where the net takes the first rung, also run it on every rung above, "
