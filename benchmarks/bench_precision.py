@@ -29,10 +29,12 @@ from common import CLIPS, FACTOR, ROOT, evaluate, job_table, prepare, replace_se
 WORK = ROOT / "out" / "bench"
 
 
-def run_job(tree: Path | None, ltr: Path, out: Path, factor: int, budget: str, env_extra: dict,
+def run_job(tree: Path | None, ltr: Path, out: Path, factor: int, budget: str | None, env_extra: dict,
             args: tuple[str, ...] = (), log: Path | None = None) -> float:
     """Seconds of ``zstsr upsample`` (defaults but ``args``, a fresh model cache) run by ``tree``
-    (None: this checkout); its log written to ``log`` when given."""
+    (None: this checkout); its log written to ``log`` when given. ``budget``: the training cap
+    with 2,000 iterations; None: the tree's own defaults, nothing added (a tree from before
+    ``--iterations``)."""
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as pkgs:
         env = dict(os.environ, ZSTSR_CACHE=cache, **env_extra)
         if tree is not None:
@@ -40,8 +42,9 @@ def run_job(tree: Path | None, ltr: Path, out: Path, factor: int, budget: str, e
                 os.symlink(tree / sub, Path(pkgs) / name)
             env["PYTHONPATH"] = pkgs
         t0 = time.perf_counter()
+        cap = ("--iterations", "2000", "--budget", budget, "-y") if budget is not None else ()
         subprocess.run([sys.executable, "-m", "vs_zstsr", "upsample", str(ltr), "-o", str(out), "-f", str(factor),
-                        "--iterations", "2000", "--budget", budget, *args, "-y"], check=True, env=env,
+                        *cap, *args], check=True, env=env,
                        cwd=pkgs if tree is not None else None, stdout=subprocess.DEVNULL,
                        stderr=open(log, "w") if log is not None else subprocess.DEVNULL)
         return time.perf_counter() - t0

@@ -105,8 +105,11 @@ def job_table(done: dict[str, dict[str, dict]], old: str, new: str, seconds: boo
 
 
 def job_log(log: Path) -> dict:
-    """From a job's log: the seconds each net trained and the self-check's pick."""
+    """From a job's log: the seconds and iterations each net trained and the self-check's pick
+    (from a tree before the whole-pipeline self-check (dda4f27): the ladder it logged)."""
     text = log.read_text()
-    trained = [int(s) for s in re.findall(r"trained \d+ iterations in (\d+) s", text)]
-    pick = re.findall(r"self-check, each whole pipeline.*-> (.+)", text)
-    return {"train_s": trained, "pick": pick[-1].strip() if pick else None}
+    trained = re.findall(r"trained (\d+) iterations in (\d+) s", text)
+    pick = re.findall(r"self-check, each whole pipeline.*-> (.+)", text) or re.findall(r"zstsr: (no ladder: .+|ladder: .+)",
+                                                                                        text)
+    return {"train_s": [int(s) for _, s in trained], "train_it": [int(i) for i, _ in trained],
+            "pick": pick[-1].strip() if pick else None}

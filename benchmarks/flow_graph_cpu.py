@@ -44,6 +44,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clip", default="/tmp/zstsr_hd/pan_1080p_24.mkv", help="made by bench_hd.py")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -52,7 +53,7 @@ def main() -> None:
     print("| variant | round | wall s | CPU s |")
     print("|---|---|---|---|")
     for r in range(args.rounds):
-        for v in VARIANTS:
+        for v in args.variants:
             out = subprocess.run([sys.executable, __file__, "--one", v, "--clip", args.clip], check=True,
                                  capture_output=True, text=True, cwd=Path(__file__).parent)
             wall, cpu = map(float, out.stdout.split()[-2:])
