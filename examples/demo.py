@@ -2,8 +2,9 @@
 
 1. render the fan at 240 fps (exact ground truth) and degrade it to a 30 fps full-exposure clip,
    on which the fan appears to turn backwards;
-2. upsample it x8 back to 240 fps with zstsr (training its net on the 30 fps clip alone, within
-   --budget) and with the strongest peers (linear and MVTools FlowFPS, each + back-projection);
+2. upsample it x8 back to 240 fps with zstsr (training its nets on the 30 fps clip alone, with
+   the job's defaults: a fixed number of iterations, so the same nets on a fast or a slow machine;
+   ``--budget`` trains by the clock instead) and with the strongest peers (linear and MVTools FlowFPS, each + back-projection);
 3. score every result against the truth, measure which way the fan turns in each, print the table
    and write a side-by-side picture (input, zstsr, peers, truth) to OUT/side_by_side.png.
 """
@@ -32,7 +33,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("out/demo"))
     ap.add_argument("--size", choices=("small", "large"), default="large")
-    ap.add_argument("--budget", default="2m", help="training budget of zstsr's net (default 2m)")
+    # No budget by default: a wall-clock budget trains as many iterations as the machine manages in
+    # it, and on the fan more is not better (it peaks early: docs/BENCHMARKS.md, "Quality per
+    # training iteration"); with "2m" a fast idle host trained 2,200-2,350 iterations and the fan
+    # turned backwards (`make demo`, 2026-12-02), a slower one about 1,000 and it turned forwards.
+    ap.add_argument("--budget", help="train zstsr's nets for this long (e.g. 2m) instead of the job's default "
+                    "iterations")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -45,7 +51,8 @@ def main() -> None:
     zstsr("degrade", out / "fan_240fps.mkv", "-o", out / "fan_30fps.mkv", "-f", 8, "--gt-out", out / "truth.mkv", "-y")
 
     results = {}
-    zstsr("upsample", out / "fan_30fps.mkv", "-o", out / "zstsr.mkv", "-f", 8, "--budget", args.budget,
+    budget = ("--budget", args.budget) if args.budget else ()
+    zstsr("upsample", out / "fan_30fps.mkv", "-o", out / "zstsr.mkv", "-f", 8, *budget,
           "--save-model", out / "fan.onnx", "-y")
     results["zstsr"] = out / "zstsr.mkv"
     for method in ("linear", "flowfps"):
