@@ -4,9 +4,9 @@
     python benchmarks/fan_first_rung.py out/demo /tmp/cache_default /tmp/cache_long
 
 ``DEMO_DIR`` holds ``make demo``'s ``fan_30fps.mkv`` and ``truth.mkv`` (240 fps); each ``CACHE`` a
-model cache (``ZSTSR_CACHE``) a job on that clip filled. The default x8 ladder's first rung runs
-the net at 48x72 from 30 to 60 fps; its truth is the 240 fps truth averaged by 4 (full exposure)
-and shrunk the same way. For cubic x2 and every net in the caches (no self-ensemble): PSNR against
+model cache (``ZSTSR_CACHE``) a job on that clip filled. The x8 ladder's first rung (its size from
+``vs_zstsr.ladder.plan``: 48x72 for the demo's fan) runs the net from 30 to 60 fps; its truth is
+the 240 fps truth averaged by 4 (full exposure) and shrunk the same way. For cubic x2 and every net in the caches (no self-ensemble): PSNR against
 that truth and the fan's rotation (``examples/scenes.py``'s ``rotation_direction``, degrees per
 60 fps frame; the truth's is +27). The self-check scores the same rung on the clip halved in time
 (vs_zstsr/selfcheck.py), which has no truth at 60 fps: this is the rung it cannot see
@@ -24,12 +24,11 @@ from common import ROOT
 
 sys.path.insert(0, str(ROOT / "examples"))
 
-FIRST_RUNG = (48, 72)   # the default ladder's first rung for the 192x288 fan (x8: 1/4 in space)
-
 
 def main() -> None:
     import scenes
     from vs_zstsr import io, netrun
+    from vs_zstsr.ladder import plan
     from vs_zstsr.model import load_model
     from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate
 
@@ -39,13 +38,14 @@ def main() -> None:
     a = ap.parse_args()
     _, ltr = io.read_video(a.demo / "fan_30fps.mkv")
     _, truth = io.read_video(a.demo / "truth.mkv")
-    lo = resize_spatial(ltr, *FIRST_RUNG)
-    gt = resize_spatial(rect_downsample(truth, 4, 0), *FIRST_RUNG)
+    rung = plan(*ltr.shape[1:3], 8).rungs[0].size
+    lo = resize_spatial(ltr, *rung)
+    gt = resize_spatial(rect_downsample(truth, 4, 0), *rung)
 
     def psnr(x: np.ndarray) -> float:
         return float(-10 * np.log10(np.mean((np.clip(x, 0, 1) - gt) ** 2)))
 
-    print("| x2 at 48x72 | iterations | PSNR (dB) | fan turns (deg per 60 fps frame) |")
+    print(f"| x2 at {rung[0]}x{rung[1]} | iterations | PSNR (dB) | fan turns (deg per 60 fps frame) |")
     print("|---|---|---|---|")
     print(f"| truth | | | {scenes.rotation_direction(gt):+.2f} |")
     cubic = temporal_interpolate(lo, 2, "cubic")

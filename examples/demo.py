@@ -4,7 +4,8 @@
    on which the fan appears to turn backwards;
 2. upsample it x8 back to 240 fps with zstsr (training its nets on the 30 fps clip alone, with
    the job's defaults: a fixed number of iterations, so the same nets on a fast or a slow machine;
-   ``--budget`` trains by the clock instead) and with the strongest peers (linear and MVTools FlowFPS, each + back-projection);
+   ``--budget`` trains by the clock instead) and with the strongest peers (linear and MVTools
+   FlowFPS, each + back-projection);
 3. score every result against the truth, measure which way the fan turns in each, print the table
    and write a side-by-side picture (input, zstsr, peers, truth) to OUT/side_by_side.png.
 """
@@ -34,9 +35,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("out/demo"))
     ap.add_argument("--size", choices=("small", "large"), default="large")
     # No budget by default: a wall-clock budget trains as many iterations as the machine manages in
-    # it, and on the fan more is not better (it peaks early: docs/BENCHMARKS.md, "Quality per
-    # training iteration"); with "2m" a fast idle host trained 2,200-2,350 iterations and the fan
-    # turned backwards (`make demo`, 2026-12-02), a slower one about 1,000 and it turned forwards.
+    # it, and on the fan more is not better: with "2m" a fast idle host trained 2,200-2,350
+    # iterations and the fan turned backwards, a slower one about 1,000 and it turned forwards
+    # (docs/BENCHMARKS.md, "`make demo` by the clock and by iterations").
     ap.add_argument("--budget", help="train zstsr's nets for this long (e.g. 2m) instead of the job's default "
                     "iterations")
     args = ap.parse_args()
