@@ -300,6 +300,42 @@ def test_the_net_runs_in_slices_and_tiles_that_change_nothing(monkeypatch):
     np.testing.assert_allclose(netrun.net_x2(Reach(), clip, tilesize=12), whole, atol=1e-6)
 
 
+def test_the_pieces_are_the_cheapest_that_fit(monkeypatch):
+    """choose_tilesize: whole frames when the clip fits one call; where whole frames would need
+    slices, tiles when they compute on fewer voxels (every call within NET_BYTES), the same frames out."""
+    from vs_zstsr.resample import temporal_interpolate
+
+    class Reach:   # 1 LTR frame each side in time, 2 pixels in space
+        receptive_field = {"frames": 1, "pixels": 2}
+        metadata = {"width": 4}
+        calls = []
+
+        def run(self, clip):
+            self.calls.append(clip.shape)
+            x = temporal_interpolate(clip, 2, "linear")
+            x = (np.roll(x, 1, 0) + x + np.roll(x, -1, 0)) / 3
+            x[0], x[-1] = x[1], x[-2]
+            k = np.ones(5, np.float32) / 5
+            x = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 2, mode="edge"), k, "valid"), 1, x)
+            return x.astype(np.float32)
+
+    per_px = netrun._net_bytes_per_pixel(Reach())
+    assert netrun.choose_tilesize(20, 200, 300, 2, 1, per_px) == 0            # 1.4 GB budget: one call
+    clip = np.random.default_rng(0).random((12, 160, 200, 3), dtype=np.float32)
+    whole = Reach().run(clip)
+    budget = per_px * 160 * 200 * 4                                           # 4 whole frames a call
+    monkeypatch.setattr(netrun, "NET_BYTES", budget)
+    tile = netrun.choose_tilesize(12, 160, 200, 2, 1, per_px)
+    assert tile >= netrun.MIN_TILE
+    tiled, fits = netrun._pieces_voxels(12, 160, 200, tile, 2, 1, per_px)
+    sliced, _ = netrun._pieces_voxels(12, 160, 200, 0, 2, 1, per_px)
+    assert fits and tiled < 0.7 * sliced                                      # slices of 4 keep 2 of them
+    Reach.calls = []
+    np.testing.assert_allclose(netrun.net_x2(Reach(), clip), whole, atol=1e-6)
+    assert all(t * h * w * per_px <= budget for t, h, w, _ in Reach.calls)
+    assert sum(t * h * w for t, h, w, _ in Reach.calls) == tiled
+
+
 
 class _Cubic:
     """A stand-in net that is exactly cubic x2: it commutes with every flip, rotation and time reversal."""

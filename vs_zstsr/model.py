@@ -221,6 +221,11 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
     so = ort.SessionOptions()
     so.log_severity_level = 3 if explicit else 4   # auto stays silent; an explicit choice may warn
     so.intra_op_num_threads = max(0, int(num_threads))
+    # No memory patterns: onnxruntime plans and keeps one block per input shape it has seen, and
+    # the net sees many (tiles, slices, rotated copies of the self-ensemble); without them a
+    # 1080p render's peak fell by 0.5-0.6 GiB, its time the same (docs/BENCHMARKS.md, "The net's
+    # pieces and onnxruntime's memory patterns").
+    so.enable_mem_pattern = False
     try:
         source = _to_fp16(path) if use_fp16 else path
         sess = ort.InferenceSession(source, so, providers=chain)

@@ -1,0 +1,125 @@
+"""The net's pieces (vs_zstsr/netrun.py: tiles and slices under ``NET_BYTES``) on the clips the x8
+ladder gives it at 1080p and 4K: seconds, onnxruntime calls, voxels computed against the clip's,
+peak RSS, this checkout against another tree, and whether their outputs agree.
+
+    git worktree add --detach /tmp/zref REV    # (and its built shim: vs_zstsr/_shim/libzstsr.so)
+    python benchmarks/bench_net_pieces.py [--ref /tmp/zref] [--rounds 2] [--write-docs]
+
+Each run is a process of its own (the peak is the kernel's high-water mark of that process): an
+untrained net of the ``fast`` preset (exported once by this checkout; the time does not depend on
+its weights) runs ``netrun.net_x2`` (self-ensemble 1) on random frames of each shape, the trees
+alternately. The shapes (LTR frames x height x width of the net's input) are what the default
+render's one-frame chunks give the net's rungs with ``--method net``: at 1080p 19 frames at
+135x240, 22 at 270x480 and 20 at 540x960 (each rung's input has the rate of the rungs below it),
+and 4K's first rung, 19 at 270x480, where auto puts the net.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import publish
+
+SHAPES = ((19, 135, 240), (22, 270, 480), (20, 540, 960), (19, 270, 480))
+
+_RUN = r"""
+import json, resource, sys, time
+import numpy as np
+from vs_zstsr import netrun
+from vs_zstsr.model import load_model
+path, t, h, w, out, pattern = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5], sys.argv[6] == "1"
+m = load_model(path, provider="cpu")
+if pattern:      # onnxruntime's memory patterns on again (vs_zstsr/model.py turns them off)
+    import onnxruntime as ort
+    so = m.session.get_session_options()
+    so.enable_mem_pattern = True
+    m.session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+calls = []
+class Counted:
+    receptive_field, metadata = m.receptive_field, m.metadata
+    def run(self, clip, *base):
+        calls.append(clip.shape[:3])
+        return m.run(clip, *base)
+x = np.random.default_rng(0).random((t, h, w, 3), dtype=np.float32)
+t0 = time.perf_counter()
+y = netrun.net_x2(Counted(), x)
+secs = time.perf_counter() - t0
+np.save(out, y[:, ::5, ::5])
+print(json.dumps({"s": secs, "calls": len(calls), "voxels": sum(a * b * c for a, b, c in calls) / (t * h * w),
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+"""
+
+
+def run(tree: Path | None, model: str, shape: tuple[int, int, int], out: str, pattern: bool = False) -> dict:
+    env, cwd = dict(os.environ), None
+    with tempfile.TemporaryDirectory() as pkgs:
+        if tree is not None:     # the other tree's packages first, as bench_precision.run_job does
+            for name, sub in (("vs_zstsr", "vs_zstsr"), ("zstsr_trainer", "trainer"), ("zstsr_export", "export")):
+                os.symlink(tree / sub, Path(pkgs) / name)
+            env["PYTHONPATH"], cwd = pkgs, pkgs
+        r = subprocess.run([sys.executable, "-c", _RUN, model, *map(str, shape), out, str(int(pattern))], check=True, env=env, cwd=cwd,
+                           stdout=subprocess.PIPE, text=True)
+    return json.loads(r.stdout.splitlines()[-1])
+
+
+def main(argv=None) -> None:
+    import numpy as np
+    import torch
+    from zstsr_export import export_onnx
+    from zstsr_trainer import PRESETS
+    from zstsr_trainer.net import TSRNet
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ref", type=Path, help="another tree to run alternately with this checkout")
+    ap.add_argument("--ref-label", default="ref")
+    ap.add_argument("--label", default="this checkout")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--patterns", action="store_true", help="also this checkout with onnxruntime's memory "
+                    "patterns on (as before vs_zstsr/model.py turned them off)")
+    ap.add_argument("--write-docs", action="store_true")
+    a = ap.parse_args(argv)
+    trees = [(a.label, None)] + ([(a.ref_label, a.ref.resolve())] if a.ref else [])
+    trees += [(f"{a.label}, memory patterns on", None)] if a.patterns else []
+    rows: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        c = PRESETS["fast"]
+        torch.manual_seed(0)
+        model = export_onnx(TSRNet(c.width, c.depth, padding=c.padding).eval(), os.path.join(tmp, "fast.onnx"))
+        for r in range(a.rounds):
+            for shape in SHAPES:
+                for label, tree in (trees if r % 2 == 0 else trees[::-1]):
+                    out = os.path.join(tmp, f"{label}_{'x'.join(map(str, shape))}.npy".replace(" ", "_"))
+                    got = run(tree, model, shape, out, label.endswith("memory patterns on"))
+                    rows.setdefault(shape, {}).setdefault(label, []).append(got)
+                    print(f"round {r + 1} {shape} {label}: {json.dumps(got)}", flush=True)
+        diffs = {}
+        if len(trees) > 1:
+            for shape in SHAPES:
+                y = [np.load(os.path.join(tmp, f"{label}_{'x'.join(map(str, shape))}.npy".replace(" ", "_")))
+                     for label, _ in trees]
+                diffs[shape] = max(float(np.abs(y[0] - v).max()) for v in y[1:])
+    cols = " | ".join(f"{label}: s (each round), calls, voxels, peak MiB" for label, _ in trees)
+    lines = [f"Command: `python benchmarks/bench_net_pieces.py{' --ref REF' if a.ref else ''}"
+             f"{' --patterns' if a.patterns else ''} --rounds {a.rounds}` "
+             f"({time.strftime('%Y-%m-%d %H:%M')})", "",
+             f"| net input (LTR frames x h x w) | {cols} |" + (" largest difference |" if diffs else ""),
+             "|---|" + "---|" * len(trees) + ("---|" if diffs else "")]
+    for shape in SHAPES:
+        cells = []
+        for label, _ in trees:
+            g = rows[shape][label]
+            cells.append(f"{', '.join(f'{x['s']:.1f}' for x in g)}; {g[0]['calls']}; {g[0]['voxels']:.2f}x; "
+                         f"{max(x['peak_mib'] for x in g)}")
+        lines.append(f"| {' x '.join(map(str, shape))} | " + " | ".join(cells) + " |"
+                     + (f" {diffs[shape]:.1g} |" if diffs else ""))
+    publish(lines, "net-pieces", a.write_docs)
+
+
+if __name__ == "__main__":
+    main()
