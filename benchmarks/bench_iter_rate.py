@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from common import tree_env
+
 ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
@@ -39,12 +41,8 @@ print(1 / float(np.median(np.diff(stamps[{warmup}:]))))
 
 
 def measure(tree: Path | None, args, changes: dict | None = None) -> float:
-    env = dict(os.environ)
     with tempfile.TemporaryDirectory() as pkgs:
-        if tree is not None:      # the other tree's packages under their import names
-            for name, sub in (("vs_zstsr", "vs_zstsr"), ("zstsr_trainer", "trainer"), ("zstsr_export", "export")):
-                os.symlink(tree / sub, Path(pkgs) / name)
-            env["PYTHONPATH"] = pkgs
+        env = tree_env(tree, pkgs) if tree is not None else dict(os.environ)   # the other tree's packages first
         code = CHILD.format(bench=str(ROOT / "benchmarks"), clip=args.clip, threads=args.threads, iters=args.iters,
                             warmup=args.warmup, changes=changes or {})
         out = subprocess.run([sys.executable, "-c", code], cwd=pkgs, env=env, check=True, capture_output=True, text=True)

@@ -4,6 +4,7 @@ peak RSS, this checkout against another tree, and whether their outputs agree.
 
     git worktree add --detach /tmp/zref REV    # (and its built shim: vs_zstsr/_shim/libzstsr.so)
     python benchmarks/bench_net_pieces.py [--ref /tmp/zref] [--rounds 2] [--write-docs]
+    python benchmarks/bench_net_pieces.py --job cam01 --ref /tmp/zref [--write-docs]
 
 Each run is a process of its own (the peak is the kernel's high-water mark of that process): an
 untrained net of the ``fast`` preset (exported once by this checkout; the time does not depend on
@@ -12,6 +13,10 @@ alternately. The shapes (LTR frames x height x width of the net's input) are wha
 render's one-frame chunks give the net's rungs with ``--method net``: at 1080p 19 frames at
 135x240, 22 at 270x480 and 20 at 540x960 (each rung's input has the rate of the rungs below it),
 and 4K's first rung, 19 at 270x480, where auto puts the net.
+
+``--job CLIP``: instead, the whole ``zstsr upsample --method net --ensemble 1`` with that net
+(``--model``: no training, no self-check) on a dev clip (benchmarks/common.py) or a video file, each tree in turn,
+its seconds and peak RSS, and the outputs compared value for value.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import publish
+from common import ROOT, publish, tree_env
 
 SHAPES = ((19, 135, 240), (22, 270, 480), (20, 540, 960), (19, 270, 480))
 
@@ -57,15 +62,23 @@ print(json.dumps({"s": secs, "calls": len(calls), "voxels": sum(a * b * c for a,
 
 
 def run(tree: Path | None, model: str, shape: tuple[int, int, int], out: str, pattern: bool = False) -> dict:
-    env, cwd = dict(os.environ), None
     with tempfile.TemporaryDirectory() as pkgs:
-        if tree is not None:     # the other tree's packages first, as bench_precision.run_job does
-            for name, sub in (("vs_zstsr", "vs_zstsr"), ("zstsr_trainer", "trainer"), ("zstsr_export", "export")):
-                os.symlink(tree / sub, Path(pkgs) / name)
-            env["PYTHONPATH"], cwd = pkgs, pkgs
+        env, cwd = (tree_env(tree, pkgs), pkgs) if tree is not None else (dict(os.environ), None)
         r = subprocess.run([sys.executable, "-c", _RUN, model, *map(str, shape), out, str(int(pattern))], check=True, env=env, cwd=cwd,
                            stdout=subprocess.PIPE, text=True)
     return json.loads(r.stdout.splitlines()[-1])
+
+
+def job(tree: Path | None, model: str, clip: Path, out: Path) -> tuple[float, int]:
+    from bench_speed import _PEAK
+
+    with tempfile.TemporaryDirectory() as pkgs:
+        env, cwd = (tree_env(tree, pkgs), pkgs) if tree is not None else (dict(os.environ), None)
+        t0 = time.perf_counter()
+        r = subprocess.run([sys.executable, "-c", _PEAK, sys.executable, "-m", "vs_zstsr", "upsample", str(clip), "-o",
+                            str(out), "-y", "--method", "net", "--ensemble", "1", "--model", model], check=True,
+                           env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
+    return time.perf_counter() - t0, int(r.stdout.split()[-1]) // 1024
 
 
 def main(argv=None) -> None:
@@ -82,6 +95,7 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--patterns", action="store_true", help="also this checkout with onnxruntime's memory "
                     "patterns on (as before vs_zstsr/model.py turned them off)")
+    ap.add_argument("--job", metavar="CLIP", help="the whole job with --method net on this dev clip instead")
     ap.add_argument("--write-docs", action="store_true")
     a = ap.parse_args(argv)
     trees = [(a.label, None)] + ([(a.ref_label, a.ref.resolve())] if a.ref else [])
@@ -91,6 +105,8 @@ def main(argv=None) -> None:
         c = PRESETS["fast"]
         torch.manual_seed(0)
         model = export_onnx(TSRNet(c.width, c.depth, padding=c.padding).eval(), os.path.join(tmp, "fast.onnx"))
+        if a.job:
+            return whole_job(a, trees, model, Path(tmp))
         for r in range(a.rounds):
             for shape in SHAPES:
                 for label, tree in (trees if r % 2 == 0 else trees[::-1]):
@@ -119,6 +135,32 @@ def main(argv=None) -> None:
         lines.append(f"| {' x '.join(map(str, shape))} | " + " | ".join(cells) + " |"
                      + (f" {diffs[shape]:.1g} |" if diffs else ""))
     publish(lines, "net-pieces", a.write_docs)
+
+
+def whole_job(a, trees, model: str, tmp: Path) -> None:
+    import numpy as np
+    from common import prepare
+
+    from vs_zstsr import io
+
+    clip = Path(a.job) if Path(a.job).is_file() else prepare(a.job, ROOT / "out" / "bench")[0]
+    info = io.probe(str(clip))
+    n, h, w = info.frames, info.height, info.width
+    rows = {}
+    for r in range(a.rounds):
+        for label, tree in (trees if r % 2 == 0 else trees[::-1]):
+            out = tmp / f"{label.replace(' ', '_')}.mkv"
+            rows.setdefault(label, []).append(job(tree, model, clip, out))
+            print(f"round {r + 1} {label}: {rows[label][-1][0]:.1f} s, peak {rows[label][-1][1]} MiB", flush=True)
+    frames = {label: list(io.read_frames(str(tmp / f"{label.replace(' ', '_')}.mkv"))) for label, _ in trees}
+    first = frames[trees[0][0]]
+    lines = [f"Command: `python benchmarks/bench_net_pieces.py --job {Path(a.job).name}{' --ref REF' if a.ref else ''} --rounds "
+             f"{a.rounds}` ({time.strftime('%Y-%m-%d %H:%M')}; {a.job}: {n} frames of {w}x{h}, x8)", "",
+             "| tree | s (each round) | peak RSS MiB | output values differing from the first row's |", "|---|---|---|---|"]
+    for label, _ in trees:
+        diff = sum(int(np.count_nonzero(x != y)) for x, y in zip(first, frames[label])) + abs(len(first) - len(frames[label]))
+        lines.append(f"| {label} | {', '.join(f'{s:.0f}' for s, _ in rows[label])} | {max(p for _, p in rows[label])} | {diff} |")
+    publish(lines, f"net-pieces-job-{Path(a.job).stem}", a.write_docs)
 
 
 if __name__ == "__main__":

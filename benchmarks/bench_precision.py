@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import CLIPS, FACTOR, ROOT, evaluate, job_table, prepare, replace_section
+from common import CLIPS, FACTOR, ROOT, evaluate, job_table, prepare, replace_section, tree_env
 
 WORK = ROOT / "out" / "bench"
 
@@ -36,11 +36,7 @@ def run_job(tree: Path | None, ltr: Path, out: Path, factor: int, budget: str | 
     with 2,000 iterations; None: the tree's own defaults, nothing added (a tree from before
     ``--iterations``)."""
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as pkgs:
-        env = dict(os.environ, ZSTSR_CACHE=cache, **env_extra)
-        if tree is not None:
-            for name, sub in (("vs_zstsr", "vs_zstsr"), ("zstsr_trainer", "trainer"), ("zstsr_export", "export")):
-                os.symlink(tree / sub, Path(pkgs) / name)
-            env["PYTHONPATH"] = pkgs
+        env = dict(tree_env(tree, pkgs) if tree is not None else os.environ, ZSTSR_CACHE=cache, **env_extra)
         t0 = time.perf_counter()
         cap = ("--iterations", "2000", "--budget", budget, "-y") if budget is not None else ()
         subprocess.run([sys.executable, "-m", "vs_zstsr", "upsample", str(ltr), "-o", str(out), "-f", str(factor),

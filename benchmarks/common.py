@@ -64,6 +64,19 @@ def evaluate(out: Path, gt: Path) -> dict:
     return json.loads(zstsr("eval", out, gt, "--json", capture=True))
 
 
+# This project's packages: import name -> folder of a tree (what setup.py installs them as)
+PACKAGES = (("vs_zstsr", "vs_zstsr"), ("zstsr_trainer", "trainer"), ("zstsr_export", "export"))
+
+
+def tree_env(tree: Path, pkgs: str | os.PathLike) -> dict:
+    """The environment in which another tree's packages import first: links to them under their
+    import names in ``pkgs`` (an empty folder, which the run should also use as its working
+    folder, away from this checkout's own packages), put on PYTHONPATH."""
+    for name, sub in PACKAGES:
+        os.symlink(Path(tree) / sub, Path(pkgs) / name)
+    return dict(os.environ, PYTHONPATH=str(pkgs))
+
+
 def replace_section(doc: Path, marker: str, body: str) -> None:
     """Replace the text between ``<!-- marker -->`` and ``<!-- /marker -->`` in doc (or append)."""
     start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"

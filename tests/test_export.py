@@ -90,8 +90,8 @@ def test_runtime_model_matches_torch(net, model_path):
 
 
 def test_the_session_keeps_no_memory_pattern_per_shape(model_path):
-    """The net runs on many shapes (tiles, slices, rotated copies); a pattern kept for each cost a
-    1080p render 0.5-0.6 GiB at its peak (vs_zstsr/model.py)."""
+    """The net runs on many shapes (tiles, slices, rotated copies); on the CPU a pattern kept for
+    each cost 1.0-1.1 GiB of the peak at 1080p's upper rungs (vs_zstsr/model.py)."""
     assert load_model(model_path, provider="cpu").session.get_session_options().enable_mem_pattern is False
 
 

@@ -221,11 +221,12 @@ def load_model(path, provider: str = "auto", device_id: int = 0, fp16: bool = Fa
     so = ort.SessionOptions()
     so.log_severity_level = 3 if explicit else 4   # auto stays silent; an explicit choice may warn
     so.intra_op_num_threads = max(0, int(num_threads))
-    # No memory patterns: onnxruntime plans and keeps one block per input shape it has seen, and
-    # the net sees many (tiles, slices, rotated copies of the self-ensemble); without them a
-    # 1080p render's peak fell by 0.5-0.6 GiB, its time the same (docs/BENCHMARKS.md, "The net's
-    # pieces and onnxruntime's memory patterns").
-    so.enable_mem_pattern = False
+    # No memory patterns on the CPU: onnxruntime plans and keeps one block per input shape it has
+    # seen, and the net sees many (tiles of two sizes, slices, the self-ensemble's rotated
+    # copies): 1.0-1.1 GiB of the peak at 1080p's upper rungs, and no slower (docs/BENCHMARKS.md,
+    # "The net's pieces at 1080p and 4K"). The GPU providers keep the default until
+    # scripts/gpu-check measures them.
+    so.enable_mem_pattern = provider in GPU_PROVIDERS
     try:
         source = _to_fp16(path) if use_fp16 else path
         sess = ort.InferenceSession(source, so, providers=chain)
