@@ -108,9 +108,10 @@ def choose_tilesize(t: int, h: int, w: int, reach_px: int, reach_t: int, per_px:
     within ``NET_BYTES``: whole frames when the clip fits one call. Otherwise the pieces overlap,
     tiles by the net's spatial reach and slices by its temporal one, and the cheapest mix is
     taken: at 270x480 (4K's first rung, 1080p's second) 19 frames as whole frames would be 5
-    slices of up to 10 frames for 4 kept each (2.3x the voxels), where two tiles hold all 19
-    frames (1.03x). Every size down to :data:`MIN_TILE` is costed (a few hundred sums); where
-    no call fits (huge frames), the smallest tiles."""
+    slices of up to 10 frames for 4 kept each (2.26x the voxels), where tiles of 256 hold all 19
+    frames in 4 calls (1.09x; docs/BENCHMARKS.md, "The net's pieces at 1080p and 4K"). Every
+    size down to :data:`MIN_TILE` is costed (a few hundred sums); where no call fits (huge
+    frames), the smallest tiles."""
     whole, fits = _pieces_voxels(t, h, w, 0, reach_px, reach_t, per_px)
     if fits and whole == t * h * w:
         return 0
