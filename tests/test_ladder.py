@@ -273,56 +273,41 @@ def test_without_the_net_the_fallback_is_the_peer_itself():
         np.testing.assert_allclose(out, interpolate(ltr, 8, peer, backproject=True), atol=1e-6)
 
 
+class _Reach:   # a stand-in net that mixes 1 LTR frame each side in time and 2 pixels in space
+    receptive_field = {"frames": 1, "pixels": 2}
+    metadata = {"width": 4}
+    calls = []
+
+    def run(self, clip):
+        from vs_zstsr.resample import temporal_interpolate
+
+        self.calls.append(clip.shape)
+        x = temporal_interpolate(clip, 2, "linear")
+        x = (np.roll(x, 1, 0) + x + np.roll(x, -1, 0)) / 3
+        x[0], x[-1] = x[1], x[-2]   # no wrap-around at the clip's ends: reach 1 frame
+        k = np.ones(5, np.float32) / 5
+        x = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 2, mode="edge"), k, "valid"), 1, x)
+        return x.astype(np.float32)
+
+
 def test_the_net_runs_in_slices_and_tiles_that_change_nothing(monkeypatch):
-    from vs_zstsr.resample import temporal_interpolate
-
-    class Reach:   # a stand-in that mixes 1 LTR frame each side in time and 2 pixels in space
-        receptive_field = {"frames": 1, "pixels": 2}
-        metadata = {"width": 4}
-        calls = []
-
-        def run(self, clip):
-            self.calls.append(clip.shape)
-            x = temporal_interpolate(clip, 2, "linear")
-            x = (np.roll(x, 1, 0) + x + np.roll(x, -1, 0)) / 3
-            x[0], x[-1] = x[1], x[-2]   # no wrap-around at the clip's ends: reach 1 frame
-            k = np.ones(5, np.float32) / 5
-            x = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 2, mode="edge"), k, "valid"), 1, x)
-            return x.astype(np.float32)
-
     clip = np.random.default_rng(0).random((20, 24, 30, 3), dtype=np.float32)
-    whole = Reach().run(clip)
+    whole = _Reach().run(clip)
     per_px = 2 * 4 * 4 * 3
     monkeypatch.setattr(netrun, "NET_BYTES", per_px * 24 * 30 * 7)     # 7 frames: slices of 5 + reach
-    Reach.calls = []
-    np.testing.assert_allclose(netrun.net_x2(Reach(), clip), whole, atol=1e-6)
-    assert len(Reach.calls) > 1 and max(c[0] for c in Reach.calls) <= 7
-    np.testing.assert_allclose(netrun.net_x2(Reach(), clip, tilesize=12), whole, atol=1e-6)
+    _Reach.calls = []
+    np.testing.assert_allclose(netrun.net_x2(_Reach(), clip), whole, atol=1e-6)
+    assert len(_Reach.calls) > 1 and max(c[0] for c in _Reach.calls) <= 7
+    np.testing.assert_allclose(netrun.net_x2(_Reach(), clip, tilesize=12), whole, atol=1e-6)
 
 
 def test_the_pieces_are_the_cheapest_that_fit(monkeypatch):
     """choose_tilesize: whole frames when the clip fits one call; where whole frames would need
     slices, tiles when they compute on fewer voxels (every call within NET_BYTES), the same frames out."""
-    from vs_zstsr.resample import temporal_interpolate
-
-    class Reach:   # 1 LTR frame each side in time, 2 pixels in space
-        receptive_field = {"frames": 1, "pixels": 2}
-        metadata = {"width": 4}
-        calls = []
-
-        def run(self, clip):
-            self.calls.append(clip.shape)
-            x = temporal_interpolate(clip, 2, "linear")
-            x = (np.roll(x, 1, 0) + x + np.roll(x, -1, 0)) / 3
-            x[0], x[-1] = x[1], x[-2]
-            k = np.ones(5, np.float32) / 5
-            x = np.apply_along_axis(lambda v: np.convolve(np.pad(v, 2, mode="edge"), k, "valid"), 1, x)
-            return x.astype(np.float32)
-
-    per_px = netrun._net_bytes_per_pixel(Reach())
+    per_px = netrun._net_bytes_per_pixel(_Reach())
     assert netrun.choose_tilesize(20, 200, 300, 2, 1, per_px) == 0            # 1.4 GB budget: one call
     clip = np.random.default_rng(0).random((12, 160, 200, 3), dtype=np.float32)
-    whole = Reach().run(clip)
+    whole = _Reach().run(clip)
     budget = per_px * 160 * 200 * 4                                           # 4 whole frames a call
     monkeypatch.setattr(netrun, "NET_BYTES", budget)
     tile = netrun.choose_tilesize(12, 160, 200, 2, 1, per_px)
@@ -330,10 +315,10 @@ def test_the_pieces_are_the_cheapest_that_fit(monkeypatch):
     tiled, fits = netrun._pieces_voxels(12, 160, 200, tile, 2, 1, per_px)
     sliced, _ = netrun._pieces_voxels(12, 160, 200, 0, 2, 1, per_px)
     assert fits and tiled < 0.7 * sliced                                      # slices of 4 keep 2 of them
-    Reach.calls = []
-    np.testing.assert_allclose(netrun.net_x2(Reach(), clip), whole, atol=1e-6)
-    assert all(t * h * w * per_px <= budget for t, h, w, _ in Reach.calls)
-    assert sum(t * h * w for t, h, w, _ in Reach.calls) == tiled
+    _Reach.calls = []
+    np.testing.assert_allclose(netrun.net_x2(_Reach(), clip), whole, atol=1e-6)
+    assert all(t * h * w * per_px <= budget for t, h, w, _ in _Reach.calls)
+    assert sum(t * h * w for t, h, w, _ in _Reach.calls) == tiled
 
 
 
@@ -360,7 +345,7 @@ def test_self_ensemble_undoes_each_transform():
 
 class _Skewed:
     """A stand-in net that prefers the later frame and the right-hand pixel: its answer changes when
-    time is reversed or the picture flipped or turned. Reach: 1 LTR frame, 1 pixel."""
+    time is reversed or the picture flipped or turned. _Reach: 1 LTR frame, 1 pixel."""
     receptive_field = {"frames": 1, "pixels": 1}
 
     def run(self, clip):
