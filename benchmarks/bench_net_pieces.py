@@ -39,6 +39,8 @@ import numpy as np
 from vs_zstsr import netrun
 from vs_zstsr.model import load_model
 path, t, h, w, out, pattern = sys.argv[1], *map(int, sys.argv[2:5]), sys.argv[5], sys.argv[6] == "1"
+if int(sys.argv[7]):
+    netrun.NET_BYTES = int(sys.argv[7])
 m = load_model(path, provider="cpu")
 if pattern:      # onnxruntime's memory patterns on again (vs_zstsr/model.py turns them off)
     import onnxruntime as ort
@@ -61,21 +63,29 @@ print(json.dumps({"s": secs, "calls": len(calls), "voxels": sum(a * b * c for a,
 """
 
 
-def run(tree: Path | None, model: str, shape: tuple[int, int, int], out: str, pattern: bool = False) -> dict:
+# the CLI with netrun.NET_BYTES set first (argv: bytes, then the CLI's arguments)
+_ZSTSR_WITH = ("import sys; from vs_zstsr import netrun; netrun.NET_BYTES = int(sys.argv.pop(1)); "
+               "from vs_zstsr.cli import main; main(prog_name='zstsr')")
+
+
+def run(tree: Path | None, model: str, shape: tuple[int, int, int], out: str, pattern: bool = False,
+        net_bytes: int = 0) -> dict:
     with tempfile.TemporaryDirectory() as pkgs:
         env, cwd = (tree_env(tree, pkgs), pkgs) if tree is not None else (dict(os.environ), None)
-        r = subprocess.run([sys.executable, "-c", _RUN, model, *map(str, shape), out, str(int(pattern))], check=True, env=env, cwd=cwd,
+        r = subprocess.run([sys.executable, "-c", _RUN, model, *map(str, shape), out, str(int(pattern)), str(net_bytes)],
+                           check=True, env=env, cwd=cwd,
                            stdout=subprocess.PIPE, text=True)
     return json.loads(r.stdout.splitlines()[-1])
 
 
-def job(tree: Path | None, model: str, clip: Path, out: Path) -> tuple[float, int]:
+def job(tree: Path | None, model: str, clip: Path, out: Path, net_bytes: int = 0) -> tuple[float, int]:
     from bench_speed import _PEAK
 
     with tempfile.TemporaryDirectory() as pkgs:
         env, cwd = (tree_env(tree, pkgs), pkgs) if tree is not None else (dict(os.environ), None)
         t0 = time.perf_counter()
-        r = subprocess.run([sys.executable, "-c", _PEAK, sys.executable, "-m", "vs_zstsr", "upsample", str(clip), "-o",
+        zstsr = [sys.executable, "-c", _ZSTSR_WITH, str(net_bytes)] if net_bytes else [sys.executable, "-m", "vs_zstsr"]
+        r = subprocess.run([sys.executable, "-c", _PEAK, *zstsr, "upsample", str(clip), "-o",
                             str(out), "-y", "--method", "net", "--ensemble", "1", "--model", model], check=True,
                            env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
     return time.perf_counter() - t0, int(r.stdout.split()[-1]) // 1024
@@ -95,11 +105,14 @@ def main(argv=None) -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--patterns", action="store_true", help="also this checkout with onnxruntime's memory "
                     "patterns on (as before vs_zstsr/model.py turned them off)")
+    ap.add_argument("--net-bytes", type=int, nargs="*", default=[], metavar="MIB",
+                    help="also this checkout with netrun.NET_BYTES set to each of these MiB")
     ap.add_argument("--job", metavar="CLIP", help="the whole job with --method net on this dev clip instead")
     ap.add_argument("--write-docs", action="store_true")
     a = ap.parse_args(argv)
     trees = [(a.label, None)] + ([(a.ref_label, a.ref.resolve())] if a.ref else [])
     trees += [(f"{a.label}, memory patterns on", None)] if a.patterns else []
+    trees += [(f"{a.label}, NET_BYTES {mib} MiB", None) for mib in a.net_bytes]
     rows: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         c = PRESETS["fast"]
@@ -111,7 +124,8 @@ def main(argv=None) -> None:
             for shape in SHAPES:
                 for label, tree in (trees if r % 2 == 0 else trees[::-1]):
                     out = os.path.join(tmp, f"{label}_{'x'.join(map(str, shape))}.npy".replace(" ", "_"))
-                    got = run(tree, model, shape, out, label.endswith("memory patterns on"))
+                    mib = int(label.split("NET_BYTES ")[1].split()[0]) if "NET_BYTES" in label else 0
+                    got = run(tree, model, shape, out, label.endswith("memory patterns on"), mib * 2 ** 20)
                     rows.setdefault(shape, {}).setdefault(label, []).append(got)
                     print(f"round {r + 1} {shape} {label}: {json.dumps(got)}", flush=True)
         diffs = {}
@@ -122,7 +136,8 @@ def main(argv=None) -> None:
                 diffs[shape] = max(float(np.abs(y[0] - v).max()) for v in y[1:])
     cols = " | ".join(f"{label}: s (each round), calls, voxels, peak MiB" for label, _ in trees)
     lines = [f"Command: `python benchmarks/bench_net_pieces.py{' --ref REF' if a.ref else ''}"
-             f"{' --patterns' if a.patterns else ''} --rounds {a.rounds}` "
+             f"{' --patterns' if a.patterns else ''}{' --net-bytes ' + ' '.join(map(str, a.net_bytes)) if a.net_bytes else ''}"
+             f" --rounds {a.rounds}` "
              f"({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"| net input (LTR frames x h x w) | {cols} |" + (" largest difference |" if diffs else ""),
              "|---|" + "---|" * len(trees) + ("---|" if diffs else "")]
@@ -150,11 +165,13 @@ def whole_job(a, trees, model: str, tmp: Path) -> None:
     for r in range(a.rounds):
         for label, tree in (trees if r % 2 == 0 else trees[::-1]):
             out = tmp / f"{label.replace(' ', '_')}.mkv"
-            rows.setdefault(label, []).append(job(tree, model, clip, out))
+            mib = int(label.split("NET_BYTES ")[1].split()[0]) if "NET_BYTES" in label else 0
+            rows.setdefault(label, []).append(job(tree, model, clip, out, mib * 2 ** 20))
             print(f"round {r + 1} {label}: {rows[label][-1][0]:.1f} s, peak {rows[label][-1][1]} MiB", flush=True)
     frames = {label: list(io.read_frames(str(tmp / f"{label.replace(' ', '_')}.mkv"))) for label, _ in trees}
     first = frames[trees[0][0]]
-    lines = [f"Command: `python benchmarks/bench_net_pieces.py --job {Path(a.job).name}{' --ref REF' if a.ref else ''} --rounds "
+    lines = [f"Command: `python benchmarks/bench_net_pieces.py --job {Path(a.job).name}{' --ref REF' if a.ref else ''}"
+             f"{' --net-bytes ' + ' '.join(map(str, a.net_bytes)) if a.net_bytes else ''} --rounds "
              f"{a.rounds}` ({time.strftime('%Y-%m-%d %H:%M')}; {a.job}: {n} frames of {w}x{h}, x8)", "",
              "| tree | s (each round) | peak RSS MiB | output values differing from the first row's |", "|---|---|---|---|"]
     for label, _ in trees:

@@ -305,7 +305,7 @@ def test_the_pieces_are_the_cheapest_that_fit(monkeypatch):
     """choose_tilesize: whole frames when the clip fits one call; where whole frames would need
     slices, tiles when they compute on fewer voxels (every call within NET_BYTES), the same frames out."""
     per_px = netrun._net_bytes_per_pixel(_Reach())
-    assert netrun.choose_tilesize(20, 200, 300, 2, 1, per_px) == 0            # 1.4 GB budget: one call
+    assert netrun.choose_tilesize(20, 200, 300, 2, 1, per_px) == 0            # 115 MB: one call
     clip = np.random.default_rng(0).random((12, 160, 200, 3), dtype=np.float32)
     whole = _Reach().run(clip)
     budget = per_px * 160 * 200 * 4                                           # 4 whole frames a call
@@ -319,6 +319,8 @@ def test_the_pieces_are_the_cheapest_that_fit(monkeypatch):
     np.testing.assert_allclose(netrun.net_x2(_Reach(), clip), whole, atol=1e-6)
     assert all(t * h * w * per_px <= budget for t, h, w, _ in _Reach.calls)
     assert sum(t * h * w for t, h, w, _ in _Reach.calls) == tiled
+    gpu = type("OnCuda", (_Reach,), {"provider": "cuda"})()                  # a GPU keeps its larger calls
+    assert netrun._call_bytes(gpu) == netrun.GPU_NET_BYTES and netrun._call_bytes(_Reach()) == budget
 
 
 

@@ -12,7 +12,16 @@ import numpy as np
 
 from .errors import ZstsrError
 
-NET_BYTES = 1 << 30   # activations of one net call, roughly: the net runs on slices/tiles under this
+# Activations of one net call, roughly: the net runs on slices/tiles under this. On the CPU half a
+# GiB: the pieces at 1080p's and 4K's rungs ran as fast as with 1 GiB and the process's peak was
+# 0.5-0.8 GiB lower (docs/BENCHMARKS.md, "The net's pieces at 1080p and 4K"). GPU providers keep
+# the 1 GiB they had, unmeasured (scripts/gpu-check times the tiled path).
+NET_BYTES = 512 << 20
+GPU_NET_BYTES = 1 << 30
+
+
+def _call_bytes(model) -> int:
+    return NET_BYTES if getattr(model, "provider", "cpu") == "cpu" else GPU_NET_BYTES
 
 
 def _net_bytes_per_pixel(model) -> int:
@@ -81,43 +90,47 @@ def _spans(n: int, size: int, reach: int) -> list[int]:
     return [min(n, a + size + reach) - max(0, a - reach) for a in range(0, n, size)]
 
 
-def _slice_inside(pixels: int, per_px: int, reach_t: int) -> int:
+def _slice_inside(pixels: int, per_px: int, reach_t: int, budget: int) -> int:
     """Frames each slice of :func:`_net_slices` keeps, for frames of ``pixels`` pixels: as many as
-    fit ``NET_BYTES`` with the slice's reach each side; at least 1."""
-    return max(1, NET_BYTES // max(1, pixels * per_px) - 2 * reach_t)
+    fit ``budget`` bytes with the slice's reach each side; at least 1."""
+    return max(1, budget // max(1, pixels * per_px) - 2 * reach_t)
 
 
-def _pieces_voxels(t: int, h: int, w: int, tile: int, reach_px: int, reach_t: int, per_px: int) -> tuple[int, bool]:
+def _pieces_voxels(t: int, h: int, w: int, tile: int, reach_px: int, reach_t: int, per_px: int,
+                   budget: int | None = None) -> tuple[int, bool]:
     """Input voxels the net computes on (overlaps included) for tiles of ``tile`` (0: whole
-    frames), and whether every call fits ``NET_BYTES``."""
+    frames), and whether every call fits ``budget`` (default ``NET_BYTES``)."""
+    budget = NET_BYTES if budget is None else budget
     hs, ws = (_spans(h, tile, reach_px), _spans(w, tile, reach_px)) if tile else ([h], [w])
     voxels, fits = 0, True
     for px in (a * b for a in hs for b in ws):
-        inside = _slice_inside(px, per_px, reach_t)
+        inside = _slice_inside(px, per_px, reach_t, budget)
         frames = [t] if t <= inside + 2 * reach_t else _spans(t, inside, reach_t)
         voxels += px * sum(frames)
-        fits &= max(frames) * px * per_px <= NET_BYTES
+        fits &= max(frames) * px * per_px <= budget
     return voxels, fits
 
 
 MIN_TILE = 64   # smaller tiles would be mostly overlap (8 pixels each side for the nets here)
 
 
-def choose_tilesize(t: int, h: int, w: int, reach_px: int, reach_t: int, per_px: int) -> int:
+def choose_tilesize(t: int, h: int, w: int, reach_px: int, reach_t: int, per_px: int,
+                    budget: int | None = None) -> int:
     """The tile size (0: whole frames) for which the net computes on the fewest voxels, each call
-    within ``NET_BYTES``: whole frames when the clip fits one call. Otherwise the pieces overlap,
+    within ``budget`` bytes (default ``NET_BYTES``): whole frames when the clip fits one call. Otherwise the pieces overlap,
     tiles by the net's spatial reach and slices by its temporal one, and the cheapest mix is
     taken: at 270x480 (4K's first rung, 1080p's second) 19 frames as whole frames would be 5
-    slices of up to 10 frames for 4 kept each (2.26x the voxels), where tiles of 256 hold all 19
-    frames in 4 calls (1.09x; docs/BENCHMARKS.md, "The net's pieces at 1080p and 4K"). Every
+    slices of up to 10 frames for 4 kept each (2.26x the voxels), where tiles hold all 19 frames
+    (1.09x with a 1 GiB bound, 1.13x with 512 MiB; docs/BENCHMARKS.md, "The net's pieces at
+    1080p and 4K"). Every
     size down to :data:`MIN_TILE` is costed (a few hundred sums); where no call fits (huge
     frames), the smallest tiles."""
-    whole, fits = _pieces_voxels(t, h, w, 0, reach_px, reach_t, per_px)
+    whole, fits = _pieces_voxels(t, h, w, 0, reach_px, reach_t, per_px, budget)
     if fits and whole == t * h * w:
         return 0
     best, tile = (whole, 0) if fits else (None, MIN_TILE)
     for s in range(max(h, w) // 16 * 16, MIN_TILE - 1, -16):
-        v, fits = _pieces_voxels(t, h, w, s, reach_px, reach_t, per_px)
+        v, fits = _pieces_voxels(t, h, w, s, reach_px, reach_t, per_px, budget)
         if fits and (best is None or v < best):
             best, tile = v, s
     return tile
@@ -133,7 +146,7 @@ def _net_pieces(model, clip: np.ndarray, tilesize: int = 0, overlap: int = 0,
     reach_t = int(model.receptive_field["frames"])
     reach = max(overlap, model.receptive_field["pixels"])
     if not tilesize:
-        tilesize = choose_tilesize(t, h, w, reach, reach_t, _net_bytes_per_pixel(model))
+        tilesize = choose_tilesize(t, h, w, reach, reach_t, _net_bytes_per_pixel(model), _call_bytes(model))
     if not tilesize or (h <= tilesize and w <= tilesize):
         return _net_slices(model, clip, base)
     out = np.empty((2 * t, h, w, 3), np.float32)
@@ -154,7 +167,7 @@ def _run(model, clip: np.ndarray, base: np.ndarray | None) -> np.ndarray:
 def _net_slices(model, clip: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
     t, h, w, _ = clip.shape
     r = int(model.receptive_field["frames"])
-    n = _slice_inside(h * w, _net_bytes_per_pixel(model), r)
+    n = _slice_inside(h * w, _net_bytes_per_pixel(model), r, _call_bytes(model))
     if t <= n + 2 * r:
         return _run(model, clip, base)
     out = np.empty((2 * t, h, w, 3), np.float32)
