@@ -27,11 +27,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from common import ROOT, publish, tree_env
+from common import ROOT, publish, tree_env, untrained_net
 
 SHAPES = ((19, 135, 240), (22, 270, 480), (20, 540, 960), (19, 270, 480))
+
+
+@dataclass
+class Variant:
+    """What one column runs: a tree (None: this checkout) and this checkout's settings changed."""
+    label: str
+    tree: Path | None = None
+    pattern: bool = False      # onnxruntime's memory patterns on again
+    net_bytes: int = 0         # netrun.NET_BYTES set to this (0: as the tree has it)
+
+    def file(self, tmp, suffix: str) -> str:
+        return os.path.join(tmp, f"{self.label}{suffix}".replace(" ", "_").replace(",", ""))
 
 _RUN = r"""
 import json, resource, sys, time
@@ -68,23 +81,21 @@ _ZSTSR_WITH = ("import sys; from vs_zstsr import netrun; netrun.NET_BYTES = int(
                "from vs_zstsr.cli import main; main(prog_name='zstsr')")
 
 
-def run(tree: Path | None, model: str, shape: tuple[int, int, int], out: str, pattern: bool = False,
-        net_bytes: int = 0) -> dict:
+def run(v: Variant, model: str, shape: tuple[int, int, int], out: str) -> dict:
     with tempfile.TemporaryDirectory() as pkgs:
-        env, cwd = (tree_env(tree, pkgs), pkgs) if tree is not None else (dict(os.environ), None)
-        r = subprocess.run([sys.executable, "-c", _RUN, model, *map(str, shape), out, str(int(pattern)), str(net_bytes)],
-                           check=True, env=env, cwd=cwd,
-                           stdout=subprocess.PIPE, text=True)
+        env, cwd = (tree_env(v.tree, pkgs), pkgs) if v.tree is not None else (dict(os.environ), None)
+        r = subprocess.run([sys.executable, "-c", _RUN, model, *map(str, shape), out, str(int(v.pattern)),
+                            str(v.net_bytes)], check=True, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
     return json.loads(r.stdout.splitlines()[-1])
 
 
-def job(tree: Path | None, model: str, clip: Path, out: Path, net_bytes: int = 0) -> tuple[float, int]:
+def job(v: Variant, model: str, clip: Path, out: str) -> tuple[float, int]:
     from bench_speed import _PEAK
 
     with tempfile.TemporaryDirectory() as pkgs:
-        env, cwd = (tree_env(tree, pkgs), pkgs) if tree is not None else (dict(os.environ), None)
+        env, cwd = (tree_env(v.tree, pkgs), pkgs) if v.tree is not None else (dict(os.environ), None)
         t0 = time.perf_counter()
-        zstsr = [sys.executable, "-c", _ZSTSR_WITH, str(net_bytes)] if net_bytes else [sys.executable, "-m", "vs_zstsr"]
+        zstsr = [sys.executable, "-c", _ZSTSR_WITH, str(v.net_bytes)] if v.net_bytes else [sys.executable, "-m", "vs_zstsr"]
         r = subprocess.run([sys.executable, "-c", _PEAK, *zstsr, "upsample", str(clip), "-o",
                             str(out), "-y", "--method", "net", "--ensemble", "1", "--model", model], check=True,
                            env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
@@ -93,10 +104,6 @@ def job(tree: Path | None, model: str, clip: Path, out: Path, net_bytes: int = 0
 
 def main(argv=None) -> None:
     import numpy as np
-    import torch
-    from zstsr_export import export_onnx
-    from zstsr_trainer import PRESETS
-    from zstsr_trainer.net import TSRNet
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", type=Path, help="another tree to run alternately with this checkout")
@@ -110,41 +117,38 @@ def main(argv=None) -> None:
     ap.add_argument("--job", metavar="CLIP", help="the whole job with --method net on this dev clip instead")
     ap.add_argument("--write-docs", action="store_true")
     a = ap.parse_args(argv)
-    trees = [(a.label, None)] + ([(a.ref_label, a.ref.resolve())] if a.ref else [])
-    trees += [(f"{a.label}, memory patterns on", None)] if a.patterns else []
-    trees += [(f"{a.label}, NET_BYTES {mib} MiB", None) for mib in a.net_bytes]
+    if a.job and a.patterns:
+        ap.error("--patterns is for the net alone, not with --job")
+    variants = [Variant(a.label)] + ([Variant(a.ref_label, a.ref.resolve())] if a.ref else [])
+    variants += [Variant(f"{a.label}, memory patterns on", pattern=True)] if a.patterns else []
+    variants += [Variant(f"{a.label}, NET_BYTES {mib} MiB", net_bytes=mib * 2 ** 20) for mib in a.net_bytes]
     rows: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        c = PRESETS["fast"]
-        torch.manual_seed(0)
-        model = export_onnx(TSRNet(c.width, c.depth, padding=c.padding).eval(), os.path.join(tmp, "fast.onnx"))
+        model = untrained_net(os.path.join(tmp, "fast.onnx"))
         if a.job:
-            return whole_job(a, trees, model, Path(tmp))
+            return whole_job(a, variants, model, tmp)
         for r in range(a.rounds):
             for shape in SHAPES:
-                for label, tree in (trees if r % 2 == 0 else trees[::-1]):
-                    out = os.path.join(tmp, f"{label}_{'x'.join(map(str, shape))}.npy".replace(" ", "_"))
-                    mib = int(label.split("NET_BYTES ")[1].split()[0]) if "NET_BYTES" in label else 0
-                    got = run(tree, model, shape, out, label.endswith("memory patterns on"), mib * 2 ** 20)
-                    rows.setdefault(shape, {}).setdefault(label, []).append(got)
-                    print(f"round {r + 1} {shape} {label}: {json.dumps(got)}", flush=True)
+                for v in (variants if r % 2 == 0 else variants[::-1]):
+                    got = run(v, model, shape, v.file(tmp, f"_{'x'.join(map(str, shape))}.npy"))
+                    rows.setdefault(shape, {}).setdefault(v.label, []).append(got)
+                    print(f"round {r + 1} {shape} {v.label}: {json.dumps(got)}", flush=True)
         diffs = {}
-        if len(trees) > 1:
+        if len(variants) > 1:
             for shape in SHAPES:
-                y = [np.load(os.path.join(tmp, f"{label}_{'x'.join(map(str, shape))}.npy".replace(" ", "_")))
-                     for label, _ in trees]
-                diffs[shape] = max(float(np.abs(y[0] - v).max()) for v in y[1:])
-    cols = " | ".join(f"{label}: s (each round), calls, voxels, peak MiB" for label, _ in trees)
+                y = [np.load(v.file(tmp, f"_{'x'.join(map(str, shape))}.npy")) for v in variants]
+                diffs[shape] = max(float(np.abs(y[0] - x).max()) for x in y[1:])
+    cols = " | ".join(f"{v.label}: s (each round), calls, voxels, peak MiB" for v in variants)
     lines = [f"Command: `python benchmarks/bench_net_pieces.py{' --ref REF' if a.ref else ''}"
              f"{' --patterns' if a.patterns else ''}{' --net-bytes ' + ' '.join(map(str, a.net_bytes)) if a.net_bytes else ''}"
              f" --rounds {a.rounds}` "
              f"({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"| net input (LTR frames x h x w) | {cols} |" + (" largest difference |" if diffs else ""),
-             "|---|" + "---|" * len(trees) + ("---|" if diffs else "")]
+             "|---|" + "---|" * len(variants) + ("---|" if diffs else "")]
     for shape in SHAPES:
         cells = []
-        for label, _ in trees:
-            g = rows[shape][label]
+        for v in variants:
+            g = rows[shape][v.label]
             cells.append(f"{', '.join(f'{x['s']:.1f}' for x in g)}; {g[0]['calls']}; {g[0]['voxels']:.2f}x; "
                          f"{max(x['peak_mib'] for x in g)}")
         lines.append(f"| {' x '.join(map(str, shape))} | " + " | ".join(cells) + " |"
@@ -152,7 +156,7 @@ def main(argv=None) -> None:
     publish(lines, "net-pieces", a.write_docs)
 
 
-def whole_job(a, trees, model: str, tmp: Path) -> None:
+def whole_job(a, variants: list[Variant], model: str, tmp: str) -> None:
     import numpy as np
     from common import prepare
 
@@ -163,20 +167,20 @@ def whole_job(a, trees, model: str, tmp: Path) -> None:
     n, h, w = info.frames, info.height, info.width
     rows = {}
     for r in range(a.rounds):
-        for label, tree in (trees if r % 2 == 0 else trees[::-1]):
-            out = tmp / f"{label.replace(' ', '_')}.mkv"
-            mib = int(label.split("NET_BYTES ")[1].split()[0]) if "NET_BYTES" in label else 0
-            rows.setdefault(label, []).append(job(tree, model, clip, out, mib * 2 ** 20))
-            print(f"round {r + 1} {label}: {rows[label][-1][0]:.1f} s, peak {rows[label][-1][1]} MiB", flush=True)
-    frames = {label: list(io.read_frames(str(tmp / f"{label.replace(' ', '_')}.mkv"))) for label, _ in trees}
-    first = frames[trees[0][0]]
+        for v in (variants if r % 2 == 0 else variants[::-1]):
+            rows.setdefault(v.label, []).append(job(v, model, clip, v.file(tmp, ".mkv")))
+            print(f"round {r + 1} {v.label}: {rows[v.label][-1][0]:.1f} s, peak {rows[v.label][-1][1]} MiB", flush=True)
+    frames = {v.label: list(io.read_frames(v.file(tmp, ".mkv"))) for v in variants}
+    first = frames[variants[0].label]
     lines = [f"Command: `python benchmarks/bench_net_pieces.py --job {Path(a.job).name}{' --ref REF' if a.ref else ''}"
              f"{' --net-bytes ' + ' '.join(map(str, a.net_bytes)) if a.net_bytes else ''} --rounds "
              f"{a.rounds}` ({time.strftime('%Y-%m-%d %H:%M')}; {a.job}: {n} frames of {w}x{h}, x8)", "",
              "| tree | s (each round) | peak RSS MiB | output values differing from the first row's |", "|---|---|---|---|"]
-    for label, _ in trees:
-        diff = sum(int(np.count_nonzero(x != y)) for x, y in zip(first, frames[label])) + abs(len(first) - len(frames[label]))
-        lines.append(f"| {label} | {', '.join(f'{s:.0f}' for s, _ in rows[label])} | {max(p for _, p in rows[label])} | {diff} |")
+    for v in variants:
+        got = frames[v.label]
+        diff = sum(int(np.count_nonzero(x != y)) for x, y in zip(first, got)) + abs(len(first) - len(got))
+        lines.append(f"| {v.label} | {', '.join(f'{s:.0f}' for s, _ in rows[v.label])} | "
+                     f"{max(p for _, p in rows[v.label])} | {diff} |")
     publish(lines, f"net-pieces-job-{Path(a.job).stem}", a.write_docs)
 
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from common import publish
+from common import publish, untrained_net
 
 _RUN = r"""
 import json, resource, sys, time
@@ -43,11 +43,6 @@ print(json.dumps({"s": secs, "context": ctx, "peak_mib": resource.getrusage(reso
 
 
 def main(argv=None) -> None:
-    import torch
-    from zstsr_export import export_onnx
-    from zstsr_trainer import PRESETS
-    from zstsr_trainer.net import TSRNet
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="1080x1920", help="HEIGHTxWIDTH")
     ap.add_argument("--counts", type=int, nargs="+", default=[1, 4], help="LTR frames kept per chunk")
@@ -58,9 +53,7 @@ def main(argv=None) -> None:
     h, w = (int(v) for v in a.size.split("x"))
     rows: dict[int, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        c = PRESETS["fast"]
-        torch.manual_seed(0)
-        model = export_onnx(TSRNet(c.width, c.depth, padding=c.padding).eval(), os.path.join(tmp, "fast.onnx"))
+        model = untrained_net(os.path.join(tmp, "fast.onnx"))
         for r in range(a.rounds):
             for count in (a.counts if r % 2 == 0 else a.counts[::-1]):
                 out = subprocess.run([sys.executable, "-c", _RUN, model, str(h), str(w), str(count), a.rungs],

@@ -77,6 +77,19 @@ def tree_env(tree: Path, pkgs: str | os.PathLike) -> dict:
     return dict(os.environ, PYTHONPATH=str(pkgs))
 
 
+def untrained_net(path: str | os.PathLike, padding: str | None = None) -> str:
+    """Export an untrained net of the ``fast`` preset (its padding unless ``padding``; seed 0) to
+    ``path``: for timing the runtime, whose speed does not depend on the weights. Needs torch."""
+    import torch
+    from zstsr_export import export_onnx
+    from zstsr_trainer import PRESETS
+    from zstsr_trainer.net import TSRNet
+
+    c = PRESETS["fast"]
+    torch.manual_seed(0)
+    return export_onnx(TSRNet(c.width, c.depth, padding=padding or c.padding).eval(), os.fspath(path))
+
+
 def replace_section(doc: Path, marker: str, body: str) -> None:
     """Replace the text between ``<!-- marker -->`` and ``<!-- /marker -->`` in doc (or append)."""
     start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"

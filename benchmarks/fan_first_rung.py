@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 def main() -> None:
     import scenes
-    from vs_zstsr import io, netrun
+    from vs_zstsr import io, metrics, netrun
     from vs_zstsr.ladder import plan
     from vs_zstsr.model import load_model
     from vs_zstsr.resample import rect_downsample, resize_spatial, temporal_interpolate
@@ -43,7 +43,7 @@ def main() -> None:
     gt = resize_spatial(rect_downsample(truth, 4, 0), *rung)
 
     def psnr(x: np.ndarray) -> float:
-        return float(-10 * np.log10(np.mean((np.clip(x, 0, 1) - gt) ** 2)))
+        return metrics.psnr(np.clip(x, 0, 1), gt)
 
     print(f"| x2 at {rung[0]}x{rung[1]} | iterations | PSNR (dB) | fan turns (deg per 60 fps frame) |")
     print("|---|---|---|---|")

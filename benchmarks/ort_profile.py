@@ -68,13 +68,9 @@ def main(argv=None) -> None:
             models += [args.export_from, export_onnx(load_onnx_net(args.export_from), os.path.join(tmp, "exported.onnx"))]
         fresh = []
         for padding in args.fresh:
-            import zstsr_trainer
-            from zstsr_export.onnx import export_onnx
-            from zstsr_trainer.net import TSRNet
+            from common import untrained_net
 
-            cfg = zstsr_trainer.PRESETS["fast"]
-            fresh.append(export_onnx(TSRNet(cfg.width, cfg.depth, padding=padding),
-                                     os.path.join(tmp, f"fresh_{padding}.onnx")))
+            fresh.append(untrained_net(os.path.join(tmp, f"fresh_{padding}.onnx"), padding))
         outs = []
         for i, path in enumerate(models + fresh):
             best, by_op, slow, out = profile(path, x, args.threads, args.runs, os.path.join(tmp, f"p{i}"))
