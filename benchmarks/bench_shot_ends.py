@@ -3,6 +3,7 @@
     nice -n 15 python benchmarks/bench_shot_ends.py [--write-docs]
     nice -n 15 python benchmarks/bench_shot_ends.py --warps [--write-docs]
     flock /work/locks/bench python benchmarks/bench_shot_ends.py --cost [--write-docs]
+    python benchmarks/bench_shot_ends.py --max-side [--write-docs]
 
 Half of a shot's first and of its last output group lies beyond the frames the shot shows. Three
 ways to fill it, each + temporal back-projection as before: clamp (the interpolators read the end
@@ -29,7 +30,7 @@ import sys
 import time
 
 import numpy as np
-from common import REAL, ROOT, SHARED, prepare, publish
+from common import FULL_CLIPS, FACTOR, REAL, ROOT, SHARED, prepare, publish
 
 from vs_zstsr import cuts, io, shotends
 from vs_zstsr.metrics import psnr
@@ -188,7 +189,7 @@ def warp_rows(methods) -> tuple[list[str], dict]:
 def cost_rows() -> list[str]:
     """The continuation's cost per shot end (the motion between two frames, then the 2 warps the
     direct path reads: cubic's and MVTools' 2 frames past the end, made as read) at pose2sim's
-    sizes, as a ratio to cubic x8 + back-projection of one LTR frame's group at that size
+    sizes and at 2160p (cam01's frames doubled), as a ratio to cubic x8 + back-projection of one LTR frame's group at that size
     (streamed: vs_zstsr/direct.py, the mean over 6 groups), both measured here, median of 3."""
     import itertools
 
@@ -197,8 +198,9 @@ def cost_rows() -> list[str]:
     vi = io.probe(SHARED / REAL["cam01"])
     full = np.stack(list(itertools.islice(io.read_frames(SHARED / REAL["cam01"], vi), 2)))
     rows = ["| frame | continuation (s) | cubic x8 + BP, one group (s) | ratio |", "| --- | --- | --- | --- |"]
-    for shrink in (2, 1):
-        f = full[:, ::shrink, ::shrink].copy() if shrink > 1 else full
+    for shrink in (2, 1, 0.5):     # 0.5: 2160p, cam01's frames doubled (nearest)
+        f = (full[:, ::shrink, ::shrink].copy() if shrink > 1 else
+             full.repeat(2, axis=1).repeat(2, axis=2) if shrink < 1 else full)
         times = []
         for _ in range(3):
             t0 = time.perf_counter()
@@ -216,13 +218,107 @@ def cost_rows() -> list[str]:
     return rows
 
 
+CAP = 540    # the cap tried (shotends.MAX_SIDE): at 1080p, the finest level not refined
+# (clip, x, cap): the real clips at full size (1080x1920, 1088x1920) with CAP, and the same clips at
+# half size with half of it (one level fewer there too: the same mechanism, more ends)
+CAP_CASES = (*((name, FACTOR.get(name, 8), CAP) for name in FULL_CLIPS),
+             *((name, FACTOR.get(name, 8), CAP // 2) for name in ("cam01", "cam03", "cam01x4", "cam03x4")))
+
+
+def _ends(found: list[int], n: int) -> list[int]:
+    return sorted({0, *found} | {s - 1 for s in [*found, n]})
+
+
+def cap_rows(methods) -> tuple[list[str], list[str], list[str], dict]:
+    """The motion estimated up to a capped size (``shotends.MAX_SIDE``) against every level (as
+    shipped): the shot-end groups' PSNR (as ``real_rows``), the truth-free prediction of each LTR
+    frame from the two before it, and the continuation's seconds at 1080p and 2160p with :data:`CAP`.
+    Returns the three tables' rows and the capped estimate's changes at the shot ends per (method,
+    x, cap)."""
+    keep = shotends.MAX_SIDE
+    rows, pred, cost, gains = [], [], [], {}
+    try:
+        for name, factor, cap in CAP_CASES:
+            ltr, gt = clip(name, factor)
+            shots = cuts.split(ltr, cuts.detect(ltr))
+            scores = []
+            for c in (0, cap):
+                shotends.MAX_SIDE = c
+                scores.append(np.mean([psnr(shotends.continuation(sh[i - 1], sh[i - 2], 1)[0], sh[i])
+                                       for sh in shots for i in range(2, len(sh))]))
+            repeat = np.mean([psnr(sh[i - 1], sh[i]) for sh in shots for i in range(2, len(sh))])
+            pred.append(f"| {name} x{factor} ({ltr.shape[2]}x{ltr.shape[1]}) | {cap} | {repeat:.3f} | "
+                        f"{scores[0]:.3f} | {scores[1]:.3f} | {scores[1] - scores[0]:+.3f} |")
+            print(pred[-1], flush=True)
+            for method in methods:
+                res = []
+                for ends, c in (("clamp", 0), ("motion", 0), ("motion", cap)):
+                    shotends.MAX_SIDE = c
+                    out, found = render_shots(ltr, method, factor, ends)
+                    idx = _ends(found, len(ltr))
+                    res.append((group_psnr(out, gt, factor)[idx], psnr(out, gt)))
+                    del out
+                gains.setdefault((method, factor, cap), []).extend(res[2][0] - res[1][0])
+                rows.append(f"| {name} x{factor} | {method} | {cap} | {idx} | "
+                            + " | ".join(" / ".join(f"{v:.3f}" for v in r[0]) for r in res)
+                            + f" | {np.mean(res[2][0] - res[1][0]):+.3f} | "
+                            + " / ".join(f"{r[1]:.3f}" for r in res) + " |")
+                print(rows[-1], flush=True)
+            del ltr, gt
+        import itertools
+
+        full = np.stack(list(itertools.islice(io.read_frames(SHARED / REAL["cam01"]), 2)))
+        for grow in (1, 2):     # 2160p: the 1080p frames doubled (nearest), for the cost alone
+            f = full.repeat(2, axis=1).repeat(2, axis=2) if grow > 1 else full
+            times = {}
+            for _ in range(3):
+                for c in (0, CAP):
+                    shotends.MAX_SIDE = c
+                    t0 = time.perf_counter()
+                    u = shotends.flow(f[0], f[1])
+                    for k in (1, 2):
+                        shotends.continued(f[1], u, k)
+                    times.setdefault(c, []).append(time.perf_counter() - t0)
+            a, b = np.median(times[0]), np.median(times[CAP])
+            cost.append(f"| {f.shape[2]}x{f.shape[1]} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
+            print(cost[-1], flush=True)
+    finally:
+        shotends.MAX_SIDE = keep
+    return rows, pred, cost, gains
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-docs", action="store_true", help="Write the tables into docs/BENCHMARKS.md.")
     ap.add_argument("--methods", default="cubic,flow")
     ap.add_argument("--cost", action="store_true", help="Only time the continuation (run under the bench lock).")
     ap.add_argument("--warps", action="store_true", help="Only compare the continuation's warps (shotends.KERNEL, EDGE).")
+    ap.add_argument("--max-side", action="store_true",
+                    help="Only compare the motion estimated up to a capped size with every level (shotends.MAX_SIDE).")
     args = ap.parse_args()
+    if args.max_side:
+        rows, pred, cost, gains = cap_rows(args.methods.split(","))
+        mean = "; ".join(f"{m} x{f} cap {c}: {np.mean(v):+.3f} dB ({sum(x > 0 for x in v)} of {len(v)} ends better, "
+                         f"{sum(x < 0 for x in v)} worse)" for (m, f, c), v in sorted(gains.items()))
+        publish(["### Shot ends: the motion from a capped size (`python benchmarks/bench_shot_ends.py --max-side "
+                 "--write-docs`)", "", " ".join(cap_rows.__doc__.split(". Returns")[0].split()) + ". The real "
+                 "pose2sim clips at full size (1080x1920, 1088x1920; `benchmarks/common.py`'s FULL_CLIPS) with "
+                 f"a cap of {CAP} (one level fewer), and at half size (the dev clips) with half of it, the "
+                 "same mechanism on more ends.", "",
+                 "Group PSNR (dB) at each shot end (LTR group index): clamped, motion from every level, motion "
+                 "capped; the capped estimate's mean change there; the whole clip (the three).", "",
+                 "| clip | method | cap | end groups | clamp | motion, every level | motion, capped | capped change | clip |",
+                 "| --- | --- | --- | --- | --- | --- | --- | --- | --- |", *rows, "",
+                 f"Mean change at the shot ends, capped against every level: {mean}.", "",
+                 "Each LTR frame predicted from the two before it in its shot (the continuation's first "
+                 "virtual frame; no truth read), mean PSNR (dB):", "",
+                 "| clip | cap | previous frame repeated | motion, every level | motion, capped | change |",
+                 "| --- | --- | --- | --- | --- | --- |", *pred, "",
+                 "The continuation's seconds per shot end (the motion, then the 2 warps the direct path "
+                 f"reads), median of 3, every level against a cap of {CAP}; 2160p is cam01's frames doubled:", "",
+                 "| frame | every level (s) | capped (s) | ratio |", "| --- | --- | --- | --- |", *cost],
+                "shot-ends-cap", args.write_docs)
+        return
     if args.warps:
         rows, gains = warp_rows(args.methods.split(","))
         mean = "; ".join(f"{k} / {e} {m} x{f} {np.mean(v):+.3f} dB ({sum(x > 0 for x in v)} of {len(v)} ends better)"

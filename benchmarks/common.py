@@ -21,14 +21,18 @@ sys.path.insert(0, str(ROOT / "examples"))
 # 15 fps. Synthetic scenes (examples/scenes.py) and city: x8 (30 -> 240 fps for the scenes).
 REAL = {"cam01": "pose2sim_single_cam01.mp4", "cam03": "pose2sim_single_cam03.mp4",
         "cam01x4": "pose2sim_single_cam01.mp4", "cam03x4": "pose2sim_single_cam03.mp4", "city": "cityCC0.mpg",
-        "cam01s": "pose2sim_single_cam01.mp4", "cam03s": "pose2sim_single_cam03.mp4"}
-FACTOR = {"cam01x4": 4, "cam03x4": 4}      # the others: 8
+        "cam01s": "pose2sim_single_cam01.mp4", "cam03s": "pose2sim_single_cam03.mp4",
+        "cam01full": "pose2sim_single_cam01.mp4", "cam03full": "pose2sim_single_cam03.mp4",
+        "cam01fullx4": "pose2sim_single_cam01.mp4", "cam03fullx4": "pose2sim_single_cam03.mp4"}
+FACTOR = {"cam01x4": 4, "cam03x4": 4, "cam01fullx4": 4, "cam03fullx4": 4}      # the others: 8
 # How much real footage is shrunk in space (the others: 2). The small pose2sim clips (180x320 and
 # 181x320, first x8 rung 45x80, about the synthetic scenes' 48x72) are for choices that depend on
 # the frame's size, such as the net's padding (docs/BENCHMARKS.md, "Zero padding on small real clips").
-SCALE = {"cam01s": 6, "cam03s": 6}
+# The full-size ones (1080x1920 and 1088x1920) are for choices that depend on it at 1080p.
+SCALE = {"cam01s": 6, "cam03s": 6, "cam01full": 1, "cam03full": 1, "cam01fullx4": 1, "cam03fullx4": 1}
 CLIPS = ("cam01", "cam03", "cam01x4", "cam03x4", "fan", "texture", "city")
 SMALL_CLIPS = ("cam01s", "cam03s")   # not in the default set: only benchmarks about size offer them
+FULL_CLIPS = ("cam01full", "cam03full", "cam01fullx4", "cam03fullx4")   # likewise
 
 
 def zstsr(*args: object, capture: bool = False) -> str:

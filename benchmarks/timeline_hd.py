@@ -4,7 +4,8 @@
     python benchmarks/timeline_hd.py /tmp/zstsr_hd/pan_1080p_96.mkv -o /tmp/out.nut --method flow --codec ffvhuff -y
 
 Runs the CLI in this process with a few of its steps wrapped to print the seconds since start
-when they begin and end: each shot end's continuation (vs_zstsr/shotends.py) and each segment's
+when they begin and end: each shot end's motion and virtual frames (vs_zstsr/shotends.py, as
+the direct path makes them), every 8th LTR frame read (the cut detector's push), and each segment's
 stream from MVTools' worker (vs_zstsr/native.py; every 32nd frame received, and the last). At the
 end, this process's CPU seconds and the worker's (read from /proc before it exits), so that what
 runs in parallel and what waits can be told apart. bench_hd.py makes the pan clips.
@@ -38,16 +39,28 @@ def _proc_cpu(pid: int) -> float | None:
 def main() -> None:
     from vs_zstsr import baselines, cli, native, shotends
 
-    cont = shotends.continuation
+    from vs_zstsr import cuts
 
-    @functools.wraps(cont)
-    def continuation(*a, **k):
-        log("shot end: continuation starts")
-        out = cont(*a, **k)
-        log("shot end: continuation done")
-        return out
+    def timed(name: str, fn, what: str):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            log(f"{what} starts")
+            out = fn(*a, **k)
+            log(f"{what} done")
+            return out
+        setattr(shotends, name, wrapper)
 
-    shotends.continuation = continuation
+    timed("flow", shotends.flow, "shot end: motion")
+    timed("continued", shotends.continued, "shot end: a virtual frame")
+    push, read = cuts.StreamDetector.push, [0]
+
+    def counted_push(self, f):
+        read[0] += 1
+        if read[0] % 8 == 1:
+            log(f"LTR frame {read[0] - 1} read")
+        return push(self, f)
+
+    cuts.StreamDetector.push = counted_push
     stream = native.stream
 
     def timed_stream(*a, **k):

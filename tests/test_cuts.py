@@ -344,3 +344,13 @@ def test_a_thumbnail_is_its_own_thumbnail(size):
     t = cuts.thumbnail(f)
     assert t.shape[:2] == cuts.thumbnail_size(*size)
     np.testing.assert_array_equal(cuts.thumbnail(t), t)
+
+
+@pytest.mark.parametrize("size", [(64, 96), (100, 150), (1080, 1920), (37, 41)])
+def test_a_thumbnail_is_the_mean_of_each_box(size):
+    f = np.random.default_rng(2).random(size + (3,), dtype=np.float32)
+    k = cuts._block(*size)
+    h, w = size[0] // k * k, size[1] // k * k
+    boxes = f[:h, :w].astype(np.float64).reshape(h // k, k, w // k, k, 3).mean(axis=(1, 3))
+    np.testing.assert_allclose(cuts.thumbnail(f), boxes, rtol=0, atol=1e-5)
+    assert cuts.thumbnail(f).dtype == np.float32

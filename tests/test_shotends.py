@@ -106,8 +106,10 @@ def _sample_by_2d_index(frame, x, y, kernel):
     return out
 
 
+@pytest.mark.parametrize("block", [shotends.SAMPLE_BLOCK, 100])      # 100: two rows at a time
 @pytest.mark.parametrize("kernel", shotends.KERNELS)
-def test_the_warp_samples_the_same_values_as_plain_indexing(kernel):
+def test_the_warp_samples_the_same_values_as_plain_indexing(kernel, block, monkeypatch):
+    monkeypatch.setattr(shotends, "SAMPLE_BLOCK", block)
     rng = np.random.default_rng(3)
     rgb = rng.random((37, 53, 3), dtype=np.float32)
     u = ((rng.random((37, 53, 2)) - 0.5) * 12).astype(np.float32)    # some taps past every edge
@@ -116,3 +118,36 @@ def test_the_warp_samples_the_same_values_as_plain_indexing(kernel):
     for frame in (rgb, rgb[..., 1], rgb[:, ::-1]):       # colour, grey, and a frame that is a view
         np.testing.assert_array_equal(shotends._sample(frame, x, y, kernel),
                                       _sample_by_2d_index(frame, x, y, kernel))
+
+
+def _box_whole(x, r):
+    """shotends._box as first written: np.cumsum over each axis of the whole frame."""
+    k = 2 * r + 1
+    for axis in (0, 1):
+        p = np.pad(x, [(r + 1, r) if a == axis else (0, 0) for a in range(2)], mode="symmetric")
+        c = np.cumsum(p, axis=axis, dtype=np.float64)
+        m = x.shape[axis]
+        d = (c[k:k + m] - c[:m]) if axis == 0 else (c[:, k:k + m] - c[:, :m])
+        d /= k
+        x = d.astype(np.float32)
+    return x
+
+
+@pytest.mark.parametrize("block", [shotends.SAMPLE_BLOCK, 100])
+def test_the_box_filter_sums_as_numpy_does_over_the_whole_frame(block, monkeypatch):
+    monkeypatch.setattr(shotends, "SAMPLE_BLOCK", block)
+    rng = np.random.default_rng(5)
+    for shape, r in (((1, 7), 2), ((40, 33), 16), ((71, 5), 3), ((300, 40), 16)):
+        x = rng.random(shape, dtype=np.float32)
+        np.testing.assert_array_equal(shotends._box(x, r), _box_whole(x, r))
+
+
+def test_a_capped_estimate_carries_the_motion_up_unrefined(monkeypatch):
+    # shotends.MAX_SIDE (0 as shipped; bench_shot_ends.py --max-side measures a cap): the finest
+    # level is not refined, the motion from the level below is doubled up to the frame's size
+    f = drifting_waves(np.arange(2) * 0.8, 1)               # 64x96
+    monkeypatch.setattr(shotends, "MAX_SIDE", 32)
+    u = shotends.flow(f[0], f[1])
+    assert u.shape == f.shape[1:3] + (2,)
+    np.testing.assert_array_equal(u[::2, ::2], u[1::2, 1::2])    # 2x2 blocks: carried up, not refined
+    np.testing.assert_allclose(u[8:-8, 8:-8].mean(axis=(0, 1)), [-0.8, 0], atol=0.03)

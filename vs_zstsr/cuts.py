@@ -54,8 +54,14 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     reads) and get the same cuts."""
     h, w = frame.shape[:2]
     k = _block(h, w)
-    f = frame[:h // k * k, :w // k * k].astype(np.float32)
-    return f.reshape(h // k, k, w // k, k, -1).mean(axis=(1, 3))
+    hh, ww = h // k, w // k
+    f = np.asarray(frame[:hh * k, :ww * k], np.float32)
+    c = f.shape[2]
+    # each box's k rows summed as whole rows of pixels (contiguous adds), then its k columns: at
+    # 1080p 1.5 ms a frame where a mean over the boxes' two axes took 25 ms (docs/BENCHMARKS.md,
+    # "Scene cuts"); float32 sums in another order (within 1e-5 of that mean; the same cuts)
+    rows = f.reshape(hh, k, ww * k * c).sum(axis=1)
+    return rows.reshape(hh, ww, k, c).sum(axis=2) / np.float32(k * k)
 
 
 def thumbnail_size(height: int, width: int) -> tuple[int, int]:

@@ -32,6 +32,12 @@ LEVELS = 6        # pyramid levels at most (each half the size; the coarsest >= 
 MIN_SIDE = 12
 ITERATIONS = 1    # Lucas-Kanade passes per level (more overshot: docs/BENCHMARKS.md, "Shot ends")
 RADIUS = 16       # the window (2 RADIUS + 1 px square) over which a level's motion is one vector
+# The finest level the estimator refines, at most this on the short side (0: every level, as
+# shipped): the pyramid is the same, the finer levels only carry the motion up (doubled, as between
+# levels). Capped at 540, a 1080p shot end costs about half, but on the real 1080x1920 clips every
+# shot end and every prediction lost (by up to 1.7 dB): docs/BENCHMARKS.md, "Shot ends: the motion
+# from a capped size". Kept for that benchmark.
+MAX_SIDE = 0
 KERNELS = KERNELS[1:]   # the warp's interpolation (resample.KERNELS): bilinear, Keys' cubic (a = -0.5)
 EDGES = ("repeat", "odd")       # what fills content entering the picture: the edge, its odd reflection
 # The continuation's warp (the estimator's own warps are bilinear). Cubic and odd raise a smooth
@@ -50,18 +56,28 @@ def _gray(frame: np.ndarray) -> np.ndarray:
 
 def _box(x: np.ndarray, r: int) -> np.ndarray:
     """Mean over a (2r+1)^2 window, edges reflected: two passes of running sums (in float64, so
-    that the difference of two long sums keeps a small window's mean)."""
-    k = 2 * r + 1
-    for axis in (0, 1):
-        p = np.pad(x, [(r + 1, r) if a == axis else (0, 0) for a in range(2)], mode="symmetric")
-        c = np.cumsum(p, axis=axis, dtype=np.float64)
-        n = x.shape[axis]
-        hi = c[k:k + n] if axis == 0 else c[:, k:k + n]     # views: no copies of the sums
-        lo = c[:n] if axis == 0 else c[:, :n]
-        d = hi - lo
+    that the difference of two long sums keeps a small window's mean): down the columns a row at a
+    time (NumPy's cumsum down a C-ordered array's columns strides across rows for every element,
+    5-10x the time at 1080p), then along the rows a block of rows at a time (:data:`SAMPLE_BLOCK`
+    values: the float64 sums stay in the cache). The same sums in the same order as ``np.cumsum``
+    over each axis of the whole frame (tests/test_shotends.py)."""
+    k, n = 2 * r + 1, x.shape[0]
+    p = np.pad(x, ((r + 1, r), (0, 0)), mode="symmetric")
+    c = np.empty(p.shape, np.float64)
+    c[0] = p[0]
+    for i in range(1, len(p)):
+        np.add(c[i - 1], p[i], out=c[i])
+    d = c[k:k + n] - c[:n]
+    d /= k
+    x, out = d.astype(np.float32), np.empty(x.shape, np.float32)
+    rows = max(1, SAMPLE_BLOCK // x.shape[1])
+    for s in range(0, n, rows):
+        q = np.pad(x[s:s + rows], ((0, 0), (r + 1, r)), mode="symmetric")
+        c = np.cumsum(q, axis=1, dtype=np.float64)
+        d = c[:, k:] - c[:, :-k]
         d /= k
-        x = d.astype(np.float32)
-    return x
+        out[s:s + rows] = d
+    return out
 
 
 def _half(x: np.ndarray) -> np.ndarray:
@@ -77,8 +93,24 @@ def _double(u: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return v[:h, :w]
 
 
+# Output pixels sampled at a time: the taps' weights are float64 and each tap's product is a frame's
+# worth of float64, so a whole 1080p frame at once streams hundreds of MB through memory per warp;
+# in blocks that stay in the cache the same operations on the same values take less time
+# (docs/BENCHMARKS.md, "Shot ends: the continuation's cost").
+SAMPLE_BLOCK = 1 << 15
+
+
 def _sample(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str) -> np.ndarray:
     """``frame`` at the positions ``x, y`` (inside the frame; taps past its edge take the edge)."""
+    out = np.empty(x.shape + frame.shape[2:], np.float32)
+    rows = max(1, SAMPLE_BLOCK // max(1, x.shape[1]))
+    for r in range(0, x.shape[0], rows):
+        _sample_rows(frame, x[r:r + rows], y[r:r + rows], kernel, out[r:r + rows])
+    return out
+
+
+def _sample_rows(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str, out: np.ndarray) -> None:
+    """:func:`_sample` of some rows of positions into ``out``."""
     h, w = frame.shape[:2]
     x0, y0 = np.floor(x).astype(np.intp), np.floor(y).astype(np.intp)
     fx, fy = x - x0, y - y0
@@ -90,22 +122,21 @@ def _sample(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str) -> np.
     cols = [np.clip(x0 + t, 0, w - 1) for t in taps]
     # taps gathered by flat index from the frame's rows of pixels: half the time of ``frame[rows,
     # col]`` at 1080p, the same values (each shot end warps a few full-size frames); into buffers
-    # made once, not a new frame-sized array per step
+    # made once, not a new array per step
     pixels = frame.reshape(h * w, -1) if frame.ndim == 3 else frame.reshape(h * w)
     at, rows = np.empty(x0.size, np.intp), np.empty(x0.size, np.intp)
-    tap = np.empty(pixels.shape, pixels.dtype)               # one tap's pixels ...
+    tap = np.empty((x0.size,) + pixels.shape[1:], pixels.dtype)   # one tap's pixels ...
     wij = np.empty(x.shape, np.result_type(wx[0], wy[0]))   # ... its weights (float64: fx is)
-    term = np.empty(frame.shape, wij.dtype)                  # ... and their product
-    out = np.zeros(frame.shape, np.float32)
+    term = np.empty(out.shape, wij.dtype)                    # ... and their product
+    out[...] = 0
     for j, wyj in zip(taps, wy):
         np.multiply(np.clip(y0 + j, 0, h - 1).reshape(-1), w, out=rows)
         for col, wxi in zip(cols, wx):
             np.multiply(wyj, wxi, out=wij)
             np.add(rows, col.reshape(-1), out=at)
             np.take(pixels, at, axis=0, out=tap)
-            np.multiply(tap.reshape(frame.shape), wij[..., None] if frame.ndim == 3 else wij, out=term)
+            np.multiply(tap.reshape(out.shape), wij[..., None] if frame.ndim == 3 else wij, out=term)
             np.add(out, term, out=out, casting="same_kind")   # float32 after each tap, as before
-    return out
 
 
 def warp(frame: np.ndarray, u: np.ndarray, kernel: str = "linear", edge: str = "repeat") -> np.ndarray:
@@ -135,6 +166,8 @@ def flow(ref: np.ndarray, frame: np.ndarray) -> np.ndarray:
     for level, (a, b) in enumerate(reversed(pyr)):
         if level:
             u = _double(u, a.shape)
+        if MAX_SIDE and level and min(a.shape) > MAX_SIDE:   # above the cap: carried up, not refined
+            continue
         for _ in range(ITERATIONS):
             aw = warp(a, u)
             gy, gx = np.gradient(0.5 * (aw + b))
