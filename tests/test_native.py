@@ -127,6 +127,35 @@ def test_streamed_frames_come_back_whole_through_the_ring():
         pool.close()
 
 
+def test_large_arguments_reach_the_worker_through_shared_memory(monkeypatch):
+    """A call's large arrays cross the worker's shared arguments file (native._Args), copy-on-write
+    in the worker: its writes stay its own, and the next call sees the next arguments."""
+    pool = native.Pool(1)
+    try:
+        rng = np.random.default_rng(4)
+        x, y = (rng.random((300, 400, 3), dtype=np.float32) for _ in range(2))
+        assert x.nbytes >= native.RING_MIN_BYTES
+        np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
+        assert pool._idle[0].args.size >= x.nbytes              # it went through the file
+        np.testing.assert_array_equal(pool.call("numpy:negative", y, what="numpy"), -y)   # not x's values
+        kept = x.copy()
+        assert pool.call("numpy:copyto", x, np.float32(0), what="numpy") is None   # the worker writes its copy
+        np.testing.assert_array_equal(x, kept)                                    # ... not the caller's
+        np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
+        frames = [rng.random((200, 300, 3), dtype=np.float32) for _ in range(5)]   # a segment, larger
+        np.testing.assert_array_equal(pool.call("numpy:stack", frames, what="numpy"), np.stack(frames))
+        assert pool.started == 1
+    finally:
+        pool.close()
+    monkeypatch.delattr(native.os, "memfd_create")     # no memfd: the pipe, as before
+    pool = native.Pool(1)
+    try:
+        np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
+        assert pool._idle[0].args.fd == -1
+    finally:
+        pool.close()
+
+
 def test_calls_from_many_threads_share_the_pool():
     pool = native.Pool(2)
     got, xs = {}, {k: np.full((2, 4, 4, 3), k, np.float32) for k in range(6)}

@@ -5,8 +5,10 @@ MVTools' FlowFPS kills the process it runs in on some real crops (a segmentation
 of a 1080x1920 clip; issue 18), and no Python ``try`` can catch that. So such a call runs here:
 in a small pool of worker processes (plain Python, one VapourSynth core each) that are started
 once and reused, with the arguments sent through pipes (pickle protocol 5, NumPy buffers out of
-band, no copy into the pickle) and what a worker streams back, when its arrays are large (frames),
-through a small ring of shared memory (:class:`_Ring`) beside the pipe. When a worker dies mid-call, the caller gets :class:`NativeCrash` (a
+band, no copy into the pickle), a call's large arrays (a segment of frames) through a file of
+shared memory the worker was started with (:class:`_Args`), and what a worker streams back, when
+its arrays are large (frames), through a small ring of shared memory (:class:`_Ring`) beside the
+pipe. When a worker dies mid-call, the caller gets :class:`NativeCrash` (a
 :class:`.errors.ZstsrError`, so the CLI prints one line) naming the signal and the library's last
 words on stderr, and the pool starts a fresh worker for the next call.
 
@@ -47,7 +49,9 @@ from .errors import ZstsrError
 # Workers started at most; more are started only while that many calls run at once (e.g. a
 # VapourSynth script served with `vspipe -r 4`), so a plain CLI run starts one.
 MAX_WORKERS = max(1, min(4, os.cpu_count() or 1))
-_HEAD = struct.Struct("<QIq")     # pickle length, number of out-of-band buffers, ring slot (-1: none)
+# pickle length, number of out-of-band buffers, ring slot (-1: none), whether the buffers are in the
+# call's shared arguments file (:class:`_Args`; its size follows)
+_HEAD = struct.Struct("<QIq?")
 _LEN = struct.Struct("<Q")
 _RING = struct.Struct("<iQ")      # the ring's file descriptor in the worker, slot size
 PIPE_BYTES = 1 << 20
@@ -57,6 +61,10 @@ PIPE_BYTES = 1 << 20
 RING_MIN_BYTES = 1 << 20
 # Items in the ring at once: the worker fills one slot while the caller copies another out.
 RING_SLOTS = 2
+# Whether a call's large arguments go through a file of shared memory (:class:`_Args`) where the
+# system has one (Linux's memfd), or through the pipe (benchmarks/native_transfer.py compares them).
+SHARED_ARGS = True
+_ARGS_FD = "--args-fd"        # the worker's option: that file's descriptor, inherited
 
 
 class NativeCrash(ZstsrError):
@@ -119,17 +127,85 @@ class _Ring:
         self.mm, self.fd, self.size = None, -1, 0
 
 
-def _send(f, obj: Any, ring: _Ring | None = None) -> None:
+class _Args:
+    """The caller's side of a worker's shared arguments file: an anonymous file (``memfd``) made
+    before the worker starts and handed to it (its descriptor inherited), into which a request's
+    large buffers are copied; the worker maps it for the call (:class:`_ArgsView`). Through the
+    pipe a 1080p segment (23 float frames, 570 MB) took 0.8-1.0 s to reach the worker, which
+    waited for it, and every segment's copy in the worker was fresh memory; here the caller's one
+    copy goes into pages kept from the last request and the worker reads them in place
+    (docs/BENCHMARKS.md, "A segment's frames through shared memory"). The file grows to the
+    largest request and is kept: a worker serves one call at a time, and the next request is
+    written only once the last one is over."""
+
+    def __init__(self):
+        self.fd, self.size, self.mm = -1, 0, None
+        if SHARED_ARGS and hasattr(os, "memfd_create") and hasattr(mmap, "MAP_PRIVATE"):
+            self.fd = os.memfd_create("zstsr-args")
+
+    def put(self, views) -> int:
+        """Copy ``views`` into the file, each at a multiple of 64 bytes; returns the bytes used."""
+        need = sum(-(-v.nbytes // 64) * 64 for v in views)
+        if need > self.size:
+            if self.mm is not None:
+                self.mm.close()
+            os.ftruncate(self.fd, need)
+            self.mm, self.size = mmap.mmap(self.fd, need), need
+        at = 0
+        for v in views:
+            self.mm[at:at + v.nbytes] = v.cast("B")
+            at += -(-v.nbytes // 64) * 64
+        return need
+
+    def close(self) -> None:
+        if self.mm is not None:
+            self.mm.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+        self.fd, self.size, self.mm = -1, 0, None
+
+
+class _ArgsView:
+    """The worker's side of :class:`_Args`: the file mapped for one request, copy-on-write (what
+    the call writes into its arguments stays its own, as with arguments read from the pipe), and
+    let go once the call is over."""
+
+    def __init__(self, fd: int):
+        self.fd, self.mm = fd, None
+
+    def take(self, size: int, lens: list[int]) -> list[np.ndarray]:
+        self.release()
+        self.mm = mmap.mmap(self.fd, size, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        out, at = [], 0
+        for n in lens:
+            out.append(np.frombuffer(self.mm, np.uint8, n, at))
+            at += -(-n // 64) * 64
+        return out
+
+    def release(self) -> None:
+        if self.mm is not None:
+            try:
+                self.mm.close()
+            except BufferError:     # an array of the call still alive: the mapping goes with it
+                pass
+            self.mm = None
+
+
+def _send(f, obj: Any, ring: _Ring | None = None, args: _Args | None = None) -> None:
     bufs: list[pickle.PickleBuffer] = []
     data = pickle.dumps(obj, protocol=5, buffer_callback=bufs.append)
     views = [b.raw() for b in bufs]
     slot, head = -1, b""
-    if ring is not None and sum(v.nbytes for v in views) >= RING_MIN_BYTES:
+    large = sum(v.nbytes for v in views) >= RING_MIN_BYTES
+    if ring is not None and large:
         slot, head = ring.put(views)
-    f.write(_HEAD.pack(len(data), len(views), slot if not head else -2 - slot) + head
+    shared = args is not None and args.fd >= 0 and large and slot < 0
+    if shared:
+        head = _LEN.pack(args.put(views))
+    f.write(_HEAD.pack(len(data), len(views), slot if not head or shared else -2 - slot, shared) + head
             + b"".join(_LEN.pack(v.nbytes) for v in views))
     f.write(data)
-    if slot < 0:
+    if slot < 0 and not shared:
         for v in views:
             f.write(v)
     f.flush()
@@ -176,14 +252,19 @@ class _RingView:
             self.mm = None
 
 
-def _recv(f, ring: _RingView | None = None) -> Any:
-    size, nbuf, slot = _HEAD.unpack(_read_exact(f, _HEAD.size))
-    if slot <= -2:                       # a new ring file first, then the item in slot -2 - slot
+def _recv(f, ring: _RingView | None = None, args: _ArgsView | None = None) -> Any:
+    size, nbuf, slot, shared = _HEAD.unpack(_read_exact(f, _HEAD.size))
+    if shared:                           # the buffers are in the shared arguments file
+        used = _LEN.unpack(_read_exact(f, _LEN.size))[0]
+    elif slot <= -2:                     # a new ring file first, then the item in slot -2 - slot
         slot = -2 - slot
         ring.open(*_RING.unpack(_read_exact(f, _RING.size)))
     lens = [_LEN.unpack(_read_exact(f, _LEN.size))[0] for _ in range(nbuf)]
     data = _read_exact(f, size).data
-    bufs = ring.take(slot, lens) if slot >= 0 else [_read_exact(f, n) for n in lens]
+    if shared and args is None:
+        raise EOFError                   # (a worker only: the caller is never sent such a message)
+    bufs = (args.take(used, lens) if shared else ring.take(slot, lens) if slot >= 0
+            else [_read_exact(f, n) for n in lens])
     try:
         return pickle.loads(data, buffers=bufs)
     except EOFError:
@@ -234,12 +315,16 @@ class _Worker:
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in [env.get("PYTHONPATH")] if p])
         self.stderr = tempfile.TemporaryFile()
+        self.args = _Args()
+        shared = [_ARGS_FD, str(self.args.fd)] if self.args.fd >= 0 else []
         try:
-            self.proc = subprocess.Popen([_python(), "-m", "vs_zstsr.native"], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([_python(), "-m", "vs_zstsr.native", *shared], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self.stderr, env=env,
-                                         start_new_session=True, close_fds=True)
+                                         start_new_session=True, close_fds=True,
+                                         pass_fds=(self.args.fd,) if shared else ())
         except OSError as e:
             self.stderr.close()
+            self.args.close()
             raise ZstsrError(f"cannot start a worker process for native plugins: {e}") from None
         for f in (self.proc.stdin, self.proc.stdout):
             _widen(f)
@@ -247,7 +332,8 @@ class _Worker:
 
     def request(self, fn: str, args, kwargs, streaming: bool, what: str) -> Iterator[tuple[str, Any]]:
         try:
-            _send(self.proc.stdin, (fn, args, kwargs, streaming, streaming and _Ring.available()))
+            _send(self.proc.stdin, (fn, args, kwargs, streaming, streaming and _Ring.available()),
+                  args=self.args)
             while True:
                 kind, value = _recv(self.proc.stdout, self.ring)
                 yield kind, value
@@ -288,6 +374,7 @@ class _Worker:
 
     def close(self) -> None:
         self.ring.close()
+        self.args.close()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()
@@ -403,7 +490,7 @@ def pool() -> Pool:
 # ---------------------------------------------------------------------------------------------
 # the worker side
 
-def _serve() -> None:
+def _serve(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the main process decides when to stop
     from .direct import keep_frame_memory, release_free_memory
 
@@ -412,9 +499,10 @@ def _serve() -> None:
     os.dup2(2, 1)                                        # ... so a plugin's prints cannot corrupt it
     inp = sys.stdin.buffer
     ring = _Ring(inp)
+    shared = _ArgsView(int(argv[argv.index(_ARGS_FD) + 1])) if _ARGS_FD in argv else None
     while True:
         try:
-            fn, args, kwargs, streaming, use_ring = _recv(inp)
+            fn, args, kwargs, streaming, use_ring = _recv(inp, args=shared)
         except EOFError:
             return
         result = item = None
@@ -437,8 +525,10 @@ def _serve() -> None:
             return
         del result, item, msg, args, kwargs
         gc.collect()                                     # a plugin's graph may sit in a cycle
+        if shared is not None:
+            shared.release()                             # the call's arguments
         release_free_memory()                            # each call's memory, before the next one
 
 
 if __name__ == "__main__":
-    _serve()
+    _serve(sys.argv[1:])
