@@ -3,6 +3,7 @@ must get right, against the rule it replaced (both scores over fixed bars: thumb
 histograms 0.2), and what a cut it finds changes in the x8 output.
 
     python benchmarks/bench_cuts.py [--write-docs]
+    python benchmarks/bench_cuts.py --cost
 
 Real clips (../shared/data, shrunk 4x in space: the detector works on 48-px thumbnails anyway):
 cityCC0 (one hard cut, at frame 116 of 190) and the two pose2sim clips (none), at their own rate
@@ -119,10 +120,55 @@ def synthetic_rows() -> list[str]:
     return rows
 
 
+def _mean_thumbnail(frame: np.ndarray) -> np.ndarray:
+    """cuts.thumbnail as it was before 2026-12-02: a mean over each box's two axes at once."""
+    h, w = frame.shape[:2]
+    k = cuts._block(h, w)
+    f = frame[:h // k * k, :w // k * k].astype(np.float32)
+    return f.reshape(h // k, k, w // k, k, -1).mean(axis=(1, 3))
+
+
+def cost_rows() -> list[str]:
+    """Milliseconds per frame of the detector at pose2sim's full size and at 2160p (its frames
+    doubled): the thumbnail as shipped and as it was, and the whole ``StreamDetector.push`` (the
+    thumbnail, its histogram and the pair's scores), the best of 3 runs of 10 frames."""
+    import itertools
+    import time
+
+    full = next(itertools.islice(io.read_frames(SHARED / "pose2sim_single_cam01.mp4"), 1))
+    rows = ["| frame | thumbnail (ms) | the mean it replaced (ms) | largest error against a float64 mean: "
+            "thumbnail / the old mean | push (ms) |", "| --- | --- | --- | --- | --- |"]
+    for f in (full, full.repeat(2, axis=0).repeat(2, axis=1)):
+        def best(fn) -> float:
+            fn()
+            return min(_timed(fn) for _ in range(3)) * 100     # ms per frame of 10
+
+        def _timed(fn) -> float:
+            t0 = time.perf_counter()
+            for _ in range(10):
+                fn()
+            return time.perf_counter() - t0
+
+        det = cuts.StreamDetector()
+        h, w = f.shape[:2]
+        k = cuts._block(h, w)
+        exact = f[:h // k * k, :w // k * k].astype(np.float64).reshape(h // k, k, w // k, k, -1).mean(axis=(1, 3))
+        err = [float(np.abs(t - exact).max()) for t in (cuts.thumbnail(f), _mean_thumbnail(f))]
+        rows.append(f"| {f.shape[1]}x{f.shape[0]} | {best(lambda: cuts.thumbnail(f)):.1f} | "
+                    f"{best(lambda: _mean_thumbnail(f)):.1f} | {err[0]:.1e} / {err[1]:.1e} | "
+                    f"{best(lambda: det.push(f)):.1f} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--write-docs", action="store_true", help="Write the tables into docs/BENCHMARKS.md.")
+    ap.add_argument("--cost", action="store_true", help="Only time the detector per frame (no docs written).")
     args = ap.parse_args()
+    if args.cost:
+        print("\n".join(cost_rows()))
+        return
     body = ["### Scene cuts (`python benchmarks/bench_cuts.py --write-docs`)", "",
             "Cuts found (the index of each shot's first frame) by the rule before (both scores over fixed "
             "bars), the adaptive rule without its shifted score (the rule before that score) and the "

@@ -343,8 +343,8 @@ def main() -> None:
                  "Made once per shot end where a kept group reads past it (a chunk near a shot end "
                  "makes it again: the filter's and Ray's chunks). A shared 2-core machine: times "
                  "are noisy, the ratio is measured in the same run.", "", *cost_rows(), "",
-                 "So with cubic a shot costs about 2 x that ratio groups more than clamped (at 1080p a "
-                 "100-frame shot about 30% more); flow and the net cost far more per group, and the "
+                 "So with cubic a shot costs about 2 x that ratio groups more than clamped (a 100-frame "
+                 "shot 2 x the ratio percent more); flow and the net cost far more per group, and the "
                  "continuation is a smaller share there. Tried: the motion estimated up to a capped "
                  "size (\"Shot ends: the motion from a capped size\" below): about half the time at 1080p, "
                  "but worse on every real shot end, so not kept."], "shot-ends-cost", args.write_docs)
