@@ -130,20 +130,32 @@ def test_streamed_frames_come_back_whole_through_the_ring():
 def test_large_arguments_reach_the_worker_through_shared_memory(monkeypatch):
     """A call's large arrays cross the worker's shared arguments file (native._Args), copy-on-write
     in the worker: its writes stay its own, and the next call sees the next arguments."""
+    written, put = [], native._Args.put
+    monkeypatch.setattr(native._Args, "put", lambda self, views: written.append(1) or put(self, views))
     pool = native.Pool(1)
     try:
         rng = np.random.default_rng(4)
         x, y = (rng.random((300, 400, 3), dtype=np.float32) for _ in range(2))
         assert x.nbytes >= native.RING_MIN_BYTES
         np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
-        assert pool._idle[0].args.size >= x.nbytes              # it went through the file
+        assert written and pool._idle[0].args.size == 0     # it went through the file, emptied after
         np.testing.assert_array_equal(pool.call("numpy:negative", y, what="numpy"), -y)   # not x's values
+        # the argument itself as the result: still mapped when the call ends, made the worker's own
+        np.testing.assert_array_equal(pool.call("numpy:asarray", y, what="numpy"), y)
         kept = x.copy()
         assert pool.call("numpy:copyto", x, np.float32(0), what="numpy") is None   # the worker writes its copy
         np.testing.assert_array_equal(x, kept)                                    # ... not the caller's
         np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
         frames = [rng.random((200, 300, 3), dtype=np.float32) for _ in range(5)]   # a segment, larger
         np.testing.assert_array_equal(pool.call("numpy:stack", frames, what="numpy"), np.stack(frames))
+
+        def no_memory(*a):
+            raise OSError(12, "Cannot allocate memory")
+
+        with monkeypatch.context() as m:      # the file cannot grow now: that request by the pipe
+            m.setattr(native.os, "pwrite", no_memory)
+            np.testing.assert_array_equal(pool.call("numpy:negative", y, what="numpy"), -y)
+        np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
         assert pool.started == 1
     finally:
         pool.close()

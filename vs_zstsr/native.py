@@ -130,45 +130,55 @@ class _Ring:
 class _Args:
     """The caller's side of a worker's shared arguments file: an anonymous file (``memfd``) made
     before the worker starts and handed to it (its descriptor inherited), into which a request's
-    large buffers are copied; the worker maps it for the call (:class:`_ArgsView`). Through the
-    pipe a 1080p segment (23 float frames, 570 MB) took 0.8-1.0 s to reach the worker, which
-    waited for it, and every segment's copy in the worker was fresh memory; here the caller's one
-    copy goes into pages kept from the last request and the worker reads them in place
-    (docs/BENCHMARKS.md, "A segment's frames through shared memory"). The file grows to the
-    largest request and is kept: a worker serves one call at a time, and the next request is
-    written only once the last one is over."""
+    large buffers are written; the worker maps it for the call (:class:`_ArgsView`). Through the
+    pipe a 1080p segment (23 float frames, 546 MiB) reached a fresh worker in 2-2.6 s, which
+    waited for it, and every segment's copy in the worker was fresh memory; here the caller writes
+    it once and the worker reads it in place (docs/BENCHMARKS.md, "Where `--method flow`'s CPU
+    goes at 1080p"). Written with ``pwrite``, not through a mapping, so that memory the system
+    cannot give is an ``OSError`` (the request then goes through the pipe), never a SIGBUS in the
+    caller. A worker serves one call at a time and lets go of the file before its last reply, so
+    the file is emptied then (:meth:`empty`: its pages are memory no process's resident set shows)
+    and written again only for the next request."""
 
     def __init__(self):
-        self.fd, self.size, self.mm = -1, 0, None
+        self.fd, self.size = -1, 0
         if SHARED_ARGS and hasattr(os, "memfd_create") and hasattr(mmap, "MAP_PRIVATE"):
-            self.fd = os.memfd_create("zstsr-args")
+            try:
+                self.fd = os.memfd_create("zstsr-args")
+            except OSError:           # e.g. not allowed here (seccomp): the pipe
+                self.fd = -1
 
     def put(self, views) -> int:
-        """Copy ``views`` into the file, each at a multiple of 64 bytes; returns the bytes used."""
+        """Write ``views`` into the file, each at a multiple of 64 bytes; returns the bytes used."""
         need = sum(-(-v.nbytes // 64) * 64 for v in views)
         if need > self.size:
-            if self.mm is not None:
-                self.mm.close()
             os.ftruncate(self.fd, need)
-            self.mm, self.size = mmap.mmap(self.fd, need), need
+            self.size = need
         at = 0
         for v in views:
-            self.mm[at:at + v.nbytes] = v.cast("B")
+            b = v.cast("B")
+            done = 0
+            while done < len(b):
+                done += os.pwrite(self.fd, b[done:], at + done)
             at += -(-v.nbytes // 64) * 64
         return need
 
+    def empty(self) -> None:
+        """Give the file's pages back (after a call: the worker has let go of it)."""
+        if self.size:
+            os.ftruncate(self.fd, 0)
+            self.size = 0
+
     def close(self) -> None:
-        if self.mm is not None:
-            self.mm.close()
         if self.fd >= 0:
             os.close(self.fd)
-        self.fd, self.size, self.mm = -1, 0, None
+        self.fd, self.size = -1, 0
 
 
 class _ArgsView:
     """The worker's side of :class:`_Args`: the file mapped for one request, copy-on-write (what
     the call writes into its arguments stays its own, as with arguments read from the pipe), and
-    let go once the call is over."""
+    let go once the call is over, before its last reply (the caller then empties the file)."""
 
     def __init__(self, fd: int):
         self.fd, self.mm = fd, None
@@ -186,8 +196,13 @@ class _ArgsView:
         if self.mm is not None:
             try:
                 self.mm.close()
-            except BufferError:     # an array of the call still alive: the mapping goes with it
-                pass
+            except BufferError:
+                # an array of the call is still alive (kept by the plugin, or returned): every page
+                # it may read is made this process's own copy (a write to each, copy-on-write), as
+                # the caller empties the file and writes the next request into it; the mapping
+                # then goes with the array
+                pages = np.frombuffer(self.mm, np.uint8)
+                pages[::mmap.PAGESIZE] = pages[::mmap.PAGESIZE]
             self.mm = None
 
 
@@ -201,7 +216,10 @@ def _send(f, obj: Any, ring: _Ring | None = None, args: _Args | None = None) -> 
         slot, head = ring.put(views)
     shared = args is not None and args.fd >= 0 and large and slot < 0
     if shared:
-        head = _LEN.pack(args.put(views))
+        try:
+            head = _LEN.pack(args.put(views))
+        except OSError:                  # no memory for the file now: this request by the pipe
+            shared = False
     f.write(_HEAD.pack(len(data), len(views), slot if not head or shared else -2 - slot, shared) + head
             + b"".join(_LEN.pack(v.nbytes) for v in views))
     f.write(data)
@@ -270,7 +288,8 @@ def _recv(f, ring: _RingView | None = None, args: _ArgsView | None = None) -> An
     except EOFError:
         raise ZstsrError("a worker's message could not be read") from None
     except Exception as e:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt here
-        return "error", ZstsrError(f"a worker's message could not be read ({type(e).__name__}: {e})")
+        # not "error": the worker may be mid-stream, so the pool must not take it back
+        return "unreadable", ZstsrError(f"a worker's message could not be read ({type(e).__name__}: {e})")
 
 
 def _resolve(name: str):
@@ -336,6 +355,8 @@ class _Worker:
                   args=self.args)
             while True:
                 kind, value = _recv(self.proc.stdout, self.ring)
+                if kind != "item":
+                    self.args.empty()            # the worker let go of it before this reply
                 yield kind, value
                 if kind != "item":
                     return
@@ -434,6 +455,8 @@ class Pool:
         w, ok = self._take(), False
         try:
             for kind, value in w.request(fn, args, kwargs, True, what):
+                if kind == "unreadable":
+                    raise value                 # the worker's state is unknown: dropped below
                 if kind == "error":
                     ok = True
                     raise value
@@ -452,8 +475,8 @@ class Pool:
         w, ok = self._take(), False
         try:
             for kind, value in w.request(fn, args, kwargs, False, what):
-                ok = True
-                if kind == "error":
+                ok = kind != "unreadable"
+                if kind in ("error", "unreadable"):
                     raise value
                 return value
         finally:
@@ -500,6 +523,8 @@ def _serve(argv: list[str]) -> None:
     inp = sys.stdin.buffer
     ring = _Ring(inp)
     shared = _ArgsView(int(argv[argv.index(_ARGS_FD) + 1])) if _ARGS_FD in argv else None
+    if shared is not None:
+        os.set_inheritable(shared.fd, False)             # not for a plugin's own child processes
     while True:
         try:
             fn, args, kwargs, streaming, use_ring = _recv(inp, args=shared)
@@ -514,7 +539,12 @@ def _serve(argv: list[str]) -> None:
                 result = None
             msg = ("done", result)
         except Exception as e:  # noqa: BLE001 - every error goes back to the caller
+            e.__traceback__ = e.__context__ = e.__cause__ = None   # (its frames hold the arguments)
             msg = ("error", e)
+        del result, item, args, kwargs
+        gc.collect()                                     # a plugin's graph may sit in a cycle
+        if shared is not None:
+            shared.release()                             # the call's arguments, before the reply
         try:
             _send(out, msg)
         except (pickle.PicklingError, TypeError, AttributeError):
@@ -523,10 +553,7 @@ def _serve(argv: list[str]) -> None:
             ring.drain()                 # the caller's acks, before its next request on stdin
         except EOFError:
             return
-        del result, item, msg, args, kwargs
-        gc.collect()                                     # a plugin's graph may sit in a cycle
-        if shared is not None:
-            shared.release()                             # the call's arguments
+        del msg
         release_free_memory()                            # each call's memory, before the next one
 
 
