@@ -58,8 +58,9 @@ def thumbnail(frame: np.ndarray) -> np.ndarray:
     f = np.asarray(frame[:hh * k, :ww * k], np.float32)
     c = f.shape[2]
     # each box's k rows summed as whole rows of pixels (contiguous adds), then its k columns: at
-    # 1080p 1.5 ms a frame where a mean over the boxes' two axes took 25 ms (docs/BENCHMARKS.md,
-    # "Scene cuts"); float32 sums in another order (within 1e-5 of that mean; the same cuts)
+    # 1080p 2 ms a frame where a mean over the boxes' two axes took 32, and nearer the exact mean
+    # (`benchmarks/bench_cuts.py --cost`; docs/BENCHMARKS.md, "Where `--method flow`'s CPU goes at
+    # 1080p"); the same cuts on every clip of bench_cuts.py
     rows = f.reshape(hh, k, ww * k * c).sum(axis=1)
     return rows.reshape(hh, ww, k, c).sum(axis=2) / np.float32(k * k)
 

@@ -355,7 +355,7 @@ class _Worker:
                   args=self.args)
             while True:
                 kind, value = _recv(self.proc.stdout, self.ring)
-                if kind != "item":
+                if kind not in ("item", "unreadable"):
                     self.args.empty()            # the worker let go of it before this reply
                 yield kind, value
                 if kind != "item":
