@@ -218,11 +218,35 @@ def cost_rows() -> list[str]:
     return rows
 
 
-CAP = 540    # the cap tried (shotends.MAX_SIDE): at 1080p, the finest level not refined
+CAP = 540    # the cap tried (capped_flow): at 1080p, the finest level not refined
 # (clip, x, cap): the real clips at full size (1080x1920, 1088x1920) with CAP, and the same clips at
 # half size with half of it (one level fewer there too: the same mechanism, more ends)
 CAP_CASES = (*((name, FACTOR.get(name, 8), CAP) for name in FULL_CLIPS),
              *((name, FACTOR.get(name, 8), CAP // 2) for name in ("cam01", "cam03", "cam01x4", "cam03x4")))
+
+
+_FLOW = shotends.flow     # the estimator as shipped: every level refined
+
+
+def capped_flow(cap: int):
+    """``shotends.flow`` whose pyramid levels above ``cap`` on the short side are not refined (0:
+    every level): the same pyramid, estimated from the first level at or under the cap (the
+    coarsest at least), its motion doubled up to the frame's size as between levels."""
+    def flow(ref: np.ndarray, frame: np.ndarray) -> np.ndarray:
+        a, b, shapes, levels = shotends._gray(ref), shotends._gray(frame), [], shotends.LEVELS
+        while cap and min(a.shape) > cap and levels > 1 and min(a.shape) // 2 >= shotends.MIN_SIDE:
+            shapes.append(a.shape)
+            a, b, levels = shotends._half(a), shotends._half(b), levels - 1
+        keep = shotends.LEVELS
+        shotends.LEVELS = levels            # the same coarsest level as the whole pyramid's
+        try:
+            u = _FLOW(a, b)
+        finally:
+            shotends.LEVELS = keep
+        for shape in reversed(shapes):
+            u = shotends._double(u, shape)
+        return u
+    return flow
 
 
 def _ends(found: list[int], n: int) -> list[int]:
@@ -230,12 +254,11 @@ def _ends(found: list[int], n: int) -> list[int]:
 
 
 def cap_rows(methods) -> tuple[list[str], list[str], list[str], dict]:
-    """The motion estimated up to a capped size (``shotends.MAX_SIDE``) against every level (as
+    """The motion estimated up to a capped size (:func:`capped_flow`) against every level (as
     shipped): the shot-end groups' PSNR (as ``real_rows``), the truth-free prediction of each LTR
     frame from the two before it, and the continuation's seconds at 1080p and 2160p with :data:`CAP`.
     Returns the three tables' rows and the capped estimate's changes at the shot ends per (method,
     x, cap)."""
-    keep = shotends.MAX_SIDE
     rows, pred, cost, gains = [], [], [], {}
     try:
         for name, factor, cap in CAP_CASES:
@@ -243,7 +266,7 @@ def cap_rows(methods) -> tuple[list[str], list[str], list[str], dict]:
             shots = cuts.split(ltr, cuts.detect(ltr))
             scores = []
             for c in (0, cap):
-                shotends.MAX_SIDE = c
+                shotends.flow = capped_flow(c)
                 scores.append(np.mean([psnr(shotends.continuation(sh[i - 1], sh[i - 2], 1)[0], sh[i])
                                        for sh in shots for i in range(2, len(sh))]))
             repeat = np.mean([psnr(sh[i - 1], sh[i]) for sh in shots for i in range(2, len(sh))])
@@ -253,7 +276,7 @@ def cap_rows(methods) -> tuple[list[str], list[str], list[str], dict]:
             for method in methods:
                 res = []
                 for ends, c in (("clamp", 0), ("motion", 0), ("motion", cap)):
-                    shotends.MAX_SIDE = c
+                    shotends.flow = capped_flow(c)
                     out, found = render_shots(ltr, method, factor, ends)
                     idx = _ends(found, len(ltr))
                     res.append((group_psnr(out, gt, factor)[idx], psnr(out, gt)))
@@ -273,7 +296,7 @@ def cap_rows(methods) -> tuple[list[str], list[str], list[str], dict]:
             times = {}
             for _ in range(3):
                 for c in (0, CAP):
-                    shotends.MAX_SIDE = c
+                    shotends.flow = capped_flow(c)
                     t0 = time.perf_counter()
                     u = shotends.flow(f[0], f[1])
                     for k in (1, 2):
@@ -283,7 +306,7 @@ def cap_rows(methods) -> tuple[list[str], list[str], list[str], dict]:
             cost.append(f"| {f.shape[2]}x{f.shape[1]} | {a:.2f} | {b:.2f} | {b / a:.2f} |")
             print(cost[-1], flush=True)
     finally:
-        shotends.MAX_SIDE = keep
+        shotends.flow = _FLOW
     return rows, pred, cost, gains
 
 
@@ -294,7 +317,7 @@ def main() -> None:
     ap.add_argument("--cost", action="store_true", help="Only time the continuation (run under the bench lock).")
     ap.add_argument("--warps", action="store_true", help="Only compare the continuation's warps (shotends.KERNEL, EDGE).")
     ap.add_argument("--max-side", action="store_true",
-                    help="Only compare the motion estimated up to a capped size with every level (shotends.MAX_SIDE).")
+                    help="Only compare the motion estimated up to a capped size with every level (capped_flow).")
     args = ap.parse_args()
     if args.max_side:
         rows, pred, cost, gains = cap_rows(args.methods.split(","))

@@ -140,14 +140,3 @@ def test_the_box_filter_sums_as_numpy_does_over_the_whole_frame(block, monkeypat
     for shape, r in (((1, 7), 2), ((40, 33), 16), ((71, 5), 3), ((300, 40), 16)):
         x = rng.random(shape, dtype=np.float32)
         np.testing.assert_array_equal(shotends._box(x, r), _box_whole(x, r))
-
-
-def test_a_capped_estimate_carries_the_motion_up_unrefined(monkeypatch):
-    # shotends.MAX_SIDE (0 as shipped; bench_shot_ends.py --max-side measures a cap): the finest
-    # level is not refined, the motion from the level below is doubled up to the frame's size
-    f = drifting_waves(np.arange(2) * 0.8, 1)               # 64x96
-    monkeypatch.setattr(shotends, "MAX_SIDE", 32)
-    u = shotends.flow(f[0], f[1])
-    assert u.shape == f.shape[1:3] + (2,)
-    np.testing.assert_array_equal(u[::2, ::2], u[1::2, 1::2])    # 2x2 blocks: carried up, not refined
-    np.testing.assert_allclose(u[8:-8, 8:-8].mean(axis=(0, 1)), [-0.8, 0], atol=0.03)

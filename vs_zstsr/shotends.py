@@ -32,18 +32,17 @@ LEVELS = 6        # pyramid levels at most (each half the size; the coarsest >= 
 MIN_SIDE = 12
 ITERATIONS = 1    # Lucas-Kanade passes per level (more overshot: docs/BENCHMARKS.md, "Shot ends")
 RADIUS = 16       # the window (2 RADIUS + 1 px square) over which a level's motion is one vector
-# The finest level the estimator refines, at most this on the short side (0: every level, as
-# shipped): the pyramid is the same, the finer levels only carry the motion up (doubled, as between
-# levels). Capped at 540, a 1080p shot end costs about half, but on the real 1080x1920 clips every
-# shot end and every prediction lost (by up to 1.7 dB): docs/BENCHMARKS.md, "Shot ends: the motion
-# from a capped size". Kept for that benchmark.
-MAX_SIDE = 0
 KERNELS = KERNELS[1:]   # the warp's interpolation (resample.KERNELS): bilinear, Keys' cubic (a = -0.5)
 EDGES = ("repeat", "odd")       # what fills content entering the picture: the edge, its odd reflection
 # The continuation's warp (the estimator's own warps are bilinear). Cubic and odd raise a smooth
 # synthetic texture's shot ends but bring no consistent gain on the real ones, whose pictures
 # continue past an edge better repeated: docs/BENCHMARKS.md, "the continuation's warp", "the gap".
 KERNEL, EDGE = "linear", "repeat"
+# Values the box filter's row sums and the warp's taps take at a time: their sums, weights and
+# products are float64, and a whole 1080p frame of them at once streamed hundreds of MB through
+# memory per step; in blocks that stay in the cache the same operations on the same values take
+# less time (docs/BENCHMARKS.md, "Shot ends: the continuation's cost").
+SAMPLE_BLOCK = 1 << 15
 # Tikhonov weight on the motion update, against the window's mean squared gradient (intensities in
 # 0..1): where the picture is flat the update goes to 0 (no motion is invented there)
 DAMPING = 1e-4
@@ -91,13 +90,6 @@ def _double(u: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     v = np.pad(v, ((0, max(0, h - v.shape[0])), (0, max(0, w - v.shape[1])), (0, 0)), mode="edge")
     return v[:h, :w]
-
-
-# Output pixels sampled at a time: the taps' weights are float64 and each tap's product is a frame's
-# worth of float64, so a whole 1080p frame at once streams hundreds of MB through memory per warp;
-# in blocks that stay in the cache the same operations on the same values take less time
-# (docs/BENCHMARKS.md, "Shot ends: the continuation's cost").
-SAMPLE_BLOCK = 1 << 15
 
 
 def _sample(frame: np.ndarray, x: np.ndarray, y: np.ndarray, kernel: str) -> np.ndarray:
@@ -166,8 +158,6 @@ def flow(ref: np.ndarray, frame: np.ndarray) -> np.ndarray:
     for level, (a, b) in enumerate(reversed(pyr)):
         if level:
             u = _double(u, a.shape)
-        if MAX_SIDE and level and min(a.shape) > MAX_SIDE:   # above the cap: carried up, not refined
-            continue
         for _ in range(ITERATIONS):
             aw = warp(a, u)
             gy, gx = np.gradient(0.5 * (aw + b))
