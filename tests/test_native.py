@@ -159,6 +159,14 @@ def test_large_arguments_reach_the_worker_through_shared_memory(monkeypatch):
         assert pool.started == 1
     finally:
         pool.close()
+    monkeypatch.setattr(native, "SHARED_ARGS", False)   # turned off (native_transfer.py): the pipe
+    pool = native.Pool(1)
+    try:
+        np.testing.assert_array_equal(pool.call("numpy:negative", x, what="numpy"), -x)
+        assert pool._idle[0].args.fd == -1
+    finally:
+        pool.close()
+    monkeypatch.setattr(native, "SHARED_ARGS", True)
     monkeypatch.delattr(native.os, "memfd_create")     # no memfd: the pipe, as before
     pool = native.Pool(1)
     try:
