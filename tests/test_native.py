@@ -8,6 +8,9 @@ they check is the worker, not the guard."""
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -100,6 +103,56 @@ def test_a_crash_is_an_exception_and_the_next_call_gets_a_fresh_worker():
         with pytest.raises(baselines.ZstsrError, match="needs frames of at least"):
             pool.call("vs_zstsr.baselines:check_flow_size", 8, 8, what="a check")
         assert pool.started == 3
+    finally:
+        pool.close()
+
+
+CRASHY = """
+import ctypes, os, signal
+import numpy as np
+
+def big_then_die(mb):
+    yield np.ones(mb << 18, np.float32)      # through the ring: the caller acks it after copying it
+    ctypes.string_at(0)                      # meanwhile the worker dies, as MVTools does on a later frame
+"""
+
+# A host that embeds Python without its signal set-up (vspipe) keeps SIGPIPE's default action.
+SIGPIPE_HOST = """
+import signal
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+from vs_zstsr import native
+try:
+    list(native.stream("crashy:big_then_die", 64, what="a test"))
+except native.NativeCrash as e:
+    print("NativeCrash:", e)
+print("then", native.call("os:getpid", what="a worker"))
+"""
+
+
+def test_a_worker_that_dies_mid_stream_cannot_take_down_a_host_without_sigpipe_handling(tmp_path):
+    (tmp_path / "crashy.py").write_text(CRASHY)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    for _ in range(2):
+        r = subprocess.run([sys.executable, "-c", SIGPIPE_HOST], env=env, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, (r.returncode, r.stderr)      # not -13 (SIGPIPE)
+        assert "NativeCrash: a test crashed: signal SIGSEGV" in r.stdout and "then " in r.stdout, r.stdout
+
+
+class HereOnly:
+    """An argument whose class the worker cannot import (this test module is not on its path)."""
+
+
+def test_a_worker_that_hangs_is_stopped_and_one_that_cannot_read_a_request_lives_on(monkeypatch):
+    monkeypatch.setattr(native, "ANSWER_TIMEOUT_S", 1.0)
+    pool = native.Pool(1)
+    try:
+        with pytest.raises(native.NativeCrash, match="did not answer in 1 s"):
+            pool.call("time:sleep", 30, what="a sleeper")
+        first = pool.call("os:getpid", what="a worker")
+        with pytest.raises(baselines.ZstsrError, match="could not be read"):
+            pool.call("builtins:repr", HereOnly(), what="repr")
+        assert pool.call("os:getpid", what="a worker") == first and pool.started == 2
     finally:
         pool.close()
 

@@ -202,6 +202,21 @@ def test_a_worker_killed_mid_render_changes_nothing(ray_cluster, card, tmp_path)
     same_files(out, local["net"])
 
 
+def test_a_chunk_folder_zstsr_did_not_make_is_refused_and_kept(ray_cluster, tmp_path):
+    """.NAME.chunks beside the output is zstsr's only if it holds nothing but chunks: a folder of
+    the user's by that name is neither used nor deleted (docs/SAFETY.md)."""
+    cluster, _ = ray_cluster
+    make_clip(tmp_path / "clip.mov")
+    folder = distributed.chunk_folder(tmp_path / "out.mov")
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    p = zstsr("upsample", tmp_path / "clip.mov", "-o", tmp_path / "out.mov", "--method", "cubic", "--factor", "2",
+              "--ray", cluster.address, wait=False)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 2 and "did not write (notes.txt)" in err, err
+    assert (folder / "notes.txt").read_text() == "mine" and not (tmp_path / "out.mov").exists()
+
+
 def test_an_interrupted_run_resumes_from_its_finished_chunks(ray_cluster, card, tmp_path):
     cluster, _ = ray_cluster
     src, model, local = card

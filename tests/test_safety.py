@@ -11,6 +11,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import moving_blob_htr
@@ -106,6 +107,94 @@ def test_png_folder_outputs(work):
     zstsr(work, "upsample", "clip.mkv", "-o", "empty", *CUBIC, code=0)
     (work / "frames" / "notes.txt").write_text("mine")   # no longer only zstsr's
     zstsr(work, "upsample", "clip.mkv", "-o", "frames", *CUBIC, "-y", needle="holding other files")
+
+
+def test_a_device_or_pipe_is_never_an_output(work):
+    os.mkfifo(work / "fifo.mkv")
+    zstsr(work, "baseline", "clip.mkv", "-o", "fifo.mkv", "-f", 2, "-y", needle="not a regular file")
+    assert (work / "fifo.mkv").is_fifo()
+    (work / "null.mkv").symlink_to(os.devnull)     # -o /dev/null -y as root would replace the device
+    zstsr(work, "baseline", "clip.mkv", "-o", "null.mkv", "-f", 2, "-y", needle="not a regular file")
+    assert Path(os.devnull).is_char_device()
+
+
+def test_an_output_needs_a_name_of_its_own(work, monkeypatch):
+    from vs_zstsr import outputs
+    from vs_zstsr.errors import UsageError
+
+    empty = work / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)    # `-o .` in an empty folder: its temporary folder would go inside it
+    for name in (".", "./", "sub/.."):
+        with pytest.raises(UsageError, match="names no file or folder"):
+            outputs.check([(name, True)])
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_file_that_appears_during_the_run_is_replaced_only_with_overwrite(tmp_path, overwrite):
+    from vs_zstsr import io, outputs
+    from vs_zstsr.errors import ZstsrError
+
+    target = tmp_path / "out.mkv"
+    outputs.check([(target, False)], overwrite=overwrite)
+    w = io.VideoWriter(target, 32, 24, Fraction(30), 8, "ffv1")
+    w.write(np.zeros((24, 32, 3), np.float32))
+    target.write_bytes(b"made meanwhile")       # another program, or a second run, wrote it first
+    if overwrite:
+        w.close()
+        assert target.read_bytes() != b"made meanwhile"
+    else:
+        with pytest.raises(ZstsrError, match="appeared while zstsr was working") as e:
+            w.close()
+        assert target.read_bytes() == b"made meanwhile"
+        kept = tmp_path / f"out.zstsr-{os.getpid()}.mkv"
+        assert str(kept) in str(e.value) and io.probe(kept).frames == 1
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_checked_output_replaces_its_own_earlier_save(tmp_path):
+    """A checkpoint saved again and again (train) replaces its own file, never one it did not write."""
+    from vs_zstsr import io, outputs
+    from vs_zstsr.errors import ZstsrError
+
+    target = tmp_path / "model.pt"
+    outputs.check([(target, False)])
+    for data in (b"first", b"second"):
+        with io.atomic_path(target) as tmp:
+            tmp.write_bytes(data)
+    assert target.read_bytes() == b"second"
+    target.unlink()
+    outputs.check([(target, False)])
+    target.write_bytes(b"theirs")
+    with pytest.raises(ZstsrError, match="appeared"):
+        with io.atomic_path(target) as tmp:
+            tmp.write_bytes(b"ours")
+    assert target.read_bytes() == b"theirs"
+
+
+def test_a_ray_chunk_folder_zstsr_did_not_make_is_never_deleted(tmp_path):
+    from vs_zstsr import distributed
+    from vs_zstsr.errors import UsageError
+
+    folder = distributed.chunk_folder(tmp_path / "out.mkv")
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="did not write"):
+        distributed.check_chunk_folder(folder)
+    (folder / "notes.txt").rename(folder / "clip.mkv")
+    with pytest.raises(UsageError, match="holds the input"):
+        distributed.check_chunk_folder(folder, [folder / "clip.mkv"])
+    for name in (distributed.MANIFEST, "chunk-00000.mkv", ".chunk-00001.mkv.partial-1-2.mkv"):
+        (folder / name).write_bytes(b"zstsr's")
+    distributed.remove_chunk_folder(folder)     # only its own files; the folder stays for the rest
+    assert [p.name for p in folder.iterdir()] == ["clip.mkv"]
+    (folder / "clip.mkv").unlink()
+    (folder / "chunk-00000.mkv").write_bytes(b"zstsr's")
+    distributed.check_chunk_folder(folder)
+    distributed.remove_chunk_folder(folder)
+    assert not folder.exists()
+    long = distributed.chunk_folder(tmp_path / ("x" * 250 + ".mkv"))
+    assert len(long.name.encode()) < 100
 
 
 def test_a_long_output_name_works(work):

@@ -28,6 +28,16 @@ def test_the_motion_is_measured_and_continued():
     assert shotends.frames("clamp", 3) == 0 and shotends.frames("motion", 3) == 3
 
 
+@pytest.mark.parametrize("shape", [(1, 7), (5, 1), (1, 1)])
+def test_a_frame_one_pixel_high_or_wide_has_no_motion(shape):
+    f = np.random.default_rng(0).random((3,) + shape + (3,), dtype=np.float32)
+    assert not shotends.flow(f[0], f[1]).any()
+    ends = shotends.continuation(f[1], f[0], 2)        # the end frame repeated, as clamped
+    np.testing.assert_array_equal(ends, np.stack([f[1], f[1]]))
+    r = Renderer.create(None, UpsampleOptions(method="cubic"), height=shape[0], width=shape[1])
+    assert len(list(upsample_stream(iter(f), r))) == 3 * 8
+
+
 @pytest.mark.parametrize("method", ["cubic", "flow", "ladder"])
 def test_every_path_continues_a_shot_as_it_would_alone(method):
     """The streamed path (CLI), chunked windows through render_chunk (what a Ray worker runs) and,

@@ -29,7 +29,7 @@ import hashlib
 import json
 import logging
 import os
-import shutil
+import re
 import sys
 import tempfile
 import time
@@ -40,8 +40,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from . import io
-from .errors import ZstsrError
+from . import io, outputs
+from .errors import UsageError, ZstsrError
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -53,9 +53,47 @@ LOCAL = "local"          # --ray without an address
 
 
 def chunk_folder(target: str | os.PathLike) -> Path:
-    """The temporary folder of an output's segments and manifest: ``.NAME.chunks`` beside it."""
+    """The temporary folder of an output's segments and manifest: ``.NAME.chunks`` beside it (NAME
+    shortened when long, as the outputs' temporary names are: :func:`.outputs.short_name`)."""
     t = Path(str(target).rstrip("/" + os.sep))
-    return t.parent / f".{t.name}.chunks"
+    return t.parent / f".{outputs.short_name(t.name)}.chunks"
+
+
+# What a chunk folder holds: its manifest and segments, and their temporary names while written
+# (io.atomic_path). Only these are ever deleted from it, and a folder holding anything else is
+# not taken for one (docs/SAFETY.md).
+_CHUNK_FILE = re.compile(rf"^\.?(?:{re.escape(MANIFEST)}|chunk-\d{{5,}}\.mkv)(?:\.partial-\d+(?:-\d+)?(?:\.\w+)?)?$")
+
+
+def check_chunk_folder(folder: Path, inputs=()) -> None:
+    """Refuse a chunk folder that zstsr did not make: one that is a file or a link, holds anything
+    but a chunk folder's files, or holds an input."""
+    if not os.path.lexists(folder):
+        return
+    if folder.is_symlink() or not folder.is_dir():
+        raise UsageError(f"{folder} exists and is not a folder of zstsr's chunks; move it or choose "
+                         "another output name")
+    for inp in inputs:
+        if inp is not None and outputs.inside(Path(inp), folder):
+            raise UsageError(f"{folder} holds the input {inp}; move it or choose another output name")
+    others = sorted(p.name for p in folder.iterdir() if not _CHUNK_FILE.match(p.name) or not p.is_file()
+                    or p.is_symlink())
+    if others:
+        raise UsageError(f"{folder} holds files zstsr did not write ({', '.join(others[:3])}"
+                         f"{', ...' if len(others) > 3 else ''}); move them or choose another output name")
+
+
+def remove_chunk_folder(folder: Path) -> None:
+    """Delete a chunk folder's own files (:data:`_CHUNK_FILE`), then the folder if it is empty:
+    never anything else (no ``rmtree``)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for p in folder.iterdir():
+        if _CHUNK_FILE.match(p.name) and p.is_file() and not p.is_symlink():
+            with contextlib.suppress(OSError):
+                p.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _import_ray(address: str):
@@ -233,6 +271,7 @@ class Job:
         runs on a worker); its output will be ``target`` (its chunks go beside it)."""
         source = str(source)
         folder = chunk_folder(target)
+        check_chunk_folder(folder, [source, *(v for v in getattr(create, "args", ()) if isinstance(v, str))])
         clip = _Clip(Path(source).name, source, info, num_frames, create, folder, self.chunk)
         clip.manifest = self._load_manifest(clip)
         seed = {}
@@ -260,7 +299,7 @@ class Job:
                 self.log(f"note: {clip.name}: {done} finished chunks kept in {clip.folder}; the same command "
                          "resumes from them")
             raise
-        shutil.rmtree(clip.folder, ignore_errors=True)
+        remove_chunk_folder(clip.folder)
 
     def _frames(self, clip: _Clip) -> Iterator[np.ndarray]:
         i = 0
@@ -317,7 +356,7 @@ class Job:
             if m.get("chunks"):
                 self.log(f"note: {clip.name}: the chunks of an earlier run do not fit this one; starting over")
             m.clear()
-            shutil.rmtree(clip.folder, ignore_errors=True)
+            remove_chunk_folder(clip.folder)
             m.update(version=MANIFEST_VERSION, key=self._key(clip), chunk=renderer.chunk,
                      context=renderer.context, runs=0, chunks={})
         m["runs"] += 1

@@ -31,6 +31,7 @@ The native shim (``vs_zstsr/_shim``) registers the ``zstsr`` namespace and calls
 from __future__ import annotations
 
 import collections
+import contextlib
 import inspect
 import os
 import threading
@@ -928,6 +929,7 @@ def plugin_path() -> str:
 def install_plugin(link: bool = True) -> str:
     """Put the shim into ``vapoursynth.get_plugin_dir()`` (a symlink, or a copy with ``link=False``)
     so that every core autoloads ``core.zstsr``. Returns the path written; idempotent."""
+    import filecmp
     import shutil
 
     src = plugin_path()
@@ -936,14 +938,24 @@ def install_plugin(link: bool = True) -> str:
     d = vs.get_plugin_dir()
     os.makedirs(d, exist_ok=True)
     dst = os.path.join(d, PLUGIN_NAME)
-    if os.path.islink(dst) or os.path.exists(dst):
-        if os.path.realpath(dst) == os.path.realpath(src):
-            return dst
-        os.remove(dst)
-    if link:
-        os.symlink(src, dst)
-    else:
-        shutil.copy2(src, dst)
+    if link and os.path.islink(dst) and os.path.realpath(dst) == os.path.realpath(src):
+        return dst
+    if not link and not os.path.islink(dst) and os.path.isfile(dst) and filecmp.cmp(src, dst, shallow=False):
+        return dst       # (a link asked for after a copy, or a copy after a link, replaces it)
+    # made under a temporary name and renamed over the old one: a host loading plugins meanwhile
+    # sees the old file or the new one, never a half-copied one
+    tmp = os.path.join(d, f".{PLUGIN_NAME}.partial-{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(tmp)
+    try:
+        if link:
+            os.symlink(src, tmp)
+        else:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(tmp)
     return dst
 
 

@@ -117,7 +117,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]
     tmp = outputs.temp_path(target, suffix)
     try:
         yield tmp
-        os.replace(tmp, target)
+        outputs.commit_file(tmp, target)   # never over a file that appeared since it was checked
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -1061,7 +1061,7 @@ class VideoWriter:
         if self.codec == "png":
             outputs.replace_folder(self._tmp, self.path)  # never deletes a folder that is not ours
         else:
-            os.replace(self._tmp, self.path)
+            outputs.commit_file(self._tmp, self.path)
         self._committed = True
 
     def abort(self) -> None:

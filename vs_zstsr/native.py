@@ -27,6 +27,7 @@ Their cost per call is measured in docs/BENCHMARKS.md (``benchmarks/bench_flow_f
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import importlib
 import io
@@ -55,6 +56,11 @@ _HEAD = struct.Struct("<QIq?")
 _LEN = struct.Struct("<Q")
 _RING = struct.Struct("<iQ")      # the ring's file descriptor in the worker, slot size
 PIPE_BYTES = 1 << 20
+# Seconds a worker may go without a word (a streamed item, or its reply) before it is taken for
+# hung and stopped: a caller waiting on it (a VapourSynth host's frame request) gets NativeCrash
+# instead of waiting forever. MVTools' slowest step, a 4K segment's motion search before its first
+# frame, takes seconds on 2 cores; this leaves a very slow machine two orders of magnitude.
+ANSWER_TIMEOUT_S = 600.0
 # A streamed item whose arrays hold at least this many bytes goes through the worker's ring of
 # shared memory, not the pipe: at 1080p the pipe's copies in and out of the kernel cost MVTools'
 # worker about a tenth of the CPU of `upsample --method flow` (docs/BENCHMARKS.md, "1080p and 4K").
@@ -229,6 +235,30 @@ def _send(f, obj: Any, ring: _Ring | None = None, args: _Args | None = None) -> 
     f.flush()
 
 
+@contextlib.contextmanager
+def _no_sigpipe():
+    """Writes to a worker's pipe in this block cannot kill this process. A host that embeds Python
+    without its signal set-up (vspipe: ``Py_InitializeEx(0)``) keeps SIGPIPE's default action, so a
+    write to a worker that has just died (a crash in MVTools while its last frame is being taken)
+    would end the host, not raise BrokenPipeError. So SIGPIPE is blocked in this thread for the
+    block (a write then fails with EPIPE: a NativeCrash), and a SIGPIPE raised meanwhile is taken
+    before it is unblocked. (In a Python that ignores SIGPIPE, as python itself does, nothing changes.)"""
+    if not (hasattr(signal, "pthread_sigmask") and hasattr(signal, "sigtimedwait")):   # (macOS: no sigtimedwait)
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        yield
+    finally:
+        if signal.SIGPIPE not in old:
+            try:
+                with contextlib.suppress(OSError):
+                    while signal.sigtimedwait({signal.SIGPIPE}, 0) is not None:
+                        pass
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _read_exact(f, n: int):
     buf = np.empty(n, np.uint8)       # not zero-filled first (bytearray is): frames are megabytes
     view, got = memoryview(buf), 0
@@ -260,8 +290,9 @@ class _RingView:
             buf[:] = np.frombuffer(self.mm, np.uint8, n, at)
             out.append(buf)
             at += -(-n // 64) * 64
-        self.acks.write(b"\x01")
-        self.acks.flush()
+        with _no_sigpipe():
+            self.acks.write(b"\x01")
+            self.acks.flush()
         return out
 
     def close(self) -> None:
@@ -348,13 +379,16 @@ class _Worker:
         for f in (self.proc.stdin, self.proc.stdout):
             _widen(f)
         self.ring = _RingView(self.proc.pid, self.proc.stdin)
+        self.hung = False
 
     def request(self, fn: str, args, kwargs, streaming: bool, what: str) -> Iterator[tuple[str, Any]]:
         try:
-            _send(self.proc.stdin, (fn, args, kwargs, streaming, streaming and _Ring.available()),
-                  args=self.args)
+            with _no_sigpipe():
+                _send(self.proc.stdin, (fn, args, kwargs, streaming, streaming and _Ring.available()),
+                      args=self.args)
             while True:
-                kind, value = _recv(self.proc.stdout, self.ring)
+                with self._deadline():
+                    kind, value = _recv(self.proc.stdout, self.ring)
                 if kind not in ("item", "unreadable"):
                     self.args.empty()            # the worker let go of it before this reply
                 yield kind, value
@@ -362,6 +396,23 @@ class _Worker:
                     return
         except (EOFError, BrokenPipeError, OSError):
             raise self._crash(what) from None
+
+    @contextlib.contextmanager
+    def _deadline(self):
+        """Stop the worker if the block (waiting for its next message) lasts ANSWER_TIMEOUT_S."""
+        def hung():
+            self.hung = True
+            with contextlib.suppress(OSError):
+                self.proc.kill()                 # the read then ends: _crash says why
+        timer = threading.Timer(ANSWER_TIMEOUT_S, hung)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+        if self.hung:
+            raise EOFError          # it answered just as it was stopped: stopped all the same
 
     def _crash(self, what: str) -> NativeCrash:
         try:
@@ -378,6 +429,8 @@ class _Worker:
             how = f"exit status {rc}"
         said = self._last_words()
         self.close()
+        if self.hung:
+            return NativeCrash(f"{what} did not answer in {ANSWER_TIMEOUT_S:g} s and was stopped")
         return NativeCrash(f"{what} crashed: {how}{', ' + said if said else ''}")
 
     def _last_words(self) -> str:
@@ -398,7 +451,8 @@ class _Worker:
         self.args.close()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
-                f.close()
+                with _no_sigpipe():     # closing flushes what a failed write left in the buffer
+                    f.close()
             except OSError:
                 pass
         if self.proc.poll() is None:
@@ -527,11 +581,14 @@ def _serve(argv: list[str]) -> None:
         os.set_inheritable(shared.fd, False)             # not for a plugin's own child processes
     while True:
         try:
-            fn, args, kwargs, streaming, use_ring = _recv(inp, args=shared)
+            request = _recv(inp, args=shared)
         except EOFError:
             return
         result = item = None
         try:
+            if request[0] == "unreadable":   # e.g. an argument of a class this process cannot import
+                raise request[1]
+            fn, args, kwargs, streaming, use_ring = request
             result = _resolve(fn)(*args, **kwargs)
             if streaming:
                 for item in result:
@@ -541,7 +598,8 @@ def _serve(argv: list[str]) -> None:
         except Exception as e:  # noqa: BLE001 - every error goes back to the caller
             e.__traceback__ = e.__context__ = e.__cause__ = None   # (its frames hold the arguments)
             msg = ("error", e)
-        del result, item, args, kwargs
+        del result, item, request
+        args = kwargs = None
         gc.collect()                                     # a plugin's graph may sit in a cycle
         if shared is not None:
             shared.release()                             # the call's arguments, before the reply

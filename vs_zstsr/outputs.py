@@ -8,7 +8,12 @@
   replaced, whatever the options; neither is a file where a folder output is asked for.
 * Replacing an existing output file (or an earlier PNG output) needs ``overwrite`` (the CLI's
   ``--overwrite``/``-y``, as in ffmpeg).
-* The output's folder must exist and be writable.
+* The output's folder must exist and be writable; the output has a name of its own (not ``.``
+  or ``..``), and where it exists it is a regular file (never a device, pipe or socket, which
+  replacing would destroy: ``-o /dev/null -y`` as root).
+* An output file that appears while zstsr works (another program, a second run) is never
+  replaced unless ``overwrite`` allowed it: :func:`commit_file` renames without replacing, and
+  keeps the run's output beside it under another name.
 
 :func:`check` applies all of these at once, before any work (training included) starts, and
 raises :class:`~.errors.UsageError` (one line, exit status 2). Writers then use
@@ -28,11 +33,15 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import UsageError
+from .errors import UsageError, ZstsrError
 
 PNG_MARKER = "zstsr.json"        # written into every PNG-frame output (rate, depth, frames)
 _FRAME = re.compile(r"^\d{6}\.png$")
 _counter = itertools.count()
+# Outputs checked by check_one, by absolute path: whether replacing a file there is allowed
+# (overwrite given, or the file is this process's own, committed earlier). A checked output that
+# is not here may not replace anything; a path never checked (caches, chunks) replaces as before.
+_MAY_REPLACE: dict[str, bool] = {}
 
 
 def _name(path: str | os.PathLike) -> Path:
@@ -52,7 +61,7 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def inside(path: Path, folder: Path) -> bool:
     """``path`` resolves to somewhere under ``folder`` (an existing folder)."""
     try:
         Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
@@ -110,11 +119,17 @@ def check_one(path: str | os.PathLike, *, folder: bool, inputs: Iterable = (), o
             continue
         if same_file(p, inp):
             raise UsageError(f"{what} {path} is the input {inp}; choose another name")
-        if p.is_dir() and _inside(_name(inp), p):
+        if p.is_dir() and inside(_name(inp), p):
             raise UsageError(f"{what} {path} is a folder holding the input {inp}; choose another name")
+    if p.name in ("", ".."):    # `-o .`: the folder itself, where its own temporary folder would go
+        raise UsageError(f"{what} {path} names no file or folder of its own; give it a name")
     writable_folder(parent)
+    _MAY_REPLACE[_key(p)] = overwrite and not folder
     if not os.path.lexists(p):
         return
+    if os.path.exists(p) and not (p.is_dir() or p.is_file()):
+        raise UsageError(f"{what} {path} is not a regular file (a device, pipe or socket); "
+                         "choose a file name")
     if p.is_symlink() and folder:
         raise UsageError(f"{what} {path} is a symbolic link; give a new folder name")
     if folder:
@@ -151,11 +166,64 @@ def check(outputs: Iterable[tuple[str | os.PathLike | None, bool]], inputs: Iter
         done.append(_name(path))
 
 
+def _key(path: str | os.PathLike) -> str:
+    p = _name(path)
+    return os.path.join(os.path.realpath(p.parent if str(p.parent) else "."), p.name)
+
+
+def commit_file(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Rename the finished file ``tmp`` to ``target``. Where ``target`` is an output :func:`check`
+    did not allow to be replaced, a file that appeared there since is kept: the rename does not
+    replace (a hard link, then the temporary name removed), and the run's output is kept as
+    ``NAME.zstsr-PID.EXT`` beside it, named in the error raised."""
+    tmp, target = Path(tmp), _name(target)
+    key = _key(target)
+    if _MAY_REPLACE.get(key, True):
+        os.replace(tmp, target)
+        return
+    try:
+        _rename_no_replace(tmp, target)
+    except FileExistsError:
+        for n in range(100):    # a short name (a long one plus the tag could pass the 255-byte limit)
+            kept = target.with_name(f"{short_name(target.stem)}.zstsr-{os.getpid()}"
+                                    f"{f'-{n}' if n else ''}{target.suffix}")
+            try:
+                _rename_no_replace(tmp, kept)
+                break
+            except FileExistsError:
+                continue
+            except OSError:
+                break
+        else:
+            kept = None
+        if kept is None or not kept.exists():
+            raise ZstsrError(f"{target} appeared while zstsr was working and was left as it is; "
+                             f"this run's output could not be kept ({tmp.name} removed)") from None
+        raise ZstsrError(f"{target} appeared while zstsr was working and was left as it is; this run's "
+                         f"output is {kept}") from None
+    _MAY_REPLACE[key] = True       # our own file now: a later save of it (a checkpoint) replaces it
+
+
+def _rename_no_replace(src: Path, dst: Path) -> None:
+    """``src`` -> ``dst`` unless ``dst`` exists (FileExistsError). A hard link is atomic; where the
+    file system has none, a check just before the rename (a short window, nothing better there)."""
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(dst):
+            raise FileExistsError(dst) from None
+        os.replace(src, dst)
+        return
+    os.unlink(src)
+
+
 # --------------------------------------------------------------------------------------------
 # temporary names
 
 
-def _short(name: str) -> str:
+def short_name(name: str) -> str:
     """``name``, or for a long one a prefix and a hash of it: temporary names stay far below the
     255-byte limit of a file name."""
     raw = name.encode()
@@ -168,7 +236,7 @@ def temp_path(target: str | os.PathLike, suffix: str = "") -> Path:
     """A new hidden name beside ``target``: ``.NAME.partial-PID-N`` + ``suffix`` (NAME shortened
     when long). Nothing is created."""
     t = _name(target)
-    return t.parent / f".{_short(t.name)}.partial-{os.getpid()}-{next(_counter)}{suffix}"
+    return t.parent / f".{short_name(t.name)}.partial-{os.getpid()}-{next(_counter)}{suffix}"
 
 
 def _alive(pid: int) -> bool:
@@ -187,7 +255,7 @@ def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = N
     """Remove temporary outputs of ``target``'s name left by processes that no longer run: files,
     and folders holding only PNG frames and the marker (a PNG output in progress)."""
     t = _name(target)
-    pat = re.compile(rf"^\.{re.escape(_short(t.name))}\.partial-(\d+)(?:-\d+)?(?:\..*)?$")
+    pat = re.compile(rf"^\.{re.escape(short_name(t.name))}\.partial-(\d+)(?:-\d+)?(?:\..*)?$")
     try:
         entries = list(t.parent.iterdir())
     except OSError:

@@ -150,7 +150,10 @@ def warp(frame: np.ndarray, u: np.ndarray, kernel: str = "linear", edge: str = "
 
 
 def flow(ref: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """The motion ``u`` (``(H, W, 2)``, x then y, in pixels) with ``frame(x) ~ ref(x + u(x))``."""
+    """The motion ``u`` (``(H, W, 2)``, x then y, in pixels) with ``frame(x) ~ ref(x + u(x))``;
+    none in a frame one pixel high or wide (no gradient across it: the shot's end is then repeated)."""
+    if min(ref.shape[:2]) < 2:
+        return np.zeros(ref.shape[:2] + (2,), np.float32)
     pyr = [(_gray(ref), _gray(frame))]
     while len(pyr) < LEVELS and min(pyr[-1][0].shape) // 2 >= MIN_SIDE:
         pyr.append((_half(pyr[-1][0]), _half(pyr[-1][1])))
