@@ -184,19 +184,19 @@ def commit_file(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
     try:
         _rename_no_replace(tmp, target)
     except FileExistsError:
+        kept = None
         for n in range(100):    # a short name (a long one plus the tag could pass the 255-byte limit)
-            kept = target.with_name(f"{short_name(target.stem)}.zstsr-{os.getpid()}"
+            name = target.with_name(f"{short_name(target.stem)}.zstsr-{os.getpid()}"
                                     f"{f'-{n}' if n else ''}{target.suffix}")
             try:
-                _rename_no_replace(tmp, kept)
-                break
+                _rename_no_replace(tmp, name)
             except FileExistsError:
                 continue
             except OSError:
                 break
-        else:
-            kept = None
-        if kept is None or not kept.exists():
+            kept = name
+            break
+        if kept is None:
             raise ZstsrError(f"{target} appeared while zstsr was working and was left as it is; "
                              f"this run's output could not be kept ({tmp.name} removed)") from None
         raise ZstsrError(f"{target} appeared while zstsr was working and was left as it is; this run's "
