@@ -152,6 +152,52 @@ def test_a_file_that_appears_during_the_run_is_replaced_only_with_overwrite(tmp_
     assert not list(tmp_path.glob(".*partial*"))
 
 
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_png_output_that_appears_during_the_run_is_replaced_only_with_overwrite(tmp_path, overwrite):
+    """The folder form of the rule above: an earlier zstsr PNG output made while this run worked
+    (a second run) is replaced only with -y; without it, both outputs are kept."""
+    from vs_zstsr import io, outputs
+    from vs_zstsr.errors import ZstsrError
+
+    def png_output(folder, frames):
+        w = io.VideoWriter(folder, 32, 24, Fraction(30), 8, "png")
+        for _ in range(frames):
+            w.write(np.zeros((24, 32, 3), np.float32))
+        w.close()
+
+    target = tmp_path / "frames"
+    outputs.check([(target, True)], overwrite=overwrite)
+    w = io.VideoWriter(target, 32, 24, Fraction(30), 8, "png")
+    w.write(np.zeros((24, 32, 3), np.float32))
+    png_output(tmp_path / "theirs", 3)
+    os.rename(tmp_path / "theirs", target)      # appeared meanwhile, a complete PNG output
+    if overwrite:
+        w.close()
+        assert len(list(target.glob("*.png"))) == 1
+    else:
+        with pytest.raises(ZstsrError, match="left as it is") as e:
+            w.close()
+        assert len(list(target.glob("*.png"))) == 3
+        kept = tmp_path / f"frames.zstsr-{os.getpid()}"
+        assert str(kept) in str(e.value) and len(list(kept.glob("*.png"))) == 1
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_refused_output_leaves_no_record_behind(tmp_path):
+    """An output check() refused is not recorded as checked: a later write the process makes
+    there without checking (a cache file does) behaves as for any unchecked path."""
+    from vs_zstsr import io, outputs
+    from vs_zstsr.errors import UsageError
+
+    target = tmp_path / "cache.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(UsageError):
+        outputs.check([(target, False)])
+    with io.atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+
+
 def test_a_checked_output_replaces_its_own_earlier_save(tmp_path):
     """A checkpoint saved again and again (train) replaces its own file, never one it did not write."""
     from vs_zstsr import io, outputs

@@ -7,6 +7,7 @@ The trainer (torch) is imported only by the commands that train.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from fractions import Fraction
@@ -722,7 +723,9 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterat
         raise UsageError("--resume continues OUTPUT and --overwrite replaces it: pass one of them")
     check_factor(factor)
     try:
-        _check_outputs(files=[output], inputs=[video], overwrite=overwrite or resume)
+        # --resume allows replacing only the checkpoint it continues: with none there yet, a file
+        # that appears under OUTPUT while training runs is kept (outputs.commit_file)
+        _check_outputs(files=[output], inputs=[video], overwrite=overwrite or (resume and os.path.isfile(output)))
     except UsageError as e:
         if "--overwrite" not in str(e):
             raise

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -380,6 +381,10 @@ class _Worker:
             _widen(f)
         self.ring = _RingView(self.proc.pid, self.proc.stdin)
         self.hung = False
+        self._watch = threading.Condition()    # guards _due and _closed (the watchdog's)
+        self._due: float | None = None         # time.monotonic() by which the next message is due
+        self._closed = False
+        self._watchdog: threading.Thread | None = None
 
     def request(self, fn: str, args, kwargs, streaming: bool, what: str) -> Iterator[tuple[str, Any]]:
         try:
@@ -399,20 +404,38 @@ class _Worker:
 
     @contextlib.contextmanager
     def _deadline(self):
-        """Stop the worker if the block (waiting for its next message) lasts ANSWER_TIMEOUT_S."""
-        def hung():
-            self.hung = True
-            with contextlib.suppress(OSError):
-                self.proc.kill()                 # the read then ends: _crash says why
-        timer = threading.Timer(ANSWER_TIMEOUT_S, hung)
-        timer.daemon = True
-        timer.start()
+        """Stop the worker if the block (waiting for its next message) lasts ANSWER_TIMEOUT_S.
+        One watchdog thread per worker, started on first use, checks the deadline (a thread per
+        message cost ~0.5 ms each)."""
+        with self._watch:
+            self._due = time.monotonic() + ANSWER_TIMEOUT_S
+            if self._watchdog is None:
+                self._watchdog = threading.Thread(target=self._watch_loop, name="zstsr-native-watchdog",
+                                                  daemon=True)
+                self._watchdog.start()
+            self._watch.notify()
         try:
             yield
         finally:
-            timer.cancel()
+            with self._watch:
+                self._due = None
         if self.hung:
             raise EOFError          # it answered just as it was stopped: stopped all the same
+
+    def _watch_loop(self) -> None:
+        with self._watch:
+            while not self._closed:
+                if self._due is None:
+                    self._watch.wait()
+                    continue
+                left = self._due - time.monotonic()
+                if left > 0:
+                    self._watch.wait(left)
+                    continue
+                self.hung = True
+                with contextlib.suppress(OSError):
+                    self.proc.kill()                 # the read then ends: _crash says why
+                return
 
     def _crash(self, what: str) -> NativeCrash:
         try:
@@ -447,6 +470,9 @@ class _Worker:
         return self.proc.poll() is None
 
     def close(self) -> None:
+        with self._watch:
+            self._closed = True
+            self._watch.notify()
         self.ring.close()
         self.args.close()
         for f in (self.proc.stdin, self.proc.stdout):

@@ -25,6 +25,7 @@ wrote them is gone.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
@@ -124,7 +125,13 @@ def check_one(path: str | os.PathLike, *, folder: bool, inputs: Iterable = (), o
     if p.name in ("", ".."):    # `-o .`: the folder itself, where its own temporary folder would go
         raise UsageError(f"{what} {path} names no file or folder of its own; give it a name")
     writable_folder(parent)
-    _MAY_REPLACE[_key(p)] = overwrite and not folder
+    _refuse_existing(p, path, folder=folder, overwrite=overwrite, what=what)
+    # recorded only once every rule passed: a refused output leaves no entry behind
+    _MAY_REPLACE[_key(p)] = overwrite
+
+
+def _refuse_existing(p: Path, path, *, folder: bool, overwrite: bool, what: str) -> None:
+    """The rules for an output name that already exists (UsageError where one is broken)."""
     if not os.path.lexists(p):
         return
     if os.path.exists(p) and not (p.is_dir() or p.is_file()):
@@ -184,29 +191,49 @@ def commit_file(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
     try:
         _rename_no_replace(tmp, target)
     except FileExistsError:
-        kept = None
-        for n in range(100):    # a short name (a long one plus the tag could pass the 255-byte limit)
-            name = target.with_name(f"{short_name(target.stem)}.zstsr-{os.getpid()}"
-                                    f"{f'-{n}' if n else ''}{target.suffix}")
-            try:
-                _rename_no_replace(tmp, name)
-            except FileExistsError:
-                continue
-            except OSError:
-                break
-            kept = name
-            break
-        if kept is None:
-            raise ZstsrError(f"{target} appeared while zstsr was working and was left as it is; "
-                             f"this run's output could not be kept ({tmp.name} removed)") from None
-        raise ZstsrError(f"{target} appeared while zstsr was working and was left as it is; this run's "
-                         f"output is {kept}") from None
+        _keep_beside(tmp, target, "appeared while zstsr was working")
     _MAY_REPLACE[key] = True       # our own file now: a later save of it (a checkpoint) replaces it
+
+
+def _keep_beside(tmp: Path, target: Path, why: str) -> None:
+    """Keep the finished output ``tmp`` as ``NAME.zstsr-PID[-N].EXT`` beside ``target`` (a short
+    name: a long one plus the tag could pass the 255-byte limit), never over anything, and raise
+    the error that names both."""
+    kept = None
+    for n in range(100):
+        name = target.with_name(f"{short_name(target.stem)}.zstsr-{os.getpid()}"
+                                f"{f'-{n}' if n else ''}{target.suffix}")
+        try:
+            _rename_no_replace(tmp, name)
+        except FileExistsError:
+            continue
+        except OSError:
+            break
+        kept = name
+        break
+    if kept is None:
+        raise ZstsrError(f"{target} {why} and was left as it is; this run's output could not be kept "
+                         f"({tmp.name} removed)") from None
+    raise ZstsrError(f"{target} {why} and was left as it is; this run's output is {kept}") from None
 
 
 def _rename_no_replace(src: Path, dst: Path) -> None:
     """``src`` -> ``dst`` unless ``dst`` exists (FileExistsError). A hard link is atomic; where the
     file system has none, a check just before the rename (a short window, nothing better there)."""
+    if src.is_dir() and not src.is_symlink():
+        # a folder (a PNG output) cannot be hard-linked; rename() never replaces a non-empty
+        # folder or a file with a folder, so only a missing or empty one can be taken over
+        if os.path.lexists(dst) and not (dst.is_dir() and not dst.is_symlink() and not any(dst.iterdir())):
+            raise FileExistsError(dst)
+        try:
+            os.rename(src, dst)
+        except (FileExistsError, IsADirectoryError, NotADirectoryError):
+            raise FileExistsError(dst) from None
+        except OSError as e:
+            if e.errno == errno.ENOTEMPTY:
+                raise FileExistsError(dst) from None
+            raise
+        return
     try:
         os.link(src, dst)
     except FileExistsError:
@@ -279,17 +306,24 @@ def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = N
 
 def replace_folder(tmp: Path, target: Path) -> None:
     """Move the finished PNG folder ``tmp`` to ``target``: directly when ``target`` is missing or
-    empty; when it is an earlier zstsr PNG output, that one is moved aside first and deleted
-    after. Anything else under ``target`` is refused, never deleted."""
-    if not os.path.lexists(target) or (target.is_dir() and not target.is_symlink() and not any(target.iterdir())):
-        os.replace(tmp, target)
+    empty; when it is an earlier zstsr PNG output that :func:`check` allowed to replace
+    (``overwrite``), that one is moved aside first and deleted after. Anything else there (a
+    file, a folder of other files, or a PNG output that appeared while zstsr worked without
+    ``overwrite``) is left as it is, and the run's frames are kept beside it under another name
+    (:func:`commit_file`'s rule for folders)."""
+    target = _name(target)
+    try:
+        _rename_no_replace(tmp, target)
         return
-    if target.is_symlink() or not target.is_dir() or not is_png_output(target):
-        raise UsageError(f"{target}: will not replace it (not an earlier zstsr PNG output)")
+    except FileExistsError:
+        pass
+    if (not _MAY_REPLACE.get(_key(target), True) or target.is_symlink() or not target.is_dir()
+            or not is_png_output(target)):
+        _keep_beside(tmp, target, "is not an earlier zstsr PNG output that --overwrite allows to replace")
     old = temp_path(target, ".old")
     os.replace(target, old)
     try:
-        os.replace(tmp, target)
+        _rename_no_replace(tmp, target)
     except BaseException:
         os.replace(old, target)
         raise
