@@ -109,3 +109,33 @@ def test_output_type_is_chosen_by_extension_or_refused(tmp_path):
     assert io.codec_for("a.mp4") == "h264" and io.codec_for(str(tmp_path) + "/") == "png"
     with pytest.raises(ZstsrError, match="unknown output type"):
         io.codec_for("a.xyz")
+
+
+def test_read_ahead_gives_the_frames_in_order_and_stops_its_reader():
+    """io.read_ahead: the same items in the same order, at most ``depth`` read ahead, an error
+    raised where its frame would have come, and its thread gone once the caller stops early."""
+    import threading
+
+    read = []
+
+    def frames(n, fail_at=None):
+        for i in range(n):
+            if i == fail_at:
+                raise ZstsrError(f"damaged at {i}")
+            read.append(i)
+            yield np.full((2, 2, 3), i, np.float32)
+
+    got = [int(f[0, 0, 0]) for f in io.read_ahead(frames(20), 3)]
+    assert got == list(range(20))
+    read.clear()
+    it = io.read_ahead(frames(50), 3)
+    assert int(next(it)[0, 0, 0]) == 0
+    import time
+    time.sleep(0.3)
+    assert len(read) <= 1 + 3 + 1           # the one taken, the queue, the one waiting to go in
+    it.close()
+    assert not [t for t in threading.enumerate() if t.name == "zstsr-reader"]
+    with pytest.raises(ZstsrError, match="damaged at 5"):
+        for i, f in enumerate(io.read_ahead(frames(9, fail_at=5), 2)):
+            assert int(f[0, 0, 0]) == i
+    assert i == 4

@@ -514,6 +514,58 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
         raise ZstsrError(f"{path}: corrupt video stream after {n} frames ({_reason(e)})") from None
 
 
+def read_ahead(frames: Iterable[np.ndarray], depth: int) -> Iterator[np.ndarray]:
+    """``frames`` as they are, read up to ``depth`` frames ahead by a thread of their own, so that
+    decoding (PyAV and NumPy let go of the GIL) runs while the caller waits on other work: flow's
+    segments wait for the next one's frames otherwise, MVTools idle meanwhile (docs/BENCHMARKS.md,
+    "Reading ahead"). An error reading is raised here, where that frame would have come; closing
+    this generator (or leaving a ``for`` over it) stops the thread and lets go of the file."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(max(1, depth))
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        it = iter(frames)
+        try:
+            for f in it:
+                if not put((True, f)):
+                    return
+            end = (False, None)
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
+            end = (False, e)
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()       # in this thread, which ran it: the decoder lets go of the file here
+        put(end)
+
+    t = threading.Thread(target=work, name="zstsr-reader", daemon=True)
+    t.start()
+    try:
+        while True:
+            more, value = q.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+            value = None      # not held here while the caller works on it
+    finally:
+        stop.set()
+        t.join()
+
+
 def _read_png_folder(folder: Path, info: VideoInfo) -> Iterator[np.ndarray]:
     av = _av()
     for i, f in enumerate(_png_files(folder)):

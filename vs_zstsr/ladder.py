@@ -275,7 +275,8 @@ class Ladder:
         return key, (held[0] if held else 0)
 
     def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
-               extend: int = 0, ends: tuple[bool, bool] = (True, True)) -> Iterator[np.ndarray]:
+               extend: int = 0, ends: tuple[bool, bool] = (True, True), read_ahead: bool = False
+               ) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
         by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
@@ -283,7 +284,9 @@ class Ladder:
         continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`).
         ``bits`` (for a writer: :func:`.io.sample_bits`): flow's frames come quantized to it, finished
         in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames;
-        other frames stay float32 (the writer takes both)."""
+        other frames stay float32 (the writer takes both). ``read_ahead``: ``frames`` come from a
+        decoder; flow reads the next segment's frames while MVTools works on this one
+        (:func:`.io.read_ahead`)."""
         from . import direct
 
         if not self.direct:
@@ -304,6 +307,10 @@ class Ladder:
             raise ValueError(f"no streamed form of {method!r}")
         from . import io
         from .baselines import peer_stream
+
+        segment = direct.segment_frames(h, w)
+        if read_ahead:    # a segment's frames and its context: memory still bounded by the frame size
+            it = io.read_ahead(it, segment + 2 * direct.PEER_CONTEXT)
 
         finish = direct.Finish(backproject=True, clip_input=True, bits=bits) if bits else None
 
@@ -330,7 +337,7 @@ class Ladder:
                     yield from (io.quantize(y, bits) for y in group[(done % f if g == keep[0] + done // f else 0):])
 
         yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
-                                 segment=direct.segment_frames(h, w), finished=finish is not None,
+                                 segment=segment, finished=finish is not None,
                                  extend=extend, ends=ends)
 
     def stream_kept(self, ltr: np.ndarray, lead: int, count: int, **kw) -> np.ndarray:
