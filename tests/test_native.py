@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -137,6 +138,35 @@ def test_a_worker_that_dies_mid_stream_cannot_take_down_a_host_without_sigpipe_h
                            timeout=120)
         assert r.returncode == 0, (r.returncode, r.stderr)      # not -13 (SIGPIPE)
         assert "NativeCrash: a test crashed: signal SIGSEGV" in r.stdout and "then " in r.stdout, r.stdout
+
+
+ORPHAN_HOST = """
+import os, sys, threading
+from vs_zstsr import native
+pool = native.Pool(1)
+print(pool.call("os:getpid", what="a worker"), flush=True)
+threading.Thread(target=pool.call, args=("time:sleep", 600), kwargs={"what": "a sleeper"}, daemon=True).start()
+import time; time.sleep(0.5)
+os.kill(os.getpid(), 9)     # the host dies outright while its worker is busy
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_busy_worker_leaves_soon_after_its_host_is_killed():
+    r = subprocess.run([sys.executable, "-c", ORPHAN_HOST], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == -9, r.stderr
+    worker = int(r.stdout.split()[0])
+    deadline = time.monotonic() + 10 * native.ORPHAN_CHECK_S + 5
+    while time.monotonic() < deadline:
+        try:     # gone, or a zombie its new parent has not reaped yet
+            if Path(f"/proc/{worker}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        time.sleep(0.1)
+    os.kill(worker, 9)
+    raise AssertionError("the worker outlived its killed host")
 
 
 class HereOnly:

@@ -593,8 +593,26 @@ def pool() -> Pool:
 # ---------------------------------------------------------------------------------------------
 # the worker side
 
+# How often a worker checks that its host still runs (:func:`_leave_when_orphaned`).
+ORPHAN_CHECK_S = 1.0
+
+
+def _leave_when_orphaned(host: int) -> None:
+    """End this worker within ORPHAN_CHECK_S of its host's end. A host killed outright (``kill
+    -9``, an editor's crash) closes the pipes, but a worker busy with a call (a 4K segment:
+    minutes of MVTools) would only notice at its next write, computing for nobody meanwhile. When
+    the host is gone the worker is re-parented (to init or a subreaper), which ``getppid`` shows."""
+    def watch() -> None:
+        while os.getppid() == host:
+            time.sleep(ORPHAN_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="zstsr-orphan-watch", daemon=True).start()
+
+
 def _serve(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the main process decides when to stop
+    _leave_when_orphaned(os.getppid())
     from .direct import keep_frame_memory, release_free_memory
 
     keep_frame_memory(one_arena=True)                    # frames are megabytes (vs_zstsr/direct.py)
