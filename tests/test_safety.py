@@ -255,13 +255,18 @@ def test_stale_partial_outputs_are_cleaned_when_their_process_has_ended(work):
     stale = work / f".out.mkv.partial-{dead.pid}.mkv"
     live = work / f".out.mkv.partial-{os.getppid()}.mkv"   # a running process (pytest's parent)
     other = work / f".other.mkv.partial-{dead.pid}.mkv"    # another output's
-    for p in (stale, live, other):
+    from vs_zstsr import outputs
+
+    here = work / f".out.mkv.partial-{outputs._host_tag()}-{dead.pid}-3.mkv"
+    # another machine's, writing into a shared folder: its process number means nothing here
+    elsewhere = work / f".out.mkv.partial-h{'0' * 8 if outputs._host_tag() != 'h' + '0' * 8 else '1' * 8}-{dead.pid}-3.mkv"
+    for p in (stale, live, other, here, elsewhere):
         p.write_bytes(b"half")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-m", "vs_zstsr", "baseline", "clip.mkv", "-o", "out.mkv", "-f", "2"],
                        cwd=work, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and not here.exists() and live.exists() and other.exists() and elsewhere.exists()
 
 
 def test_eval_plot_is_an_output_like_any_other(work):

@@ -62,7 +62,7 @@ def chunk_folder(target: str | os.PathLike) -> Path:
 # What a chunk folder holds: its manifest and segments, and their temporary names while written
 # (io.atomic_path). Only these are ever deleted from it, and a folder holding anything else is
 # not taken for one (docs/SAFETY.md).
-_CHUNK_FILE = re.compile(rf"^\.?(?:{re.escape(MANIFEST)}|chunk-\d{{5,}}\.mkv)(?:\.partial-\d+(?:-\d+)?(?:\.\w+)?)?$")
+_CHUNK_FILE = re.compile(rf"^\.?(?:{re.escape(MANIFEST)}|chunk-\d{{5,}}\.mkv)(?:\.partial-(?:h[0-9a-f]{{8}}-)?\d+(?:-\d+)?(?:\.\w+)?)?$")
 
 
 def check_chunk_folder(folder: Path, inputs=()) -> None:

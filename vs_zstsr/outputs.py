@@ -20,7 +20,7 @@ raises :class:`~.errors.UsageError` (one line, exit status 2). Writers then use
 :func:`temp_path` (a short hidden name beside the target, so a 254-character output name still
 fits the 255-byte limit) and :func:`replace_folder`; :func:`clean_stale` removes the temporary
 outputs of the same name that a killed run (``kill -9``) left behind, only when the process that
-wrote them is gone.
+wrote them is gone (and ran on this machine: temporary names carry it).
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ import itertools
 import os
 import re
 import shutil
+import socket
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -259,11 +260,18 @@ def short_name(name: str) -> str:
     return raw[:60].decode(errors="ignore") + "~" + hashlib.sha1(raw).hexdigest()[:10]
 
 
+def _host_tag() -> str:
+    """This machine, in a temporary name: ``h`` and 8 hex digits of its name's hash. A folder
+    may be shared by machines (``--ray`` over a network folder), and a process number means
+    nothing on another machine, so :func:`clean_stale` judges only its own machine's files."""
+    return "h" + hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
 def temp_path(target: str | os.PathLike, suffix: str = "") -> Path:
-    """A new hidden name beside ``target``: ``.NAME.partial-PID-N`` + ``suffix`` (NAME shortened
-    when long). Nothing is created."""
+    """A new hidden name beside ``target``: ``.NAME.partial-HOST-PID-N`` + ``suffix`` (NAME
+    shortened when long; HOST: :func:`_host_tag`). Nothing is created."""
     t = _name(target)
-    return t.parent / f".{short_name(t.name)}.partial-{os.getpid()}-{next(_counter)}{suffix}"
+    return t.parent / f".{short_name(t.name)}.partial-{_host_tag()}-{os.getpid()}-{next(_counter)}{suffix}"
 
 
 def _alive(pid: int) -> bool:
@@ -279,17 +287,20 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = None) -> None:
-    """Remove temporary outputs of ``target``'s name left by processes that no longer run: files,
-    and folders holding only PNG frames and the marker (a PNG output in progress)."""
+    """Remove temporary outputs of ``target``'s name left by processes of this machine that no
+    longer run: files, and folders holding only PNG frames and the marker (a PNG output in
+    progress). Another machine's (a shared folder) are left alone, whatever their process number;
+    names without a machine (zstsr before it wrote one) are judged as this machine's."""
     t = _name(target)
-    pat = re.compile(rf"^\.{re.escape(short_name(t.name))}\.partial-(\d+)(?:-\d+)?(?:\..*)?$")
+    pat = re.compile(rf"^\.{re.escape(short_name(t.name))}\.partial-(?:(h[0-9a-f]{{8}})-)?(\d+)(?:-\d+)?(?:\..*)?$")
     try:
         entries = list(t.parent.iterdir())
     except OSError:
         return
+    host = _host_tag()
     for p in entries:
         m = pat.match(p.name)
-        if not m or _alive(int(m.group(1))):
+        if not m or m.group(1) not in (None, host) or _alive(int(m.group(2))):
             continue
         try:
             if p.is_dir() and not p.is_symlink():
@@ -301,7 +312,7 @@ def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = N
         except OSError:
             continue
         if log:
-            log(f"note: removed {p.name}, a partial output left by process {m.group(1)}, which has ended")
+            log(f"note: removed {p.name}, a partial output left by process {m.group(2)}, which has ended")
 
 
 def replace_folder(tmp: Path, target: Path) -> None:
