@@ -139,3 +139,45 @@ def test_read_ahead_gives_the_frames_in_order_and_stops_its_reader():
         for i, f in enumerate(io.read_ahead(frames(9, fail_at=5), 2)):
             assert int(f[0, 0, 0]) == i
     assert i == 4
+
+
+def test_another_codecs_errors_are_not_the_inputs(tmp_path):
+    """A damaged packet decoded by another codec meanwhile (render's audio, on the main thread,
+    while io.read_ahead decodes the video on its own) is not blamed on the video being read."""
+    def damage():
+        ctx = av.CodecContext.create("mpeg2video", "r")
+        for data in (b"\x00\x00\x01\xb3" + bytes(range(256)) * 8, b"\x00\x00\x01\x00" + bytes(range(255, 0, -1)) * 8):
+            try:
+                ctx.decode(av.Packet(data))
+            except av.error.FFmpegError:
+                pass
+
+    with io._ffmpeg_errors("clip.mkv", "at frame 1", "ffv1"):
+        damage()
+    with pytest.raises(ZstsrError, match="corrupt video stream at frame 1"):
+        with io._ffmpeg_errors("clip.mkv", "at frame 1", "mpeg2video"):
+            damage()
+
+
+READ_AHEAD_LEFT_OPEN = """
+from vs_zstsr import io
+def endless():
+    while True:
+        yield 1
+def run():
+    it = io.read_ahead(endless(), 2)
+    next(it)
+    raise RuntimeError("boom")     # its traceback keeps the reader's generator alive to the exit
+run()
+"""
+
+
+def test_an_error_while_reading_ahead_ends_the_process():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", READ_AHEAD_LEFT_OPEN], capture_output=True, text=True, timeout=60,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 1 and "RuntimeError: boom" in r.stderr

@@ -183,6 +183,82 @@ def test_a_png_output_that_appears_during_the_run_is_replaced_only_with_overwrit
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def _png_folder(folder, frames, extra=()):
+    from vs_zstsr import outputs
+
+    folder.mkdir()
+    for i in range(frames):
+        (folder / f"{i:06d}.png").write_bytes(b"png")
+    (folder / outputs.PNG_MARKER).write_text("{}")
+    for name in extra:
+        (folder / name).write_text("mine")
+    return folder
+
+
+def test_a_png_output_that_cannot_be_put_in_place_is_kept(tmp_path, monkeypatch):
+    """The run's frames are never deleted at the last step: a rename refused (an empty mount
+    point: EBUSY; a sticky folder: EPERM) keeps them beside the target, named in the error."""
+    from vs_zstsr import outputs
+    from vs_zstsr.errors import ZstsrError
+
+    target = tmp_path / "frames"
+    target.mkdir()
+    outputs.check([(target, True)])
+    tmp = _png_folder(tmp_path / ".frames.partial-1-1", 2)
+    real = os.rename
+
+    def refused(a, b, *k, **kw):
+        if Path(b) == target:
+            raise PermissionError(1, "Operation not permitted")
+        return real(a, b, *k, **kw)
+
+    monkeypatch.setattr(os, "rename", refused)
+    with pytest.raises(ZstsrError, match="this run's output is") as e:
+        outputs.replace_folder(tmp, target)
+    kept = tmp_path / f"frames.zstsr-{os.getpid()}"
+    assert str(kept) in str(e.value) and len(list(kept.glob("*.png"))) == 2 and target.is_dir()
+
+
+def test_replacing_an_earlier_png_output_loses_nothing_on_the_way(tmp_path, monkeypatch):
+    """With -y: a file put into the earlier output since it was checked stays (only frames and
+    the marker are deleted), and a name taken while the earlier output was moved aside leaves
+    all three: what appeared, the earlier output, this run's frames."""
+    from vs_zstsr import outputs
+    from vs_zstsr.errors import ZstsrError
+
+    target = _png_folder(tmp_path / "frames", 3)
+    outputs.check([(target, True)], overwrite=True)
+    real_check = outputs.is_png_output
+
+    def then_a_file(folder):     # put there just after the last look, before the move aside
+        ok = real_check(folder)
+        (Path(folder) / "notes.txt").write_text("mine")
+        return ok
+
+    monkeypatch.setattr(outputs, "is_png_output", then_a_file)
+    outputs.replace_folder(_png_folder(tmp_path / ".new1", 1), target)
+    monkeypatch.setattr(outputs, "is_png_output", real_check)
+    assert sorted(p.name for p in target.iterdir()) == ["000000.png", outputs.PNG_MARKER]
+    aside = [p for p in tmp_path.iterdir() if ".zstsr-old-" in p.name]
+    assert [sorted(q.name for q in a.iterdir()) for a in aside] == [["notes.txt"]]
+
+    real = os.rename
+
+    def racing(a, b, *k, **kw):      # the target name is taken just after the move aside
+        real(a, b, *k, **kw)
+        if Path(a) == target:
+            target.write_text("appeared")
+
+    monkeypatch.setattr(os, "rename", racing)
+    with pytest.raises(ZstsrError, match="earlier PNG output is") as e:
+        outputs.replace_folder(_png_folder(tmp_path / ".new2", 2), target)
+    assert target.read_text() == "appeared"
+    olds = [p for p in tmp_path.iterdir() if ".zstsr-old-" in p.name and (p / outputs.PNG_MARKER).exists()]
+    assert len(olds) == 1 and str(olds[0]) in str(e.value) and len(list(olds[0].glob("*.png"))) == 1
+    kept = tmp_path / f"frames.zstsr-{os.getpid()}"
+    assert len(list(kept.glob("*.png"))) == 2
+
+
 def test_a_refused_output_leaves_no_record_behind(tmp_path):
     """An output check() refused is not recorded as checked: a later write the process makes
     there without checking (a cache file does) behaves as for any unchecked path."""

@@ -15,9 +15,11 @@ or an interrupt never leaves a half-written file (or folder) under the requested
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -142,15 +144,24 @@ def _av():
 
 
 @contextlib.contextmanager
-def _ffmpeg_errors(path, what: str):
+def _ffmpeg_errors(path, what: str, codec: str | None = None):
     """Turn ffmpeg's error-level messages while decoding (CRC mismatch, file ended prematurely,
-    invalid data) into one ZstsrError: a damaged input is refused, not silently concealed."""
+    invalid data) into one ZstsrError: a damaged input is refused, not silently concealed.
+    ``codec``: the decoder's name; messages from any other codec (an audio stream decoded or a
+    file encoded on another thread meanwhile: :func:`read_ahead`) are not this input's."""
     av = _av()
     with av.logging.Capture(local=False) as logs:  # slice threads log from other threads
         yield
-    errors = [m.strip() for lvl, _, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    others = _codec_names() - {codec} if codec else set()
+    errors = [m.strip() for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip() and name not in others]
     if errors:
         raise ZstsrError(f"{path}: corrupt video stream {what} ({errors[0]})")
+
+
+@functools.lru_cache(maxsize=1)
+def _codec_names() -> frozenset:
+    """Every codec's name, as ffmpeg names a codec context's messages."""
+    return frozenset(_av().codecs_available)
 
 
 def _depth_of(pix_fmt: str) -> int:
@@ -490,7 +501,7 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
             while slots is None or j < len(slots):
                 if info.truncated and n >= info.frames:
                     break   # accepted as truncated: the frames that decode cleanly
-                with _ffmpeg_errors(path, f"at frame {n}"):
+                with _ffmpeg_errors(path, f"at frame {n}", s.codec_context.name):
                     frame = next(frames, None)
                 if frame is None:
                     break
@@ -547,7 +558,7 @@ def read_ahead(frames: Iterable[np.ndarray], depth: int) -> Iterator[np.ndarray]
         finally:
             close = getattr(it, "close", None)
             if close is not None:
-                close()       # in this thread, which ran it: the decoder lets go of the file here
+                close()       # in this thread, which ran it (a generator lets go of its file here)
         put(end)
 
     t = threading.Thread(target=work, name="zstsr-reader", daemon=True)
@@ -563,7 +574,8 @@ def read_ahead(frames: Iterable[np.ndarray], depth: int) -> Iterator[np.ndarray]
             value = None      # not held here while the caller works on it
     finally:
         stop.set()
-        t.join()
+        if not sys.is_finalizing():   # at exit (an error's traceback kept this alive) it cannot run again
+            t.join()
 
 
 def _read_png_folder(folder: Path, info: VideoInfo) -> Iterator[np.ndarray]:

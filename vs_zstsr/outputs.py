@@ -192,7 +192,7 @@ def commit_file(tmp: str | os.PathLike, target: str | os.PathLike) -> None:
     try:
         _rename_no_replace(tmp, target)
     except FileExistsError:
-        _keep_beside(tmp, target, "appeared while zstsr was working")
+        _keep_beside(tmp, target, "appeared while zstsr was working and was left as it is")
     _MAY_REPLACE[key] = True       # our own file now: a later save of it (a checkpoint) replaces it
 
 
@@ -213,9 +213,8 @@ def _keep_beside(tmp: Path, target: Path, why: str) -> None:
         kept = name
         break
     if kept is None:
-        raise ZstsrError(f"{target} {why} and was left as it is; this run's output could not be kept "
-                         f"({tmp.name} removed)") from None
-    raise ZstsrError(f"{target} {why} and was left as it is; this run's output is {kept}") from None
+        raise ZstsrError(f"{target} {why}; this run's output could not be kept ({tmp.name} removed)") from None
+    raise ZstsrError(f"{target} {why}; this run's output is {kept}") from None
 
 
 def _rename_no_replace(src: Path, dst: Path) -> None:
@@ -318,24 +317,44 @@ def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = N
 def replace_folder(tmp: Path, target: Path) -> None:
     """Move the finished PNG folder ``tmp`` to ``target``: directly when ``target`` is missing or
     empty; when it is an earlier zstsr PNG output that :func:`check` allowed to replace
-    (``overwrite``), that one is moved aside first and deleted after. Anything else there (a
-    file, a folder of other files, or a PNG output that appeared while zstsr worked without
-    ``overwrite``) is left as it is, and the run's frames are kept beside it under another name
-    (:func:`commit_file`'s rule for folders)."""
+    (``overwrite``), that one is moved aside first and its frames deleted after. Anything else
+    there (a file, a folder of other files, a mount point, or a PNG output that appeared while
+    zstsr worked without ``overwrite``) is left as it is, and the run's frames are kept beside it
+    under another name (:func:`commit_file`'s rule for folders), never deleted."""
     target = _name(target)
     try:
         _rename_no_replace(tmp, target)
         return
-    except FileExistsError:
-        pass
+    except OSError as e:
+        if not isinstance(e, FileExistsError) and not os.path.lexists(target):
+            _keep_beside(tmp, target, f"could not be written ({e.strerror or e})")
     if (not _MAY_REPLACE.get(_key(target), True) or target.is_symlink() or not target.is_dir()
             or not is_png_output(target)):
-        _keep_beside(tmp, target, "is not an earlier zstsr PNG output that --overwrite allows to replace")
-    old = temp_path(target, ".old")
-    os.replace(target, old)
+        _keep_beside(tmp, target, "is not an earlier zstsr PNG output that --overwrite allows to replace, "
+                                  "and was left as it is")
+    # a visible name, not a temporary one (clean_stale would take a .partial folder for ours)
+    old = target.with_name(f"{short_name(target.name)}.zstsr-old-{os.getpid()}-{next(_counter)}")
+    try:
+        os.rename(target, old)
+    except OSError as e:
+        _keep_beside(tmp, target, f"could not be moved aside ({e.strerror or e}) and was left as it is")
     try:
         _rename_no_replace(tmp, target)
-    except BaseException:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        try:
+            _rename_no_replace(old, target)
+        except OSError:
+            _keep_beside(tmp, target, f"appeared while zstsr was replacing it; the earlier PNG output is {old}")
+        _keep_beside(tmp, target, "appeared while zstsr was replacing it; the earlier PNG output is back")
+    _remove_png_output(old)
+
+
+def _remove_png_output(folder: Path) -> None:
+    """Delete an earlier PNG output's frames and marker, then the folder if nothing else is in it
+    (a file put there since it was checked stays, with its folder)."""
+    with contextlib.suppress(OSError):
+        for p in folder.iterdir():
+            if (p.name == PNG_MARKER or _FRAME.match(p.name)) and p.is_file() and not p.is_symlink():
+                with contextlib.suppress(OSError):
+                    p.unlink()
+        folder.rmdir()
