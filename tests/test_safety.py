@@ -259,6 +259,48 @@ def test_replacing_an_earlier_png_output_loses_nothing_on_the_way(tmp_path, monk
     assert len(list(kept.glob("*.png"))) == 2
 
 
+def test_ctrl_c_while_replacing_a_png_output_puts_the_earlier_one_back(tmp_path, monkeypatch):
+    from vs_zstsr import outputs
+
+    target = _png_folder(tmp_path / "frames", 3)
+    outputs.check([(target, True)], overwrite=True)
+    real = outputs._rename_no_replace
+
+    def interrupted(src, dst):
+        if Path(src).name == ".new":
+            raise KeyboardInterrupt
+        return real(src, dst)
+
+    monkeypatch.setattr(outputs, "_rename_no_replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.replace_folder(_png_folder(tmp_path / ".new", 1), target)
+    assert len(list(target.glob("*.png"))) == 3 and not [p for p in tmp_path.iterdir() if "zstsr-old" in p.name]
+
+
+def test_frames_kept_beside_a_name_with_a_long_dotted_tail(tmp_path):
+    """'Take 1.xxxx...' (250 bytes): the kept name is shortened whole, not cut to fail."""
+    from vs_zstsr import outputs
+    from vs_zstsr.errors import ZstsrError
+
+    target = tmp_path / ("Take 1." + "x" * 240)
+    outputs.check([(target, True)])
+    target.write_text("appeared")
+    with pytest.raises(ZstsrError, match="this run's output is") as e:
+        outputs.replace_folder(_png_folder(tmp_path / ".new", 2), target)
+    kept = Path(str(e.value).rsplit("this run's output is ", 1)[1])
+    assert len(list(kept.glob("*.png"))) == 2 and target.read_text() == "appeared"
+
+
+def test_an_earlier_output_an_older_zstsr_moved_aside_is_never_cleaned(tmp_path):
+    from vs_zstsr import outputs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    old = _png_folder(tmp_path / f".frames.partial-{dead.pid}-3.old", 2)
+    outputs.clean_stale(tmp_path / "frames")
+    assert old.is_dir() and len(list(old.glob("*.png"))) == 2
+
+
 def test_a_refused_output_leaves_no_record_behind(tmp_path):
     """An output check() refused is not recorded as checked: a later write the process makes
     there without checking (a cache file does) behaves as for any unchecked path."""

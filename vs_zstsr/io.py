@@ -152,7 +152,7 @@ def _ffmpeg_errors(path, what: str, codec: str | None = None):
     av = _av()
     with av.logging.Capture(local=False) as logs:  # slice threads log from other threads
         yield
-    others = _codec_names() - {codec} if codec else set()
+    others = _codec_names() - {codec} - _format_names() if codec else set()  # (a demuxer's error is the file's)
     errors = [m.strip() for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip() and name not in others]
     if errors:
         raise ZstsrError(f"{path}: corrupt video stream {what} ({errors[0]})")
@@ -162,6 +162,12 @@ def _ffmpeg_errors(path, what: str, codec: str | None = None):
 def _codec_names() -> frozenset:
     """Every codec's name, as ffmpeg names a codec context's messages."""
     return frozenset(_av().codecs_available)
+
+
+@functools.lru_cache(maxsize=1)
+def _format_names() -> frozenset:
+    """Every container format's name (some are also codecs' names: h264, flv, av1)."""
+    return frozenset(n for f in _av().formats_available for n in f.split(","))
 
 
 def _depth_of(pix_fmt: str) -> int:
@@ -1123,7 +1129,9 @@ class VideoWriter:
         if not self._finished:
             raise RuntimeError("commit() before finish()")
         if self.codec == "png":
-            outputs.replace_folder(self._tmp, self.path)  # never deletes a folder that is not ours
+            left = outputs.replace_folder(self._tmp, self.path)  # never deletes a folder that is not ours
+            if left is not None and self.log:
+                self.log(f"note: {self.path} held files other than its earlier frames; they are now in {left}")
         else:
             outputs.commit_file(self._tmp, self.path)
         self._committed = True

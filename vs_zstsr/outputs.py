@@ -201,9 +201,11 @@ def _keep_beside(tmp: Path, target: Path, why: str) -> None:
     name: a long one plus the tag could pass the 255-byte limit), never over anything, and raise
     the error that names both."""
     kept = None
+    stem, suffix = target.stem, target.suffix
+    if len(suffix.encode()) > 16:       # not an extension ("Take 1.xxxx..."): all of it is the name
+        stem, suffix = target.name, ""
     for n in range(100):
-        name = target.with_name(f"{short_name(target.stem)}.zstsr-{os.getpid()}"
-                                f"{f'-{n}' if n else ''}{target.suffix}")
+        name = target.with_name(f"{short_name(stem)}.zstsr-{os.getpid()}{f'-{n}' if n else ''}{suffix}")
         try:
             _rename_no_replace(tmp, name)
         except FileExistsError:
@@ -301,6 +303,8 @@ def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = N
         m = pat.match(p.name)
         if not m or m.group(1) not in (None, host) or _alive(int(m.group(2))):
             continue
+        if p.name.endswith(".old"):     # an earlier PNG output an older zstsr moved aside: the user's
+            continue
         try:
             if p.is_dir() and not p.is_symlink():
                 if not all(_FRAME.match(q.name) or q.name == PNG_MARKER for q in p.iterdir()):
@@ -314,20 +318,23 @@ def clean_stale(target: str | os.PathLike, log: Callable[[str], None] | None = N
             log(f"note: removed {p.name}, a partial output left by process {m.group(2)}, which has ended")
 
 
-def replace_folder(tmp: Path, target: Path) -> None:
+def replace_folder(tmp: Path, target: Path) -> Path | None:
     """Move the finished PNG folder ``tmp`` to ``target``: directly when ``target`` is missing or
     empty; when it is an earlier zstsr PNG output that :func:`check` allowed to replace
     (``overwrite``), that one is moved aside first and its frames deleted after. Anything else
-    there (a file, a folder of other files, a mount point, or a PNG output that appeared while
-    zstsr worked without ``overwrite``) is left as it is, and the run's frames are kept beside it
-    under another name (:func:`commit_file`'s rule for folders), never deleted."""
+    there (a file, a folder of other files, or a PNG output that appeared while zstsr worked
+    without ``overwrite``) is left as it is, and the run's frames are kept beside it under another
+    name (:func:`commit_file`'s rule for folders), never deleted; so are they where the rename is
+    refused (an empty mount point). Returns the earlier output's folder where something else was
+    put into it meanwhile (it is left there, under a visible name, for the caller to say so)."""
     target = _name(target)
     try:
         _rename_no_replace(tmp, target)
-        return
+        return None
+    except FileExistsError:
+        pass
     except OSError as e:
-        if not isinstance(e, FileExistsError) and not os.path.lexists(target):
-            _keep_beside(tmp, target, f"could not be written ({e.strerror or e})")
+        _keep_beside(tmp, target, f"could not be written ({e.strerror or e})")
     if (not _MAY_REPLACE.get(_key(target), True) or target.is_symlink() or not target.is_dir()
             or not is_png_output(target)):
         _keep_beside(tmp, target, "is not an earlier zstsr PNG output that --overwrite allows to replace, "
@@ -340,21 +347,30 @@ def replace_folder(tmp: Path, target: Path) -> None:
         _keep_beside(tmp, target, f"could not be moved aside ({e.strerror or e}) and was left as it is")
     try:
         _rename_no_replace(tmp, target)
-    except OSError:
+    except BaseException as e:     # Ctrl-C too: the earlier output goes back under its name
         try:
             _rename_no_replace(old, target)
         except OSError:
-            _keep_beside(tmp, target, f"appeared while zstsr was replacing it; the earlier PNG output is {old}")
-        _keep_beside(tmp, target, "appeared while zstsr was replacing it; the earlier PNG output is back")
-    _remove_png_output(old)
+            _keep_beside(tmp, target, f"could not be replaced ({_why(e)}); the earlier PNG output is {old}")
+        if not isinstance(e, OSError):
+            raise
+        _keep_beside(tmp, target, f"could not be replaced ({_why(e)}); the earlier PNG output is back in place")
+    return None if _remove_png_output(old) else old
 
 
-def _remove_png_output(folder: Path) -> None:
+def _why(e: BaseException) -> str:
+    if isinstance(e, FileExistsError):
+        return "its name was taken meanwhile"
+    return getattr(e, "strerror", None) or type(e).__name__
+
+
+def _remove_png_output(folder: Path) -> bool:
     """Delete an earlier PNG output's frames and marker, then the folder if nothing else is in it
-    (a file put there since it was checked stays, with its folder)."""
+    (a file put there since it was checked stays, with its folder). Whether the folder is gone."""
     with contextlib.suppress(OSError):
         for p in folder.iterdir():
             if (p.name == PNG_MARKER or _FRAME.match(p.name)) and p.is_file() and not p.is_symlink():
                 with contextlib.suppress(OSError):
                     p.unlink()
         folder.rmdir()
+    return not os.path.lexists(folder)
