@@ -144,15 +144,17 @@ def _av():
 
 
 @contextlib.contextmanager
-def _ffmpeg_errors(path, what: str, codec: str | None = None):
+def _ffmpeg_errors(path, what: str, own: Iterable[str] = ()):
     """Turn ffmpeg's error-level messages while decoding (CRC mismatch, file ended prematurely,
     invalid data) into one ZstsrError: a damaged input is refused, not silently concealed.
-    ``codec``: the decoder's name; messages from any other codec (an audio stream decoded or a
-    file encoded on another thread meanwhile: :func:`read_ahead`) are not this input's."""
+    ``own``: the names this input's messages come under (its decoder, its codec, its container
+    format: :func:`_own_names`); messages from any other codec (an audio stream decoded, or a
+    file encoded, on another thread meanwhile: :func:`read_ahead`) are not this input's."""
     av = _av()
     with av.logging.Capture(local=False) as logs:  # slice threads log from other threads
         yield
-    others = _codec_names() - {codec} - _format_names() if codec else set()  # (a demuxer's error is the file's)
+    own = set(own)
+    others = _codec_names() - own if own else set()
     errors = [m.strip() for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip() and name not in others]
     if errors:
         raise ZstsrError(f"{path}: corrupt video stream {what} ({errors[0]})")
@@ -164,10 +166,12 @@ def _codec_names() -> frozenset:
     return frozenset(_av().codecs_available)
 
 
-@functools.lru_cache(maxsize=1)
-def _format_names() -> frozenset:
-    """Every container format's name (some are also codecs' names: h264, flv, av1)."""
-    return frozenset(n for f in _av().formats_available for n in f.split(","))
+def _own_names(container, stream) -> set[str]:
+    """The names an input's own messages come under: its decoder's (libdav1d), its codec's (av1)
+    and its container format's (matroska, webm; flv, h264 for raw streams, which are codecs' too)."""
+    ctx = stream.codec_context
+    names = {ctx.name, ctx.codec.name, getattr(ctx.codec, "canonical_name", ctx.name)}
+    return names | set(container.format.name.split(","))
 
 
 def _depth_of(pix_fmt: str) -> int:
@@ -502,12 +506,13 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
             # outside _ffmpeg_errors, and the damage would pass unnoticed.
             s.thread_type = "SLICE"
             frames = container.decode(s)
+            own = _own_names(container, s)
             stored = info.stored_size
             slots, j = info.slots, 0  # variable rate converted: each frame fills the slots nearest it
             while slots is None or j < len(slots):
                 if info.truncated and n >= info.frames:
                     break   # accepted as truncated: the frames that decode cleanly
-                with _ffmpeg_errors(path, f"at frame {n}", s.codec_context.name):
+                with _ffmpeg_errors(path, f"at frame {n}", own):
                     frame = next(frames, None)
                 if frame is None:
                     break
