@@ -664,3 +664,42 @@ def test_a_streamed_ladder_reads_its_window_from_vapoursynths_frames(core):
     np.testing.assert_array_equal(part[-1], x[4])
     with pytest.raises(IndexError):
         frames[::2]
+
+
+def test_install_plugin_replaces_only_zstsrs_own_shim(tmp_path, monkeypatch):
+    """install-plugin replaces an earlier zstsr shim there (a link into any vs_zstsr/_shim, even
+    one gone; a copy of any version) and refuses anything else of that name unless asked."""
+    from vs_zstsr.errors import ZstsrError
+
+    if not os.path.isfile(F.plugin_path()):
+        pytest.skip("the shim is not built")
+    plugins = tmp_path / "plugins"
+    monkeypatch.setattr(F.vs, "get_plugin_dir", lambda: str(plugins))
+    dst = plugins / F.PLUGIN_NAME
+    assert F.install_plugin() == str(dst) and os.path.realpath(dst) == os.path.realpath(F.plugin_path())
+    F.install_plugin(link=False)                      # a copy after a link
+    assert not dst.is_symlink() and dst.read_bytes() == Path(F.plugin_path()).read_bytes()
+    dst.write_bytes(b"an older shim: " + F._SHIM_ID)  # an earlier zstsr copy
+    F.install_plugin(link=False)
+    assert dst.read_bytes() == Path(F.plugin_path()).read_bytes()
+    dst.unlink()
+    dst.symlink_to(tmp_path / "gone" / "vs_zstsr" / "_shim" / F.PLUGIN_NAME)   # a removed checkout's link
+    F.install_plugin()
+    assert os.path.realpath(dst) == os.path.realpath(F.plugin_path())
+
+    mine = tmp_path / "mybuild.so"
+    mine.write_bytes(b"my own build, tuned")
+    dst.unlink()
+    dst.symlink_to(mine)
+    for link in (True, False):
+        with pytest.raises(ZstsrError, match="not zstsr's shim"):
+            F.install_plugin(link=link)
+        assert dst.is_symlink() and os.readlink(dst) == str(mine) and mine.read_bytes() == b"my own build, tuned"
+    dst.unlink()
+    dst.write_bytes(b"my own build, tuned")
+    with pytest.raises(ZstsrError, match="pass --overwrite"):
+        F.install_plugin()
+    assert dst.read_bytes() == b"my own build, tuned"
+    F.install_plugin(overwrite=True)
+    assert os.path.realpath(dst) == os.path.realpath(F.plugin_path())
+    assert sorted(p.name for p in plugins.iterdir()) == [F.PLUGIN_NAME]     # no temporary left

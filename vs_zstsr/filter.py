@@ -926,11 +926,35 @@ def plugin_path() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "_shim", PLUGIN_NAME)
 
 
-def install_plugin(link: bool = True) -> str:
+# In every build of the shim (vs_zstsr/_shim/zstsr_shim.c, configPlugin): how a copy is known as ours.
+_SHIM_ID = b"org.zstsr.upsample"
+
+
+def _ours(path: str) -> bool:
+    """``path`` in the plugin folder is zstsr's shim, a link or a copy, of any version: a link into
+    some ``vs_zstsr/_shim`` folder (another checkout's, even one gone), or a file carrying the
+    shim's plugin identifier. A user's own build or link there is not."""
+    if os.path.islink(path):
+        target = os.path.join(os.path.dirname(path), os.readlink(path))
+        parent = os.path.dirname(os.path.normpath(target))
+        return (os.path.basename(target) == PLUGIN_NAME and os.path.basename(parent) == "_shim"
+                and os.path.basename(os.path.dirname(parent)) == "vs_zstsr")
+    try:
+        with open(path, "rb") as f:
+            return _SHIM_ID in f.read(64 * 2 ** 20)
+    except OSError:
+        return False
+
+
+def install_plugin(link: bool = True, overwrite: bool = False) -> str:
     """Put the shim into ``vapoursynth.get_plugin_dir()`` (a symlink, or a copy with ``link=False``)
-    so that every core autoloads ``core.zstsr``. Returns the path written; idempotent."""
+    so that every core autoloads ``core.zstsr``. Returns the path written; idempotent. An earlier
+    zstsr shim there (link or copy) is replaced; anything else of that name only with
+    ``overwrite`` (a user's own build is theirs)."""
     import filecmp
     import shutil
+
+    from . import outputs
 
     src = plugin_path()
     if not os.path.isfile(src):
@@ -942,16 +966,22 @@ def install_plugin(link: bool = True) -> str:
         return dst
     if not link and not os.path.islink(dst) and os.path.isfile(dst) and filecmp.cmp(src, dst, shallow=False):
         return dst       # (a link asked for after a copy, or a copy after a link, replaces it)
+    if os.path.lexists(dst) and not (overwrite or _ours(dst)):
+        raise ZstsrError(f"{dst} exists and is not zstsr's shim (a build of your own?); left as it is: "
+                         "pass --overwrite to replace it")
+    if os.path.isdir(dst) and not os.path.islink(dst):
+        raise ZstsrError(f"{dst} is a folder; left as it is")
     # made under a temporary name and renamed over the old one: a host loading plugins meanwhile
     # sees the old file or the new one, never a half-copied one
-    tmp = os.path.join(d, f".{PLUGIN_NAME}.partial-{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        os.remove(tmp)
+    outputs.clean_stale(dst)       # what a killed install left
+    tmp = str(outputs.temp_path(dst))
     try:
         if link:
             os.symlink(src, tmp)
         else:
             shutil.copy2(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())     # on disk before it takes the name (a power cut meanwhile)
         os.replace(tmp, dst)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -966,12 +996,14 @@ def _main(argv=None) -> int:
                                  description="Install zstsr's VapourSynth shim into VapourSynth's plugin folder.")
     ap.add_argument("command", choices=["install-plugin", "plugin-path"])
     ap.add_argument("--copy", action="store_true", help="copy instead of a symlink")
+    ap.add_argument("--overwrite", "-y", action="store_true",
+                    help=f"replace a {PLUGIN_NAME} there that is not zstsr's (a build of your own)")
     a = ap.parse_args(argv)
     if a.command == "plugin-path":
         print(plugin_path())
         return 0
     try:
-        print(install_plugin(link=not a.copy))
+        print(install_plugin(link=not a.copy, overwrite=a.overwrite))
     except ZstsrError as e:
         print(f"zstsr: error: {e}")
         return 1
