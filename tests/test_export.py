@@ -171,3 +171,27 @@ def test_tensorrt_keeps_its_engines_in_the_model_cache(model_path, tmp_path, mon
     assert provider_chain("tensorrt", model_path, 1, True)[0][1]["trt_engine_cache_path"] == folder
     assert provider_chain("tensorrt", model_path, 1, False)[0][1]["trt_engine_cache_path"] != folder
     assert provider_chain("cpu", model_path) == ["CPUExecutionProvider"]
+
+
+def test_cli_export_writes_nothing_when_the_check_fails(net, tmp_path, monkeypatch):
+    """`zstsr export` checks the graph under a temporary name: one that fails never takes OUTPUT's
+    name, nor replaces (with -y) the file there."""
+    import zstsr_export
+    from click.testing import CliRunner
+    from vs_zstsr.cli import main
+
+    ck = str(tmp_path / "a.ckpt")
+    save_checkpoint(ck, net, TrainConfig(width=8, depth=8), state={"iteration": 7, "seconds": 1.5})
+    out = tmp_path / "a.onnx"
+    out.write_bytes(b"an earlier export")
+
+    def fails(*a, **k):
+        raise AssertionError("torch and onnxruntime differ by 0.5 > 0.0001")
+
+    monkeypatch.setattr(zstsr_export, "check_parity", fails)
+    r = CliRunner().invoke(main, ["export", ck, "-o", str(out), "-y"])
+    assert r.exit_code == 1 and "fails the check" in r.output
+    assert out.read_bytes() == b"an earlier export" and sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt", "a.onnx"]
+    monkeypatch.undo()
+    r = CliRunner().invoke(main, ["export", ck, "-o", str(out), "-y"])
+    assert r.exit_code == 0 and load_model(str(out)).metadata["iterations"] == 7

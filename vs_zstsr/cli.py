@@ -6,6 +6,7 @@ The trainer (torch) is imported only by the commands that train.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -500,7 +501,6 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
     back the input frame. --out-fps RATE instead of a factor: any rate above the input's (e.g.
     24 -> 60), each output frame the exposure-weighted mean of the x2^k result over its interval.
     """
-    import contextlib
     import functools
 
     from . import retime
@@ -768,13 +768,25 @@ def export_cmd(checkpoint, output, check, overwrite) -> None:
         import zstsr_export
     except ImportError:
         raise ZstsrError("export needs torch and onnx: pip install 'zstsr[train]'") from None
+    # written and checked under a temporary name: a graph that fails the check never takes OUTPUT's
+    # name, nor replaces (with -y) the file that had it
+    tmp = outputs.temp_path(output, ".onnx")
     try:
-        zstsr_export.export_onnx(checkpoint, output)
-    except (ValueError, KeyError, RuntimeError, OSError) as e:
-        raise ZstsrError(f"{checkpoint}: not a zstsr checkpoint ({str(e).splitlines()[0]})") from None
-    if check:
-        worst = zstsr_export.check_parity(checkpoint, output)
-        _note(f"torch and onnxruntime agree to {worst:.1e}")
+        try:
+            zstsr_export.export_onnx(checkpoint, str(tmp))
+        except (ValueError, KeyError, RuntimeError, OSError) as e:
+            raise ZstsrError(f"{checkpoint}: not a zstsr checkpoint ({str(e).splitlines()[0]})") from None
+        if check:
+            try:
+                worst = zstsr_export.check_parity(checkpoint, str(tmp))
+            except AssertionError as e:
+                raise ZstsrError(f"{checkpoint}: the exported graph fails the check ({e}); {output} was not "
+                                 "written") from None
+            _note(f"torch and onnxruntime agree to {worst:.1e}")
+        outputs.commit_file(tmp, output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     _note(f"wrote {output}")
 
 
