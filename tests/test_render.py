@@ -4,6 +4,7 @@ Tiny clips (48x32, 8 frames; 256x128 for DNxHR, whose minimum is 256x120) and `-
 (no training), so the whole file runs in seconds.
 """
 import csv
+import os
 from fractions import Fraction
 
 import av
@@ -353,3 +354,24 @@ def test_folder_all_good_exits_zero(tmp_path):
     r = run(folder, "-o", tmp_path / "out", "--factor", 2)
     assert "rendered 1 of 1 clips" in r.stderr
     assert probe(tmp_path / "out" / "one.mov")["frames"] == 8
+
+
+def test_a_proxy_name_taken_mid_render_keeps_both_and_names_the_master(tmp_path, clip, monkeypatch):
+    """A file that appears at the proxy's name while the clip renders is left as it is; the
+    master, already in place, is named in the clip's error rather than reported as not written."""
+    out = tmp_path / "out"
+    real = io.VideoWriter.commit
+
+    def proxy_taken(self):
+        if "Proxy" in str(self.path):
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            with open(self.path, "wb") as f:
+                f.write(b"theirs")
+        return real(self)
+
+    monkeypatch.setattr(io.VideoWriter, "commit", proxy_taken)
+    r = CliRunner().invoke(main, ["render", str(clip), "-o", str(out), "--proxy", "--method", "cubic"])
+    assert r.exit_code == 1
+    master, proxy = out / "A001C003.mov", out / "Proxy" / "A001C003.mov"
+    assert proxy.read_bytes() == b"theirs" and master.stat().st_size > 0
+    assert f"{master} was written" in r.output

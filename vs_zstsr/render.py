@@ -347,7 +347,8 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
                 protect: tuple[Path, ...] = (), info: io.VideoInfo | None = None,
                 frames: Iterable[np.ndarray] | None = None) -> ClipResult:
     """Render one clip into ``out_dir`` (which must exist). Raises ZstsrError with one clear line;
-    nothing is left under the output names on failure. ``protect``: paths the outputs must not
+    nothing is left under the output names on failure (but for a master already in place when its
+    proxy's name turned out taken: the error names it). ``protect``: paths the outputs must not
     overwrite (the other sources of a folder render). The source goes through ``io.open_input``
     (alpha and interlaced input refused, a variable rate converted or refused, as ``settings``
     say; docs/FOOTAGE.md) unless ``info`` is what that already returned for it. ``frames``: the
@@ -435,8 +436,13 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
             raise ZstsrError(f"{source}: read {k // factor} frames, expected {n}")
         for w in writers:
             w.finish()
+        done: list[str] = []
         for w in writers:
-            w.commit()
+            try:
+                w.commit()
+            except ZstsrError as e:   # (a proxy that appeared meanwhile): the master stays written; say so
+                raise ZstsrError(f"{e}{''.join(f'; {d} was written' for d in done)}") from None
+            done.append(str(w.path))
     except BaseException:
         for w in writers:
             w.abort()
