@@ -405,6 +405,9 @@ def test_render_refuses_to_replace_a_master_without_overwrite(work):
 def test_train_refuses_to_replace_a_checkpoint(work):
     (work / "model.pt").write_bytes(b"241 iterations")
     zstsr(work, "train", "clip.mkv", "-o", "model.pt", needle="--resume")
+    (work / "gone.pt").symlink_to(work / "nowhere.pt")     # --resume of a link to nothing
+    zstsr(work, "train", "clip.mkv", "-o", "gone.pt", "--resume", needle="not a checkpoint to resume")
+    assert (work / "gone.pt").is_symlink()
 
 
 def test_a_read_only_output_folder(work, monkeypatch):

@@ -729,6 +729,9 @@ def train_cmd(video, output, factor, resume, overwrite, preset, budget_s, iterat
     except UsageError as e:
         if "--overwrite" not in str(e):
             raise
+        if resume:    # there, but not a file to continue (a link to nothing)
+            raise UsageError(f"{output} is not a checkpoint to resume; pass --overwrite (-y) to start "
+                             "afresh") from None
         raise UsageError(f"checkpoint {output} exists; pass --resume to continue it or --overwrite (-y) "
                          "to start afresh") from None
     zstsr_trainer, _ = training_modules()
