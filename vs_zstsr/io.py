@@ -153,11 +153,12 @@ def _ffmpeg_errors(path, what: str, own: Iterable[str] = ()):
     av = _av()
     with av.logging.Capture(local=False) as logs:  # slice threads log from other threads
         yield
-    own = set(own)
-    others = _codec_names() - own if own else set()
-    errors = [m.strip() for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip() and name not in others]
+    errors = [(name, m.strip()) for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    if errors and own:     # (per frame: the names are only compared when there is an error)
+        others = _codec_names() - set(own)
+        errors = [e for e in errors if e[0] not in others]
     if errors:
-        raise ZstsrError(f"{path}: corrupt video stream {what} ({errors[0]})")
+        raise ZstsrError(f"{path}: corrupt video stream {what} ({errors[0][1]})")
 
 
 @functools.lru_cache(maxsize=1)
