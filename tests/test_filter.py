@@ -700,6 +700,7 @@ def test_install_plugin_replaces_only_zstsrs_own_shim(tmp_path, monkeypatch):
     with pytest.raises(ZstsrError, match="pass --overwrite"):
         F.install_plugin()
     assert dst.read_bytes() == b"my own build, tuned"
-    F.install_plugin(overwrite=True)
+    assert F._main(["install-plugin"]) == 1 and dst.read_bytes() == b"my own build, tuned"
+    assert F._main(["install-plugin", "--overwrite"]) == 0     # (the command's flag)
     assert os.path.realpath(dst) == os.path.realpath(F.plugin_path())
     assert sorted(p.name for p in plugins.iterdir()) == [F.PLUGIN_NAME]     # no temporary left
