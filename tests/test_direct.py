@@ -1,6 +1,7 @@
 """The streamed no-net path (vs_zstsr/direct.py): the same frames as the whole-clip arrays, read lazily."""
 import subprocess
 import sys
+import time
 from fractions import Fraction
 
 import numpy as np
@@ -64,15 +65,121 @@ def test_a_cut_splits_the_clip_into_shots():
 def test_flow_in_segments_equals_flow_on_the_whole_clip():
     from vs_zstsr.baselines import interpolate, peer_stream
 
-    x = _clip(t=9, h=48, w=64)
+    x = _clip(t=16, h=48, w=64)
     want = interpolate(x, 4, "flowfps", Fraction(30), backproject=True)
     src = _Counting(x)
     out = direct.stream(iter(src), 4, "flow", segment=3,
                         peer=lambda seg, keep: peer_stream(seg, 4, "flowfps", Fraction(30), keep))
     got = [next(out) for _ in range(4)]
-    assert src.taken <= 3 + 2 * direct.PEER_CONTEXT     # what any segment holds, the first one too
+    # what the first segment holds (3 inside, its context after it and, a shot's first, before it
+    # inside too) and the next one (read while the peer works on the first)
+    ctx = direct.PEER_CONTEXT
+    assert src.taken <= (3 + ctx) + (3 + 2 * ctx) < len(x)
     got = np.stack(got + list(out))
     np.testing.assert_array_equal(got, want)
+
+
+def _repeating_peer(seg, keep, factor=4):
+    """A peer without motion: each kept LTR frame repeated (finish_group back-projects it to itself)."""
+    lead, count = keep
+    for i in range(lead, lead + count):
+        for _ in range(factor):
+            yield seg[i].copy()
+
+
+def test_the_next_segment_is_read_while_the_peer_works_on_this_one():
+    """direct._peer_stream plans segment k+1 (reads its frames, finds its cuts, continues its shot
+    ends) on a thread of its own once the peer has handed out segment k's first frame: here the
+    peer of the first segment then waits until the frames of the second have been read, which would
+    never happen if they were read after it."""
+    import threading
+
+    x = _clip(t=16)
+    src = _Counting(x)
+    second_read = threading.Event()
+    calls = []
+
+    def peer(seg, keep):
+        calls.append(len(seg))
+        for k, y in enumerate(_repeating_peer(seg, keep)):
+            if len(calls) == 1 and k == 1:     # its first frame handed out: the peer is at work
+                deadline = time.monotonic() + 10
+                while src.taken < 12 and time.monotonic() < deadline:   # the second segment's last frame
+                    time.sleep(0.01)
+                if src.taken >= 12:
+                    second_read.set()
+            yield y
+
+    got = np.stack(list(direct.stream(iter(src), 4, "flow", segment=3, peer=peer)))
+    assert second_read.is_set()
+    np.testing.assert_array_equal(got, np.repeat(x, 4, axis=0))
+    assert not [t for t in threading.enumerate() if t.name == "zstsr-next-segment"]
+
+
+def test_an_error_reading_ahead_comes_where_its_segment_would_have_begun_and_closing_waits_for_the_reader():
+    """An error reading the next segment's frames (a damaged video) is raised in the caller's
+    thread once this segment's frames are all out, as it was when segments were read one after the
+    other; a stream closed early returns once the next segment's reading is over."""
+    import threading
+
+    from vs_zstsr.errors import ZstsrError
+
+    x = _clip(t=16)
+
+    def frames(fail_at):
+        for i, f in enumerate(x):
+            if i == fail_at:
+                time.sleep(0.2)      # still reading when the stream is closed (below)
+                raise ZstsrError(f"frame {i} is damaged")
+            yield f
+
+    out = direct.stream(frames(9), 4, "flow", segment=3, peer=_repeating_peer)
+    got = []
+    with pytest.raises(ZstsrError, match="frame 9 is damaged"):
+        for y in out:
+            got.append(y)
+    assert len(got) == 5 * 4      # the first segment's 5 inside frames (a shot's first: 3 + context)
+    out = direct.stream(frames(9), 4, "flow", segment=3, peer=_repeating_peer)
+    next(out)
+    out.close()
+    assert not [t for t in threading.enumerate() if t.name == "zstsr-next-segment"]
+
+
+LEFT_OPEN_BY_AN_ERROR = """
+import time
+import numpy as np
+from vs_zstsr import direct
+
+def frames():
+    while True:
+        time.sleep(0.05)
+        yield np.zeros((8, 8, 3), np.float32)
+
+def peer(seg, keep):
+    for i in range(keep[0], keep[0] + keep[1]):
+        for _ in range(4):
+            yield seg[i].copy()
+
+def run():
+    out = direct.stream(frames(), 4, "flow", segment=3, peer=peer)
+    next(out)
+    next(out)
+    raise RuntimeError("boom")     # its traceback keeps the stream open, its next segment being read, to the exit
+
+run()
+"""
+
+
+def test_an_error_while_the_next_segment_is_read_ends_the_process():
+    """A stream left open by an uncaught error (its traceback holds it to the interpreter's exit)
+    while its next segment is read on another thread: the process ends, it does not wait for that
+    thread at exit (which never ends then)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", LEFT_OPEN_BY_AN_ERROR], capture_output=True, text=True, timeout=60,
+                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
+    assert r.returncode == 1 and "RuntimeError: boom" in r.stderr
 
 
 @pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
@@ -93,6 +200,31 @@ def test_flow_finished_in_its_worker_is_flow_finished_here_quantized(finish):
     assert [y.dtype for y in got] == [want[0].dtype] * len(want) == [np.uint8 if finish.bits == 8 else np.uint16] * 28
     d = np.abs(np.stack(got).astype(np.int64) - np.stack(want))
     assert d.max() <= 1 and (d > 0).mean() < 1e-2
+
+
+@pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
+def test_frames_read_from_a_video_cross_to_flows_worker_as_samples_and_give_the_same_frames(monkeypatch):
+    """A segment of frames on the 8-bit grid (as read from a video) goes to MVTools' worker as uint8
+    (io.compact: a quarter of the bytes it holds), a virtual frame as float32; the frames that come
+    back are the float path's, value for value, finished or not."""
+    from vs_zstsr import baselines, native
+
+    x = io.dequantize(io.quantize(_clip(t=5, h=48, w=64), 8), 8)
+    seg = direct.FrameList(list(x) + [np.clip(x[-1] + np.float32(1e-3), 0, 1)])   # + a virtual frame
+    sent = []
+    real_stream = native.stream
+
+    def spy(fn, ltr, *args, **kw):
+        sent.append([f.dtype for f in ltr])
+        return real_stream(fn, ltr, *args, **kw)
+
+    monkeypatch.setattr(native, "stream", spy)
+    for finish in (None, direct.Finish(True, True, 8)):
+        here = baselines.peer_frames(seg, 4, "flowfps", Fraction(30), yuv=finish is None, finish=finish)
+        want = np.stack([baselines.yuv16_to_rgb(y) if finish is None else y for y in here])   # as peer_stream
+        got = np.stack(list(baselines.peer_stream(seg, 4, "flowfps", Fraction(30), finish=finish)))
+        np.testing.assert_array_equal(got, want)
+    assert sent == [[np.uint8] * 5 + [np.float32]] * 2
 
 
 @pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")

@@ -111,39 +111,39 @@ def test_output_type_is_chosen_by_extension_or_refused(tmp_path):
         io.codec_for("a.xyz")
 
 
-def test_read_ahead_gives_the_frames_in_order_and_stops_its_reader():
-    """io.read_ahead: the same items in the same order, at most ``depth`` read ahead, an error
-    raised where its frame would have come, and its thread gone once the caller stops early."""
-    import threading
-
-    read = []
-
-    def frames(n, fail_at=None):
-        for i in range(n):
-            if i == fail_at:
-                raise ZstsrError(f"damaged at {i}")
-            read.append(i)
-            yield np.full((2, 2, 3), i, np.float32)
-
-    got = [int(f[0, 0, 0]) for f in io.read_ahead(frames(20), 3)]
-    assert got == list(range(20))
-    read.clear()
-    it = io.read_ahead(frames(50), 3)
-    assert int(next(it)[0, 0, 0]) == 0
-    import time
-    time.sleep(0.3)
-    assert len(read) <= 1 + 3 + 1           # the one taken, the queue, the one waiting to go in
-    it.close()
-    assert not [t for t in threading.enumerate() if t.name == "zstsr-reader"]
-    with pytest.raises(ZstsrError, match="damaged at 5"):
-        for i, f in enumerate(io.read_ahead(frames(9, fail_at=5), 2)):
-            assert int(f[0, 0, 0]) == i
-    assert i == 4
+def test_compact_keeps_a_frame_as_its_stored_samples_only_where_they_give_it_back_exactly():
+    """io.compact (a segment crossing to MVTools' worker): a frame read from an 8-bit video as
+    uint8, a 16-bit one as uint16, anything else (a virtual frame, a value past [0, 1], NaN) as it
+    is; io.dequantize_into turns each back into the very same float32 values."""
+    rng = np.random.default_rng(0)
+    q8 = rng.integers(0, 256, (6, 7, 3), dtype=np.uint8)
+    q16 = rng.integers(0, 65536, (6, 7, 3), dtype=np.uint16)
+    f8, f16 = io.dequantize(q8, 8), io.dequantize(q16, 16)
+    c8, c16 = io.compact(f8), io.compact(f16)
+    assert c8.dtype == np.uint8 and c16.dtype == np.uint16
+    np.testing.assert_array_equal(c8, q8)
+    np.testing.assert_array_equal(c16, q16)
+    off_row, off_later = f8.copy(), f8.copy()
+    off_row[0, 0, 0] += np.float32(1e-3)      # stops at the first row
+    off_later[5, 6, 2] += np.float32(1e-3)    # passes the first row, not the whole frame
+    past, nan, negative_zero = f8.copy(), f8.copy(), f8.copy()
+    past[3, 3, 1], nan[2, 2, 2], negative_zero[4, 1, 0] = 1.5, np.nan, -0.0
+    wide = f8.astype(np.float64)
+    for frame in (off_row, off_later, past, nan, negative_zero, wide):
+        assert io.compact(frame) is frame
+    out = np.empty(f8.shape, np.float32)
+    io.dequantize_into(wide, out)              # not compacted: copied as it is
+    np.testing.assert_array_equal(out, f8)
+    for frame in (f8, f16, off_later):
+        out = np.full(frame.shape, -1, np.float32)
+        io.dequantize_into(io.compact(frame), out)
+        np.testing.assert_array_equal(out, frame)
+        assert out.tobytes() == frame.tobytes()
 
 
 def test_another_codecs_errors_are_not_the_inputs(tmp_path):
     """A damaged packet decoded by another codec meanwhile (render's audio, on the main thread,
-    while io.read_ahead decodes the video on its own) is not blamed on the video being read."""
+    while the direct path reads the video on a thread of its own) is not blamed on the video being read."""
     def damage():
         ctx = av.CodecContext.create("mpeg2video", "r")
         for data in (b"\x00\x00\x01\xb3" + bytes(range(256)) * 8, b"\x00\x00\x01\x00" + bytes(range(255, 0, -1)) * 8):
@@ -160,25 +160,3 @@ def test_another_codecs_errors_are_not_the_inputs(tmp_path):
                 damage()
 
 
-READ_AHEAD_LEFT_OPEN = """
-from vs_zstsr import io
-def endless():
-    while True:
-        yield 1
-def run():
-    it = io.read_ahead(endless(), 2)
-    next(it)
-    raise RuntimeError("boom")     # its traceback keeps the reader's generator alive to the exit
-run()
-"""
-
-
-def test_an_error_while_reading_ahead_ends_the_process():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, "-c", READ_AHEAD_LEFT_OPEN], capture_output=True, text=True, timeout=60,
-                       env={**__import__("os").environ, "PYTHONPATH": str(root)})
-    assert r.returncode == 1 and "RuntimeError: boom" in r.stderr

@@ -16,13 +16,14 @@ is also what linear and cubic do with their clamped edges.
 """
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from typing import Callable, Iterator
 
 import numpy as np
 
-from . import native
-from .direct import Finish
+from . import io, native
+from .direct import Finish, FrameList
 from .backprojection import temporal_backproject
 from .errors import ZstsrError
 from .resample import temporal_interpolate
@@ -74,6 +75,9 @@ def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
     if finish is not None and method not in FINISHES:
         raise ValueError(f"{method} does not finish its frames")
     if method in NATIVE:   # a plugin that can crash the process runs in a worker (vs_zstsr/native.py)
+        # frames read from a video cross as their stored samples (8-bit: a quarter of the bytes,
+        # turned back to the same float32 values there): the worker holds a segment the whole call
+        ltr = FrameList(_compacted(ltr))
         if finish is not None:
             return native.stream(f"{__name__}:peer_frames", ltr, factor, method, rate, keep, finish=finish,
                                  what=NATIVE[method])
@@ -83,6 +87,22 @@ def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
                                what=NATIVE[method])
         return (yuv16_to_rgb(f) for f in frames)
     return peer_frames(ltr, factor, method, rate, keep)
+
+
+# Threads that compact a segment's frames (io.compact), each with a frame-sized buffer: the worker
+# waits for the segment, and NumPy lets go of the GIL
+COMPACT_THREADS = 4
+
+
+def _compacted(ltr) -> list[np.ndarray]:
+    """The frames of ``ltr`` through :func:`.io.compact`, in order, a few at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = max(1, min(len(ltr), COMPACT_THREADS, os.cpu_count() or 1))
+    if n == 1:
+        return [io.compact(x) for x in ltr]
+    with ThreadPoolExecutor(n, thread_name_prefix="zstsr-compact") as pool:
+        return list(pool.map(io.compact, ltr))
 
 
 # BT.709, as MVTools' frames are converted (resize.Bicubic, matrix 709, full range)
@@ -230,9 +250,10 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # let one 4K clip's motion-search planes fill it; frames here are asked for in order, none later.
 # The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
 # least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (1080p
-# 1 GiB, where 512 MiB took 50% longer; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB
-# 10-25% less time than 2 but 1.2 GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K: MVTools'
-# buffer pool")
+# 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 4-7% less time but put the worker at the 4 GB
+# bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB 10-25% less time than 2 but 1.2
+# GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K: MVTools' buffer pool", "A segment as its
+# stored samples")
 FLOW_CACHE_MB = 1024
 FLOW_CACHE_FRAMES = 40
 # The nodes of _flowfps's graph that get no VapourSynth frame cache: the frame-sized ones (the
@@ -281,8 +302,9 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
 
     def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         out = f.copy()
+        x = ltr[n]   # ltr: an array or a direct.FrameList, of float32 frames or io.compact's
         for p in range(3):
-            np.copyto(np.asarray(out[p]), ltr[n][:, :, p])   # ltr: an array or a direct.FrameList
+            io.dequantize_into(x[:, :, p], np.asarray(out[p]))
         return out
 
     rgb = core.std.ModifyFrame(blank, blank, fill)

@@ -15,7 +15,9 @@ ladder recomputed every chunk's context, which at 1080p cost more than the chunk
   float32 rounding.
 * Peers (flow, minterpolate): run on segments of LTR frames sized from the frame size
   (:func:`segment_frames`), each with :data:`PEER_CONTEXT` frames of context each side, asking only
-  for the segment's own output frames; back-projection then goes group by group.
+  for the segment's own output frames; back-projection then goes group by group. While the peer
+  works on one segment, the next one is read, its cuts found and its shot ends continued on a
+  thread of its own (:class:`_Later`): MVTools' worker waited for that between segments.
 
 Shots (scene cuts, :mod:`.cuts`) end a segment; at a shot's ends, as at the clip's, the kernels and
 peers read its continuation along its own motion (:mod:`.shotends`), or clamp.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -230,6 +233,41 @@ class _Frames:
                 del cache[k]
 
 
+class _Later:
+    """``fn(*args)`` on a thread of its own, started now: :meth:`result` waits for it and gives its
+    value, or raises its error in the caller's thread."""
+
+    def __init__(self, fn: Callable, *args):
+        self._value, self._error = None, None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="zstsr-next-segment", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable, args: tuple) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - raised again by result(), in the caller's thread
+            self._error = e
+
+    def wait(self) -> None:
+        # in steps: a Ctrl-C is taken meanwhile. Not at the interpreter's exit (a stream left open
+        # by an error's traceback is closed then), where the thread, a daemon, never ends
+        while self._thread.is_alive() and not sys.is_finalizing():
+            self._thread.join(0.1)
+
+    def discard(self) -> None:
+        """Wait for it and drop its value or error (an error's traceback holds the reader)."""
+        self.wait()
+        self._value = self._error = None
+
+    def result(self):
+        self.wait()
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+        value, self._value = self._value, None
+        return value
+
+
 @functools.lru_cache(maxsize=8)
 def _kernel_taps(kernel: str, factor: int) -> tuple[np.ndarray, np.ndarray]:
     """Offsets ``(factor, taps)`` from group ``i``'s LTR frame and their weights, away from any
@@ -316,8 +354,13 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
 
 def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int,
                  finished: bool = False):
-    ctx, a = PEER_CONTEXT, 0
-    while src.has(a):
+    ctx = PEER_CONTEXT
+
+    def plan(a: int):
+        """The segment from LTR frame ``a``: (its end b, its first frame lo, its virtual frames
+        before lo, whether it is a one-frame shot, its frames), or None past the last frame."""
+        if not src.has(a):
+            return None
         # a segment holds segment + 2 ctx frames wherever it is: one with no context before it (a
         # shot's first) takes those frames inside, so that every full segment holds as many
         # frames, and memory is the same for any clip longer than one (it grew 12% from 24 to 96
@@ -328,26 +371,42 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         hi = min(end, b + ctx)
         pre, post = (min(ctx, r) for r in src.reach(start, stop))   # virtual frames past the shot's ends
         pre, post = (pre if lo == start else 0), (post if hi == stop else 0)
-        seg = FrameList(src.at(j, start, stop) for j in range(lo - pre, hi + post))   # no copies
-        one = hi - lo < 2
-        if one:   # a one-frame shot: nothing to estimate motion from; repeat it
-            only = seg[pre]   # (not seg itself: it is deleted below, before the generator runs)
-            outs = (only.copy() for _ in range(factor))
-        else:
-            outs = peer(seg, (a - lo + pre, b - a))
-        del seg
-        group: list[np.ndarray] = []
-        for g in range(a, b):
-            # a peer may hand out one array again (repeated end frames): copied when it comes
-            # again within a group or right after one. The last group is known by its arrays' ids
-            # only, not held (at 4K it held 8 frames, 0.8 GB, the consumer had taken already); an
-            # id reused by a new array after the old one was freed costs a needless copy, no more.
-            seen, group = {id(z) for z in group}, []
-            for _ in range(factor):
-                y = next(outs)
-                group.append(y.copy() if id(y) in seen or any(y is z for z in group) else y)
-            yield from group if finished and not one else finish_group(group, src[g], backproject, clip)
-        if next(outs, None) is not None:   # also lets a worker's stream end cleanly (native.py)
-            raise ValueError("the peer gave more frames than asked for")
-        src.forget_before(b - ctx)
-        a = b
+        return b, lo, pre, hi - lo < 2, FrameList(src.at(j, start, stop) for j in range(lo - pre, hi + post))
+
+    a, nxt, later = 0, plan(0), None
+    try:
+        while nxt is not None:
+            b, lo, pre, one, seg = nxt
+            nxt = None
+            if one:   # a one-frame shot: nothing to estimate motion from; repeat it
+                only = seg[pre]   # (not seg itself: it is deleted below, before the generator runs)
+                outs = (only.copy() for _ in range(factor))
+            else:
+                outs = peer(seg, (a - lo + pre, b - a))
+            del seg
+            group: list[np.ndarray] = []
+            for g in range(a, b):
+                # a peer may hand out one array again (repeated end frames): copied when it comes
+                # again within a group or right after one. The last group is known by its arrays' ids
+                # only, not held (at 4K it held 8 frames, 0.8 GB, the consumer had taken already); an
+                # id reused by a new array after the old one was freed costs a needless copy, no more.
+                seen, group = {id(z) for z in group}, []
+                for _ in range(factor):
+                    y = next(outs)
+                    if later is None:
+                        # the peer has its segment (its first frame is here): the next segment read,
+                        # its cuts found and its shot ends continued (seconds at 1080p:
+                        # vs_zstsr/shotends.py) while the peer works on this one; MVTools' worker
+                        # waited for them between segments (docs/BENCHMARKS.md, "The next segment
+                        # planned ahead")
+                        later = _Later(plan, b)
+                    group.append(y.copy() if id(y) in seen or any(y is z for z in group) else y)
+                yield from group if finished and not one else finish_group(group, src[g], backproject, clip)
+            if next(outs, None) is not None:   # also lets a worker's stream end cleanly (native.py)
+                raise ValueError("the peer gave more frames than asked for")
+            nxt, later = later.result(), None
+            src.forget_before(b - ctx)     # (not while the next segment was read: one thread at a time)
+            a = b
+    finally:
+        if later is not None:   # left early: the next segment's reading ends before the caller
+            later.discard()     # closes the stream it reads (a decoder, on another thread)

@@ -149,7 +149,8 @@ def _ffmpeg_errors(path, what: str, own: Iterable[str] = ()):
     invalid data) into one ZstsrError: a damaged input is refused, not silently concealed.
     ``own``: the names this input's messages come under (its decoder, its codec, its container
     format: :func:`_own_names`); messages from any other codec (an audio stream decoded, or a
-    file encoded, on another thread meanwhile: :func:`read_ahead`) are not this input's."""
+    file encoded, on another thread meanwhile: the direct path reads the next segment on a thread
+    of its own, vs_zstsr/direct.py) are not this input's."""
     av = _av()
     with av.logging.Capture(local=False) as logs:  # slice threads log from other threads
         yield
@@ -485,6 +486,40 @@ def dequantize(data: np.ndarray, depth: int) -> np.ndarray:
     return data.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
 
 
+def dequantize_into(data: np.ndarray, out: np.ndarray) -> None:
+    """``data`` as float32 into ``out``: stored samples (uint8 or uint16, :func:`quantize`'s)
+    turned back as :func:`dequantize` turns them, value for value; float32 copied."""
+    if data.dtype in (np.uint8, np.uint16):
+        np.multiply(data, np.float32(1.0 / (255.0 if data.dtype == np.uint8 else 65535.0)), out=out)
+    else:
+        np.copyto(out, data)
+
+
+def compact(frame: np.ndarray) -> np.ndarray:
+    """A float32 frame as its stored samples where it is exactly what :func:`dequantize` makes of
+    them (a frame read from an 8-bit video: uint8, a quarter of the bytes; deeper: uint16), else
+    the frame itself (a virtual or resized frame): :func:`dequantize_into` gives back the same
+    values. For a frame crossing to a worker process (vs_zstsr/baselines.py)."""
+    if frame.dtype != np.float32 or frame.size == 0:
+        return frame
+    for dtype, scale in ((np.uint8, 255.0), (np.uint16, 65535.0)):
+        q = _stored(frame[:1], dtype, scale)          # the first row: most frames off the grid stop here
+        if q is not None and (frame.shape[0] == 1 or (q := _stored(frame, dtype, scale)) is not None):
+            return q
+    return frame
+
+
+def _stored(frame: np.ndarray, dtype, scale: float) -> np.ndarray | None:
+    buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
+    # rounded as quantize() rounds; a value outside [0, 1] or NaN comes back different
+    np.add(buf, np.float32(0.5), out=buf)
+    np.clip(buf, 0, scale, out=buf)
+    with np.errstate(invalid="ignore"):     # NaN: cast to some integer, which gives it back different
+        q = buf.astype(dtype)
+    dequantize_into(q, buf)
+    return q if np.array_equal(buf.view(np.uint32), frame.view(np.uint32)) else None   # bits: -0.0 too
+
+
 def as_written(frame: np.ndarray, depth: int) -> np.ndarray:
     """The frame a writer of this depth stores, back as float32 (what reading the file gives); a
     frame already quantized (:meth:`VideoWriter.write`) is only turned back."""
@@ -535,59 +570,6 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
         raise
     except (av.error.FFmpegError, OSError) as e:
         raise ZstsrError(f"{path}: corrupt video stream after {n} frames ({_reason(e)})") from None
-
-
-def read_ahead(frames: Iterable[np.ndarray], depth: int) -> Iterator[np.ndarray]:
-    """``frames`` as they are, read up to ``depth`` frames ahead by a thread of their own, so that
-    decoding (PyAV and NumPy let go of the GIL) runs while the caller waits on other work: flow's
-    segments wait for the next one's frames otherwise, MVTools idle meanwhile (docs/BENCHMARKS.md,
-    "Reading ahead"). An error reading is raised here, where that frame would have come; closing
-    this generator (or leaving a ``for`` over it) stops the thread and lets go of the file."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(max(1, depth))
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        it = iter(frames)
-        try:
-            for f in it:
-                if not put((True, f)):
-                    return
-            end = (False, None)
-        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
-            end = (False, e)
-        finally:
-            close = getattr(it, "close", None)
-            if close is not None:
-                close()       # in this thread, which ran it (a generator lets go of its file here)
-        put(end)
-
-    t = threading.Thread(target=work, name="zstsr-reader", daemon=True)
-    t.start()
-    try:
-        while True:
-            more, value = q.get()
-            if not more:
-                if value is not None:
-                    raise value
-                return
-            yield value
-            value = None      # not held here while the caller works on it
-    finally:
-        stop.set()
-        if not sys.is_finalizing():   # at exit (an error's traceback kept this alive) it cannot run again
-            t.join()
 
 
 def _read_png_folder(folder: Path, info: VideoInfo) -> Iterator[np.ndarray]:

@@ -275,7 +275,7 @@ class Ladder:
         return key, (held[0] if held else 0)
 
     def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
-               extend: int = 0, ends: tuple[bool, bool] = (True, True), read_ahead: bool = False
+               extend: int = 0, ends: tuple[bool, bool] = (True, True)
                ) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
@@ -284,9 +284,8 @@ class Ladder:
         continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`).
         ``bits`` (for a writer: :func:`.io.sample_bits`): flow's frames come quantized to it, finished
         in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames;
-        other frames stay float32 (the writer takes both). ``read_ahead``: ``frames`` come from a
-        decoder; flow reads the next segment's frames while MVTools works on this one
-        (:func:`.io.read_ahead`)."""
+        other frames stay float32 (the writer takes both). Flow reads the next segment's frames
+        (and continues its shot ends) while MVTools works on this one (:func:`.direct.stream`)."""
         from . import direct
 
         if not self.direct:
@@ -309,8 +308,6 @@ class Ladder:
         from .baselines import peer_stream
 
         segment = direct.segment_frames(h, w)
-        if read_ahead:    # a segment's frames and its context: memory still bounded by the frame size
-            it = io.read_ahead(it, segment + 2 * direct.PEER_CONTEXT)
 
         finish = direct.Finish(backproject=True, clip_input=True, bits=bits) if bits else None
 

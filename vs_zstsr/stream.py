@@ -172,8 +172,7 @@ def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int
     direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`). ``bits``: for a writer
     only, frames may come quantized to it (the direct path's flow: :meth:`.ladder.Ladder.stream`)."""
     if renderer.ladder.streams:
-        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits, extend=renderer.extension,
-                                          read_ahead=True)
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits, extend=renderer.extension)
         return
     for window, lead, count in stream_chunks(frames, renderer, reuse=True):
         yield from renderer.render(window, lead, count)
