@@ -23,25 +23,32 @@ import time
 from pathlib import Path
 
 from common import ROOT, replace_section
-from hd_clips import SIZES, make_pan
+from hd_clips import INPUT_CODECS, SIZES, make_pan
 
 # RUSAGE_CHILDREN: the largest child's peak RSS, and the CPU of all descendants (the MVTools worker too)
 _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
          "r = resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_utime + r.ru_stime, r.ru_maxrss)")
 
 
-def run_measured(*args) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS in MiB) of one command in a child process of its own."""
+def run_measured(*args, out: list | None = None) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB) of one command in a child process of its own;
+    ``out``: the command's own printed words are appended to it."""
     t0 = time.perf_counter()
     r = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args)], check=True, stdout=subprocess.PIPE,
                        text=True)
-    cpu, rss = r.stdout.split()[-2:]
+    words = r.stdout.split()
+    if out is not None:
+        out.extend(words[:-2])
+    cpu, rss = words[-2:]
     return time.perf_counter() - t0, float(cpu), int(rss) / 1024
 
 
-def reference(path: str, factor: int, uncached: bool = False) -> None:
+def reference(path: str, factor: int, uncached: bool = False, capped: bool = False) -> None:
     """MVTools FlowFPS alone (run by ``--reference``): prints its seconds. ``uncached``: with the
-    frame caches that zstsr turns off (vs_zstsr/baselines.py, ``_flowfps``) off here too."""
+    frame caches that zstsr turns off (vs_zstsr/baselines.py, ``_flowfps``) off here too;
+    ``capped``: VapourSynth's cache limit as zstsr's worker sets it for this frame size
+    (``baselines.flow_cache_mb``: memory bounded by the frame size), not its default (half the
+    machine's memory)."""
     import numpy as np
     import vapoursynth as vs
 
@@ -52,6 +59,10 @@ def reference(path: str, factor: int, uncached: bool = False) -> None:
     frames = [(np.clip(f, 0, 1) * 65535 + 0.5).astype(np.uint16) for f in io.read_frames(path)]
     decoded = time.perf_counter() - d0, time.process_time() - dc0
     t, (h, w) = len(frames), frames[0].shape[:2]
+    if capped:
+        from vs_zstsr.baselines import flow_cache_mb
+
+        core.max_cache_size = flow_cache_mb(h, w)
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGB48, length=t, fpsnum=30, fpsden=1)
 
     def fill(n, f):
@@ -125,6 +136,8 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/zstsr_hd"))
     ap.add_argument("--sizes", nargs="+", default=["1080p", "2160p", "720p"], choices=SIZES)
     ap.add_argument("--frames", type=int, default=16)
+    ap.add_argument("--input-codec", choices=INPUT_CODECS, default="ffv1",
+                    help="the pan's codec (h264: as a camera delivers it, ~0.04 CPU s to decode a 1080p frame against FFV1's 0.25)")
     ap.add_argument("--frames-2160p", type=int, default=4)
     ap.add_argument("--budget", default="20s")
     ap.add_argument("--long", type=int, default=4, help="--long-sizes again on a clip this many times as long (0: no)")
@@ -139,12 +152,16 @@ def main() -> None:
                     help="peak RSS only, no reference and no seconds (for a run that shares the machine)")
     ap.add_argument("--reference", nargs=2, metavar=("CLIP", "FACTOR"), help=argparse.SUPPRESS)
     ap.add_argument("--uncached", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--capped", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--reference-capped", action="store_true",
+                    help="also MVTools alone with the frame caches off and VapourSynth's cache limit as zstsr's "
+                         "worker sets them (memory bounded by the frame size, as zstsr's)")
     ap.add_argument("--reference-uncached", action="store_true",
                     help="also MVTools alone with the frame caches zstsr turns off turned off (a second reference row)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     if args.reference:
-        reference(args.reference[0], int(args.reference[1]), args.uncached)
+        reference(args.reference[0], int(args.reference[1]), args.uncached, args.capped)
         return
 
     factor = 8
@@ -155,18 +172,22 @@ def main() -> None:
             runs.append((size, runs[-1][1] * args.long))
     rows, ref, decoding = [], {}, {}
     for size, n in runs:
-        clip = make_pan(args.work / f"pan_{size}_{n}.mkv", size, n)
+        suffix = "" if args.input_codec == "ffv1" else f"_{args.input_codec}"
+        clip = make_pan(args.work / f"pan_{size}_{n}{suffix}{INPUT_CODECS[args.input_codec][0]}", size, n,
+                        codec=args.input_codec)
         if size not in ref and not args.memory_only:
             refs = {"MVTools FlowFPS alone (reference)": []}
             if args.reference_uncached:
                 refs["MVTools FlowFPS alone, frame caches off as zstsr sets them"] = ["--uncached"]
+            if args.reference_capped:   # caches on under the limit thrash (docs/BENCHMARKS.md): both as zstsr
+                refs["MVTools FlowFPS alone in zstsr's memory settings (caches off, limit)"] = ["--uncached", "--capped"]
             for label, extra in refs.items():
-                r = subprocess.run([sys.executable, __file__, "--reference", str(clip), str(factor), *extra],
-                                   check=True, stdout=subprocess.PIPE, text=True)
-                dec_wall, dec_cpu, wall, cpu = map(float, r.stdout.split()[-4:])
+                words: list[str] = []
+                _, _, rss = run_measured(sys.executable, __file__, "--reference", clip, factor, *extra, out=words)
+                dec_wall, dec_cpu, wall, cpu = map(float, words[-4:])
                 ref.setdefault(size, (wall / n, cpu / n))     # the ratios are to the first row
                 decoding.setdefault((size, n), (dec_wall, dec_cpu))
-                rows.append((size, n, label, wall, cpu, None))
+                rows.append((size, n, label, wall, cpu, rss))   # its peak holds the clip, decoded
                 print(rows[-1], flush=True)
         cmds = commands(clip, str(args.work / f"out_{size}_{n}"), args.budget)
         for name in args.commands:
@@ -195,7 +216,8 @@ def main() -> None:
     if args.write_docs:
         body = (f"Command: `python benchmarks/bench_hd.py {' '.join(sys.argv[1:])}` (the machine was shared, "
                 "2 cores: compare the ratios to the reference, measured in the same run; CPU seconds count every "
-                "thread and the MVTools worker process). The synthetic textured pan (benchmarks/hd_clips.py), "
+                "thread and the MVTools worker process). The synthetic textured pan (benchmarks/hd_clips.py, "
+                f"{args.input_codec.upper()}), "
                 f"x{factor}; seconds include start-up, decoding, training (default) and writing. The reference: "
                 "MVTools Super, Analyse and FlowFPS alone on the same clip, frames computed and dropped.\n\n" + table)
         replace_section(ROOT / "docs" / "BENCHMARKS.md", "bench_hd", body)

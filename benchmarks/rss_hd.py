@@ -5,7 +5,8 @@ process holds the memory and whether it grows segment by segment (issue 19).
     e.g. python benchmarks/rss_hd.py python -m vs_zstsr upsample pan.mkv -o o.nut --method flow --codec ffvhuff -y
 
 Prints the peak RSS (MiB) of the command's own process ("main") and of its child processes
-("worker", e.g. MVTools' worker of vs_zstsr/native.py), then one sample every 10 s of each.
+("worker", e.g. MVTools' worker of vs_zstsr/native.py), the peak of the shared memory in each
+(RssShmem: the segment the worker maps), then one sample every 10 s of each.
 Every 0.5 s it reads /proc (Linux only), so a peak shorter than that can be missed: for the
 peak alone, bench_hd.py --memory-only (the kernel's own high-water mark) is exact.
 """
@@ -27,10 +28,12 @@ def tree(pid: int) -> list[int]:
     return out
 
 
-def rss_mib(pid: int) -> int | None:
+def rss_mib(pid: int, field: str = "VmRSS") -> int | None:
+    """A process's resident set (or another of its /proc status fields: ``RssShmem``, its shared
+    memory resident, e.g. a segment MVTools' worker maps from the CLI), in MiB."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            return int(f.read().split("VmRSS:")[1].split()[0]) // 1024
+            return int(f.read().split(f"{field}:")[1].split()[0]) // 1024
     except (OSError, IndexError):
         return None
 
@@ -40,6 +43,7 @@ def main() -> None:
         sys.exit(__doc__)
     p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak: dict[str, int] = {}
+    shared: dict[str, int] = {}
     samples: dict[tuple[int, str], int] = {}
     t0 = time.time()
     while p.poll() is None:
@@ -49,11 +53,13 @@ def main() -> None:
                 continue
             name = "main" if q == p.pid else "worker"
             peak[name] = max(peak.get(name, 0), r)
+            shared[name] = max(shared.get(name, 0), rss_mib(q, "RssShmem") or 0)
             t = int(time.time() - t0)
             if t % 10 == 0:
                 samples.setdefault((t, name), r)
         time.sleep(0.5)
     print("peak MiB", peak)
+    print("peak shared memory MiB", shared)
     print("every 10 s:", sorted(samples.items()))
     print(p.stderr.read().decode()[-300:])
     sys.exit(p.returncode)
