@@ -470,11 +470,12 @@ def quantize(frame: np.ndarray, depth: int) -> np.ndarray:
     ``clip(frame * scale + 0.5, 0, scale)`` in one float32 buffer (no temporaries: at 4K each one
     is 100 MB)."""
     hi = sample_bits(depth) > 8
-    scale = 65535.0 if hi else 255.0
+    scale = _levels(depth)
     buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
     np.add(buf, np.float32(0.5), out=buf)
     np.clip(buf, 0, scale, out=buf)
-    return buf.astype(np.uint16 if hi else np.uint8)
+    with np.errstate(invalid="ignore"):     # NaN: cast to some integer (compact() then refuses it)
+        return buf.astype(np.uint16 if hi else np.uint8)
 
 
 def sample_bits(depth: int) -> int:
@@ -482,15 +483,20 @@ def sample_bits(depth: int) -> int:
     return 16 if depth > 8 else 8
 
 
+def _levels(depth: int) -> float:
+    """The largest stored sample at this depth: 1.0 as :func:`quantize` stores it."""
+    return 255.0 if depth <= 8 else 65535.0
+
+
 def dequantize(data: np.ndarray, depth: int) -> np.ndarray:
-    return data.astype(np.float32) * np.float32(1.0 / (255.0 if depth <= 8 else 65535.0))
+    return data.astype(np.float32) * np.float32(1.0 / _levels(depth))
 
 
 def dequantize_into(data: np.ndarray, out: np.ndarray) -> None:
     """``data`` as float32 into ``out``: stored samples (uint8 or uint16, :func:`quantize`'s)
     turned back as :func:`dequantize` turns them, value for value; float32 copied."""
     if data.dtype in (np.uint8, np.uint16):
-        np.multiply(data, np.float32(1.0 / (255.0 if data.dtype == np.uint8 else 65535.0)), out=out)
+        np.multiply(data, np.float32(1.0 / _levels(8 * data.itemsize)), out=out)
     else:
         np.copyto(out, data)
 
@@ -502,22 +508,20 @@ def compact(frame: np.ndarray) -> np.ndarray:
     values. For a frame crossing to a worker process (vs_zstsr/baselines.py)."""
     if frame.dtype != np.float32 or frame.size == 0:
         return frame
-    for dtype, scale in ((np.uint8, 255.0), (np.uint16, 65535.0)):
-        q = _stored(frame[:1], dtype, scale)          # the first row: most frames off the grid stop here
-        if q is not None and (frame.shape[0] == 1 or (q := _stored(frame, dtype, scale)) is not None):
+    for depth in (8, 16):
+        q = _stored(frame[:1], depth)          # the first row: most frames off the grid stop here
+        if q is not None and (frame.shape[0] == 1 or (q := _stored(frame, depth)) is not None):
             return q
     return frame
 
 
-def _stored(frame: np.ndarray, dtype, scale: float) -> np.ndarray | None:
-    buf = np.multiply(frame, np.float32(scale), dtype=np.float32)
-    # rounded as quantize() rounds; a value outside [0, 1] or NaN comes back different
-    np.add(buf, np.float32(0.5), out=buf)
-    np.clip(buf, 0, scale, out=buf)
-    with np.errstate(invalid="ignore"):     # NaN: cast to some integer, which gives it back different
-        q = buf.astype(dtype)
-    dequantize_into(q, buf)
-    return q if np.array_equal(buf.view(np.uint32), frame.view(np.uint32)) else None   # bits: -0.0 too
+def _stored(frame: np.ndarray, depth: int) -> np.ndarray | None:
+    """``quantize(frame, depth)`` if it gives ``frame`` back bit for bit (-0.0 too), else None (a
+    value between levels, outside [0, 1] or NaN)."""
+    q = quantize(frame, depth)
+    back = np.empty(frame.shape, np.float32)
+    dequantize_into(q, back)
+    return q if np.array_equal(back.view(np.uint32), frame.view(np.uint32)) else None
 
 
 def as_written(frame: np.ndarray, depth: int) -> np.ndarray:
