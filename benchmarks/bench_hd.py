@@ -7,7 +7,7 @@
 Clips (hd_clips.py): the synthetic textured pan at each size (16 frames, 2160p 4 frames by
 default), x8, written losslessly (FFV1 .mkv, or ffvhuff .nut where said). Each command runs in a process of its own; its peak
 RSS is the largest resident set of that process (RUSAGE_CHILDREN). The reference runs in a process
-of its own too: the pan's frames as YUV 4:4:4 16-bit in VapourSynth (made before the clock starts),
+of its own too, measured the same way (its peak holds the decoded clip): the pan's frames as YUV 4:4:4 16-bit in VapourSynth (made before the clock starts),
 MVTools Super, Analyse (both directions) and FlowFPS exactly as zstsr calls them (the x16 grid's
 frames that x8 keeps: vs_zstsr/baselines.py), frames computed on every core and dropped. The ratio
 to it is the figure (the machine is shared, so seconds alone are noisy). ``--long 4``: the 1080p
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from common import ROOT, replace_section
-from hd_clips import INPUT_CODECS, SIZES, make_pan
+from hd_clips import INPUT_CODEC, INPUT_CODECS, SIZES, make_pan
 
 # RUSAGE_CHILDREN: the largest child's peak RSS, and the CPU of all descendants (the MVTools worker too)
 _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
@@ -136,7 +136,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/zstsr_hd"))
     ap.add_argument("--sizes", nargs="+", default=["1080p", "2160p", "720p"], choices=SIZES)
     ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--input-codec", choices=INPUT_CODECS, default="ffv1",
+    ap.add_argument("--input-codec", choices=INPUT_CODECS, default=INPUT_CODEC,
                     help="the pan's codec (h264: as a camera delivers it, ~0.04 CPU s to decode a 1080p frame against FFV1's 0.25)")
     ap.add_argument("--frames-2160p", type=int, default=4)
     ap.add_argument("--budget", default="20s")
@@ -172,7 +172,7 @@ def main() -> None:
             runs.append((size, runs[-1][1] * args.long))
     rows, ref, decoding = [], {}, {}
     for size, n in runs:
-        suffix = "" if args.input_codec == "ffv1" else f"_{args.input_codec}"
+        suffix = "" if args.input_codec == INPUT_CODEC else f"_{args.input_codec}"
         clip = make_pan(args.work / f"pan_{size}_{n}{suffix}{INPUT_CODECS[args.input_codec][0]}", size, n,
                         codec=args.input_codec)
         if size not in ref and not args.memory_only:

@@ -41,9 +41,10 @@ def pan_frames(height: int, width: int, frames: int, shift: int = 5, seed: int =
 # The pan's codecs: FFV1 (lossless, the default) and H.264 at a high quality, as a camera or an
 # editor's intermediate delivers it (FFV1 costs ~0.25 CPU s to decode a 1080p frame, H.264 ~0.04)
 INPUT_CODECS = {"ffv1": (".mkv", {}), "h264": (".mp4", {"codec": "h264", "crf": 12})}
+INPUT_CODEC = "ffv1"
 
 
-def make_pan(path: Path, size: str, frames: int, rate: Fraction = Fraction(30), codec: str = "ffv1") -> Path:
+def make_pan(path: Path, size: str, frames: int, rate: Fraction = Fraction(30), codec: str = INPUT_CODEC) -> Path:
     """Write the pan at ``size`` (a key of :data:`SIZES`) to ``path`` once, in ``codec``
     (:data:`INPUT_CODECS`; ``path`` should end with its suffix)."""
     from vs_zstsr import io
