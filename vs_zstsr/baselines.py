@@ -250,7 +250,7 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # let one 4K clip's motion-search planes fill it; frames here are asked for in order, none later.
 # The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
 # least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (1080p
-# 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 4-7% less time but put the worker at the 4 GB
+# 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 2-10% less time but put the worker at the 4 GB
 # bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB 10-25% less time than 2 but 1.2
 # GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K: MVTools' buffer pool", "A segment as its
 # stored samples")
