@@ -45,10 +45,10 @@ def run_measured(*args, out: list | None = None) -> tuple[float, float, float]:
 
 def reference(path: str, factor: int, uncached: bool = False, capped: bool = False) -> None:
     """MVTools FlowFPS alone (run by ``--reference``): prints its seconds. ``uncached``: with the
-    frame caches that zstsr turns off (vs_zstsr/baselines.py, ``_flowfps``) off here too;
+    frame caches zstsr's graph sets (vs_zstsr/baselines.py, ``FLOW_CACHES``: fixed, or off);
     ``capped``: VapourSynth's cache limit as zstsr's worker sets it for this frame size
-    (``baselines.flow_cache_mb``: memory bounded by the frame size), not its default (half the
-    machine's memory)."""
+    (``baselines.flow_cache_mb`` and what the fixed caches hold: memory bounded by the frame
+    size), not its default (half the machine's memory)."""
     import numpy as np
     import vapoursynth as vs
 
@@ -92,12 +92,12 @@ def reference(path: str, factor: int, uncached: bool = False, capped: bool = Fal
     bv = core.mv.Analyse(sup, isb=True, blksize=blk, overlap=blk // 2)
     fv = core.mv.Analyse(sup, isb=False, blksize=blk, overlap=blk // 2)
     flow = core.mv.FlowFPS(src, sup, bv, fv, num=30 * 2 * factor, den=1)
-    if uncached:   # the names zstsr's own graph turns off, where this graph has them (src: its YUV frames)
-        from vs_zstsr.baselines import FLOW_UNCACHED
+    if uncached:   # zstsr's own graph's caches, where this graph has the node (src: its YUV frames)
+        from vs_zstsr.baselines import set_caches
 
-        nodes = {"yuv": (src,), "super": (sup,), "vectors": (bv, fv), "flow": (flow,)}
-        for node in (n for name in FLOW_UNCACHED for n in nodes.get(name, ())):
-            core.std.SetVideoCache(node, 0)
+        fixed_mb = set_caches({"yuv": (src,), "super": (sup,), "vectors": (bv, fv), "flow": (flow,)})
+        if capped:
+            core.max_cache_size += fixed_mb
     from vs_zstsr.baselines import _select
 
     wanted = np.clip(2 * np.arange(t * factor) + 1 - factor, 0, flow.num_frames - 1)
@@ -154,10 +154,10 @@ def main() -> None:
     ap.add_argument("--uncached", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--capped", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--reference-capped", action="store_true",
-                    help="also MVTools alone with the frame caches off and VapourSynth's cache limit as zstsr's "
+                    help="also MVTools alone with the frame caches and VapourSynth's cache limit as zstsr's "
                          "worker sets them (memory bounded by the frame size, as zstsr's)")
     ap.add_argument("--reference-uncached", action="store_true",
-                    help="also MVTools alone with the frame caches zstsr turns off turned off (a second reference row)")
+                    help="also MVTools alone with the frame caches as zstsr sets them (a second reference row)")
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     if args.reference:
@@ -178,9 +178,9 @@ def main() -> None:
         if size not in ref and not args.memory_only:
             refs = {"MVTools FlowFPS alone (reference)": []}
             if args.reference_uncached:
-                refs["MVTools FlowFPS alone, frame caches off as zstsr sets them"] = ["--uncached"]
-            if args.reference_capped:   # caches on under the limit thrash (docs/BENCHMARKS.md): both as zstsr
-                refs["MVTools FlowFPS alone in zstsr's memory settings (caches off, limit)"] = ["--uncached", "--capped"]
+                refs["MVTools FlowFPS alone, frame caches as zstsr sets them"] = ["--uncached"]
+            if args.reference_capped:   # automatic caches under the limit thrash (docs/BENCHMARKS.md): both as zstsr
+                refs["MVTools FlowFPS alone in zstsr's memory settings (its caches, its limit)"] = ["--uncached", "--capped"]
             for label, extra in refs.items():
                 words: list[str] = []
                 _, _, rss = run_measured(sys.executable, __file__, "--reference", clip, factor, *extra, out=words)

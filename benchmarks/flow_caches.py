@@ -1,18 +1,19 @@
 """VapourSynth's frame caches in MVTools' graph against time and memory (issue 19).
 
-    python benchmarks/flow_caches.py [--frames 12] [--rounds 2]
+    python benchmarks/flow_caches.py [--frames 12] [--rounds 2] [--clip CLIP] [--variants ...]
 
 Runs ``baselines.peer_frames(pan, 8, "flowfps", finish=...)`` (what ``--method flow`` runs in its
-worker) in a process of its own on the first ``--frames`` frames of bench_hd.py's 1080p pan, with
-``baselines.FLOW_UNCACHED`` (the nodes whose cache is turned off) set to each variant below, the
-variants interleaved ``--rounds`` times, and prints wall and CPU seconds, the peak resident set
-(/proc sampled every 0.2 s) and a hash of the finished frames (the same in every row: caches
-change no value).
+worker) in a process of its own on the first ``--frames`` frames of bench_hd.py's 1080p pan (or
+``--clip``), with ``baselines.FLOW_CACHES`` (each node's cache: fixed frames, 0 none, None
+VapourSynth's automatic one) changed as each variant below says, the variants interleaved
+``--rounds`` times, and prints wall and CPU seconds, the peak resident set (/proc sampled every
+0.2 s) and a hash of the finished frames (the same in every row: caches change no value).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -24,19 +25,32 @@ from pathlib import Path
 
 from common import ROOT
 
-# label: the nodes without a cache (baselines.FLOW_UNCACHED's names); the shipped choice is added in main()
-VARIANTS = {"none (VapourSynth's caches)": (), "flow": ("flow",), "yuv": ("yuv",), "rgb": ("rgb",),
-            "rgb, yuv, flow": ("rgb", "yuv", "flow")}
+# label: changes to baselines.FLOW_CACHES ("all": every node)
+VARIANTS = {"as shipped": {}, "automatic (VapourSynth's caches)": {"all": None},
+            "none at all": {"all": 0},
+            "before (automatic on vectors, phases, error; none elsewhere)":
+                {"all": 0, "vectors": None, "phases": None, "error": None},
+            "yuv, super 3": {"yuv": 3, "super": 3}, "yuv, super, vectors 6": {"yuv": 6, "super": 6, "vectors": 6},
+            "phases 2": {"phases": 2}}
 
 
-def _one(clip: str, frames: int, uncached: str) -> None:
+def caches(change: dict) -> dict:
+    """FLOW_CACHES with a variant's changes."""
+    from vs_zstsr.baselines import FLOW_CACHES
+
+    out = dict.fromkeys(FLOW_CACHES, change["all"]) if "all" in change else dict(FLOW_CACHES)
+    out.update((k, v) for k, v in change.items() if k != "all")
+    return out
+
+
+def _one(clip: str, frames: int, change: str) -> None:
     import numpy as np
 
     import vs_zstsr.baselines as b
     from vs_zstsr import io
     from vs_zstsr.direct import Finish, keep_frame_memory
 
-    b.FLOW_UNCACHED = tuple(filter(None, uncached.split(",")))
+    b.FLOW_CACHES = caches(json.loads(change))
     keep_frame_memory(one_arena=True)      # as MVTools' worker sets it (vs_zstsr/native.py)
     ltr = np.stack([f for _, f in zip(range(frames), io.read_frames(clip))])
     peak, done = [0], threading.Event()
@@ -60,6 +74,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--clip", help="a clip instead of the 1080p pan (bench_hd.py's, made if missing)")
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
@@ -67,15 +83,13 @@ def main() -> None:
         return
     from hd_clips import make_pan
 
-    from vs_zstsr.baselines import FLOW_UNCACHED
-
-    clip = make_pan(Path(tempfile.gettempdir()) / "zstsr_hd" / "pan_1080p_24.mkv", "1080p", 24)
-    print("| caches off on | round | wall s | CPU s | peak RSS (GiB) | frames' hash |")
+    clip = args.clip or make_pan(Path(tempfile.gettempdir()) / "zstsr_hd" / "pan_1080p_24.mkv", "1080p", 24)
+    print("| caches | round | wall s | CPU s | peak RSS (GiB) | frames' hash |")
     print("|---|---|---|---|---|---|")
-    variants = dict(VARIANTS, **{"as shipped": FLOW_UNCACHED, "as shipped + vectors": FLOW_UNCACHED + ("vectors",)})
     for r in range(args.rounds):
-        for label, nodes in variants.items():
-            out = subprocess.run([sys.executable, __file__, "--one", str(clip), str(args.frames), ",".join(nodes)],
+        for label in args.variants:
+            out = subprocess.run([sys.executable, __file__, "--one", str(clip), str(args.frames),
+                                  json.dumps(VARIANTS[label])],
                                  check=True, capture_output=True, text=True, cwd=ROOT)
             wall, cpu, rss, digest = out.stdout.split()[-4:]
             print(f"| {label} | {r + 1} | {float(wall):.1f} | {float(cpu):.1f} | {float(rss):.2f} | {digest} |", flush=True)

@@ -228,24 +228,57 @@ def test_frames_read_from_a_video_cross_to_flows_worker_as_samples_and_give_the_
 
 
 @pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
-def test_flow_without_frame_caches_gives_the_cached_graphs_frames(monkeypatch):
-    """baselines.FLOW_UNCACHED (no VapourSynth cache on MVTools' frame-sized nodes, for speed and
-    memory) changes no value: the same frames as with every cache, finished and not, every node
-    name known."""
+def test_flows_caches_change_no_frame(monkeypatch):
+    """baselines.FLOW_CACHES (fixed caches on MVTools' graph, for speed and memory) changes no
+    value: the same frames as with VapourSynth's automatic caches and with none, finished and not,
+    every node named."""
     from vs_zstsr import baselines
 
     x = _clip(t=5, h=48, w=64)
     fin = direct.Finish(True, True, 8)
     runs = {}
-    for nodes in ((), baselines.FLOW_UNCACHED, ("rgb", "yuv", "super", "vectors", "flow", "back")):
-        monkeypatch.setattr(baselines, "FLOW_UNCACHED", nodes)
-        runs[nodes] = (np.stack(list(baselines.peer_frames(x, 4, "flowfps", Fraction(30)))),
+    for label, frames in (("auto", None), ("shipped", ...), ("none", 0), ("one", 1)):
+        caches = {k: (v if frames is ... else frames) for k, v in baselines.FLOW_CACHES.items()}
+        monkeypatch.setattr(baselines, "FLOW_CACHES", caches)
+        runs[label] = (np.stack(list(baselines.peer_frames(x, 4, "flowfps", Fraction(30)))),
                        np.stack(list(baselines.peer_frames(x, 4, "flowfps", Fraction(30), finish=fin))))
-    first = runs.pop(())
+    first = runs.pop("auto")
     assert first[0].shape == (20, 48, 64, 3) and first[1].dtype == np.uint8
     for got in runs.values():
         np.testing.assert_array_equal(got[0], first[0])
         np.testing.assert_array_equal(got[1], first[1])
+
+
+def test_flows_fixed_caches_fill_each_frame_about_twice(monkeypatch):
+    """With FLOW_CACHES as shipped, each LTR frame is filled into VapourSynth about twice (without
+    caches: once per request, several times that), and the limit on VapourSynth's caches leaves
+    room for what the fixed caches hold."""
+    import vapoursynth as vs
+
+    from vs_zstsr import baselines, io
+
+    fills = []
+    real = io.dequantize_into
+
+    def counted(src, dst):
+        fills.append(1)
+        return real(src, dst)
+
+    monkeypatch.setattr(io, "dequantize_into", counted)
+    x = _clip(t=6, h=48, w=64)
+    fin = direct.Finish(True, True, 8)
+    counts = {}
+    for label, caches in (("shipped", baselines.FLOW_CACHES), ("none", dict.fromkeys(baselines.FLOW_CACHES, 0))):
+        monkeypatch.setattr(baselines, "FLOW_CACHES", caches)
+        fills.clear()
+        list(baselines.peer_frames(x, 8, "flowfps", Fraction(30), finish=fin))
+        counts[label] = len(fills) // 3      # a fill is one call per plane
+        if label == "shipped":
+            limit = vs.core.max_cache_size
+    # each frame filled for its YUV conversion and for its group's error (the error's LTR frame),
+    # a few twice at the segment's ends; without caches at each of its many requests
+    assert 12 <= counts["shipped"] <= 15 and counts["none"] > 2 * counts["shipped"], counts
+    assert limit >= baselines.flow_cache_mb(48, 64) + 1      # the fixed caches' MiB on top
 
 
 def test_flows_cache_limit_grows_with_the_frame_and_never_above_the_cores_own(monkeypatch):

@@ -253,16 +253,26 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 2-10% less time but put the worker at the 4 GB
 # bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB 10-25% less time than 2 but 1.2
 # GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K: MVTools' buffer pool", "A segment as its
-# stored samples")
+# stored samples"), plus what the fixed caches below hold (_flowfps adds it).
 FLOW_CACHE_MB = 1024
 FLOW_CACHE_FRAMES = 40
-# The nodes of _flowfps's graph that get no VapourSynth frame cache: the frame-sized ones (the
-# vectors keep theirs). Each of their frames is asked for a few times, in order, and the automatic
-# caches of 1080p super frames cost more than recomputing them (the same frames; at 1080p
-# `--method flow` in 2.5x less time and 11-17% less memory: docs/BENCHMARKS.md, "MVTools' frame caches")
-FLOW_UNCACHED = ("rgb", "yuv", "super", "flow", "back")
-# Output frames of FlowFPS computed ahead of the one taken, per VapourSynth thread (see _flowfps).
-FLOW_AHEAD = 3
+# Frames each node of _flowfps's graph keeps in a fixed cache of its own (0: no cache; None:
+# VapourSynth's automatic one). Frames are asked for in order, each a few times close together: a
+# YUV frame by the motion search and by FlowFPS (with its neighbours), a super frame by the motion
+# searches of its two pairs, an Analyse frame by FlowFPS for each output frame around it, a group's
+# FlowFPS frames (``phases``, float RGB) by the group's error and by their own finished frames, the
+# error by each of those. Automatic caches grow toward the core's limit on this pattern and then all
+# shrink at once (they thrashed: 2.5x the time at 1080p); no caches (the choice before these)
+# computed each super frame 3 times, each YUV frame 6 times and many vectors again. These hold each
+# frame until its last use with 2 VapourSynth threads at any factor: at 1080p 18-27% less CPU and
+# less memory; more frames held took more time (docs/BENCHMARKS.md, "Fixed caches in MVTools' graph").
+FLOW_CACHES = {"rgb": 0, "yuv": 4, "super": 4, "vectors": 4, "flow": 0, "back": 0, "phases": 1, "error": 2}
+# Output frames of FlowFPS computed ahead of the one taken, per VapourSynth thread (see _flowfps),
+# fewer where their float RGB frames would pass FLOW_AHEAD_MB per thread (never under 3): with the
+# fixed caches, 6 took 5-10% less time than 3 at 1080p, the worker's memory the same, and at 4K
+# (3 there) no less time for 0.5 GiB more (docs/BENCHMARKS.md, "Fixed caches in MVTools' graph").
+FLOW_AHEAD = 6
+FLOW_AHEAD_MB = 300
 
 
 def flow_cache_mb(height: int, width: int) -> int:
@@ -296,7 +306,6 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
     t, h, w, _ = ltr.shape   # the size guard is peer_stream()'s: the fuzz benchmark runs this below it
-    core.max_cache_size = min(_core_cache_mb(core), flow_cache_mb(h, w))
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)
 
@@ -316,24 +325,50 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     out_rate = rate * mult
     flow = core.mv.FlowFPS(yuv, sup, bv, fv, num=out_rate.numerator, den=out_rate.denominator)
     back = core.resize.Bicubic(flow, format=vs.RGBS, matrix_in_s="709", range_in_s="full")
-    nodes = {"rgb": (rgb,), "yuv": (yuv,), "super": (sup,), "vectors": (bv, fv), "flow": (flow,), "back": (back,)}
-    for name in FLOW_UNCACHED:
-        for node in nodes[name]:
-            core.std.SetVideoCache(node, 0)
     idx = np.clip(np.asarray(wanted, np.int64), 0, back.num_frames - 1)
     if len(idx) == 0:
         return
     # FLOW_AHEAD frames per thread in flight: the motion search goes on while the caller (the
     # worker's pipe, back-projection, the encoder) takes a frame; the default (one per thread)
     # left the threads idle meanwhile (docs/BENCHMARKS.md, "1080p and 4K")
-    ahead = FLOW_AHEAD * core.num_threads
+    ahead = core.num_threads * max(3, min(FLOW_AHEAD, FLOW_AHEAD_MB * 2 ** 20 // (h * w * 3 * 4)))
+    nodes = {"rgb": (rgb,), "yuv": (yuv,), "super": (sup,), "vectors": (bv, fv), "flow": (flow,), "back": (back,)}
     if finish is not None:
         how, factor, lead = finish
-        out = _finished(back, idx, rgb[lead:lead + len(idx) // factor], factor, how)
+        out, nodes["phases"], nodes["error"] = _finished(back, idx, rgb[lead:lead + len(idx) // factor], factor, how)
     else:
         out = _select(flow if planar_yuv else back, idx)
+    core.max_cache_size = min(_core_cache_mb(core), flow_cache_mb(h, w) + set_caches(nodes))
     for f in out.frames(prefetch=ahead, backlog=ahead, close=True):
         yield np.stack([np.asarray(f[p]) for p in range(3)], axis=0 if planar_yuv else -1)
+
+
+def set_caches(nodes: dict[str, tuple]) -> int:
+    """Give the nodes of MVTools' graph, by name, their caches (:data:`FLOW_CACHES`); returns the
+    MiB the fixed ones hold, which VapourSynth's limit must leave room for besides its pool."""
+    import vapoursynth as vs
+
+    held = 0
+    for name, group in nodes.items():
+        frames = FLOW_CACHES[name]
+        for node in group:
+            if frames is None:
+                continue
+            if frames:
+                vs.core.std.SetVideoCache(node, 1, 1, frames)
+            else:
+                vs.core.std.SetVideoCache(node, 0)
+            # an Analyse frame is its super frame (planes shared) with the vectors attached: the
+            # frames the super cache holds, not counted again
+            held += 0 if name == "vectors" else frames * _frame_bytes(node)
+    return -(-held // 2 ** 20)
+
+
+def _frame_bytes(clip) -> int:
+    """Bytes of one frame of a VapourSynth clip (its planes' samples)."""
+    f = clip.format
+    chroma = (clip.width >> f.subsampling_w) * (clip.height >> f.subsampling_h)
+    return f.bytes_per_sample * (clip.width * clip.height + (f.num_planes - 1) * chroma)
 
 
 # Expr's names of its input clips, in order: a group of up to 25 frames and its LTR frame
@@ -345,7 +380,8 @@ def _finished(back, idx: np.ndarray, ltr, factor: int, how: Finish):
     onto its frame of ``ltr``, clipped and quantized, in VapourSynth's ``std.Expr`` (SIMD, on its
     threads): the sums of :func:`.direct.finish_group` in the same order in float32, then
     :func:`.io.quantize`, except that Expr rounds an exact tie (a value at k + 1/2 levels) to even
-    where quantize rounds it up (at most one level, only there)."""
+    where quantize rounds it up (at most one level, only there). Returns the clip, the group's
+    phases and its error (or none), for their caches (:func:`set_caches`)."""
     import vapoursynth as vs
 
     core = vs.core
@@ -358,8 +394,10 @@ def _finished(back, idx: np.ndarray, ltr, factor: int, how: Finish):
         err = core.std.Expr(phases + [ltr], f"{_EXPR_CLIPS[factor]} {total} {factor} / -")
         outs = [core.std.Expr([ph, err], f"{inp[0]} y + 0 max 1 min {scale} *", format=fmt) for ph in phases]
     else:
+        err = None
         outs = [core.std.Expr(ph, f"x 0 max 1 min {scale} *", format=fmt) for ph in phases]
-    return core.std.Interleave(outs, mismatch=True)   # a phase that repeats an end frame has its own rate
+    # a phase that repeats an end frame has its own rate
+    return core.std.Interleave(outs, mismatch=True), tuple(phases), (err,) if err is not None else ()
 
 
 def _select(clip, idx: np.ndarray):
