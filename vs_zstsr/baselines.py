@@ -264,8 +264,9 @@ FLOW_CACHE_FRAMES = 40
 # error by each of those. Automatic caches grow toward the core's limit on this pattern and then all
 # shrink at once (they thrashed: 2.5x the time at 1080p); no caches (the choice before these)
 # computed each super frame 3 times, each YUV frame 6 times and many vectors again. These hold each
-# frame until its last use with 2 VapourSynth threads at any factor: at 1080p 18-27% less CPU and
-# less memory; more frames held took more time (docs/BENCHMARKS.md, "Fixed caches in MVTools' graph").
+# frame until its last use with 2 VapourSynth threads (measured on 2 cores; with many more threads
+# more frames are in flight and some are computed again, the same values): at 1080p 19-21% less
+# CPU in the same memory (docs/BENCHMARKS.md, "Fixed caches in MVTools' graph").
 FLOW_CACHES = {"rgb": 0, "yuv": 4, "super": 4, "vectors": 4, "flow": 0, "back": 0, "phases": 1, "error": 2}
 # Output frames of FlowFPS computed ahead of the one taken, per VapourSynth thread (see _flowfps),
 # fewer where their float RGB frames would pass FLOW_AHEAD_MB per thread (never under 3): with the
@@ -358,8 +359,9 @@ def set_caches(nodes: dict[str, tuple]) -> int:
                 vs.core.std.SetVideoCache(node, 1, 1, frames)
             else:
                 vs.core.std.SetVideoCache(node, 0)
-            # an Analyse frame is its super frame (planes shared) with the vectors attached: the
-            # frames the super cache holds, not counted again
+            # an Analyse frame is its super frame (planes shared) with the vectors attached: mostly
+            # the frames the super cache holds, not counted again (a vector frame may keep a super
+            # frame a little longer than that cache does)
             held += 0 if name == "vectors" else frames * _frame_bytes(node)
     return -(-held // 2 ** 20)
 
