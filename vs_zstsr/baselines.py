@@ -249,11 +249,12 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
 # let one 4K clip's motion-search planes fill it; frames here are asked for in order, none later.
 # The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
-# least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (1080p
-# 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 2-10% less time but put the worker at the 4 GB
-# bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and 3 GiB 10-25% less time than 2 but 1.2
-# GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K: MVTools' buffer pool", "A segment as its
-# stored samples"), plus what the fixed caches below hold (_flowfps adds it).
+# least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (measured
+# before the fixed caches below: 1080p 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 2-10%
+# less time but put the worker at the 4 GB bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and
+# 3 GiB 10-25% less time than 2 but 1.2 GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K:
+# MVTools' buffer pool", "A segment as its stored samples"), plus what the fixed caches below hold
+# (_flowfps adds it).
 FLOW_CACHE_MB = 1024
 FLOW_CACHE_FRAMES = 40
 # Frames each node of _flowfps's graph keeps in a fixed cache of its own (0: no cache; None:
@@ -262,8 +263,9 @@ FLOW_CACHE_FRAMES = 40
 # searches of its two pairs, an Analyse frame by FlowFPS for each output frame around it, a group's
 # FlowFPS frames (``phases``, float RGB) by the group's error and by their own finished frames, the
 # error by each of those. Automatic caches grow toward the core's limit on this pattern and then all
-# shrink at once (they thrashed: 2.5x the time at 1080p); no caches (the choice before these)
-# computed each super frame 3 times, each YUV frame 6 times and many vectors again. These hold each
+# shrink at once (they thrashed: 2.6-2.8x the time at 1080p); no caches on the frame-sized nodes
+# (the choice before these) made each super frame 3 times and each YUV frame at each request, and
+# the vectors' automatic caches dropped vectors that were searched again. These hold each
 # frame until its last use with 2 VapourSynth threads (measured on 2 cores; with many more threads
 # more frames are in flight and some are computed again, the same values): at 1080p 19-21% less
 # CPU in the same memory (docs/BENCHMARKS.md, "Fixed caches in MVTools' graph").
