@@ -266,9 +266,9 @@ def test_flows_fixed_caches_fill_each_frame_about_twice(monkeypatch):
         return real(src, dst)
 
     monkeypatch.setattr(io, "dequantize_into", counted)
-    # the counts depend on how requests meet in time: two threads, as the sizes were measured with
-    # (FLOW_CACHES' comment), whatever this machine's cores
-    monkeypatch.setattr(vs.core, "num_threads", 2)
+    # with more threads the counts depend on how requests meet in time (two: 12-14 against 24-92);
+    # one thread asks in one order (14 against 781)
+    monkeypatch.setattr(vs.core, "num_threads", 1)
     x = _clip(t=6, h=48, w=64)
     fin = direct.Finish(True, True, 8)
     counts = {}
@@ -281,7 +281,7 @@ def test_flows_fixed_caches_fill_each_frame_about_twice(monkeypatch):
             limit = vs.core.max_cache_size
     # each frame filled for its YUV conversion and for its group's error (the error's LTR frame),
     # a few twice at the segment's ends; without caches at each of its many requests
-    assert 12 <= counts["shipped"] <= 15 and counts["none"] > 2 * counts["shipped"], counts
+    assert 12 <= counts["shipped"] <= 15 and counts["none"] > 10 * counts["shipped"], counts
     assert limit >= baselines.flow_cache_mb(48, 64) + 1      # the fixed caches' MiB on top
 
 
