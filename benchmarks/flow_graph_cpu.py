@@ -5,7 +5,9 @@
 Each variant runs in a process of its own on every frame of the clip (bench_hd.py's pan, x8):
 ``ref`` bench_hd.py's reference (YUV frames made before the clock, MVTools alone, frames dropped);
 ``yuv`` ``baselines.peer_frames`` with MVTools' own YUV frames out; ``rgbs`` float RGB out;
-``fin`` finished as ``--method flow`` runs it (back-projection, 8 bits: ``direct.Finish``).
+``fin`` finished as ``--method flow`` runs it (back-projection, 8 bits: ``direct.Finish``);
+``planes`` and then made 4:2:0 8-bit Y'CbCr planes, as a writer of a yuv420p clip takes them
+(``io.Planar``).
 Prints wall and CPU seconds of each: the CPU is the figure (the machine is shared). ``--ahead``:
 each variant again with each of these ``baselines.FLOW_AHEAD`` values (FlowFPS frames in flight per
 VapourSynth thread; 0 or none: as shipped).
@@ -19,7 +21,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-VARIANTS = ("ref", "yuv", "rgbs", "fin")
+VARIANTS = ("ref", "yuv", "rgbs", "fin", "planes")
 
 
 def _one(variant: str, clip: str, ahead: int = 0) -> None:
@@ -37,7 +39,9 @@ def _one(variant: str, clip: str, ahead: int = 0) -> None:
     if ahead:
         baselines.FLOW_AHEAD = ahead
     x = np.stack(list(io.read_frames(clip)))
-    kw = {"yuv": {"yuv": True}, "rgbs": {}, "fin": {"finish": Finish(backproject=True, clip_input=True, bits=8)}}
+    planes = io.Planar("yuv420p", x.shape[2], x.shape[1], matrix=1, range=1, sub_w=1, sub_h=1, bits=8)
+    kw = {"yuv": {"yuv": True}, "rgbs": {}, "fin": {"finish": Finish(backproject=True, clip_input=True, bits=8)},
+          "planes": {"finish": Finish(backproject=True, clip_input=True, bits=8, planes=planes)}}
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in baselines.peer_frames(x, 8, "flowfps", Fraction(30), **kw[variant]):
         pass

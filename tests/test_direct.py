@@ -445,3 +445,71 @@ def test_a_shot_ends_virtual_frames_are_made_only_when_read_and_equal_its_contin
     monkeypatch.setattr(shotends, "warp", lambda f, u, *a, **k: made.append(a) or warp(f, u, *a, **k))
     assert len(list(direct.stream(iter(clip), 8, "cubic", extend=3))) == 48
     assert made.count((shotends.KERNEL, shotends.EDGE)) == 4     # 2 frames at each end, not 3
+
+
+def _smooth_clip(t=5, h=48, w=64):
+    """Colours that change over a few pixels, panning: chroma subsampling keeps most of them (on
+    pixel noise any two chroma filters differ by levels)."""
+    from vs_zstsr.resample import resize_spatial
+
+    base = resize_spatial(_clip(t=1, h=h // 8, w=(w + 3 * t) // 8), h, w + 3 * t)[0]
+    return np.clip(np.stack([base[:, 3 * i:3 * i + w] for i in range(t)]), 0, 1)
+
+
+@pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
+@pytest.mark.parametrize("codec, pix_fmt, depth", [("ffv1", "yuv420p", 8), ("prores", "yuv422p10le", 8),
+                                                   ("ffvhuff", "yuv444p", 8)])
+def test_flow_finished_in_the_writers_pixel_format_is_as_good_as_the_writers_conversion(tmp_path, codec, pix_fmt,
+                                                                                        depth):
+    """MVTools' worker converts its finished frames to the writer's Y'CbCr format (io.Planar), which
+    the writer encodes as they are: the file reads back as close to the frames as the file the
+    writer's own conversion (swscale) makes of RGB samples, within a tenth of a dB."""
+    from vs_zstsr.baselines import peer_stream
+
+    x = _smooth_clip()
+    want = np.stack(list(direct.stream(iter(x), 4, "flow", segment=3, peer=lambda seg, keep: (
+        np.clip(y, 0, 1, out=y) for y in peer_stream(seg, 4, "flowfps", Fraction(30), keep)))))
+    psnr = {}
+    for planar in (False, True):
+        path = tmp_path / f"{planar}.{ {'prores': 'mov', 'ffvhuff': 'nut'}.get(codec, 'mkv')}"
+        with io.VideoWriter(path, 64, 48, Fraction(120), depth, codec, pix_fmt=pix_fmt) as w:
+            assert w.planes is not None and w.planes.pix_fmt == pix_fmt and w.planes.matrix == 6   # SD: BT.601
+            finish = direct.Finish(True, True, io.sample_bits(depth), planes=w.planes if planar else None)
+            frames = list(direct.stream(iter(x), 4, "flow", segment=3, finished=True, peer=lambda seg, keep: (
+                peer_stream(seg, 4, "flowfps", Fraction(30), keep, finish))))
+            assert {f.shape for f in frames} == {(w.planes.size,) if planar else (48, 64, 3)}
+            for f in frames:
+                w.write(f)
+        got = np.stack(list(io.read_frames(path)))
+        psnr[planar] = 10 * np.log10(1 / np.mean((got - want) ** 2))
+    assert psnr[True] > psnr[False] - 0.1 and psnr[False] > 30, psnr
+
+
+def test_the_writer_takes_planes_only_of_its_own_pixel_format(tmp_path):
+    """A writer says which Y'CbCr planes it takes (io.Planar), none where its format is RGB, gray or
+    has half a chroma sample at an edge, or its samples are deeper than 8 bits; a frame of other
+    planes is refused."""
+    cases = {("ffv1", "yuv420p", 48, 40, 8): "yuv420p", ("ffv1", "rgb24", 48, 40, 8): None,
+             ("ffv1", "gray", 48, 40, 8): None, ("ffv1", "yuv420p", 47, 40, 8): None,
+             ("ffv1", "yuv420p10le", 48, 40, 10): None,
+             ("h264", "yuv420p", 48, 40, 8): "yuv420p", ("ffvhuff", "yuv422p", 48, 40, 8): "yuv422p"}
+    for (codec, pix_fmt, w_, h_, depth), want in cases.items():
+        ext = {"ffv1": ".mkv", "h264": ".mp4", "ffvhuff": ".nut"}[codec]
+        w = io.VideoWriter(tmp_path / f"{codec}{pix_fmt}{w_}{ext}", w_, h_, Fraction(24), depth, codec,
+                           pix_fmt=pix_fmt, gray=pix_fmt == "gray")
+        assert (w.planes and w.planes.pix_fmt) == want, (codec, pix_fmt, w_)
+        if w.planes is not None:
+            assert w.planes.size == w_ * h_ * {"yuv420p": 3 / 2, "yuv422p": 2}[want]
+            with pytest.raises(ValueError, match="not a frame of this writer's planes"):
+                w.write(np.zeros(w.planes.size - 1, np.uint8))
+            with pytest.raises(ValueError, match="not a frame of this writer's planes"):
+                w.write(np.zeros(w.planes.size, np.uint16))
+            w.write(np.full(w.planes.size, 128, np.uint8))    # mid-grey in limited range
+            w.close()
+            np.testing.assert_allclose(next(io.read_frames(w.path)), (128 - 16) / 219, atol=1 / 255)
+        else:
+            with pytest.raises(ValueError, match="not a frame of this writer's planes"):
+                w.write(np.zeros(w_ * h_ * 3, np.uint8))
+            w.write(np.zeros((h_, w_, 3), np.float32))
+            w.close()
+            assert next(io.read_frames(w.path)).max() < 1 / 255

@@ -541,9 +541,10 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
             finally:
                 bar.close()
             renderer.chunk = chunk or renderer.chunk
-            # straight to the writer: flow's frames may come quantized as it stores them (vs_zstsr/direct.py)
+            # straight to the writer: flow's frames may come quantized as it stores them, in its
+            # pixel format (vs_zstsr/direct.py), so they are made once it is open (below)
             bits = io.sample_bits(vi.bit_depth) if rt is None else None
-            frames_cm = contextlib.nullcontext(upsample_stream(io.read_frames(video, vi), renderer, bits=bits))
+            frames_cm = contextlib.nullcontext(None)
             pbar = _bar(rt.count(n * factor) if rt else n * factor, "upsample")
         rate = vi.rate if conform else options.out_fps or vi.rate * factor
         written = rt.count(n * factor) if rt else n * factor
@@ -551,6 +552,8 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
         with frames_cm as frames, io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec,
                                                  pix_fmt=vi.pix_fmt, color=vi.color, gray=vi.is_gray, log=_note,
                                                  background=True, **enc) as w, pbar as b:
+            if frames is None:
+                frames = upsample_stream(io.read_frames(video, vi), renderer, bits=bits, planes=bits and w.planes)
             for frame in rt.stream(frames, n * factor, starts) if rt else frames:
                 w.write(frame)
                 if b is not None:

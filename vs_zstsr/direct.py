@@ -34,6 +34,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from . import cuts, shotends
+from .io import Planar
 from .resample import KERNELS, resize_weights
 
 # LTR frames a peer segment holds (its inside and context): bounds memory by the frame size. A
@@ -114,10 +115,13 @@ class Finish:
 
     ``backproject``: each group averages back to its LTR frame; ``clip_input``: the peer's frames
     are clipped to [0, 1] first (the ladder's rungs are); ``bits``: the frames come out as
-    :func:`.io.quantize` makes them at this depth (8: uint8, 16: uint16), clipped to [0, 1]."""
+    :func:`.io.quantize` makes them at this depth (8: uint8, 16: uint16), clipped to [0, 1];
+    ``planes``: and then converted to the writer's Y'CbCr format (:attr:`.io.VideoWriter.planes`;
+    None: they stay RGB)."""
     backproject: bool = True
     clip_input: bool = False
     bits: int = 8
+    planes: Planar | None = None
 
 
 def finish_group(group: list[np.ndarray], x: np.ndarray, backproject: bool, clip: bool, clip_input: bool = False

@@ -832,6 +832,44 @@ def _pix_fmt_for(codec: str, depth: int, gray: bool, source: str | None, odd: bo
     return "yuv420p10le" if hi else "yuv420p"
 
 
+# Y'CbCr pixel formats a writer takes as planes made elsewhere (:class:`Planar`): name ->
+# (chroma subsampling, log2 across and down; bits per sample)
+_PLANAR_FORMATS = {f"yuv{chroma}p{'' if bits == 8 else f'{bits}le'}": (*sub, bits)
+                   for chroma, sub in (("420", (1, 1)), ("422", (1, 0)), ("444", (0, 0))) for bits in (8, 10, 12, 16)}
+# The matrices (ffmpeg's numbers, which are ITU-T H.273's, as zimg's are) whose coefficients
+# swscale, this writer's conversion, and zimg, VapourSynth's resize, both have: BT.709, FCC,
+# BT.470BG, SMPTE 170M, SMPTE 240M, BT.2020 non-constant luminance
+_PLANAR_MATRICES = (1, 4, 5, 6, 7, 9)
+
+
+@dataclass(frozen=True)
+class Planar:
+    """A writer's Y'CbCr pixel format, for frames converted where they are made (MVTools' worker:
+    :class:`.direct.Finish`) instead of in the writer's thread, where swscale's conversion of
+    packed RGB cost more than the encoder itself (docs/BENCHMARKS.md, "Frames in the writer's
+    format"). A frame is then its planes' samples, Y then Cb then Cr, each row by row, in one
+    1-D array of ``size`` (uint8, or uint16 above 8 bits), made from the writer's RGB samples
+    (:func:`quantize`'s) with ``matrix`` and ``range`` (ffmpeg's numbers: 1 limited, 2 full),
+    chroma sited at the centre as swscale has it; ``sub_w``, ``sub_h``: chroma subsampling
+    (log2); ``bits``: per sample."""
+    pix_fmt: str
+    width: int
+    height: int
+    matrix: int
+    range: int
+    sub_w: int
+    sub_h: int
+    bits: int
+
+    @property
+    def size(self) -> int:
+        return self.width * self.height + 2 * (self.width >> self.sub_w) * (self.height >> self.sub_h)
+
+    @property
+    def dtype(self) -> type:
+        return np.uint16 if self.bits > 8 else np.uint8
+
+
 @dataclass
 class AudioSpec:
     """An audio track for :class:`VideoWriter`: PCM (16- or 24-bit little-endian) at ``rate`` Hz."""
@@ -905,6 +943,7 @@ class VideoWriter:
             raise ZstsrError(f"{self.path}: a PNG folder cannot hold audio, a timecode or tags")
         outputs.clean_stale(self.path, log)
         self._container = self._stream = None
+        self.planes: Planar | None = None   # frames may come as these planes (set by _open)
         if self.codec == "png":
             self._tmp = outputs.temp_path(self.path)
             self._tmp.mkdir()
@@ -974,12 +1013,37 @@ class VideoWriter:
         if c.range:
             cc.color_range = c.range
         self._stream = s
+        self.planes = self._planar()
         if self.audio is not None:
             a = self._container.add_stream(self.audio.codec, rate=self.audio.rate)
             a.layout = self.audio.layout
             self._astream = a
             self._aresampler = av.AudioResampler(format="s16" if self.audio.bits <= 16 else "s32",
                                                  layout=self.audio.layout, rate=self.audio.rate)
+
+    def _range(self) -> int:
+        """The range this writer's Y'CbCr samples are in (ffmpeg's number; 0 for RGB). It must be
+        given to swscale, which writes limited range unless told, whatever the tag says. ProRes
+        and DNxHR are limited range by definition (their encoders tag it so)."""
+        if _is_rgb(self._stream.pix_fmt):
+            return 0
+        return 1 if self.codec in ("prores", "dnxhr") else self.color.range
+
+    def _planar(self) -> Planar | None:
+        """:attr:`planes`: this writer's format as :class:`Planar`, where it is one (8-bit RGB
+        samples, a Y'CbCr format of :data:`_PLANAR_FORMATS`, a whole number of chroma samples
+        across and down, a matrix of :data:`_PLANAR_MATRICES`), else None."""
+        fmt = self._stream.pix_fmt
+        # 8-bit RGB samples only: from 16-bit ones swscale's 10-bit luma is 1.7 levels above
+        # BT.601's (zimg's is exact, benchmarks/planes_roundtrip.py), and the reader (swscale)
+        # takes those levels off again: a file made by zimg would read 1.7 levels dark here
+        if self.depth > 8 or self.gray or fmt not in _PLANAR_FORMATS or self.color.matrix not in _PLANAR_MATRICES:
+            return None
+        sub_w, sub_h, bits = _PLANAR_FORMATS[fmt]
+        if self.width % (1 << sub_w) or self.height % (1 << sub_h):
+            return None
+        return Planar(fmt, self.width, self.height, self.color.matrix, 2 if self._range() == 2 else 1,
+                      sub_w, sub_h, bits)
 
     def write_audio(self, samples: np.ndarray | None) -> None:
         """Add float32 planar samples ``(channels, n)`` in [-1, 1] at the track's rate (``None``
@@ -1011,11 +1075,16 @@ class VideoWriter:
     def write(self, frame: np.ndarray) -> None:
         """Add a frame (float32 RGB ``(H, W, 3)`` in [0, 1]; values outside are clipped), or one
         already quantized as this writer stores it (:func:`quantize` at its depth: uint8, or uint16
-        above 8 bits; e.g. :class:`.direct.Finish`'s). In the background mode the writer owns
-        ``frame`` from here on: do not change it afterwards."""
-        if frame.shape[:2] != (self.height, self.width):
+        above 8 bits; e.g. :class:`.direct.Finish`'s), or already in its pixel format (1-D, as
+        :attr:`planes` says). In the background mode the writer owns ``frame`` from here on: do not
+        change it afterwards."""
+        if frame.ndim == 1:
+            if self.planes is None or frame.size != self.planes.size or frame.dtype != self.planes.dtype:
+                raise ValueError(f"{frame.size} {frame.dtype} samples are not a frame of this writer's planes "
+                                 f"({self.planes})")
+        elif frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, writer is {self.width}x{self.height}")
-        if frame.dtype.kind != "f" and frame.dtype != (np.uint16 if sample_bits(self.depth) > 8 else np.uint8):
+        elif frame.dtype.kind != "f" and frame.dtype != (np.uint16 if sample_bits(self.depth) > 8 else np.uint8):
             raise ValueError(f"a {frame.dtype} frame for a {self.depth}-bit writer")
         if self._queue is None:
             self._encode(frame)
@@ -1072,6 +1141,15 @@ class VideoWriter:
                     c.mux(pkt)
                 for pkt in s.encode():
                     c.mux(pkt)
+        elif frame.ndim == 1:   # the planes of this writer's format (Planar)
+            img = av.VideoFrame(self.width, self.height, self.planes.pix_fmt)
+            at = 0
+            for plane in img.planes:   # rows padded to the plane's line size
+                n = plane.width * plane.height
+                dst = np.frombuffer(plane, frame.dtype).reshape(plane.height, -1)[:, :plane.width]
+                dst[...] = frame[at:at + n].reshape(plane.height, plane.width)
+                at += n
+            self._mux(img)
         else:
             img = av.VideoFrame.from_ndarray(data, format="rgb48le" if hi else "rgb24")
             # threads=1: swscale's slice threads (threads=0, PyAV's default) sometimes garble
@@ -1079,17 +1157,16 @@ class VideoWriter:
             kw = {"format": self._stream.pix_fmt, "threads": 1}
             if self.color.matrix != 2:
                 kw["dst_colorspace"] = self.color.matrix
-            # The range must be given: swscale writes limited range unless told, whatever the tag
-            # says. ProRes and DNxHR are limited range by definition (their encoders tag it so).
-            rng = 1 if self.codec in ("prores", "dnxhr") else self.color.range
-            if rng and not av.VideoFormat(self._stream.pix_fmt).is_rgb:
+            if rng := self._range():
                 kw["dst_color_range"] = rng
-            img = img.reformat(**kw)
-            img.pts = self._encoded  # after reformat, which makes a new frame without timestamps
-            img.time_base = 1 / self.rate  # not the stream's: the muxer may change that one
-            for pkt in self._stream.encode(img):
-                self._container.mux(pkt)
+            self._mux(img.reformat(**kw))
         self._encoded += 1
+
+    def _mux(self, img) -> None:
+        img.pts = self._encoded  # set last: reformat makes a new frame without timestamps
+        img.time_base = 1 / self.rate  # not the stream's: the muxer may change that one
+        for pkt in self._stream.encode(img):
+            self._container.mux(pkt)
 
     def close(self) -> None:
         """Finish the file and move it into place."""

@@ -25,6 +25,7 @@ import numpy as np
 
 from .backprojection import spatiotemporal_backproject, spatiotemporal_backproject_groups, temporal_backproject
 from .errors import ZstsrError
+from .io import Planar
 from .methods import INTERPOLATORS, crash_note, interpolate, needs_model, net_method_x2
 from .native import NativeCrash
 from .options import UpsampleOptions, check_factor
@@ -275,7 +276,7 @@ class Ladder:
         return key, (held[0] if held else 0)
 
     def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
-               extend: int = 0, ends: tuple[bool, bool] = (True, True)
+               extend: int = 0, ends: tuple[bool, bool] = (True, True), planes: Planar | None = None
                ) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
@@ -283,8 +284,9 @@ class Ladder:
         float32 rounding. Each shot (``cut_threshold``, :mod:`.cuts`) is done on its own, its ends
         continued by ``extend`` virtual frames (:mod:`.shotends`; ``ends``: :func:`.direct.stream`).
         ``bits`` (for a writer: :func:`.io.sample_bits`): flow's frames come quantized to it, finished
-        in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames;
-        other frames stay float32 (the writer takes both). Flow reads the next segment's frames
+        in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames,
+        and with ``planes`` (the writer's :attr:`.io.VideoWriter.planes`) in its pixel format;
+        other frames stay float32 (the writer takes all three). Flow reads the next segment's frames
         (and continues its shot ends) while MVTools works on this one (:func:`.direct.stream`)."""
         from . import direct
 
@@ -309,7 +311,7 @@ class Ladder:
 
         segment = direct.segment_frames(h, w)
 
-        finish = direct.Finish(backproject=True, clip_input=True, bits=bits) if bits else None
+        finish = direct.Finish(backproject=True, clip_input=True, bits=bits, planes=planes) if bits else None
 
         def peer(seg, keep):
             """Flow on a segment, clipped before back-projection as interpolate() gives it to run();

@@ -397,11 +397,10 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
     common = dict(timecode=tc, metadata=meta, stream_metadata={"reel_name": reel},
                   audio=audio_src.spec if audio_src else None, color=vi.color)
 
+    renderer = None
     if frames is None:
         renderer = clip_engine(source, vi, n, settings)(log=log, progress=train_progress)
         renderer.chunk = settings.chunk or renderer.chunk
-        # flow's frames may come quantized as the master stores them (vs_zstsr/direct.py)
-        frames = upsample_stream(io.read_frames(source, vi), renderer, bits=io.sample_bits(vi.bit_depth))
 
     made_proxy_dir = False
     writers: list[io.VideoWriter] = []
@@ -417,6 +416,11 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
                 made_proxy_dir = True
             writers.append(io.VideoWriter(proxy, pw, ph, rate, vi.bit_depth, "prores", pix_fmt=vi.pix_fmt,
                                           gray=vi.is_gray, profile=PROXY_PROFILE, background=True, **common))
+        if renderer is not None:
+            # flow's frames may come quantized as the master stores them, and without a proxy (made
+            # from RGB) in its pixel format (vs_zstsr/direct.py)
+            frames = upsample_stream(io.read_frames(source, vi), renderer, bits=io.sample_bits(vi.bit_depth),
+                                     planes=writers[0].planes if proxy is None else None)
         if audio_src is not None:
             pump = _AudioPump(audio_src, writers, Fraction(n * factor) / rate)
         bar = frame_bar(n * factor, f"render {Path(source).name}") if frame_bar else contextlib.nullcontext()

@@ -17,6 +17,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from . import cuts, shotends
+from .io import Planar
 from .ladder import Ladder
 from .methods import METHODS
 from .options import EngineOptions, UpsampleOptions
@@ -167,12 +168,15 @@ def inert_options(options: UpsampleOptions, ladder: Ladder) -> list[str]:
 
 
 def upsample_stream(frames: Iterable[np.ndarray], renderer: Renderer, total: int | None = None,
-                    bits: int | None = None) -> Iterator[np.ndarray]:
+                    bits: int | None = None, planes: Planar | None = None) -> Iterator[np.ndarray]:
     """Upsample a stream of LTR frames, keeping only one chunk and its context in memory (the
-    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`). ``bits``: for a writer
-    only, frames may come quantized to it (the direct path's flow: :meth:`.ladder.Ladder.stream`)."""
+    direct path, no net: a few frames, :meth:`.ladder.Ladder.stream`). ``bits``, ``planes``: for
+    a writer only (:func:`.io.sample_bits` of its depth, its :attr:`.io.VideoWriter.planes`),
+    frames may come quantized to it, or in its pixel format (the direct path's flow:
+    :meth:`.ladder.Ladder.stream`)."""
     if renderer.ladder.streams:
-        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits, extend=renderer.extension)
+        yield from renderer.ladder.stream(frames, renderer.cut_threshold, bits=bits, extend=renderer.extension,
+                                          planes=planes)
         return
     for window, lead, count in stream_chunks(frames, renderer, reuse=True):
         yield from renderer.render(window, lead, count)

@@ -1,0 +1,92 @@
+"""How close a written file reads back to the RGB frames zstsr meant: the writer's own conversion
+(swscale, packed RGB -> Y'CbCr in the writer's thread) against MVTools' worker's (zimg:
+``baselines.to_planes``, frames handed to the writer as ``io.Planar`` planes), issue 19.
+
+    python benchmarks/planes_roundtrip.py [CLIP ...] [--every 10] [--frames 4]
+
+For every ``--every``-th frame of each clip (default: the real clips of ../shared/data), up to
+``--frames`` of them: its 8-bit RGB samples (as zstsr reads the clip) go through a VideoWriter of
+the clip's own pixel format both ways, the file is read back by zstsr's reader, and the PSNR
+against those samples is printed, per frame and as each clip's mean. Also at 16-bit RGB samples
+into yuv420p10le (``--deep``: a 10-bit writer), where swscale's luma is off BT.709/601's levels (io.VideoWriter's
+``_planar`` says why that case stays with swscale).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vs_zstsr import baselines, io  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def planes_of(samples: np.ndarray, planes: io.Planar) -> np.ndarray:
+    """``samples`` (H, W, 3) uint8/uint16 through ``baselines.to_planes``, as io.Planar's 1-D frame."""
+    import vapoursynth as vs
+
+    core = vs.core
+    h, w, _ = samples.shape
+    blank = core.std.BlankClip(width=w, height=h, format=vs.RGB24 if samples.dtype == np.uint8 else vs.RGB48,
+                               length=1)
+
+    def fill(n, f):
+        out = f.copy()
+        for p in range(3):
+            np.asarray(out[p])[:] = samples[:, :, p]
+        return out
+
+    fr = baselines.to_planes(core.std.ModifyFrame(blank, blank, fill), planes).get_frame(0)
+    return np.concatenate([np.asarray(fr[p]).ravel() for p in range(3)])
+
+
+def roundtrip(samples: np.ndarray, vi: io.VideoInfo, depth: int, pix_fmt: str, planar: bool, tmp: Path) -> float:
+    h, w, _ = samples.shape
+    path = tmp / f"{planar}.mkv"
+    with io.VideoWriter(path, w, h, Fraction(24), depth, "ffv1", pix_fmt=pix_fmt, color=vi.color) as wr:
+        planes = wr.planes or io.Planar(pix_fmt, w, h, wr.color.matrix, 2 if wr.color.range == 2 else 1,
+                                        *{"yuv420p": (1, 1, 8), "yuv420p10le": (1, 1, 10)}[pix_fmt])
+        if planar:
+            wr.planes = planes   # (--deep: a case the writer does not take, forced here to measure it)
+        wr.write(planes_of(samples, planes) if planar else samples)
+    back = io.quantize(next(io.read_frames(path)), depth).astype(np.float64)
+    peak = 255.0 if depth == 8 else 65535.0    # (io.sample_bits: deeper is uint16)
+    return 10 * np.log10(peak ** 2 / np.mean((back - samples) ** 2))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("clips", nargs="*")
+    ap.add_argument("--every", type=int, default=10)
+    ap.add_argument("--frames", type=int, default=4)
+    ap.add_argument("--deep", action="store_true", help="16-bit RGB samples into yuv420p10le")
+    args = ap.parse_args()
+    clips = args.clips or sorted(str(p) for p in DATA.iterdir() if p.suffix in (".mp4", ".mpg"))
+    depth, pix_fmt = (10, "yuv420p10le") if args.deep else (8, "yuv420p")   # 10 bits: 16-bit samples
+    print("| clip | frames | swscale (writer) dB | zimg (worker) dB | difference |")
+    print("|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for clip in clips:
+            vi = io.probe(clip)
+            rows = []
+            for k, f in enumerate(io.read_frames(clip, vi)):
+                if k % args.every:
+                    continue
+                f = f[: f.shape[0] // 2 * 2, : f.shape[1] // 2 * 2]
+                samples = io.quantize(f, depth)
+                rows.append([roundtrip(samples, vi, depth, pix_fmt, planar, Path(tmp)) for planar in (False, True)])
+                if len(rows) == args.frames:
+                    break
+            a, b = np.mean(rows, axis=0)
+            print(f"| {Path(clip).name} | {len(rows)} | {a:.2f} | {b:.2f} | {b - a:+.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
