@@ -17,6 +17,7 @@ is also what linear and cubic do with their clamped edges.
 from __future__ import annotations
 
 import os
+import threading
 from fractions import Fraction
 from typing import Callable, Iterator
 
@@ -169,17 +170,28 @@ def has_mvtools() -> bool:
 
 
 _available: bool | None = None
+_asking = threading.Lock()
 
 
 def flow_available() -> bool:
-    """Whether flow interpolation can run here (VapourSynth and MVTools, in a worker); asked once."""
+    """Whether flow interpolation can run here (VapourSynth and MVTools, in a worker); asked once
+    (a call while :func:`ask_flow_available` asks waits for its answer)."""
     global _available
-    if _available is None:
-        try:
-            _available = bool(native.call(f"{__name__}:has_mvtools", what="VapourSynth"))
-        except (ZstsrError, ImportError):
-            _available = False
+    with _asking:
+        if _available is None:
+            try:
+                _available = bool(native.call(f"{__name__}:has_mvtools", what="VapourSynth"))
+            except (ZstsrError, ImportError):
+                _available = False
     return _available
+
+
+def ask_flow_available() -> None:
+    """Ask :func:`flow_available` on a thread of its own, and return at once: MVTools' worker
+    starts and answers (0.5 s at 1080p, docs/BENCHMARKS.md "Frames in the writer's format")
+    while the caller opens its input, and stays in the pool for the job's flow."""
+    if _available is None:
+        threading.Thread(target=flow_available, name="zstsr-flow-check", daemon=True).start()
 
 
 class _LazyGrid:

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from . import baselines, io, outputs
+from . import baselines, io, methods, outputs
 from .errors import UsageError, ZstsrError
 from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor, option_fields
 from .stream import CHUNK_BYTES
@@ -512,6 +512,8 @@ def upsample(video, output, factor, model, conform, codec, crf, prores_profile, 
     _check_outputs(files=[options.train.output], folders_or_files=[output], inputs=[video, model],
                    overwrite=overwrite, codec=codec)
     enc = _encode_kw(output, codec, crf, prores_profile)
+    if ray_address is None:   # (with --ray flow runs on Ray's workers)
+        methods.ask_flow_ahead(options.method)
     vi = _open_input(video, fps, vfr, assume_progressive, allow_truncated)
     given = click.get_current_context().get_parameter_source("factor") != click.core.ParameterSource.DEFAULT
     options, rt = retime.resolve(options, vi.rate, factor_given=given)
@@ -628,6 +630,8 @@ def render(source, out_dir, factor, conform, codec, proxy, proxy_size, audio, mo
                   [*sources, model], overwrite=overwrite, make_parents=True)
 
     job = _ray_job(ray_address, chunk)
+    if job is None:
+        methods.ask_flow_ahead(options.method)
     refused: dict = {}   # with --ray: clips refused before the job started, and why
 
     def start(path, info=None):

@@ -170,6 +170,10 @@ class _Frames:
         # ``extend`` (cubic and MVTools 2 of 3), and each is a full-size warp
         self._motion: dict[tuple[int, bool], np.ndarray | None] = {}
         self._virtual: dict[tuple[int, bool, int], np.ndarray] = {}
+        # the clip's first shot starts at frame 0, known before any cut is: its motion (1.1 s at
+        # 1080p) is measured on a thread from when frames 0 and 1 are read, while the rest of the
+        # first segment is read (MVTools' worker waits for that segment)
+        self._ahead: dict[tuple[int, bool], _Later] = {}
 
     def _read_to(self, i: int) -> None:
         while self.n <= i and not self.ended:
@@ -184,6 +188,8 @@ class _Frames:
                 self._starts += self._cuts.push(f)
             self._buf[self.n] = f
             self.n += 1
+            if self.n == 2 and self.extend and self._ends[0]:
+                self._ahead[0, True] = _Later(shotends.flow, self._buf[1], self._buf[0], name="zstsr-shot-start")
 
     def has(self, i: int) -> bool:
         self._read_to(i)
@@ -223,7 +229,11 @@ class _Frames:
         end, inner = (start, start + 1) if before else (stop - 1, stop - 2)
         if (edge, before) not in self._motion:
             one = stop is not None and stop - start < 2      # a one-frame shot: no motion to go on
-            self._motion[edge, before] = None if one else shotends.flow(self[inner], self[end])
+            ahead = self._ahead.pop((edge, before), None)     # shotends.flow(self[inner], self[end])
+            if one and ahead is not None:
+                ahead.discard()
+            self._motion[edge, before] = None if one else (
+                ahead.result() if ahead is not None else shotends.flow(self[inner], self[end]))
         if (edge, before, k) not in self._virtual:
             u = self._motion[edge, before]
             self._virtual[edge, before, k] = self[end] if u is None else shotends.continued(self[end], u, k)
@@ -232,8 +242,10 @@ class _Frames:
     def forget_before(self, i: int) -> None:
         for k in [k for k in self._buf if k < i]:
             del self._buf[k]
-        for cache in (self._motion, self._virtual):
+        for cache in (self._motion, self._virtual, self._ahead):
             for k in [k for k in cache if k[0] < i]:
+                if cache is self._ahead:
+                    self._ahead[k].discard()
                 del cache[k]
 
 
@@ -241,9 +253,9 @@ class _Later:
     """``fn(*args)`` on a thread of its own, started now: :meth:`result` waits for it and gives its
     value, or raises its error in the caller's thread."""
 
-    def __init__(self, fn: Callable, *args):
+    def __init__(self, fn: Callable, *args, name: str = "zstsr-next-segment"):
         self._value, self._error = None, None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), name="zstsr-next-segment", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name=name, daemon=True)
         self._thread.start()
 
     def _run(self, fn: Callable, args: tuple) -> None:

@@ -63,6 +63,13 @@ def flow_available() -> bool:
     return baselines.flow_available()
 
 
+def ask_flow_ahead(method: str) -> None:
+    """Where ``method`` may run flow (the self-check's choice, flow, netflow), ask now whether it
+    can, on a thread, while the caller opens its input (:func:`.baselines.ask_flow_available`)."""
+    if method in (AUTO, "flow") or getattr(NETS.get(method), "base", None) == "flow":
+        baselines.ask_flow_available()
+
+
 def _require_flow(height: int, width: int) -> None:
     if not flow_available():
         raise ZstsrError("flow interpolation needs VapourSynth and MVTools: pip install vapoursynth-mvtools")
