@@ -84,7 +84,7 @@ def _repeating_peer(seg, keep, factor=4):
     lead, count = keep
     for i in range(lead, lead + count):
         for _ in range(factor):
-            yield seg[i].copy()
+            yield io.as_float(seg[i]).copy()
 
 
 def test_the_next_segment_is_read_while_the_peer_works_on_this_one():
@@ -158,7 +158,7 @@ def frames():
 def peer(seg, keep):
     for i in range(keep[0], keep[0] + keep[1]):
         for _ in range(4):
-            yield seg[i].copy()
+            yield np.float32(seg[i])
 
 def run():
     out = direct.stream(frames(), 4, "flow", segment=3, peer=peer)
@@ -286,7 +286,7 @@ def test_flows_fixed_caches_fill_each_frame_about_twice(monkeypatch):
 
 
 def test_flows_cache_limit_grows_with_the_frame_and_never_above_the_cores_own(monkeypatch):
-    """baselines.flow_cache_mb: 1 GiB up to past 1440p, 40 YUV 16-bit frames at 4K (MVTools'
+    """baselines.flow_cache_mb: 1 GiB up to 4K, FLOW_CACHE_FRAMES YUV 16-bit frames above (MVTools'
     buffers need room: docs/BENCHMARKS.md); and flow sets the core's limit to it, never above what
     the core had before flow first ran, whatever clip came before."""
     import vapoursynth as vs
@@ -295,7 +295,8 @@ def test_flows_cache_limit_grows_with_the_frame_and_never_above_the_cores_own(mo
 
     mib = 2 ** 20
     assert baselines.flow_cache_mb(1080, 1920) == baselines.flow_cache_mb(1440, 2560) == baselines.FLOW_CACHE_MB
-    assert baselines.flow_cache_mb(2160, 3840) * mib >= baselines.FLOW_CACHE_FRAMES * 2160 * 3840 * 6
+    assert baselines.flow_cache_mb(2160, 3840) == baselines.FLOW_CACHE_MB
+    assert baselines.flow_cache_mb(4320, 7680) * mib >= baselines.FLOW_CACHE_FRAMES * 4320 * 7680 * 6 > 2 * 2 ** 30
     core = vs.core
     before = core.max_cache_size
     monkeypatch.setattr(baselines, "_CORE_CACHE_MB", None)
@@ -303,7 +304,7 @@ def test_flows_cache_limit_grows_with_the_frame_and_never_above_the_cores_own(mo
         core.max_cache_size = 1500
         assert baselines._core_cache_mb(core) == 1500
         core.max_cache_size = 700          # a smaller clip's limit: a larger clip still gets its own
-        assert min(baselines._core_cache_mb(core), baselines.flow_cache_mb(2160, 3840)) == 1500
+        assert min(baselines._core_cache_mb(core), baselines.flow_cache_mb(4320, 7680)) == 1500
     finally:
         core.max_cache_size = before
 
@@ -424,6 +425,27 @@ def test_a_peer_gets_the_streams_own_frames_not_a_stacked_copy():
     out = list(direct.stream(iter(x), 2, "flow", segment=3, peer=peer, backproject=False))
     assert len(out) == 18 and len(got) >= 3 and all(got)
     assert all(np.array_equal(out[2 * i], x[i]) for i in range(9))
+
+
+def test_a_peers_frames_read_from_a_video_are_held_as_their_samples():
+    """Frames on the 8-bit grid (as read from a video) are held as their uint8 samples (io.compact:
+    a quarter of the memory) and reach the peer so, a virtual frame as float32; the output is the
+    float frames' own."""
+    x = list(io.dequantize(io.quantize(_clip(t=9), 8), 8))
+    kinds = []
+
+    def peer(seg, keep):
+        kinds.append([f.dtype for f in seg])
+        return _repeating_peer(seg, keep)
+
+    want = list(direct.stream(iter(x), 4, "flow", segment=3, extend=2, peer=lambda seg, keep: _repeating_peer(
+        direct.FrameList(io.as_float(f) for f in seg), keep)))
+    got = list(direct.stream(iter(x), 4, "flow", segment=3, extend=2, peer=peer))
+    assert kinds[0][:3] == [np.float32] * 2 + [np.uint8]           # the shot's start: 2 virtual frames
+    assert kinds[-1][-3:] == [np.uint8] + [np.float32] * 2         # and its end
+    assert all(sum(d == np.uint8 for d in k) == len(k) - 2 * (k[0] == np.float32) - 2 * (k[-1] == np.float32)
+               for k in kinds)
+    np.testing.assert_array_equal(np.stack(got), np.stack(want))
 
 
 def test_a_shot_ends_virtual_frames_are_made_only_when_read_and_equal_its_continuation(monkeypatch):

@@ -266,9 +266,12 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # less time but put the worker at the 4 GB bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and
 # 3 GiB 10-25% less time than 2 but 1.2 GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K:
 # MVTools' buffer pool", "A segment as its stored samples"), plus what the fixed caches below hold
-# (_flowfps adds it).
+# (_flowfps adds it). With those caches 20 frames at 4K (1 GiB) took 1-3% more time than 40, where
+# MVTools' worker and the CLI's process together reached 7.6 GiB with 40 and 7.1 with 20, under the
+# 8 GB bar (docs/BENCHMARKS.md, "Frames in the writer's format"): up to 4K the limit is now
+# FLOW_CACHE_MB, and FLOW_CACHE_FRAMES sets it only above (8K: 4 GiB).
 FLOW_CACHE_MB = 1024
-FLOW_CACHE_FRAMES = 40
+FLOW_CACHE_FRAMES = 20
 # Frames each node of _flowfps's graph keeps in a fixed cache of its own (0: no cache; None:
 # VapourSynth's automatic one). Frames are asked for in order, each a few times close together: a
 # YUV frame by the motion search and by FlowFPS (with its neighbours), a super frame by the motion
@@ -460,4 +463,7 @@ def _select(clip, idx: np.ndarray):
 
 
 def _u8(frame: np.ndarray) -> np.ndarray:
+    if frame.dtype == np.uint8:    # io.compact's samples of an 8-bit frame: these values
+        return frame
+    frame = io.as_float(frame)
     return np.clip(frame * 255.0 + 0.5, 0, 255).astype(np.uint8)

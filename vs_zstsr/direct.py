@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from . import cuts, shotends
+from . import cuts, io, shotends
 from .io import Planar
 from .resample import KERNELS, resize_weights
 
@@ -91,8 +91,10 @@ def release_free_memory() -> None:
 
 class FrameList(list):
     """Frames ``(H, W, 3)`` in a list, sized as the stack of them would be (``shape``): a segment
-    handed to a peer without a stacked copy (at 4K a segment is 8 float frames, 0.8 GB; the
-    stream's buffer holds them already). Pickled whole to MVTools' worker (vs_zstsr/native.py)."""
+    handed to a peer without a stacked copy (at 4K a segment is 8 frames; the stream's buffer holds
+    them already). A frame is float32, or :func:`.io.compact`'s samples of one (the stream's frames
+    as read: :func:`.io.as_float` turns either into float32). Pickled whole to MVTools' worker
+    (vs_zstsr/native.py)."""
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -100,7 +102,8 @@ class FrameList(list):
 
 
 # peer(segment, (first, count)): the output frames of LTR frames first .. first+count-1 of the
-# segment, a FrameList of the stream's own frames (read only: the stream reads them again)
+# segment, a FrameList of the stream's own frames (read only: the stream reads them again), each
+# float32 or io.compact's samples of it (io.as_float)
 Peer = Callable[[FrameList, tuple[int, int]], Iterator[np.ndarray]]
 
 
@@ -159,8 +162,12 @@ class _Frames:
     a window cut from a longer clip, which nothing kept reads, so nothing is made there)."""
 
     def __init__(self, frames: Iterable[np.ndarray], cut_threshold: float, extend: int = 0,
-                 ends: tuple[bool, bool] = (True, True)):
+                 ends: tuple[bool, bool] = (True, True), compact: bool = False):
         self._it, self._buf = iter(frames), {}
+        # compact: frames are held as io.compact makes them (a frame read from an 8-bit video: its
+        # uint8 samples, a quarter of the float32 bytes), turned back to float32 where read as such:
+        # the peers' segments (and the next one, planned ahead) held 1 GB of float frames at 1080p
+        self._compact = compact
         self._cuts = cuts.StreamDetector(cut_threshold) if cut_threshold and cut_threshold > 0 else None
         self.n, self.ended = 0, False     # frames read so far; whether the stream is over
         self._starts = [0]                # first frame of each shot seen so far
@@ -186,16 +193,21 @@ class _Frames:
             f = np.asarray(f, np.float32)
             if self._cuts:
                 self._starts += self._cuts.push(f)
-            self._buf[self.n] = f
+            self._buf[self.n] = io.compact(f) if self._compact else f
             self.n += 1
             if self.n == 2 and self.extend and self._ends[0]:
-                self._ahead[0, True] = _Later(shotends.flow, self._buf[1], self._buf[0], name="zstsr-shot-start")
+                self._ahead[0, True] = _Later(shotends.flow, self[1], self[0], name="zstsr-shot-start")
 
     def has(self, i: int) -> bool:
         self._read_to(i)
         return i < self.n
 
     def __getitem__(self, i: int) -> np.ndarray:
+        """Frame ``i``, float32."""
+        return io.as_float(self.stored(i))
+
+    def stored(self, i: int) -> np.ndarray:
+        """Frame ``i`` as held (see ``compact``)."""
         self._read_to(i)
         return self._buf[i]
 
@@ -212,13 +224,14 @@ class _Frames:
         return (self.extend if start or self._ends[0] else 0,
                 self.extend if stop is not None and (stop < self.n or self._ends[1]) else 0)
 
-    def at(self, j: int, start: int, stop: int | None) -> np.ndarray:
-        """Frame ``j`` of the shot ``[start, stop)``, or a virtual frame beyond its ends."""
+    def at(self, j: int, start: int, stop: int | None, stored: bool = False) -> np.ndarray:
+        """Frame ``j`` of the shot ``[start, stop)``, or a virtual frame beyond its ends (float32);
+        ``stored``: a frame of the shot as held (see ``compact``)."""
         if j < start:
             return self._continuation(start, stop, True, start - j)
         if stop is not None and j >= stop:
             return self._continuation(start, stop, False, j - stop + 1)
-        return self[j]
+        return self.stored(j) if stored else self[j]
 
     def _continuation(self, start: int, stop: int | None, before: bool, k: int) -> np.ndarray:
         """The ``k``-th virtual frame (1: the nearest) before the shot's first frame or after its
@@ -329,7 +342,9 @@ def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer
     (:mod:`.shotends`), read by the groups there instead of repeated end frames (0: clamped);
     ``ends``: whether the stream's first / last frame ends a shot (see :class:`_Frames`).
     """
-    src = _Frames(frames, cut_threshold, extend, ends)
+    # a peer's frames held as read (io.compact): it takes them so (the kernels read each frame
+    # several times, as float32)
+    src = _Frames(frames, cut_threshold, extend, ends, compact=method not in KERNELS)
     if method in KERNELS:
         yield from _kernel_stream(src, factor, method, backproject, clip)
     else:
@@ -387,7 +402,8 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         hi = min(end, b + ctx)
         pre, post = (min(ctx, r) for r in src.reach(start, stop))   # virtual frames past the shot's ends
         pre, post = (pre if lo == start else 0), (post if hi == stop else 0)
-        return b, lo, pre, hi - lo < 2, FrameList(src.at(j, start, stop) for j in range(lo - pre, hi + post))
+        return b, lo, pre, hi - lo < 2, FrameList(src.at(j, start, stop, stored=True)
+                                                  for j in range(lo - pre, hi + post))
 
     a, nxt, later = 0, plan(0), None
     try:
@@ -395,7 +411,7 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
             b, lo, pre, one, seg = nxt
             nxt = None
             if one:   # a one-frame shot: nothing to estimate motion from; repeat it
-                only = seg[pre]   # (not seg itself: it is deleted below, before the generator runs)
+                only = io.as_float(seg[pre])   # (not seg itself: it is deleted below, before the generator runs)
                 outs = (only.copy() for _ in range(factor))
             else:
                 outs = peer(seg, (a - lo + pre, b - a))

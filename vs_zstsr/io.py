@@ -515,6 +515,12 @@ def compact(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
+def as_float(frame: np.ndarray) -> np.ndarray:
+    """A frame from :func:`compact` as float32 (:func:`dequantize` of its samples; a float32 frame
+    as it is)."""
+    return frame if frame.dtype == np.float32 else dequantize(frame, 8 * frame.itemsize)
+
+
 def _stored(frame: np.ndarray, depth: int) -> np.ndarray | None:
     """``quantize(frame, depth)`` if it gives ``frame`` back bit for bit (-0.0 too), else None (a
     value between levels, outside [0, 1] or NaN)."""

@@ -325,7 +325,8 @@ class Ladder:
                 if self.flow_fallback is None:
                     raise
                 self._note(crash_note(e, f"using {self.flow_fallback}"))
-                rest = INTERPOLATORS[self.flow_fallback].run(np.stack(seg), f)   # seg: a direct.FrameList
+                seg = [io.as_float(x) for x in seg]   # a direct.FrameList, of io.compact's frames
+                rest = INTERPOLATORS[self.flow_fallback].run(np.stack(seg), f)
                 if not finish:
                     yield from rest[keep[0] * f + done:(keep[0] + keep[1]) * f]
                     return
