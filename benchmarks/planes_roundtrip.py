@@ -1,6 +1,6 @@
-"""How close a written file reads back to the RGB frames zstsr meant: the writer's own conversion
-(swscale, packed RGB -> Y'CbCr in the writer's thread) against MVTools' worker's (zimg:
-``baselines.to_planes``, frames handed to the writer as ``io.Planar`` planes), issue 19.
+"""How close a written file reads back to the RGB frames zstsr meant: swscale's conversion (packed
+RGB -> Y'CbCr, the writer's before ``io.to_planes``) against zimg's (``io.to_planes``: the writer's
+and MVTools' worker's now, frames handed to the writer as ``io.Planar`` planes), issue 19.
 
     python benchmarks/planes_roundtrip.py [CLIP ...] [--every 10] [--frames 4]
 
@@ -29,7 +29,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def planes_of(samples: np.ndarray, planes: io.Planar) -> np.ndarray:
-    """``samples`` (H, W, 3) uint8/uint16 through ``baselines.to_planes``, as io.Planar's 1-D frame."""
+    """``samples`` (H, W, 3) uint8/uint16 through ``io.to_planes``, as io.Planar's 1-D frame."""
     import vapoursynth as vs
 
     core = vs.core
@@ -43,7 +43,7 @@ def planes_of(samples: np.ndarray, planes: io.Planar) -> np.ndarray:
             np.asarray(out[p])[:] = samples[:, :, p]
         return out
 
-    fr = baselines.to_planes(core.std.ModifyFrame(blank, blank, fill), planes).get_frame(0)
+    fr = io.to_planes(core.std.ModifyFrame(blank, blank, fill), planes).get_frame(0)
     return np.concatenate([np.asarray(fr[p]).ravel() for p in range(3)])
 
 
@@ -53,8 +53,9 @@ def roundtrip(samples: np.ndarray, vi: io.VideoInfo, depth: int, pix_fmt: str, p
     with io.VideoWriter(path, w, h, Fraction(24), depth, "ffv1", pix_fmt=pix_fmt, color=vi.color) as wr:
         planes = wr.planes or io.Planar(pix_fmt, w, h, wr.color.matrix, 2 if wr.color.range == 2 else 1,
                                         *{"yuv420p": (1, 1, 8), "yuv420p10le": (1, 1, 10)}[pix_fmt])
-        if planar:
-            wr.planes = planes   # (--deep: a case the writer does not take, forced here to measure it)
+        # swscale: the writer without planes (as before io.to_planes); --deep: a case the writer
+        # does not take as planes, forced here to measure it
+        wr.planes = planes if planar else None
         wr.write(planes_of(samples, planes) if planar else samples)
     back = io.quantize(next(io.read_frames(path)), depth).astype(np.float64)
     peak = 255.0 if depth == 8 else 65535.0    # (io.sample_bits: deeper is uint16)
@@ -70,7 +71,7 @@ def main() -> None:
     args = ap.parse_args()
     clips = args.clips or sorted(str(p) for p in DATA.iterdir() if p.suffix in (".mp4", ".mpg"))
     depth, pix_fmt = (10, "yuv420p10le") if args.deep else (8, "yuv420p")   # 10 bits: 16-bit samples
-    print("| clip | frames | swscale (writer) dB | zimg (worker) dB | difference |")
+    print("| clip | frames | swscale dB | zimg (io.to_planes) dB | difference |")
     print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for clip in clips:

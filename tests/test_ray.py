@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from vs_zstsr import distributed, io
+from vs_zstsr.methods import flow_available
 
 from conftest import run, tiny_model
 from test_render import make_clip
@@ -183,6 +184,25 @@ def test_card_and_long_clip_on_the_cluster_match_the_local_render(ray_cluster, c
     zstsr("upsample", src / LONG, "-o", tmp_path / "long.mov", "--method", "cubic", "--factor", "2",
           "--chunk", CHUNK, "--ray", cluster.address)
     assert (tmp_path / "long.mov").read_bytes() == local["upsample"].read_bytes()
+
+
+@pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
+def test_flow_into_a_yuv_file_on_the_cluster_matches_the_local_render(ray_cluster, tmp_path):
+    """Flow's frames reach a local writer as its Y'CbCr planes, made in MVTools' worker, and a
+    --ray writer as RGB read from the chunks, which it converts the same way (io.to_planes): the
+    two files hold the same pictures, but for a quantizing tie (a level, vs_zstsr/direct.py's
+    Finish)."""
+    cluster, _ = ray_cluster
+    clip = tmp_path / "clip.mkv"
+    make_clip(clip, n=2 * CHUNK, w=64, h=48, codec="ffv1", pix_fmt="yuv420p")
+    outs = {}
+    for where, extra in (("local", []), ("ray", ["--chunk", CHUNK, "--ray", cluster.address])):
+        outs[where] = tmp_path / f"{where}.mkv"
+        zstsr("upsample", clip, "-o", outs[where], "--method", "flow", "--factor", "2", *extra)
+    a, b = (np.stack(list(io.read_frames(outs[k]))) for k in ("local", "ray"))
+    d = np.abs(a - b) * 255
+    # a level of an RGB sample at a tie moves its Y'CbCr samples, read back as RGB, by up to 2
+    assert a.shape == (4 * CHUNK, 48, 64, 3) and d.max() < 2.5 and (d > 0.5).mean() < 1e-3, (d.max(), (d > 0.5).mean())
 
 
 def test_a_worker_killed_mid_render_changes_nothing(ray_cluster, card, tmp_path):

@@ -91,7 +91,8 @@ def peer_stream(ltr: np.ndarray, factor: int, method: str, rate: Fraction = Frac
 
 
 # Threads that compact a segment's frames (io.compact), each with a frame-sized buffer: the worker
-# waits for the segment, and NumPy lets go of the GIL
+# waits for the segment, and NumPy lets go of the GIL (the direct path's frames come compacted as
+# they were read, vs_zstsr/direct.py: nothing is left to do for those)
 COMPACT_THREADS = 4
 
 
@@ -422,20 +423,8 @@ def _finished(back, idx: np.ndarray, ltr, factor: int, how: Finish):
     # a phase that repeats an end frame has its own rate
     out = core.std.Interleave(outs, mismatch=True)
     if how.planes is not None:   # the writer's samples made here (io.Planar)
-        out = to_planes(out, how.planes)
+        out = io.to_planes(out, how.planes)
     return out, tuple(phases), (err,) if err is not None else ()
-
-
-def to_planes(rgb, planes: io.Planar):
-    """An integer RGB clip as the writer's Y'CbCr planes (:class:`.io.Planar`), by zimg: chroma
-    sited at the centre (swscale's, which zstsr reads with), bicubic, rounded (no dither). Read back
-    by swscale it is 0.3-0.9 dB closer to the RGB frames than swscale's own conversion on the real
-    clips (``python benchmarks/planes_roundtrip.py``)."""
-    import vapoursynth as vs
-
-    fmt = vs.core.query_video_format(vs.YUV, vs.INTEGER, planes.bits, planes.sub_w, planes.sub_h)
-    return vs.core.resize.Bicubic(rgb, format=fmt.id, matrix=planes.matrix, chromaloc_s="center",
-                                  range_s="full" if planes.range == 2 else "limited")
 
 
 def _select(clip, idx: np.ndarray):

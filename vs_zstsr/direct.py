@@ -242,9 +242,8 @@ class _Frames:
         end, inner = (start, start + 1) if before else (stop - 1, stop - 2)
         if (edge, before) not in self._motion:
             one = stop is not None and stop - start < 2      # a one-frame shot: no motion to go on
-            ahead = self._ahead.pop((edge, before), None)     # shotends.flow(self[inner], self[end])
-            if one and ahead is not None:
-                ahead.discard()
+            # shotends.flow(self[inner], self[end]) measured ahead (dropped, not waited for, if unused)
+            ahead = self._ahead.pop((edge, before), None)
             self._motion[edge, before] = None if one else (
                 ahead.result() if ahead is not None else shotends.flow(self[inner], self[end]))
         if (edge, before, k) not in self._virtual:
@@ -255,10 +254,8 @@ class _Frames:
     def forget_before(self, i: int) -> None:
         for k in [k for k in self._buf if k < i]:
             del self._buf[k]
-        for cache in (self._motion, self._virtual, self._ahead):
+        for cache in (self._motion, self._virtual, self._ahead):   # (a motion ahead: not waited for)
             for k in [k for k in cache if k[0] < i]:
-                if cache is self._ahead:
-                    self._ahead[k].discard()
                 del cache[k]
 
 
@@ -329,7 +326,8 @@ def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer
            backproject: bool = True, clip: bool = True, cut_threshold: float = 0.0,
            segment: int = 16, finished: bool = False, extend: int = 0, ends: tuple[bool, bool] = (True, True)
            ) -> Iterator[np.ndarray]:
-    """Yield the ``factor`` output frames of each LTR frame in turn (float32 ``(H, W, 3)``).
+    """Yield the ``factor`` output frames of each LTR frame in turn (float32 ``(H, W, 3)``, or as
+    a ``finished`` peer hands them out).
 
     ``method``: a kernel of :data:`KERNELS`, or ``peer``: then ``peer(ltr, (lead, count))`` yields
     the output frames of LTR frames ``lead .. lead+count-1`` of the segment ``ltr`` (e.g.

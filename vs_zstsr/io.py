@@ -876,6 +876,52 @@ class Planar:
         return np.uint16 if self.bits > 8 else np.uint8
 
 
+def to_planes(rgb, planes: Planar):
+    """An integer RGB VapourSynth clip as ``planes`` (:class:`Planar`), by zimg: chroma sited at the
+    centre (swscale's, which zstsr reads with), bicubic, rounded (no dither). The one conversion
+    of both a writer's RGB frames and MVTools' worker's (:class:`.direct.Finish`), so that a frame
+    is stored alike whichever made it (a local render and ``--ray``'s are the same file). Read back
+    by swscale it is 0.2-0.9 dB closer to the RGB frames than swscale's own conversion on the real
+    clips (``python benchmarks/planes_roundtrip.py``)."""
+    import vapoursynth as vs
+
+    fmt = vs.core.query_video_format(vs.YUV, vs.INTEGER, planes.bits, planes.sub_w, planes.sub_h)
+    return vs.core.resize.Bicubic(rgb, format=fmt.id, matrix=planes.matrix, chromaloc_s="center",
+                                  range_s="full" if planes.range == 2 else "limited")
+
+
+class _PlanesOf:
+    """A writer's RGB samples ``(H, W, 3)`` uint8 as its :class:`Planar` frames, through
+    :func:`to_planes` in VapourSynth (in this process: a core built-in, no plugin)."""
+
+    def __init__(self, planes: Planar):
+        import vapoursynth as vs
+
+        core = vs.core
+        # one source frame per frame made (n counts up): every node's cache off, so nothing is kept
+        blank = core.std.BlankClip(width=planes.width, height=planes.height, format=vs.RGB24, length=2 ** 31 - 1)
+        self._rgb: np.ndarray | None = None
+
+        def fill(n: int, f):
+            out = f.copy()
+            for p in range(3):
+                np.copyto(np.asarray(out[p]), self._rgb[:, :, p])
+            return out
+
+        src = core.std.ModifyFrame(blank, blank, fill)
+        self._clip = to_planes(src, planes)
+        for node in (src, self._clip):
+            core.std.SetVideoCache(node, 0)
+        self._n = 0
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        self._rgb = rgb
+        f = self._clip.get_frame(self._n % (2 ** 31 - 1))
+        self._n += 1
+        self._rgb = None
+        return np.concatenate([np.asarray(f[p]).ravel() for p in range(3)])
+
+
 @dataclass
 class AudioSpec:
     """An audio track for :class:`VideoWriter`: PCM (16- or 24-bit little-endian) at ``rate`` Hz."""
@@ -950,6 +996,7 @@ class VideoWriter:
         outputs.clean_stale(self.path, log)
         self._container = self._stream = None
         self.planes: Planar | None = None   # frames may come as these planes (set by _open)
+        self._planes_of: _PlanesOf | None = None
         if self.codec == "png":
             self._tmp = outputs.temp_path(self.path)
             self._tmp.mkdir()
@@ -1038,12 +1085,17 @@ class VideoWriter:
     def _planar(self) -> Planar | None:
         """:attr:`planes`: this writer's format as :class:`Planar`, where it is one (8-bit RGB
         samples, a Y'CbCr format of :data:`_PLANAR_FORMATS`, a whole number of chroma samples
-        across and down, a matrix of :data:`_PLANAR_MATRICES`), else None."""
+        across and down, a matrix of :data:`_PLANAR_MATRICES`), else None. Its RGB frames are
+        then converted by :func:`to_planes`, as frames that come as planes were."""
         fmt = self._stream.pix_fmt
         # 8-bit RGB samples only: from 16-bit ones swscale's 10-bit luma is 1.7 levels above
         # BT.601's (zimg's is exact, benchmarks/planes_roundtrip.py), and the reader (swscale)
         # takes those levels off again: a file made by zimg would read 1.7 levels dark here
         if self.depth > 8 or self.gray or fmt not in _PLANAR_FORMATS or self.color.matrix not in _PLANAR_MATRICES:
+            return None
+        try:
+            import vapoursynth  # noqa: F401 - to_planes' (a dependency; without it swscale converts)
+        except ImportError:
             return None
         sub_w, sub_h, bits = _PLANAR_FORMATS[fmt]
         if self.width % (1 << sub_w) or self.height % (1 << sub_h):
@@ -1147,7 +1199,11 @@ class VideoWriter:
                     c.mux(pkt)
                 for pkt in s.encode():
                     c.mux(pkt)
-        elif frame.ndim == 1:   # the planes of this writer's format (Planar)
+        elif frame.ndim == 1 or self.planes is not None:   # the planes of this writer's format (Planar)
+            if frame.ndim == 3:
+                if self._planes_of is None:
+                    self._planes_of = _PlanesOf(self.planes)
+                frame = self._planes_of(data)
             img = av.VideoFrame(self.width, self.height, self.planes.pix_fmt)
             at = 0
             for plane in img.planes:   # rows padded to the plane's line size
