@@ -268,9 +268,9 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # 3 GiB 10-25% less time than 2 but 1.2 GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K:
 # MVTools' buffer pool", "A segment as its stored samples"), plus what the fixed caches below hold
 # (_flowfps adds it). With those caches 20 frames at 4K (1 GiB) took 1-3% more time than 40, where
-# MVTools' worker and the CLI's process together reached 7.6 GiB with 40 and 7.1 with 20, under the
+# MVTools' worker and the CLI's process together reached 7.4-7.6 GiB with 40 and 7.1 with 20, under the
 # 8 GB bar (docs/BENCHMARKS.md, "Frames in the writer's format"): up to 4K the limit is now
-# FLOW_CACHE_MB, and FLOW_CACHE_FRAMES sets it only above (8K: 4 GiB).
+# FLOW_CACHE_MB, and FLOW_CACHE_FRAMES sets it only above (8K: 3.7 GiB).
 FLOW_CACHE_MB = 1024
 FLOW_CACHE_FRAMES = 20
 # Frames each node of _flowfps's graph keeps in a fixed cache of its own (0: no cache; None:
