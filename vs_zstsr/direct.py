@@ -56,9 +56,12 @@ PEER_CONTEXT = 2
 # HEAP_KEEP_BYTES free, so freed frames are reused (docs/BENCHMARKS.md, "1080p and 4K"). A 4K
 # float32 frame (95 MiB) is above the largest threshold glibc takes, and is still mapped anew.
 # MVTools' worker also puts all its threads on one arena: a thread's own arena gives its pages back
-# whenever it empties; not the CLI, whose process may train a net on many threads.
+# whenever it empties; not the CLI, whose process may train a net on many threads. 128 MiB kept
+# free, not 512 as before segments were held as their samples: the CLI's process 0.82-0.86 GiB
+# instead of 1.03-1.13 on a 96-frame 1080p clip, in as much time (docs/BENCHMARKS.md, "Frames in
+# the writer's format").
 LARGE_BLOCK_BYTES = 32 * 2 ** 20      # glibc's largest mmap threshold (HEAP_MAX_SIZE / 2)
-HEAP_KEEP_BYTES = 512 * 2 ** 20
+HEAP_KEEP_BYTES = 128 * 2 ** 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
