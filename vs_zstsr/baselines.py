@@ -189,8 +189,8 @@ def flow_available() -> bool:
 
 def ask_flow_available() -> None:
     """Ask :func:`flow_available` on a thread of its own, and return at once: MVTools' worker
-    starts and answers (0.5 s at 1080p, docs/BENCHMARKS.md "Frames in the writer's format")
-    while the caller opens its input, and stays in the pool for the job's flow."""
+    process starts and answers while the caller opens its input (docs/BENCHMARKS.md, "Frames in
+    the writer's format"), and stays in the pool for the job's flow."""
     if _available is None:
         threading.Thread(target=flow_available, name="zstsr-flow-check", daemon=True).start()
 
