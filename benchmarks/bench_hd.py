@@ -6,7 +6,8 @@
 
 Clips (hd_clips.py): the synthetic textured pan at each size (16 frames, 2160p 4 frames by
 default), x8, written losslessly (FFV1 .mkv, or ffvhuff .nut where said). Each command runs in a process of its own; its peak
-RSS is the largest resident set of that process (RUSAGE_CHILDREN). The reference runs in a process
+RSS is the largest resident set of one of its processes (RUSAGE_CHILDREN: zstsr's, or MVTools'
+worker's), and the job's peak that of its processes together (sampled: benchmarks/rss_hd.py). The reference runs in a process
 of its own too, measured the same way (its peak holds the decoded clip): the pan's frames as YUV 4:4:4 16-bit in VapourSynth (made before the clock starts),
 MVTools Super, Analyse (both directions) and FlowFPS exactly as zstsr calls them (the x16 grid's
 frames that x8 keeps: vs_zstsr/baselines.py), frames computed on every core and dropped. The ratio
@@ -19,28 +20,44 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 from common import ROOT, replace_section
 from hd_clips import INPUT_CODEC, INPUT_CODECS, SIZES, make_pan
+from rss_hd import pss_mib, tree
 
 # RUSAGE_CHILDREN: the largest child's peak RSS, and the CPU of all descendants (the MVTools worker too)
 _PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
          "r = resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_utime + r.ru_stime, r.ru_maxrss)")
 
 
-def run_measured(*args, out: list | None = None) -> tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak RSS in MiB) of one command in a child process of its own;
-    ``out``: the command's own printed words are appended to it."""
+def run_measured(*args, out: list | None = None) -> tuple[float, float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, the job's peak in MiB) of one command in a child
+    process of its own; ``out``: the command's own printed words are appended to it. The peak RSS is
+    its largest process's (the kernel's high-water mark); the job's peak is its processes' memory
+    together, sampled every 0.25 s (rss_hd.py: proportional sets summed, a shared page once)."""
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", _PEAK, *map(str, args)], check=True, stdout=subprocess.PIPE,
-                       text=True)
-    words = r.stdout.split()
+    p = subprocess.Popen([sys.executable, "-c", _PEAK, *map(str, args)], stdout=subprocess.PIPE, text=True)
+    job = [0]
+
+    def sample():
+        while p.poll() is None:
+            job[0] = max(job[0], sum(pss_mib(q) for q in tree(p.pid)[1:]))   # not the measuring process
+            time.sleep(0.25)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, _ = p.communicate()
+    sampler.join()
+    if p.returncode:
+        raise subprocess.CalledProcessError(p.returncode, args)
+    words = stdout.split()
     if out is not None:
         out.extend(words[:-2])
     cpu, rss = words[-2:]
-    return time.perf_counter() - t0, float(cpu), int(rss) / 1024
+    return time.perf_counter() - t0, float(cpu), int(rss) / 1024, job[0]
 
 
 def reference(path: str, factor: int, uncached: bool = False, capped: bool = False) -> None:
@@ -183,27 +200,28 @@ def main() -> None:
                 refs["MVTools FlowFPS alone in zstsr's memory settings (its caches, its limit)"] = ["--uncached", "--capped"]
             for label, extra in refs.items():
                 words: list[str] = []
-                _, _, rss = run_measured(sys.executable, __file__, "--reference", clip, factor, *extra, out=words)
+                _, _, rss, job = run_measured(sys.executable, __file__, "--reference", clip, factor, *extra, out=words)
                 dec_wall, dec_cpu, wall, cpu = map(float, words[-4:])
                 ref.setdefault(size, (wall / n, cpu / n))     # the ratios are to the first row
                 decoding.setdefault((size, n), (dec_wall, dec_cpu))
-                rows.append((size, n, label, wall, cpu, rss))   # its peak holds the clip, decoded
+                rows.append((size, n, label, wall, cpu, rss, job))   # its peak holds the clip, decoded
                 print(rows[-1], flush=True)
         cmds = commands(clip, str(args.work / f"out_{size}_{n}"), args.budget)
         for name in args.commands:
             rows.append((size, n, LABELS[name]) + run_measured(*cmds[name]))
             print(rows[-1], flush=True)
     lines = ["| size | LTR frames (x8 out) | command | s per output frame | x reference (wall) | "
-             "x reference (CPU) | peak RSS (GiB) |", "|---|---|---|---|---|---|---|"]
+             "x reference (CPU) | largest process peak RSS (GiB) | job peak (GiB) |", "|---|---|---|---|---|---|---|---|"]
     if args.memory_only:   # run beside other work: the seconds mean nothing, memory does
-        lines = ["| size | LTR frames (x8 out) | command | peak RSS (GiB) |", "|---|---|---|---|"]
-    for size, n, label, wall, cpu, rss in rows:
+        lines = ["| size | LTR frames (x8 out) | command | largest process peak RSS (GiB) | job peak (GiB) |",
+                 "|---|---|---|---|---|"]
+    for size, n, label, wall, cpu, rss, job in rows:
         if args.memory_only:
-            lines.append(f"| {size} | {n} ({n * factor}) | {label} | {rss / 1024:.2f} |")
+            lines.append(f"| {size} | {n} ({n * factor}) | {label} | {rss / 1024:.2f} | {job / 1024:.2f} |")
             continue
         rw, rc = ref[size]
         lines.append(f"| {size} | {n} ({n * factor}) | {label} | {wall / (n * factor):.3f} | {wall / n / rw:.2f} | "
-                     f"{cpu / n / rc:.2f} | {'' if rss is None else f'{rss / 1024:.2f}'} |")
+                     f"{cpu / n / rc:.2f} | {rss / 1024:.2f} | {job / 1024:.2f} |")
     # The reference reads its clip before its clock starts; zstsr's seconds include reading it
     for (size, n), (dw, dc) in decoding.items():
         lines.append(f"\nNot in the reference's seconds: decoding its clip ({size}, {n} frames) and converting it "
@@ -228,20 +246,20 @@ def pose_runs(args) -> str:
     (1080x1920, all 100 frames) and upscaled to 2160x3840 (its first --pose-frames frames)."""
     from hd_clips import POSE, make_pose
 
-    lines = ["| clip | LTR frames (x8 out) | command | wall s | s per output frame | peak RSS (GiB) | result |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| clip | LTR frames (x8 out) | command | wall s | s per output frame | largest process peak RSS (GiB) | "
+             "job peak (GiB) | result |", "|---|---|---|---|---|---|---|---|"]
     clips = [("pose2sim_single_cam01.mp4, 1080x1920", POSE, 100),
              (f"the same upscaled to 2160x3840 (first {args.pose_frames} frames)",
               make_pose(args.work / f"pose_2160p_{args.pose_frames}.mkv", "2160p", args.pose_frames), args.pose_frames)]
     for name, clip, n in clips:
         out = args.work / f"pose_{n}_default.mkv"
-        wall, cpu, rss = run_measured(sys.executable, "-m", "vs_zstsr", "upsample", clip, "-o", out,
-                                      "--budget", args.budget, "-y")
+        wall, cpu, rss, job = run_measured(sys.executable, "-m", "vs_zstsr", "upsample", clip, "-o", out,
+                                           "--budget", args.budget, "-y")
         from vs_zstsr import io
 
         got = io.count_frames(out)
         lines.append(f"| {name} | {n} ({n * 8}) | upsample (default, --budget {args.budget}) | {wall:.0f} | "
-                     f"{wall / (n * 8):.3f} | {rss / 1024:.2f} | {'complete' if got == n * 8 else f'{got} frames'} |")
+                     f"{wall / (n * 8):.3f} | {rss / 1024:.2f} | {job / 1024:.2f} | {'complete' if got == n * 8 else f'{got} frames'} |")
         print(lines[-1], flush=True)
     return "\n".join(lines)
 

@@ -8,8 +8,8 @@ Runs ``zstsr upsample CLIP --method flow --codec ffvhuff`` (bench_hd.py's pan at
 (vs_zstsr/baselines.py, ``flow_cache_mb``) at each size, exactly (``FLOW_CACHE_FRAMES`` off;
 ``--sizes 0``: the shipped rule), with each ``--ahead`` (FlowFPS frames in flight per VapourSynth
 thread: ``FLOW_AHEAD``; 0: the shipped value), every pair interleaved ``--rounds`` times, and
-prints the wall seconds and the peak resident set of the command's process and of its worker
-(benchmarks/rss_hd.py: /proc sampled every 0.5 s). The settings reach the worker, a process of
+prints the wall seconds, the peak resident set of the command's process and of its worker, and
+the job's peak, the two together (benchmarks/rss_hd.py: /proc sampled every 0.25 s). The settings reach the worker, a process of
 its own, through a ``sitecustomize`` module on PYTHONPATH that sets the constants when Python
 starts; the code under test is unchanged.
 """
@@ -57,11 +57,11 @@ def main() -> None:
     hook = Path(tempfile.mkdtemp())
     (hook / "sitecustomize.py").write_text(HOOK)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hook), str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    print("| FLOW_CACHE_MB | FLOW_AHEAD | round | wall s | peak RSS main (MiB) | peak RSS worker (MiB) |")
-    print("|---|---|---|---|---|---|")
+    print("| FLOW_CACHE_MB | FLOW_AHEAD | round | wall s | peak RSS main (MiB) | peak RSS worker (MiB) | job peak (MiB) |")
+    print("|---|---|---|---|---|---|---|")
     for r in range(args.rounds):
         for mb, ahead in [(mb, ahead) for mb in args.sizes for ahead in args.ahead]:
-            cmd = [sys.executable, str(ROOT / "benchmarks" / "rss_hd.py"), sys.executable, "-m", "vs_zstsr", "upsample",
+            cmd = [sys.executable, str(ROOT / "benchmarks" / "rss_hd.py"), "--every", "0.25", sys.executable, "-m", "vs_zstsr", "upsample",
                    str(clip), "-o", str(work / "flow_cache.nut"), "--method", "flow", "--codec", "ffvhuff", "-y"]
             t0 = time.perf_counter()
             run_env = dict(env, ZSTSR_BENCH_FLOW_CACHE_MB=str(mb or ""), ZSTSR_BENCH_FLOW_AHEAD=str(ahead or ""))
@@ -72,7 +72,7 @@ def main() -> None:
             peak = ast.literal_eval(out.stdout.splitlines()[0].split("peak MiB", 1)[1].strip())
             shown = [v or "as shipped" for v in (mb, ahead)]
             print(f"| {shown[0]} | {shown[1]} | {r + 1} | {wall:.1f} | {peak.get('main', 0)} "
-                  f"| {peak.get('worker', 0)} |", flush=True)
+                  f"| {peak.get('worker', 0)} | {peak.get('job', 0)} |", flush=True)
 
 
 if __name__ == "__main__":
