@@ -166,7 +166,7 @@ def main() -> None:
                     "full size and upscaled to 2160p")
     ap.add_argument("--pose-frames", type=int, default=8, help="frames of the 2160p pose clip")
     ap.add_argument("--memory-only", action="store_true",
-                    help="peak RSS only, no reference and no seconds (for a run that shares the machine)")
+                    help="peak memory only (the largest process and the job), no reference and no seconds (for a run that shares the machine)")
     ap.add_argument("--reference", nargs=2, metavar=("CLIP", "FACTOR"), help=argparse.SUPPRESS)
     ap.add_argument("--uncached", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--capped", action="store_true", help=argparse.SUPPRESS)

@@ -55,6 +55,8 @@ def main() -> None:
     args = sys.argv[1:]
     every = 0.5
     if args[:1] == ["--every"]:
+        if len(args) < 2:
+            sys.exit("rss_hd.py: --every needs seconds")
         every, args = float(args[1]), args[2:]
     if not args:
         sys.exit(__doc__)

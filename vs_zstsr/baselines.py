@@ -262,16 +262,19 @@ def _minterpolate(ltr: np.ndarray, mult: int, rate: Fraction) -> _LazyGrid:
 # VapourSynth's frame cache while flow runs, in MiB: its default (half the machine's memory) would
 # let one 4K clip's motion-search planes fill it; frames here are asked for in order, none later.
 # The limit also bounds VapourSynth's pool of frame buffers, which MVTools' planes need whole: at
-# least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size, plus what
-# the fixed caches below hold (_flowfps adds it). Before those caches, 1080p needed 1 GiB (512 MiB
-# took 50% longer) and 4K 1.9 GiB (docs/BENCHMARKS.md, "4K: MVTools' buffer pool"); with them, 20
-# frames at 4K (1 GiB) took 1-3% more time than 40 and put the CLI's process and MVTools' worker
-# together at 7.1 GiB, under the 8 GB bar ("Frames in the writer's format"), and at 1080p 768 MiB
-# took 2% more time than 1 GiB on a 96-frame clip and 512 MiB 9% more, the two processes together
-# 3.3-3.4 GiB against 3.5-3.9 with 1 GiB (the 4 GB bar is 3.73 GiB; "The job's memory, both
-# processes together"). So the floor is 768 MiB, and FLOW_CACHE_FRAMES sets the limit above about
-# 1940p (4K: 950 MiB; 8K: 3.7 GiB).
-FLOW_CACHE_MB = 768
+# least FLOW_CACHE_MB, and FLOW_CACHE_FRAMES YUV 4:4:4 16-bit frames of the clip's size (measured
+# before the fixed caches below: 1080p 1 GiB, where 512 MiB took 50% longer, and 1.5 GiB 2-10%
+# less time but put the worker at the 4 GB bar; 4K 1.9 GiB, where 1 GiB took 1.4-2.6x as long, and
+# 3 GiB 10-25% less time than 2 but 1.2 GiB more, near the 8 GB bar: docs/BENCHMARKS.md, "4K:
+# MVTools' buffer pool", "A segment as its stored samples"), plus what the fixed caches below hold
+# (_flowfps adds it). With those caches 20 frames at 4K (1 GiB) took 1-3% more time than 40, where
+# MVTools' worker and the CLI's process together reached 7.4-7.6 GiB with 40 and 7.1 with 20, under the
+# 8 GB bar (docs/BENCHMARKS.md, "Frames in the writer's format"): up to 4K the limit is now
+# FLOW_CACHE_MB, and FLOW_CACHE_FRAMES sets it only above (8K: 3.7 GiB). 768 MiB at 1080p held the
+# two processes together 0.2-0.3 GiB lower but took 2-6% more time, where the issue's time line
+# (1.5x MVTools alone) was then met in two of four runs: not kept ("The job's memory, both
+# processes together").
+FLOW_CACHE_MB = 1024
 FLOW_CACHE_FRAMES = 20
 # Frames each node of _flowfps's graph keeps in a fixed cache of its own (0: no cache; None:
 # VapourSynth's automatic one). Frames are asked for in order, each a few times close together: a
