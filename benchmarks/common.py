@@ -30,6 +30,11 @@ FACTOR = {"cam01x4": 4, "cam03x4": 4, "cam01fullx4": 4, "cam03fullx4": 4}      #
 # the frame's size, such as the net's padding (docs/BENCHMARKS.md, "Zero padding on small real clips").
 # The full-size ones (1080x1920 and 1088x1920) are for choices that depend on it at 1080p.
 SCALE = {"cam01s": 6, "cam03s": 6, "cam01full": 1, "cam03full": 1, "cam01fullx4": 1, "cam03fullx4": 1}
+def real_clips() -> list[str]:
+    """The real footage's files, each once (REAL's clips, in ../shared/data)."""
+    return sorted(str(SHARED / f) for f in set(REAL.values()))
+
+
 CLIPS = ("cam01", "cam03", "cam01x4", "cam03x4", "fan", "texture", "city")
 SMALL_CLIPS = ("cam01s", "cam03s")   # not in the default set: only benchmarks about size offer them
 FULL_CLIPS = ("cam01full", "cam03full", "cam01fullx4", "cam03fullx4")   # likewise

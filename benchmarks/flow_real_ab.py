@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT, SHARED
+from common import ROOT, real_clips
 
 sys.path.insert(0, str(ROOT))
 
@@ -45,7 +45,7 @@ def main() -> None:
     ap.add_argument("--ref", required=True, help="the other tree (a git worktree)")
     ap.add_argument("--codec", default="ffvhuff")
     args = ap.parse_args()
-    clips = args.clips or sorted(str(p) for p in SHARED.iterdir() if p.suffix in (".mp4", ".mpg"))
+    clips = args.clips or real_clips()
     ext = {"ffvhuff": ".nut", "ffv1": ".mkv"}.get(args.codec, ".mkv")
     print("| clip | reference s | this s | outputs |")
     print("|---|---|---|---|")

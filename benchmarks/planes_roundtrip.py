@@ -21,30 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import ROOT, real_clips
 
-from vs_zstsr import baselines, io  # noqa: E402
+sys.path.insert(0, str(ROOT))
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def planes_of(samples: np.ndarray, planes: io.Planar) -> np.ndarray:
-    """``samples`` (H, W, 3) uint8/uint16 through ``io.to_planes``, as io.Planar's 1-D frame."""
-    import vapoursynth as vs
-
-    core = vs.core
-    h, w, _ = samples.shape
-    blank = core.std.BlankClip(width=w, height=h, format=vs.RGB24 if samples.dtype == np.uint8 else vs.RGB48,
-                               length=1)
-
-    def fill(n, f):
-        out = f.copy()
-        for p in range(3):
-            np.asarray(out[p])[:] = samples[:, :, p]
-        return out
-
-    fr = io.to_planes(core.std.ModifyFrame(blank, blank, fill), planes).get_frame(0)
-    return np.concatenate([np.asarray(fr[p]).ravel() for p in range(3)])
+from vs_zstsr import io  # noqa: E402
 
 
 def roundtrip(samples: np.ndarray, vi: io.VideoInfo, depth: int, pix_fmt: str, planar: bool, tmp: Path) -> float:
@@ -56,7 +37,7 @@ def roundtrip(samples: np.ndarray, vi: io.VideoInfo, depth: int, pix_fmt: str, p
         # swscale: the writer without planes (as before io.to_planes); --deep: a case the writer
         # does not take as planes, forced here to measure it
         wr.planes = planes if planar else None
-        wr.write(planes_of(samples, planes) if planar else samples)
+        wr.write(io._PlanesOf(planes, 8 * samples.itemsize)(samples) if planar else samples)
     back = io.quantize(next(io.read_frames(path)), depth).astype(np.float64)
     peak = 255.0 if depth == 8 else 65535.0    # (io.sample_bits: deeper is uint16)
     return 10 * np.log10(peak ** 2 / np.mean((back - samples) ** 2))
@@ -69,7 +50,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=4)
     ap.add_argument("--deep", action="store_true", help="16-bit RGB samples into yuv420p10le")
     args = ap.parse_args()
-    clips = args.clips or sorted(str(p) for p in DATA.iterdir() if p.suffix in (".mp4", ".mpg"))
+    clips = args.clips or real_clips()
     depth, pix_fmt = (10, "yuv420p10le") if args.deep else (8, "yuv420p")   # 10 bits: 16-bit samples
     print("| clip | frames | swscale dB | zimg (io.to_planes) dB | difference |")
     print("|---|---|---|---|---|")

@@ -363,7 +363,7 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     core.max_cache_size = min(_core_cache_mb(core), flow_cache_mb(h, w) + set_caches(nodes))
     if finish is not None and finish[0].planes is not None:   # io.Planar's frame: the planes in a row
         for f in out.frames(prefetch=ahead, backlog=ahead, close=True):
-            yield np.concatenate([np.asarray(f[p]).ravel() for p in range(3)])
+            yield io.planes_row(f)
         return
     for f in out.frames(prefetch=ahead, backlog=ahead, close=True):
         yield np.stack([np.asarray(f[p]) for p in range(3)], axis=0 if planar_yuv else -1)

@@ -890,16 +890,23 @@ def to_planes(rgb, planes: Planar):
                                   range_s="full" if planes.range == 2 else "limited")
 
 
+def planes_row(frame) -> np.ndarray:
+    """A VapourSynth frame's three planes in a row: :class:`Planar`'s 1-D frame."""
+    return np.concatenate([np.asarray(frame[p]).ravel() for p in range(3)])
+
+
 class _PlanesOf:
-    """A writer's RGB samples ``(H, W, 3)`` uint8 as its :class:`Planar` frames, through
+    """A writer's RGB samples ``(H, W, 3)`` uint8 (uint16 with ``sample_bits`` 16: only
+    benchmarks/planes_roundtrip.py's ``--deep``) as its :class:`Planar` frames, through
     :func:`to_planes` in VapourSynth (in this process: a core built-in, no plugin)."""
 
-    def __init__(self, planes: Planar):
+    def __init__(self, planes: Planar, sample_bits: int = 8):
         import vapoursynth as vs
 
         core = vs.core
         # one source frame per frame made (n counts up): every node's cache off, so nothing is kept
-        blank = core.std.BlankClip(width=planes.width, height=planes.height, format=vs.RGB24, length=2 ** 31 - 1)
+        blank = core.std.BlankClip(width=planes.width, height=planes.height,
+                                   format=vs.RGB24 if sample_bits == 8 else vs.RGB48, length=2 ** 31 - 1)
         self._rgb: np.ndarray | None = None
 
         def fill(n: int, f):
@@ -919,7 +926,7 @@ class _PlanesOf:
         f = self._clip.get_frame(self._n % (2 ** 31 - 1))
         self._n += 1
         self._rgb = None
-        return np.concatenate([np.asarray(f[p]).ravel() for p in range(3)])
+        return planes_row(f)
 
 
 @dataclass
