@@ -1,13 +1,15 @@
 """The streamed no-net path against the code before it: the same outputs within float32 rounding.
 
-    python benchmarks/numerics_hd.py [--ref dda4f27]
+    python benchmarks/numerics_hd.py [--ref dda4f27] [--frames 6] [--only-filter]
 
 Runs `zstsr upsample --method flow|cubic` and `zstsr baseline -m linear|flowfps -b` with the
 commit ``--ref`` (exported to a temporary folder with `git archive`) and with this checkout, on a
-small textured pan (270x480, 6 frames, x8, FFV1), and prints the largest difference between the
+small textured pan (270x480, ``--frames`` frames (6), x8, FFV1), and prints the largest difference between the
 decoded outputs, in 8-bit levels, and how many values differ. The VapourSynth filter's Python API
 (`vs_zstsr.filter.upsample`, method flow and cubic) runs too, with one LTR frame per chunk as at
-1080p and 4K, its float frames compared as they come.
+1080p and 4K, its float frames compared as they come (``--only-filter``: those alone); a clip longer
+than a chunk's window (``--frames 20``: the flow ladder's is 7 frames, 15 with the cut detector's)
+has chunks whose windows are cut from the clip, not the whole clip.
 """
 from __future__ import annotations
 
@@ -40,6 +42,8 @@ _FILTER = ("import sys, numpy as np; import vs_zstsr.filter as F; make = F._make
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", default="dda4f27", help="the commit to compare with (default: before direct.py)")
+    ap.add_argument("--frames", type=int, default=6, help="LTR frames of the pan (default 6)")
+    ap.add_argument("--only-filter", action="store_true", help="the filter's rows alone")
     args = ap.parse_args()
     from vs_zstsr import io
 
@@ -51,9 +55,9 @@ def main() -> None:
                                  stdout=subprocess.PIPE).stdout
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
         clip = tmp / "pan.mkv"
-        io.write_video(clip, pan_frames(270, 480, 6), Fraction(30))
+        io.write_video(clip, pan_frames(270, 480, args.frames), Fraction(30))
         print(f"| command | max difference (8-bit levels) | values that differ | of |\n|---|---|---|---|")
-        for name, argv in RUNS.items():
+        for name, argv in ({} if args.only_filter else RUNS).items():
             outs = []
             for which, path in (("old", old), ("new", ROOT)):
                 out = tmp / f"{which}_{argv[0]}_{argv[2]}.mkv"

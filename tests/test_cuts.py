@@ -327,7 +327,7 @@ def test_any_chunk_with_its_context_finds_the_cuts_of_the_whole_clip():
     speeds = np.concatenate([np.full(24, 0.1), np.interp(np.arange(40), [0, 20, 39], [0.1, 6, 0.1])])
     ltr = np.concatenate([ltr, rect_downsample(drifting_waves(np.cumsum(speeds), 2), 8, 0)])
     r = Renderer.create(None, UpsampleOptions(method="cubic"), height=64, width=96)
-    assert r.context == r.ladder.context + cuts.REACH
+    assert r.context == r.ladder.reach + cuts.REACH and r.ladder.reach < r.ladder.context   # direct: its one step's
     whole = r.render(ltr, 0, len(ltr))
     assert cuts.detect(ltr) == [cut, 16]
     det = cuts.StreamDetector()                  # frame by frame (the direct path, vs_zstsr/direct.py)

@@ -79,6 +79,32 @@ def test_flow_in_segments_equals_flow_on_the_whole_clip():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("method", ["flow", "cubic"])
+def test_a_streams_groups_are_its_own_frames_and_only_those_are_computed(method):
+    """``groups``: the output of a few LTR frames only, the same frames as the whole stream's,
+    and a peer is asked for no others (a filter chunk's window of 7 frames had MVTools
+    interpolate all 7 to keep 1)."""
+    from vs_zstsr.baselines import peer_stream
+
+    x, f = _clip(t=12, h=48, w=64), 4
+    asked = []
+
+    def peer(seg, keep):
+        asked.append(keep[1])
+        return peer_stream(seg, f, "flowfps", Fraction(30), keep)
+
+    kw = {"peer": peer, "segment": 3} if method == "flow" else {}
+    if method == "flow" and not flow_available():
+        pytest.skip("MVTools not installed")
+    whole = np.stack(list(direct.stream(iter(x), f, method, **kw)))
+    for first, count in ((0, 1), (4, 1), (5, 4), (9, 3)):
+        asked.clear()
+        got = np.stack(list(direct.stream(iter(x), f, method, groups=(first, count), **kw)))
+        np.testing.assert_array_equal(got, whole[first * f:(first + count) * f], err_msg=f"{first}+{count}")
+        if method == "flow":
+            assert sum(asked) == count
+
+
 def _repeating_peer(seg, keep, factor=4):
     """A peer without motion: each kept LTR frame repeated (finish_group back-projects it to itself)."""
     lead, count = keep

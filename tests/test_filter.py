@@ -541,6 +541,32 @@ def test_chunk_cache_counts_the_chunk_being_rendered():
     assert list(small.done) == [0, 1, 2, 3]
 
 
+def test_chunk_cache_drops_a_served_chunk_while_the_next_renders():
+    """A chunk's worth of bytes: while the next chunk renders, the last one is held until each of
+    its frames has been served, then dropped (at 4K it was 0.8 GB beside the one rendering); a
+    chunk with frames not yet served is kept past the bound, and one asked for after it was
+    dropped is rendered again."""
+    held = []
+
+    def render(c, frames):
+        held.append((c, sorted(cache.done)))
+        if c == 1:        # chunk 0's last frames served meanwhile, by the host's other threads
+            for m in range(1, 4):
+                cache.served(0, m)
+                held.append((c, sorted(cache.done)))
+        return np.zeros((4, 250), np.uint8)     # 4 frames, 1000 bytes
+
+    cache = F._ChunkCache(1000, render)
+    cache.get(0, None)
+    cache.served(0, 0)
+    cache.get(1, None)
+    assert held == [(0, []), (1, [0]), (1, [0]), (1, [0]), (1, [])]
+    cache.get(2, None)                     # chunk 1 unserved: kept beside it
+    assert held[-1] == (2, [1]) and list(cache.done) == [1, 2]
+    cache.get(0, None)                     # dropped: rendered again
+    assert cache.rendered == 4
+
+
 def test_chunk_cache_renders_one_large_chunk_at_a_time():
     """Chunks as large as the budget's half: a second render waits for the first (two at once
     beside the last one held were 2.3 GB at 4K); small ones render side by side."""

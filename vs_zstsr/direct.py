@@ -327,10 +327,13 @@ def group_weights(kernel: str, factor: int, i: int, lo: int, hi: int, backprojec
 
 def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer | None = None,
            backproject: bool = True, clip: bool = True, cut_threshold: float = 0.0,
-           segment: int = 16, finished: bool = False, extend: int = 0, ends: tuple[bool, bool] = (True, True)
-           ) -> Iterator[np.ndarray]:
+           segment: int = 16, finished: bool = False, extend: int = 0, ends: tuple[bool, bool] = (True, True),
+           groups: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
     """Yield the ``factor`` output frames of each LTR frame in turn (float32 ``(H, W, 3)``, or as
-    a ``finished`` peer hands them out).
+    a ``finished`` peer hands them out); with ``groups`` = (first, count), those of LTR frames
+    ``first .. first+count-1`` only (the frames before are read, for the cuts and the context, and
+    nothing is computed for them: a chunk of the filter, its window 7 frames at x8, had MVTools
+    interpolate all 7).
 
     ``method``: a kernel of :data:`KERNELS`, or ``peer``: then ``peer(ltr, (lead, count))`` yields
     the output frames of LTR frames ``lead .. lead+count-1`` of the segment ``ltr`` (e.g.
@@ -346,18 +349,20 @@ def stream(frames: Iterable[np.ndarray], factor: int, method: str, *, peer: Peer
     # a peer's frames held as read (io.compact): it takes them so (the kernels read each frame
     # several times, as float32)
     src = _Frames(frames, cut_threshold, extend, ends, compact=method not in KERNELS)
+    first, last = (0, None) if groups is None else (groups[0], groups[0] + groups[1])
     if method in KERNELS:
-        yield from _kernel_stream(src, factor, method, backproject, clip)
+        yield from _kernel_stream(src, factor, method, backproject, clip, first, last)
     else:
         if peer is None:
             raise ValueError(f"method {method!r} needs a peer")
-        yield from _peer_stream(src, factor, peer, backproject, clip, segment, finished)
+        yield from _peer_stream(src, factor, peer, backproject, clip, segment, finished, first, last)
 
 
-def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, clip: bool):
+def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, clip: bool,
+                   first: int = 0, last: int | None = None):
     reach = int(np.abs(_kernel_taps(kernel, factor)[0]).max())
-    i = 0
-    while src.has(i):
+    i = first
+    while (last is None or i < last) and src.has(i):
         start, stop, lo, hi = src.span(i, reach, reach)
         pre, post = src.reach(start, stop)       # the taps past the shot's ends read virtual frames
         lo = max(start - pre, i - reach)
@@ -385,13 +390,13 @@ def _kernel_stream(src: _Frames, factor: int, kernel: str, backproject: bool, cl
 
 
 def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip: bool, segment: int,
-                 finished: bool = False):
+                 finished: bool = False, first: int = 0, last: int | None = None):
     ctx = PEER_CONTEXT
 
     def plan(a: int):
         """The segment from LTR frame ``a``: (its end b, its first frame lo, its virtual frames
         before lo, whether it is a one-frame shot, its frames), or None past the last frame."""
-        if not src.has(a):
+        if (last is not None and a >= last) or not src.has(a):
             return None
         # a segment holds segment + 2 ctx frames wherever it is: one with no context before it (a
         # shot's first) takes those frames inside, so that every full segment holds as many
@@ -399,14 +404,14 @@ def _peer_stream(src: _Frames, factor: int, peer: Peer, backproject: bool, clip:
         # frames at 1080p when a shot's first segment held 2 fewer: docs/BENCHMARKS.md)
         start, stop, _, end = src.span(a, 0, segment + 2 * ctx - 1)   # a's shot, read up to the most a segment holds
         lo = max(start, a - ctx)
-        b = min(end, lo + segment + ctx)
+        b = min(end, lo + segment + ctx, end if last is None else last)
         hi = min(end, b + ctx)
         pre, post = (min(ctx, r) for r in src.reach(start, stop))   # virtual frames past the shot's ends
         pre, post = (pre if lo == start else 0), (post if hi == stop else 0)
         return b, lo, pre, hi - lo < 2, FrameList(src.at(j, start, stop, stored=True)
                                                   for j in range(lo - pre, hi + post))
 
-    a, nxt, later = 0, plan(0), None
+    a, nxt, later = first, plan(first), None
     try:
         while nxt is not None:
             b, lo, pre, one, seg = nxt

@@ -53,11 +53,14 @@ _E, _T, _U = EngineOptions(), TrainOptions(), UpsampleOptions()   # the defaults
 __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 
 TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
-# Rendered chunks kept per filter instance, in bytes, or two chunks where that is more (the chunk
-# being rendered counted in, the last one always kept: _ChunkCache): a host asks for frames in
-# order or nearly (VapourSynth's threads, vspipe -r), and VapourSynth caches the frames served.
-# At 1080p x8 (two chunks, 0.4 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against
-# 1 GiB (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
+# Rendered chunks kept per filter instance, in bytes, or one chunk where that is more (the chunks
+# being rendered counted in: _ChunkCache): a host asks for frames in order or nearly (VapourSynth's
+# threads, vspipe -r), and VapourSynth caches the frames served. A chunk some of whose frames have
+# not been served yet is kept beyond the bound (the newest two); one whose frames have all been
+# served is dropped first, also while the next renders: at 4K x8 (a chunk of 8 float frames, 0.8 GB)
+# the last chunk held beside the one rendering was 0.8 GB of the host's 5 GiB. At 1080p x8 (a chunk
+# 0.2 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against 1 GiB (benchmarks/rss_hd.py,
+# docs/BENCHMARKS.md, "1080p and 4K").
 CACHE_BYTES = 256 * 2 ** 20
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -225,10 +228,14 @@ def _rgb_frames(frames) -> np.ndarray:
 
 class _ChunkCache:
     """LRU of rendered chunks, bounded in bytes with the chunks being rendered counted in (each
-    taken as large as the largest so far): the oldest are dropped first, the last one is kept, and
-    while others render and there is no room a render waits for them (at 4K two chunks held beside
-    one rendering, or two rendering at once, were 2.3 GB: docs/BENCHMARKS.md). A chunk is rendered
-    once even when several threads want it at the same time."""
+    taken as large as the largest so far): the oldest are dropped first; the newest two (one while
+    another renders) are kept beyond the bound until each of their frames has been served
+    (:meth:`served`), and one whose frames all have been is dropped as soon as it is past the
+    bound, also while another renders (at 4K the chunk held beside the one rendering was 0.8 GB:
+    docs/BENCHMARKS.md). While others render and there is no room a render waits for them (at 4K
+    two chunks held beside one rendering, or two rendering at once, were 2.3 GB). A chunk is
+    rendered once even when several threads want it at the same time; one dropped is rendered again
+    when asked for (the same frames: rendering is stateless)."""
 
     def __init__(self, max_bytes: int, render):
         self.max_bytes = max_bytes
@@ -236,6 +243,7 @@ class _ChunkCache:
         self.cond = threading.Condition()
         self.done: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         self.pending: dict[int, threading.Lock] = {}
+        self.sent: dict[int, set[int]] = {}   # chunk held -> its frames served since it was rendered
         self.rendered = 0   # chunks rendered (a re-render after eviction counts again)
         self.rendering = 0  # chunks being rendered now
         self.size = 0       # bytes of the largest chunk rendered so far
@@ -246,13 +254,31 @@ class _ChunkCache:
             self.done.move_to_end(c)
         return out
 
+    def _spent(self, c: int) -> bool:
+        return len(self.sent.get(c, ())) >= len(self.done[c])
+
     def _trim(self, extra: int, keep: int) -> int:
-        """Drop the oldest chunks, keeping ``keep``, until they and ``extra`` bytes fit; their bytes."""
+        """Drop chunks, oldest first, until they and ``extra`` bytes fit, but not the newest
+        ``keep`` while some of their frames are unserved; the bytes of those held."""
         total = sum(a.nbytes for a in self.done.values())
-        while len(self.done) > keep and total + extra > self.max_bytes:
-            _, old = self.done.popitem(last=False)
-            total -= old.nbytes
+        newest = set(list(self.done)[len(self.done) - keep:]) if keep else set()
+        for c in list(self.done):
+            if total + extra <= self.max_bytes:
+                break
+            if c not in newest or self._spent(c):
+                total -= self.done.pop(c).nbytes
+                self.sent.pop(c, None)
         return total
+
+    def served(self, c: int, m: int) -> None:
+        """Frame ``m`` of chunk ``c`` has been served; a chunk all of whose frames have been may go
+        as soon as it is past the bound, the chunks rendering counted in."""
+        with self.cond:
+            if c in self.done:
+                self.sent.setdefault(c, set()).add(m)
+                if self._spent(c):
+                    self._trim(self.rendering * self.size, keep=2)
+                    self.cond.notify_all()
 
     def get(self, c: int, frames) -> np.ndarray:
         with self.cond:
@@ -279,9 +305,10 @@ class _ChunkCache:
                     self.cond.notify_all()
             with self.cond:
                 self.done[c] = out
+                self.sent.pop(c, None)
                 self.rendered += 1
                 self.size = max(self.size, out.nbytes)
-                self._trim(0, keep=2)
+                self._trim(self.rendering * self.size, keep=2)
                 self.pending.pop(c, None)
             return out
 
@@ -630,7 +657,7 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         _log(core, f"rendered chunk {c + 1}/{n_chunks} (frames {s * factor}-{(s + count) * factor - 1})")
         return out
 
-    cache = _ChunkCache(max(CACHE_BYTES, 2 * per_chunk * clip.width * clip.height * 12), render)
+    cache = _ChunkCache(max(CACHE_BYTES, per_chunk * clip.width * clip.height * 12), render)
     shot_starts: dict[int, frozenset] = {}   # chunk -> LTR frames (of its window) that start a shot
 
     def select(n: int, f) -> vs.VideoFrame:
@@ -641,6 +668,7 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
         px = data[m]
         for p in range(3):
             np.copyto(np.asarray(out[p]), px[..., p])
+        cache.served(c, m)
         props = out.props
         starts = shot_starts[c]
         props["_SceneChangePrev"] = int(n % factor == 0 and i in starts)

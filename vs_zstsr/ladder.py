@@ -276,8 +276,8 @@ class Ladder:
         return key, (held[0] if held else 0)
 
     def stream(self, frames: Iterable[np.ndarray], cut_threshold: float = 0.0, bits: int | None = None,
-               extend: int = 0, ends: tuple[bool, bool] = (True, True), planes: Planar | None = None
-               ) -> Iterator[np.ndarray]:
+               extend: int = 0, ends: tuple[bool, bool] = (True, True), planes: Planar | None = None,
+               groups: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
         """The direct path (``self.direct``: one interpolation x factor at full size, then temporal
         back-projection) on a stream of LTR frames, output frame by output frame in memory bounded
         by the frame size (:mod:`.direct`): the frames :meth:`run` gives each window, within
@@ -287,7 +287,8 @@ class Ladder:
         in MVTools' worker (:class:`.direct.Finish`), within one level of quantizing these frames,
         and with ``planes`` (the writer's :attr:`.io.VideoWriter.planes`) in its pixel format;
         other frames stay float32 (the writer takes all three). Flow reads the next segment's frames
-        (and continues its shot ends) while MVTools works on this one (:func:`.direct.stream`)."""
+        (and continues its shot ends) while MVTools works on this one (:func:`.direct.stream`).
+        ``groups`` = (first, count): the output of LTR frames ``first .. first+count-1`` only."""
         from . import direct
 
         if not self.direct:
@@ -302,7 +303,8 @@ class Ladder:
         if not INTERPOLATORS[method].fits(np.broadcast_to(first, (2,) + first.shape)):
             method = INTERPOLATORS[method].instead     # as interpolate() does (flow: too small)
         if method in direct.KERNELS:
-            yield from direct.stream(it, f, method, cut_threshold=cut_threshold, extend=extend, ends=ends)
+            yield from direct.stream(it, f, method, cut_threshold=cut_threshold, extend=extend, ends=ends,
+                                     groups=groups)
             return
         if method != "flow":
             raise ValueError(f"no streamed form of {method!r}")
@@ -338,23 +340,22 @@ class Ladder:
 
         yield from direct.stream(it, f, "flow", peer=peer, cut_threshold=cut_threshold,
                                  segment=segment, finished=finish is not None,
-                                 extend=extend, ends=ends)
+                                 extend=extend, ends=ends, groups=groups)
 
     def stream_kept(self, ltr: np.ndarray, lead: int, count: int, **kw) -> np.ndarray:
         """The output frames of LTR frames ``lead .. lead+count-1`` of ``ltr`` by :meth:`stream`
         (``kw``: its options), run over those frames and :attr:`reach` each side, in one array.
-        Every frame is taken (the stream ends as it would), only the kept ones are held, each
-        written into the result as it comes: at 4K the rest of a filter chunk's window was 4 GB,
-        and a list of the kept frames beside their stacked copy 0.8 GB more (docs/BENCHMARKS.md,
-        "4K")."""
+        Only the kept groups are computed (the stream's ``groups``), each frame written into the
+        result as it comes: at 4K a list of the kept frames beside their stacked copy was 0.8 GB
+        more (docs/BENCHMARKS.md, "4K")."""
         f, reach = self.factor, self.reach
         a, b = max(0, lead - reach), min(len(ltr), lead + count + reach)
-        first, n_kept = (lead - a) * f, count * f
+        n_kept = count * f
         out, n = np.empty((n_kept,) + ltr.shape[1:], np.float32), 0
-        for i, y in enumerate(self.stream(ltr[a:b], **kw)):
-            if first <= i < first + n_kept:
-                out[i - first] = y
-                n += 1
+        for y in self.stream(ltr[a:b], groups=(lead - a, count), **kw):
+            if n < n_kept:
+                out[n] = y
+            n += 1
         if n != n_kept:
             raise RuntimeError(f"the direct stream gave {n} of the {n_kept} frames kept")
         return out

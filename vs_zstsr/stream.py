@@ -10,7 +10,6 @@ in any order, from any thread, gives the same frames, which is what a frame serv
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -75,8 +74,12 @@ class Renderer:
         """LTR frames each side of the inside that :meth:`render` reads once the cuts are given
         (``cut_at``): a caller that decides the cuts on the whole :attr:`context` (:meth:`cuts`)
         may hand :meth:`render` only this much, the same frames out (the filter does: at 4K the
-        detector's frames were 0.8 GB of each window)."""
-        return self.ladder.context
+        detector's frames were 0.8 GB of each window). It is the ladder's reach: the frames an
+        output group depends on (a ladder of rungs: their contexts summed; a direct one, its one
+        step's: 3 at x8, where the rungs' sum is 7, so a 4K window of the filter holds 8 float frames
+        fewer), and what a shot's ends are continued by (:attr:`extension`), so a window's edge
+        that far from its inside is never taken for a shot's end."""
+        return self.ladder.reach
 
     @classmethod
     def create(cls, model_path: str | None, options: UpsampleOptions, *, height: int, width: int,
@@ -143,7 +146,7 @@ class Renderer:
         of ``window`` (the frames: an array, or any sized iterable of them, read once in order):
         those within the ladder's reach of it. Further out a decision may lack its neighbourhood
         (:data:`.cuts.REACH`), and it would not change the inside anyway."""
-        reach = self.ladder.context
+        reach = self.run_context
         return [k for k in cuts.detect(window, self.cut_threshold) if lead - reach < k < lead + count + reach]
 
     def window_bounds(self, first: int, count: int, total: int) -> tuple[int, int]:
@@ -188,11 +191,11 @@ def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) 
     its streamed form over the window (the same arithmetic, frame by frame; the window's context
     covers its reach), any other :meth:`Renderer.render`."""
     if renderer.ladder.streams:
-        f, ctx = renderer.factor, renderer.context
+        ctx = renderer.context
         # a window's edge less than its context from the inside is the clip's (stream_chunks)
         ends = (lead < ctx, len(window) - lead - count < ctx)
-        out = renderer.ladder.stream(iter(window), renderer.cut_threshold, extend=renderer.extension, ends=ends)
-        return np.stack(list(itertools.islice(out, lead * f, (lead + count) * f)))
+        return np.stack(list(renderer.ladder.stream(iter(window), renderer.cut_threshold, extend=renderer.extension,
+                                                    ends=ends, groups=(lead, count))))
     return renderer.render(window, lead, count)
 
 
