@@ -567,6 +567,38 @@ def test_chunk_cache_drops_a_served_chunk_while_the_next_renders():
     assert cache.rendered == 4
 
 
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_filter_reading_neighbours_after_this_one_renders_each_chunk_once(core, monkeypatch, threads):
+    """A chunk whose frames have all been served is dropped (_ChunkCache); a temporal filter after
+    ours (here std.Merge of frames k-1 and k+1) asks again for the frame before a chunk's start
+    once the next chunk has rendered: it comes from the last frames served, not a second render."""
+    monkeypatch.setattr(F, "CACHE_BYTES", 0)      # as at 1080p and 4K x8: one chunk is the bound
+    w, h, factor, n = 64, 32, 4, 12
+    renders = []
+
+    class Renderer:
+        chunk, run_context, context = 1, 1, 1
+
+        def cuts(self, frames, lead, count):
+            return []
+
+        def render(self, window, lead, count, cut_at=None):
+            renders.append(lead)
+            return np.repeat(np.asarray(window[lead:lead + count]), factor, axis=0)
+
+    before = core.num_threads
+    core.num_threads = threads
+    try:
+        clip = core.std.BlankClip(width=w, height=h, format=vs.YUV420P8, length=n, fpsnum=25, fpsden=1)
+        out = F._serve(clip, F._to_rgbs(clip, {"matrix": 1}), Renderer(), factor, {"matrix": 1})
+        merged = core.std.Merge(out[0] + out[:-1], out[1:] + out[-1])
+        for _ in merged.frames(close=True):
+            pass
+    finally:
+        core.num_threads = before
+    assert len(renders) == n
+
+
 def test_chunk_cache_renders_one_large_chunk_at_a_time():
     """Chunks as large as the budget's half: a second render waits for the first (two at once
     beside the last one held were 2.3 GB at 4K); small ones render side by side."""

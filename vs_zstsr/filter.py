@@ -55,12 +55,12 @@ __all__ = ["upsample", "source", "install_plugin", "plugin_path"]
 TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth's log
 # Rendered chunks kept per filter instance, in bytes, or one chunk where that is more (the chunks
 # being rendered counted in: _ChunkCache): a host asks for frames in order or nearly (VapourSynth's
-# threads, vspipe -r), and VapourSynth caches the frames served. A chunk some of whose frames have
-# not been served yet is kept beyond the bound (the newest two); one whose frames have all been
-# served is dropped first, also while the next renders: at 4K x8 (a chunk of 8 float frames, 0.8 GB)
-# the last chunk held beside the one rendering was 0.8 GB of the host's 5 GiB. At 1080p x8 (a chunk
-# 0.2 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against 1 GiB (benchmarks/rss_hd.py,
-# docs/BENCHMARKS.md, "1080p and 4K").
+# threads, vspipe -r), and the filter's last node caches the last frames served (_serve). Chunks
+# with frames not yet served are kept beyond the bound (the newest two); one whose frames have all
+# been served is dropped first, also while the next renders: at 4K x8 (a chunk of 8 float frames,
+# 0.8 GB) the last chunk held beside the one rendering was 0.8 GB of the host's 5 GiB. At 1080p x8
+# (a chunk 0.2 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against 1 GiB
+# (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
 CACHE_BYTES = 256 * 2 ** 20
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
@@ -228,10 +228,10 @@ def _rgb_frames(frames) -> np.ndarray:
 
 class _ChunkCache:
     """LRU of rendered chunks, bounded in bytes with the chunks being rendered counted in (each
-    taken as large as the largest so far): the oldest are dropped first; the newest two (one while
-    another renders) are kept beyond the bound until each of their frames has been served
-    (:meth:`served`), and one whose frames all have been is dropped as soon as it is past the
-    bound, also while another renders (at 4K the chunk held beside the one rendering was 0.8 GB:
+    taken as large as the largest so far): the oldest are dropped first; the newest two (the newest
+    one when a render is about to start) are kept beyond the bound until each of their frames has
+    been served (:meth:`served`), and one whose frames all have been is dropped as soon as it is
+    past the bound, also while another renders (at 4K the chunk held beside the one rendering was 0.8 GB:
     docs/BENCHMARKS.md). While others render and there is no room a render waits for them (at 4K
     two chunks held beside one rendering, or two rendering at once, were 2.3 GB). A chunk is
     rendered once even when several threads want it at the same time; one dropped is rendered again
@@ -690,8 +690,11 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     served = _cached(core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator), 0)
     if retime is not None:
         served = _retimed(served, retime, split=use_props)
-    out = _from_rgbs(served, clip.format, colour)
-    return out if out is served else _cached(out, 0)
+    # the last `factor` frames served, in the output's format: a filter after this one that reads
+    # neighbours (a temporal denoiser, std.Merge of frames k-1 and k+1) asks again for frames whose
+    # chunk _ChunkCache has dropped once each of them was served, and rendered it again (at 4K 8-bit
+    # 4:2:0 these are 0.1 GB)
+    return _cached(_from_rgbs(served, clip.format, colour), factor)
 
 
 def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:

@@ -77,8 +77,8 @@ class Renderer:
         detector's frames were 0.8 GB of each window). It is the ladder's reach: the frames an
         output group depends on (a ladder of rungs: their contexts summed; a direct one, its one
         step's: 3 at x8, where the rungs' sum is 7, so a 4K window of the filter holds 8 float frames
-        fewer), and what a shot's ends are continued by (:attr:`extension`), so a window's edge
-        that far from its inside is never taken for a shot's end."""
+        fewer), and what a shot's ends are continued by (:attr:`extension`, with ``motion``; none
+        when clamped), so a window's edge that far from its inside is never taken for a shot's end."""
         return self.ladder.reach
 
     @classmethod
@@ -191,9 +191,10 @@ def render_chunk(renderer: Renderer, window: np.ndarray, lead: int, count: int) 
     its streamed form over the window (the same arithmetic, frame by frame; the window's context
     covers its reach), any other :meth:`Renderer.render`."""
     if renderer.ladder.streams:
-        ctx = renderer.context
-        # a window's edge less than its context from the inside is the clip's (stream_chunks)
-        ends = (lead < ctx, len(window) - lead - count < ctx)
+        # a window's edge less than its context from the inside is the clip's (stream_chunks); only
+        # one within the ladder's reach is read, and its shot end's motion measured (1 s at 1080p)
+        reach = renderer.run_context
+        ends = (lead < reach, len(window) - lead - count < reach)
         return np.stack(list(renderer.ladder.stream(iter(window), renderer.cut_threshold, extend=renderer.extension,
                                                     ends=ends, groups=(lead, count))))
     return renderer.render(window, lead, count)
