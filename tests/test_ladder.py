@@ -573,10 +573,13 @@ def test_the_self_check_weighs_the_mean_of_its_best_pipelines_with_the_net_and_r
 def test_chunks_are_sized_by_the_frame_so_that_memory_is_bounded_by_it():
     """stream.chunk_frames: the sizes docs/BENCHMARKS.md ("The render's chunks") and docs/SCALE.md
     state: 27 LTR frames for the job's 512x288 clip at x8, 1 at 1080p and 4K (the memory bound of
-    the 1080p and 4K measurements), 17 at 360p; at most 32."""
+    the 1080p and 4K measurements), 17 at 360p; at most 32. A streamed ladder's chunks by their
+    output alone: 2 at 1080p, 1 at 4K."""
     from vs_zstsr.stream import chunk_frames
 
     assert chunk_frames(288, 512, 8) == 27
     assert chunk_frames(1080, 1920, 8) == chunk_frames(2160, 3840, 8) == 1
     assert chunk_frames(360, 640, 8) == 17
     assert chunk_frames(16, 16, 2) == 32
+    assert (chunk_frames(1080, 1920, 8, True), chunk_frames(2160, 3840, 8, True)) == (2, 1)
+    assert chunk_frames(720, 1280, 8, True) == chunk_frames(720, 1280, 8) == 4

@@ -29,13 +29,22 @@ from .prepare import Clip, build_ladder
 # training the nets takes (2.7), against 2.1 at 768 MiB, for 3-8 s of its 35-40 (docs/BENCHMARKS.md,
 # "The render's chunks"), while 1080p x8 stays at 1 frame (2 from 1.49 GiB up: unmeasured there).
 CHUNK_BYTES = 1480 * 2 ** 20
+# A streamed ladder (direct: flow, the kernels) holds a chunk's output and the frames it reads, not
+# a rung's arrays: its chunks are sized by their output alone, within STREAM_CHUNK_BYTES. The
+# filter's chunk at 1080p x8 hands MVTools its groups and 2 frames each side: 5 frames of motion
+# search a group with one-frame chunks, 3 with two. On the 24-frame 1080p pan two-frame chunks took
+# 50-51 s against 61-64 (the filter's job, host and MVTools' worker, 2.71 GiB against 2.14), four
+# 40 s at 3.51 GiB, near the 4 GB bar (docs/BENCHMARKS.md, "The filter's chunk"); 4K stays at 1.
+STREAM_CHUNK_BYTES = 400 * 2 ** 20
 
 
-def chunk_frames(height: int, width: int, factor: int) -> int:
+def chunk_frames(height: int, width: int, factor: int, streams: bool = False) -> int:
     """LTR frames per chunk: its output (float32) within about CHUNK_BYTES / 4, so that memory is
-    bounded by the frame size (1080p x8: 1 frame, 360p: 17); at least 1."""
-    per_frame = height * width * 3 * 4 * factor * 4
-    return int(np.clip(CHUNK_BYTES // max(1, per_frame), 1, 32))
+    bounded by the frame size (1080p x8: 1 frame, 360p: 17), or for a ladder that ``streams``
+    within STREAM_CHUNK_BYTES (1080p x8: 2, 4K: 1); at least 1, at most 32."""
+    per_frame = height * width * 3 * 4 * factor
+    budget, per_frame = (STREAM_CHUNK_BYTES, per_frame) if streams else (CHUNK_BYTES, per_frame * 4)
+    return int(np.clip(budget // max(1, per_frame), 1, 32))
 
 
 @dataclass
@@ -103,7 +112,8 @@ class Renderer:
     def of(cls, ladder: Ladder, options: UpsampleOptions, height: int, width: int,
            log: Callable[[str], None] | None = None) -> "Renderer":
         """A renderer of a ladder already built, with ``options``' cut detection and shot ends."""
-        return cls(ladder, chunk_frames(height, width, options.factor), log, options.cut_threshold, options.shot_ends)
+        return cls(ladder, chunk_frames(height, width, options.factor, ladder.streams), log, options.cut_threshold,
+                   options.shot_ends)
 
     def render(self, window: np.ndarray, lead: int, count: int, cut_at=None) -> np.ndarray:
         """HTR frames of LTR frames ``lead .. lead+count-1`` of ``window`` (see module doc).
