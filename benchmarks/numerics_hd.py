@@ -7,7 +7,7 @@ commit ``--ref`` (exported to a temporary folder with `git archive`) and with th
 small textured pan (270x480, ``--frames`` frames (6), x8, FFV1), and prints the largest difference between the
 decoded outputs, in 8-bit levels, and how many values differ. The VapourSynth filter's Python API
 (`vs_zstsr.filter.upsample`, method flow and cubic) runs too, with one LTR frame per chunk as at
-1080p and 4K, its float frames compared as they come (``--only-filter``: those alone); a clip longer
+4K, its float frames compared as they come (``--only-filter``: those alone); a clip longer
 than a chunk's window (``--frames 20``: the flow ladder's is 7 frames, 15 with the cut detector's)
 has chunks whose windows are cut from the clip, not the whole clip.
 """
@@ -30,7 +30,7 @@ RUNS = {"upsample --method flow": ["upsample", "--method", "flow"],
         "upsample --method cubic": ["upsample", "--method", "cubic"],
         "baseline -m linear -b": ["baseline", "-m", "linear", "-b"],
         "baseline -m flowfps -b": ["baseline", "-m", "flowfps", "-b"]}
-# The filter, as a script writes it, with 1-frame chunks (stream.chunk_frames at 1080p and 4K)
+# The filter, as a script writes it, with 1-frame chunks (stream.chunk_frames at 4K)
 _FILTER = ("import sys, numpy as np; import vs_zstsr.filter as F; make = F._make_renderer\n"
            "def one(*a, **k):\n    r = make(*a, **k); r.chunk = 1; return r\n"
            "F._make_renderer = one\n"

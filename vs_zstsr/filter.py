@@ -59,7 +59,7 @@ TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth'
 # with frames not yet served are kept beyond the bound (the newest two); one whose frames have all
 # been served is dropped first, also while the next renders: at 4K x8 (a chunk of 8 float frames,
 # 0.8 GB) the last chunk held beside the one rendering was 0.8 GB of the host's 5 GiB. At 1080p x8
-# (a chunk 0.2 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against 1 GiB
+# (a one-frame chunk 0.2 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against 1 GiB
 # (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
 CACHE_BYTES = 256 * 2 ** 20
 
@@ -690,11 +690,12 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     served = _cached(core.std.AssumeFPS(served, fpsnum=out_fps.numerator, fpsden=out_fps.denominator), 0)
     if retime is not None:
         served = _retimed(served, retime, split=use_props)
-    # the last `factor` frames served, in the output's format: a filter after this one that reads
-    # neighbours (a temporal denoiser, std.Merge of frames k-1 and k+1) asks again for frames whose
-    # chunk _ChunkCache has dropped once each of them was served, and rendered it again (at 4K 8-bit
-    # 4:2:0 these are 0.1 GB)
-    return _cached(_from_rgbs(served, clip.format, colour), factor)
+    # the last two chunks' frames served, in the output's format: a filter after this one that
+    # reads neighbours (a temporal denoiser, std.Merge of frames k-1 and k+1) asks again for frames
+    # whose chunk _ChunkCache has dropped once each of them was served, and rendered it again; with
+    # several threads the frames come out of order, and one chunk's worth was not always enough
+    # (at 4K x8 8-bit 4:2:0 these are 0.2 GB; an RGBS output holds as much as two chunks did)
+    return _cached(_from_rgbs(served, clip.format, colour), 2 * per_chunk)
 
 
 def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
