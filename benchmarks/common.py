@@ -148,3 +148,13 @@ def job_log(log: Path) -> dict:
                                                                                         text)
     return {"train_s": [int(s) for _, s in trained], "train_it": [int(i) for i, _ in trained],
             "pick": pick[-1].strip() if pick else None}
+
+
+def filter_with_chunk(chunk: int) -> str:
+    """Python source that makes the VapourSynth filter (``vs_zstsr.filter``, imported as ``F``)
+    render ``chunk`` LTR frames per chunk, whatever ``stream.chunk_frames`` gives: the preamble of
+    a script run with ``python -c`` (numerics_hd.py, filter_chunks.py). ``chunk`` may be a Python
+    expression (e.g. ``int(sys.argv[2])``)."""
+    return ("import vs_zstsr.filter as F\nmake = F._make_renderer\n"
+            f"def sized(*a, **k):\n    r = make(*a, **k); r.chunk = {chunk}; return r\n"
+            "F._make_renderer = sized\n")

@@ -14,14 +14,11 @@ import argparse
 import subprocess
 import sys
 
-from common import real_clips
+from common import filter_with_chunk, real_clips
 
 # one run: the first FRAMES frames of CLIP through the filter with CHUNK LTR frames per chunk
-_RUN = ("import hashlib, sys, time; import numpy as np; import vs_zstsr.filter as F\n"
-        "clip, chunk, frames, method = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]\n"
-        "make = F._make_renderer\n"
-        "def sized(*a, **k):\n    r = make(*a, **k); r.chunk = chunk; return r\n"
-        "F._make_renderer = sized\n"
+_RUN = ("import hashlib, sys, time; import numpy as np\n" + filter_with_chunk("int(sys.argv[2])") +
+        "clip, frames, method = sys.argv[1], int(sys.argv[3]), sys.argv[4]\n"
         "t = time.perf_counter(); h = hashlib.blake2b(digest_size=8)\n"
         "src = F.source(clip)\n"
         "out = F.upsample(src[:min(frames, src.num_frames)], 8, method=method)\n"

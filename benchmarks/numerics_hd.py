@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import ROOT
+from common import ROOT, filter_with_chunk
 from hd_clips import pan_frames
 
 RUNS = {"upsample --method flow": ["upsample", "--method", "flow"],
@@ -31,9 +31,7 @@ RUNS = {"upsample --method flow": ["upsample", "--method", "flow"],
         "baseline -m linear -b": ["baseline", "-m", "linear", "-b"],
         "baseline -m flowfps -b": ["baseline", "-m", "flowfps", "-b"]}
 # The filter, as a script writes it, with 1-frame chunks (stream.chunk_frames at 4K)
-_FILTER = ("import sys, numpy as np; import vs_zstsr.filter as F; make = F._make_renderer\n"
-           "def one(*a, **k):\n    r = make(*a, **k); r.chunk = 1; return r\n"
-           "F._make_renderer = one\n"
+_FILTER = ("import sys, numpy as np\n" + filter_with_chunk(1) +
            "out = F.upsample(F.source(sys.argv[1]), 8, method=sys.argv[2])\n"
            "np.save(sys.argv[3], np.stack([np.stack([np.asarray(f[p]) for p in range(3)], -1) "
            "for f in out.frames()]))")
