@@ -409,6 +409,26 @@ def test_source_turns_subsampled_yuv_like_read_frames(core, tmp_path, pix_fmt, f
         assert np.abs(np.stack(planes(rgb.get_frame(i)), -1) - ref[i]).mean() < 0.02
 
 
+def test_source_reads_an_mpeg_program_stream_of_odd_height_in_any_order(core, tmp_path):
+    # the shape of ../shared/data/cityCC0.mpg (720x405 MPEG-2 4:2:0 in an MPEG-PS file): no
+    # VapourSynth 4:2:0 format of odd height, and seeks in a file without an index that land a
+    # keyframe late; both stopped source() before
+    noise = np.random.default_rng(0).random((40, 27, 48, 3)) * 0.5   # packets of many sectors: seeks land late
+    data = (np.clip(moving_blob_htr(t=40, h=27, w=48) + noise, 0, 1) * 255 + 0.5).astype(np.uint8)
+    src = tmp_path / "city.mpg"
+    write_raw(src, data, codec="mpeg2video", pix_fmt="yuv420p", rate=25, options={"g": "6"})
+    clip = F.source(src)
+    assert (clip.width, clip.height, clip.num_frames) == (48, 27, 40) and clip.format.id == vs.YUV444P8
+    import av
+    with av.open(str(src)) as c:   # every frame decoded in order, the same 4:4:4 conversion
+        ref = [[np.frombuffer(bytes(p), np.uint8).reshape(27, -1)[:, :48] for p in f.reformat(format="yuv444p").planes]
+               for f in c.decode(video=0)]
+    order = list(range(40))
+    random.Random(3).shuffle(order)
+    for i in order:
+        assert all(np.array_equal(np.asarray(a), b) for a, b in zip(planes(clip.get_frame(i)), ref[i])), i
+
+
 def test_source_refuses_alpha_and_interlaced_and_converts_variable_rate(core, tmp_path):
     data = (moving_blob_htr(t=3, h=16, w=16) * 255 + 0.5).astype(np.uint8)
     rgba = np.concatenate([data, np.full((3, 16, 16, 1), 128, np.uint8)], -1)

@@ -839,8 +839,6 @@ class _Decoder:
             self.stream.thread_type = "SLICE"
 
     def get(self, n: int):
-        import bisect
-
         with self.lock:
             if n in self.recent:
                 self.recent.move_to_end(n)
@@ -848,9 +846,7 @@ class _Decoder:
             self._open()
             nxt = self.next_index
             if self.frames is None or nxt is None or n < nxt or n - nxt > 32:
-                k = self.keys[max(0, bisect.bisect_right(self.keys, self.pts[n]) - 1)]
-                self.container.seek(k, stream=self.stream, backward=True, any_frame=False)
-                self.frames = self.container.decode(self.stream)
+                self._seek(n)
             for fr in self.frames:
                 idx = self.index.get(fr.pts)
                 if idx is None:
@@ -866,16 +862,43 @@ class _Decoder:
             self.frames = None
             raise _err(f"{self.path}: cannot decode frame {n}")
 
+    def _seek(self, n: int) -> None:
+        """Decode from a keyframe at or before frame ``n``. A container without an index (MPEG
+        program streams: ../shared/data/cityCC0.mpg) may land a keyframe or two after the one asked
+        for; then the keyframes before are tried, twice as far back each time, and last the
+        start of the file."""
+        import bisect
+        import itertools
+
+        target = self.pts[n]
+        i = bisect.bisect_right(self.keys, target) - 1
+        step = 1
+        while i >= 0:
+            self.container.seek(self.keys[i], stream=self.stream, backward=True, any_frame=False)
+            frames = self.container.decode(self.stream)
+            first = next((fr for fr in frames if fr.pts in self.index), None)
+            if first is not None and first.pts <= target:
+                self.frames = itertools.chain((first,), frames)
+                return
+            i -= step
+            step *= 2
+        self.container.close()   # from the start: a new demuxer, no seek
+        self.container = None
+        self._open()
+        self.frames = self.container.decode(self.stream)
+
 
 def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "convert",
            assume_progressive: bool = False, allow_truncated: bool = False) -> vs.VideoNode:
     """A clip read from a video file with PyAV (the VapourSynth wheel ships no source filter).
 
     Keeps the file's format where VapourSynth has it (GRAY, YUV 4:2:0/4:2:2/4:4:4 and planar RGB
-    at 8-16 bits; packed RGB becomes planar RGB24/RGB48, anything else YUV 4:4:4 16-bit), its exact frame rate and its
+    at 8-16 bits; packed RGB becomes planar RGB24/RGB48, subsampled YUV of an odd size YUV 4:4:4 at
+    its depth, anything else YUV 4:4:4 16-bit), its exact frame rate and its
     colour description (``_Matrix``, ``_Primaries``, ``_Transfer``, ``_Range``). Frames are
     decoded on request (seeking to the keyframe before), so any order works. Built as
-    ``std.ModifyFrame`` over a ``BlankClip`` of the right size, format, length and rate.
+    ``std.ModifyFrame`` over a ``BlankClip`` of the right size, format, length and rate. Containers
+    without a seek index (MPEG program streams) are read in any order too.
 
     Real-world footage is handled as the ``zstsr`` commands do (``io.open_input``, docs/FOOTAGE.md):
     a rotated file (display matrix) gives upright frames of the displayed size (4:2:2 turned by
@@ -912,6 +935,14 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
         convert = info.pix_fmt.replace("422", "444")
         fmt_id, order = _PIX[convert]
     fmt = core.get_video_format(fmt_id)
+    if info.width % (1 << fmt.subsampling_w) or info.height % (1 << fmt.subsampling_h):
+        # VapourSynth has no 4:2:0 frame of odd height nor 4:2:x of odd width (720x405 MPEG-2:
+        # ../shared/data/cityCC0.mpg): 4:4:4 at the same depth, chroma upsampled by the decoder
+        convert = info.pix_fmt.replace("420", "444").replace("422", "444")
+        fmt_id, order = _PIX[convert]
+        fmt = core.get_video_format(fmt_id)
+        _log(core, f"source: {os.path.basename(path)} is {info.pix_fmt} at {info.width}x{info.height}, "
+                   f"which VapourSynth cannot hold (odd size): read as {fmt.name}")
     rate = Fraction(info.rate)
     length = len(slots) if slots else (info.frames if info.truncated else len(dec.pts))
     blank = core.std.BlankClip(width=info.width, height=info.height, format=fmt_id, length=length,
