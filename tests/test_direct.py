@@ -1,4 +1,5 @@
 """The streamed no-net path (vs_zstsr/direct.py): the same frames as the whole-clip arrays, read lazily."""
+import dataclasses
 import subprocess
 import sys
 import time
@@ -537,6 +538,40 @@ def test_flow_finished_in_the_writers_pixel_format_is_stored_as_the_writer_store
     psnr = {k: 10 * np.log10(1 / np.mean((v - want) ** 2)) for k, v in got.items()}
     d = np.abs(got["worker"] - got["writer"]) * 255
     assert (d > 0.5).mean() < 1e-3 and psnr["worker"] > psnr["swscale"] - 0.1 and psnr["swscale"] > 30, psnr
+
+
+@pytest.mark.skipif(not flow_available(), reason="needs VapourSynth and MVTools")
+def test_baseline_flowfps_has_its_worker_make_the_writers_planes(tmp_path, monkeypatch):
+    """`zstsr baseline -m flowfps` hands MVTools' worker the writer's Y'CbCr format, as `upsample
+    --method flow` does (the conversion in the CLI's process was 15% of baseline's time at 1080p:
+    docs/BENCHMARKS.md, "baseline's frames in the writer's format"); the file is the same as with
+    the writer's own conversion of RGB frames (the test above: the same conversion)."""
+    from click.testing import CliRunner
+
+    from vs_zstsr import baselines, cli
+
+    x = _smooth_clip()
+    src = tmp_path / "in.mkv"
+    io.write_video(src, x, Fraction(30), codec="ffv1", pix_fmt="yuv420p")
+    finishes, real, mode = [], baselines.peer_stream, {}
+
+    def spy(seg, factor, method, rate, keep, finish=None):
+        finishes.append(finish)
+        if mode["how"] == "writer":   # RGB frames, converted by the writer (baseline before this)
+            finish = dataclasses.replace(finish, planes=None)
+        return real(seg, factor, method, rate, keep, finish)
+
+    monkeypatch.setattr(baselines, "peer_stream", spy)
+    runs = {}
+    for how in ("worker", "writer"):
+        mode["how"] = how
+        out = tmp_path / f"{how}.mkv"
+        r = CliRunner().invoke(cli.main, ["baseline", str(src), "-o", str(out), "-f", "4", "-m", "flowfps", "-b"])
+        assert r.exit_code == 0, r.output
+        runs[how] = np.stack(list(io.read_frames(out)))
+        assert io.probe(out).pix_fmt == "yuv420p" and len(runs[how]) == 4 * len(x)
+    assert finishes and all(f.planes is not None and f.planes.pix_fmt == "yuv420p" for f in finishes)
+    assert (np.abs(runs["worker"] - runs["writer"]) * 255 > 0.5).mean() < 1e-3
 
 
 def test_the_writer_takes_planes_only_of_its_own_pixel_format(tmp_path):

@@ -311,22 +311,22 @@ def baseline(ltr: str, output: str, factor: int, method: str, backproject: bool,
     segment = direct.segment_frames(vi.height, vi.width)
     if method == "minterpolate":
         segment = max(1, n)   # ffmpeg's filter is not exact on segments: the whole clip at once
-    # flow's frames come finished in its worker, quantized as the writer stores them (vs_zstsr/direct.py)
-    finish = direct.Finish(backproject, bits=io.sample_bits(vi.bit_depth)) if method in baselines.FINISHES else None
-    out = direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject, segment=segment,
-                        peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep, finish),
-                        finished=finish is not None)
     rate = vi.rate if conform else vi.rate * factor
-    with _bar(n * factor, method) as bar:
-        written = io.write_video(output, _counted(out, bar), rate, codec=codec, like=vi, log=_note, background=True,
-                                 empty=f"{ltr}: video has no frames", **enc)
-    _note(f"wrote {written} frames at {io.format_rate(rate)} fps to {output}")
-
-
-def _counted(frames, bar):
-    for f in frames:
-        yield f
-        bar.update(1)
+    with io.VideoWriter(output, vi.width, vi.height, rate, vi.bit_depth, codec, pix_fmt=vi.pix_fmt, color=vi.color,
+                        gray=vi.is_gray, log=_note, background=True, **enc) as w, _bar(n * factor, method) as bar:
+        # flow's frames come finished in its worker, quantized as the writer stores them and in its
+        # pixel format where it has one (vs_zstsr/direct.py), as `upsample --method flow` hands them
+        finish = direct.Finish(backproject, bits=io.sample_bits(vi.bit_depth), planes=w.planes) \
+            if method in baselines.FINISHES else None
+        for frame in direct.stream(io.read_frames(ltr, vi), factor, kernel or method, backproject=backproject,
+                                   segment=segment, finished=finish is not None,
+                                   peer=lambda seg, keep: baselines.peer_stream(seg, factor, method, vi.rate, keep,
+                                                                                finish)):
+            w.write(frame)
+            bar.update(1)
+        if not w.count:
+            raise ZstsrError(f"{ltr}: video has no frames")
+    _note(f"wrote {w.count} frames at {io.format_rate(rate)} fps to {output}")
 
 
 # --------------------------------------------------------------------------------------------
