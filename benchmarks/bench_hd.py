@@ -127,11 +127,15 @@ def reference(path: str, factor: int, uncached: bool = False, capped: bool = Fal
 LABELS = {"flow": "upsample --method flow (FFV1 .mkv)", "flow-ffvhuff": "upsample --method flow --codec ffvhuff (.nut)",
           "cubic": "upsample --method cubic (FFV1 .mkv)", "default": "upsample (default: nets, self-check)",
           "baseline": "baseline -m flowfps -b (FFV1 .mkv)", "render": "render --method cubic --codec ffv1",
-          "filter": "filter: core.zstsr.Upsample(method=\"flow\"), frames dropped"}
+          "filter": "filter: core.zstsr.Upsample(method=\"flow\"), frames dropped",
+          "filter-rgbs": "filter on the clip made RGBS (float), frames dropped"}
 
-# The VapourSynth filter as a script uses it: zstsr's own source, every output frame asked for in order.
-_FILTER = ("import sys; from vs_zstsr import filter as zf; "
-           "out = zf.upsample(zf.source(sys.argv[1]), 8, method='flow'); "
+# The VapourSynth filter as a script uses it: zstsr's own source, every output frame asked for in
+# order; with a second argument "rgbs" the clip is made RGBS first (a float output: its frames are
+# 4x the bytes of 8-bit 4:2:0 ones; an RGB source, as the pan's FFV1 is, or a YUV one with _Matrix)
+_FILTER = ("import sys; import vapoursynth as vs; from vs_zstsr import filter as zf; src = zf.source(sys.argv[1]); "
+           "src = vs.core.resize.Bicubic(src, format=vs.RGBS) if sys.argv[2:] == ['rgbs'] else src; "
+           "out = zf.upsample(src, 8, method='flow'); "
            "[None for _ in out.frames(close=True)]")
 
 
@@ -145,6 +149,7 @@ def commands(clip: Path, out: str, budget: str) -> dict:
         "baseline": zs + ["baseline", clip, "-o", f"{out}_baseline.mkv", "-m", "flowfps", "-b", "-y"],
         "render": zs + ["render", clip, "-o", f"{out}_render", "--method", "cubic", "--codec", "ffv1", "-y"],
         "filter": [sys.executable, "-c", _FILTER, clip],
+        "filter-rgbs": [sys.executable, "-c", _FILTER, clip, "rgbs"],
     }
 
 

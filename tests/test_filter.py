@@ -24,6 +24,7 @@ vs = pytest.importorskip("vapoursynth")
 from conftest import moving_blob_htr, tiny_model  # noqa: E402
 from test_footage import write_raw  # noqa: E402  (PyAV: rotation, timestamps, field order)
 from vs_zstsr import filter as F  # noqa: E402
+from vs_zstsr.baselines import frame_bytes  # noqa: E402
 from vs_zstsr import io  # noqa: E402
 from vs_zstsr.resample import rect_downsample  # noqa: E402
 
@@ -620,6 +621,41 @@ def test_a_filter_reading_neighbours_after_this_one_renders_each_chunk_once(core
     finally:
         core.num_threads = before
     assert len(renders) == n if threads == 1 else len(renders) <= n + 2
+
+
+def test_the_frames_served_kept_are_two_chunks_within_a_bound_never_under_one(core, monkeypatch):
+    """The filter's last node keeps two chunks' frames (the test above), at most SERVED_BYTES:
+    an RGBS output at 4K x8 (a chunk of 8 frames, 0.8 GB) keeps one chunk's, 8-bit 4:2:0 two."""
+    def kept(fmt, w, h, per_chunk=8):
+        return F.served_frames(per_chunk, frame_bytes(core.std.BlankClip(width=w, height=h, format=fmt, length=1)))
+
+    assert kept(vs.YUV420P8, 3840, 2160) == 16 and kept(vs.RGBS, 3840, 2160) == 8
+    assert kept(vs.RGBS, 1920, 1080, per_chunk=16) == 21 and kept(vs.RGBS, 64, 32, per_chunk=4) == 8
+    # one chunk's frames are enough for a temporal filter after ours asking in order
+    monkeypatch.setattr(F, "CACHE_BYTES", 0)
+    monkeypatch.setattr(F, "SERVED_BYTES", 0)
+    renders = []
+
+    class Renderer:
+        chunk, run_context, context = 1, 1, 1
+
+        def cuts(self, frames, lead, count):
+            return []
+
+        def render(self, window, lead, count, cut_at=None):
+            renders.append(lead)
+            return np.repeat(np.asarray(window[lead:lead + count]), 4, axis=0)
+
+    before = core.num_threads
+    core.num_threads = 1
+    try:
+        clip = core.std.BlankClip(width=64, height=32, format=vs.RGBS, length=12, fpsnum=25, fpsden=1)
+        out = F._serve(clip, F._to_rgbs(clip, {"matrix": 1}), Renderer(), 4, {"matrix": 1})
+        for _ in core.std.Merge(out[0] + out[:-1], out[1:] + out[-1]).frames(close=True):
+            pass
+    finally:
+        core.num_threads = before
+    assert len(renders) == 12
 
 
 def test_chunk_cache_renders_one_large_chunk_at_a_time():

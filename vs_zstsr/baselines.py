@@ -387,11 +387,11 @@ def set_caches(nodes: dict[str, tuple]) -> int:
             # an Analyse frame is its super frame (planes shared) with the vectors attached: mostly
             # the frames the super cache holds, not counted again (a vector frame may keep a super
             # frame a little longer than that cache does)
-            held += 0 if name == "vectors" else frames * _frame_bytes(node)
+            held += 0 if name == "vectors" else frames * frame_bytes(node)
     return -(-held // 2 ** 20)
 
 
-def _frame_bytes(clip) -> int:
+def frame_bytes(clip) -> int:
     """Bytes of one frame of a VapourSynth clip (its planes' samples)."""
     f = clip.format
     chroma = (clip.width >> f.subsampling_w) * (clip.height >> f.subsampling_h)

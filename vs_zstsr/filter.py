@@ -44,6 +44,7 @@ import numpy as np
 import vapoursynth as vs
 
 from . import cuts
+from .baselines import frame_bytes
 from .errors import ZstsrError
 from .options import EngineOptions, TrainOptions, UpsampleOptions, check_factor
 from .retime import resolve
@@ -62,6 +63,11 @@ TRAIN_LOG_S = 10.0     # seconds between training progress lines in VapourSynth'
 # (a one-frame chunk 0.2 GB) the host's peak fell from 3.0 to 2.6 GiB on 8 frames against 1 GiB
 # (benchmarks/rss_hd.py, docs/BENCHMARKS.md, "1080p and 4K").
 CACHE_BYTES = 256 * 2 ** 20
+# Frames served kept at the filter's last node, in the output's format (_serve): two chunks' worth,
+# at most this many bytes but never under one chunk. 8-bit YUV at 4K x8 is 16 frames, 0.2 GB; an
+# RGBS output at 4K (a chunk of 8 frames, 0.8 GB) kept two chunks, 1.6 GB of float frames beside
+# the chunk cache, now one.
+SERVED_BYTES = 512 * 2 ** 20
 
 # _Matrix values resize understands (VSConstants4.h); 2 = unspecified, 3 = reserved
 _MATRICES = {0, 1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
@@ -693,9 +699,15 @@ def _serve(clip: vs.VideoNode, rgb: vs.VideoNode, renderer, factor: int, colour:
     # the last two chunks' frames served, in the output's format: a filter after this one that
     # reads neighbours (a temporal denoiser, std.Merge of frames k-1 and k+1) asks again for frames
     # whose chunk _ChunkCache has dropped once each of them was served, and rendered it again; with
-    # several threads the frames come out of order, and one chunk's worth was not always enough
-    # (at 4K x8 8-bit 4:2:0 these are 0.2 GB; an RGBS output holds as much as two chunks did)
-    return _cached(_from_rgbs(served, clip.format, colour), 2 * per_chunk)
+    # several threads the frames come out of order, and one chunk's worth was not always enough.
+    # At most SERVED_BYTES, never under one chunk (a float output at 4K)
+    out = _from_rgbs(served, clip.format, colour)
+    return _cached(out, served_frames(per_chunk, frame_bytes(out)))
+
+
+def served_frames(per_chunk: int, frame_bytes: int) -> int:
+    """Frames the filter's last node keeps (see :data:`SERVED_BYTES`)."""
+    return min(2 * per_chunk, max(per_chunk, SERVED_BYTES // max(1, frame_bytes)))
 
 
 def _retimed(htr: vs.VideoNode, rt, split: bool = True) -> vs.VideoNode:
