@@ -588,16 +588,9 @@ def test_chunk_cache_drops_a_served_chunk_while_the_next_renders():
     assert cache.rendered == 4
 
 
-@pytest.mark.parametrize("threads", [1, 4])
-def test_a_filter_reading_neighbours_after_this_one_renders_each_chunk_once(core, monkeypatch, threads):
-    """A chunk whose frames have all been served is dropped (_ChunkCache); a temporal filter after
-    ours (here std.Merge of frames k-1 and k+1) asks again for the frame before a chunk's start
-    once the next chunk has rendered: it comes from the last frames served, not a second render
-    (12 -> 24 renders of 12 chunks before). With several threads the frames come out of order and,
-    on a loaded machine, one of them now and then left the cache first (13 renders in 1 of 30 runs
-    with 3 copies of the test at once): a few, never one per chunk."""
-    monkeypatch.setattr(F, "CACHE_BYTES", 0)      # as at 1080p and 4K x8: one chunk is the bound
-    w, h, factor, n = 64, 32, 4, 12
+def _renders_under_a_neighbour_filter(core, fmt, threads: int, n: int = 12, factor: int = 4) -> int:
+    """Chunks rendered (one LTR frame each, frames repeated x ``factor``) when a temporal filter
+    after ours (std.Merge of frames k-1 and k+1) reads every output frame of an ``n``-frame clip."""
     renders = []
 
     class Renderer:
@@ -613,14 +606,26 @@ def test_a_filter_reading_neighbours_after_this_one_renders_each_chunk_once(core
     before = core.num_threads
     core.num_threads = threads
     try:
-        clip = core.std.BlankClip(width=w, height=h, format=vs.YUV420P8, length=n, fpsnum=25, fpsden=1)
+        clip = core.std.BlankClip(width=64, height=32, format=fmt, length=n, fpsnum=25, fpsden=1)
         out = F._serve(clip, F._to_rgbs(clip, {"matrix": 1}), Renderer(), factor, {"matrix": 1})
-        merged = core.std.Merge(out[0] + out[:-1], out[1:] + out[-1])
-        for _ in merged.frames(close=True):
+        for _ in core.std.Merge(out[0] + out[:-1], out[1:] + out[-1]).frames(close=True):
             pass
     finally:
         core.num_threads = before
-    assert len(renders) == n if threads == 1 else len(renders) <= n + 2
+    return len(renders)
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_a_filter_reading_neighbours_after_this_one_renders_each_chunk_once(core, monkeypatch, threads):
+    """A chunk whose frames have all been served is dropped (_ChunkCache); a temporal filter after
+    ours (here std.Merge of frames k-1 and k+1) asks again for the frame before a chunk's start
+    once the next chunk has rendered: it comes from the last frames served, not a second render
+    (12 -> 24 renders of 12 chunks before). With several threads the frames come out of order and,
+    on a loaded machine, one of them now and then left the cache first (13 renders in 1 of 30 runs
+    with 3 copies of the test at once): a few, never one per chunk."""
+    monkeypatch.setattr(F, "CACHE_BYTES", 0)      # as at 1080p and 4K x8: one chunk is the bound
+    renders = _renders_under_a_neighbour_filter(core, vs.YUV420P8, threads)
+    assert renders == 12 if threads == 1 else renders <= 12 + 2
 
 
 def test_the_frames_served_kept_are_two_chunks_within_a_bound_never_under_one(core, monkeypatch):
@@ -634,28 +639,7 @@ def test_the_frames_served_kept_are_two_chunks_within_a_bound_never_under_one(co
     # one chunk's frames are enough for a temporal filter after ours asking in order
     monkeypatch.setattr(F, "CACHE_BYTES", 0)
     monkeypatch.setattr(F, "SERVED_BYTES", 0)
-    renders = []
-
-    class Renderer:
-        chunk, run_context, context = 1, 1, 1
-
-        def cuts(self, frames, lead, count):
-            return []
-
-        def render(self, window, lead, count, cut_at=None):
-            renders.append(lead)
-            return np.repeat(np.asarray(window[lead:lead + count]), 4, axis=0)
-
-    before = core.num_threads
-    core.num_threads = 1
-    try:
-        clip = core.std.BlankClip(width=64, height=32, format=vs.RGBS, length=12, fpsnum=25, fpsden=1)
-        out = F._serve(clip, F._to_rgbs(clip, {"matrix": 1}), Renderer(), 4, {"matrix": 1})
-        for _ in core.std.Merge(out[0] + out[:-1], out[1:] + out[-1]).frames(close=True):
-            pass
-    finally:
-        core.num_threads = before
-    assert len(renders) == 12
+    assert _renders_under_a_neighbour_filter(core, vs.RGBS, 1) == 12
 
 
 def test_chunk_cache_renders_one_large_chunk_at_a_time():
