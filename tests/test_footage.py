@@ -290,3 +290,22 @@ def test_deep_subsampled_frames_of_odd_width_read_as_ffmpeg_shows_them(tmp_path,
     want = np.frombuffer(raw, np.uint16).reshape(2, 27, 47, 3) / 65535
     got = np.stack(list(io.read_frames(src)))
     assert np.abs(got - want).mean() < 2e-3
+
+
+def test_a_transport_stream_cut_between_keyframes_is_refused_before_any_work(tmp_path):
+    """A capture cut mid-GOP starts with frames whose references are gone: refused when opened, one
+    line saying how many, where it was refused once every frame had been processed ("ends after
+    75 of its 94 frames"); the stream copy the line suggests reads whole."""
+    src, cut = tmp_path / "full.ts", tmp_path / "cut.ts"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25:duration=6",
+                    "-c:v", "libx264", "-g", "25", "-bf", "3", "-pix_fmt", "yuv420p", str(src)], check=True)
+    data = src.read_bytes()
+    cut.write_bytes(data[-(len(data) * 6 // 10) // 188 * 188:])     # whole TS packets of the last 60%
+    with pytest.raises(io.ZstsrError, match=r"starts mid-way .* its first \d+ of \d+ frames cannot be decoded"):
+        io.probe(cut)
+    fails_cleanly(run("upsample", cut, "-o", tmp_path / "out.mkv", "--method", "cubic", "-f", 2, ok=False),
+                  "starts mid-way", tmp_path)
+    fixed = tmp_path / "fixed.ts"
+    subprocess.run([ffmpeg_exe(), "-v", "quiet", "-i", str(cut), "-c", "copy", str(fixed)], check=True)
+    assert len(list(io.read_frames(fixed))) == io.probe(fixed).frames > 0
+    assert io.probe(src).frames == 150

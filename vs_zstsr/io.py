@@ -390,6 +390,31 @@ def _decodable(path: Path, info: VideoInfo) -> int:
     return n
 
 
+def _undecodable_lead(path: Path, pts: list) -> int:
+    """Frames at the start of the stream that never decode: a transport stream cut between
+    keyframes (a capture, a split recording) starts with frames whose references are gone, and the
+    decoder begins at the next keyframe. Found here from the first frame that decodes (its
+    timestamp against the packets'), so the file is refused before any work, where the read
+    ended with "the video stream ends after N of its M frames" once everything was done. 0 when
+    the frames carry no timestamps or nothing decodes (the read reports that)."""
+    import bisect
+
+    known = sorted(p for p in pts if p is not None)
+    if len(known) < len(pts) or not known:
+        return 0
+    av = _av()
+    try:
+        with av.open(str(path)) as c, av.logging.Capture(local=False):   # its complaints: said above
+            s = c.streams.video[0]
+            s.thread_type = "SLICE"
+            first = next(iter(c.decode(s)), None)
+    except (av.error.FFmpegError, OSError):
+        return 0
+    if first is None or first.pts is None:
+        return 0
+    return bisect.bisect_left(known, first.pts)
+
+
 def _probe_file(path: Path) -> VideoInfo:
     av = _av()
     try:
@@ -409,6 +434,11 @@ def _probe_file(path: Path) -> VideoInfo:
             w, h = (cc.height, cc.width) if _transposes(turn) else (cc.width, cc.height)
             has_audio = bool(container.streams.audio)
             pts, tb, truncated, declared = _scan(container, s, Fraction(rate))
+            lead = _undecodable_lead(path, pts)
+            if lead:
+                raise ZstsrError(f"{path}: the video stream starts mid-way (a recording cut between keyframes): "
+                                 f"its first {lead} of {len(pts)} frames cannot be decoded; cut it at its first "
+                                 "keyframe (a stream copy in the same container does: ffmpeg -i IN.ts -c copy OUT.ts)")
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
