@@ -309,3 +309,28 @@ def test_a_transport_stream_cut_between_keyframes_is_refused_before_any_work(tmp
     subprocess.run([ffmpeg_exe(), "-v", "quiet", "-i", str(cut), "-c", "copy", str(fixed)], check=True)
     assert len(list(io.read_frames(fixed))) == io.probe(fixed).frames > 0
     assert io.probe(src).frames == 150
+
+
+def test_an_mp4_trimmed_by_a_stream_copy_reads_as_the_frames_it_shows(tmp_path):
+    """`ffmpeg -ss 1.3 -i IN.mp4 -c copy OUT.mp4` (a lossless trim) keeps the GOP before the cut and
+    an edit list that hides its first frames: those packets are decoded, never shown. They were
+    counted as frames: the file was refused ("damaged timestamps"). Now the clip is the frames
+    shown, the same as the source's from the cut on, in the CLI's reader and the filter's source."""
+    full, cut = tmp_path / "full.mp4", tmp_path / "cut.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25:duration=6",
+                    "-c:v", "libx264", "-g", "50", "-bf", "3", "-pix_fmt", "yuv420p", str(full)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1.3", "-i", str(full), "-c", "copy", str(cut)], check=True)
+    whole, info = list(io.read_frames(full)), io.probe(cut)
+    got = list(io.read_frames(cut))
+    skip = len(whole) - len(got)
+    assert info.frames == len(got) and 25 < skip < 40      # the cut near 1.3 s, not at the keyframe (0 s)
+    assert all(np.array_equal(a, b) for a, b in zip(got, whole[skip:]))
+    vs = pytest.importorskip("vapoursynth")
+    from vs_zstsr import filter as F
+
+    clip = vs.core.resize.Point(F.source(cut), format=vs.RGB24, matrix_in_s="170m")
+    ref = vs.core.resize.Point(F.source(full), format=vs.RGB24, matrix_in_s="170m")
+    assert clip.num_frames == len(got)
+    for i in (len(got) - 1, 0, 40, 3):
+        a, b = clip.get_frame(i), ref.get_frame(i + skip)
+        assert all(np.array_equal(np.asarray(a[p]), np.asarray(b[p])) for p in range(3)), i

@@ -831,9 +831,10 @@ class _Decoder:
             for pkt in c.demux(s):
                 if pkt.pts is None or pkt.size == 0:
                     continue
-                pts.append(pkt.pts)
-                if pkt.is_keyframe:
+                if pkt.is_keyframe:     # cut off by an edit list or not: a place to decode from
                     keys.append(pkt.pts)
+                if not pkt.is_discard:  # as io._scan: a frame of the clip
+                    pts.append(pkt.pts)
         if not pts:
             raise _err(f"{path}: no video frames")
         self.pts = sorted(pts)

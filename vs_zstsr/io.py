@@ -345,10 +345,14 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, boo
     Timestamps that span more than the container's own duration are damage, refused here (they
     would otherwise turn into millions of repeated frames as a "variable frame rate")."""
     av = _av()
-    pts, ends = [], []
+    pts, ends, held = [], [], 0
     with av.logging.Capture(local=False) as logs:
         for p in container.demux(stream):
-            if p.size:
+            held += bool(p.size)    # the sample table's entries, those cut off by an edit list too
+            # a packet the container's edit list cuts off (MP4/MOV trimmed by a stream copy,
+            # `ffmpeg -ss 1.3 -i IN.mp4 -c copy OUT.mp4`: the GOP before the cut is kept to decode
+            # from) is decoded but never shown: not a frame of the clip
+            if p.size and not p.is_discard:
                 pts.append(p.pts)
                 if p.pts is not None and p.duration:
                     ends.append(p.pts + p.duration)
@@ -360,7 +364,7 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, boo
     tb = Fraction(stream.time_base) if stream.time_base else None
     if not pts:
         raise ZstsrError(f"{container.name}: the video stream holds no frames (empty or damaged)")
-    if stream.frames and len(pts) < stream.frames:
+    if stream.frames and held < stream.frames:
         return pts, tb, True, f"{stream.frames} frames"
     declared = _declared_seconds(container, stream)
     known = sorted(x for x in pts if x is not None)
@@ -642,7 +646,7 @@ def count_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> int:
     av = _av()
     try:
         with av.open(str(path)) as c:
-            return sum(1 for p in c.demux(c.streams.video[0]) if p.size)
+            return sum(1 for p in c.demux(c.streams.video[0]) if p.size and not p.is_discard)
     except (av.error.FFmpegError, OSError) as e:
         raise ZstsrError(f"{path}: cannot count frames ({_reason(e)})") from None
 
@@ -697,7 +701,7 @@ def frame_times(path: str | os.PathLike) -> tuple[np.ndarray, Fraction] | None:
     try:
         with av.open(str(path)) as c:
             s = c.streams.video[0]
-            pts = [p.pts for p in c.demux(s) if p.size]
+            pts = [p.pts for p in c.demux(s) if p.size and not p.is_discard]   # as _scan
             tb = Fraction(s.time_base) if s.time_base else None
     except (av.error.FFmpegError, OSError) as e:
         raise ZstsrError(f"{path}: cannot read timestamps ({_reason(e)})") from None
