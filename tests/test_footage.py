@@ -292,23 +292,43 @@ def test_deep_subsampled_frames_of_odd_width_read_as_ffmpeg_shows_them(tmp_path,
     assert np.abs(got - want).mean() < 2e-3
 
 
-def test_a_transport_stream_cut_between_keyframes_is_refused_before_any_work(tmp_path):
-    """A capture cut mid-GOP starts with frames whose references are gone: refused when opened, one
-    line saying how many, where it was refused once every frame had been processed ("ends after
-    75 of its 94 frames"); the stream copy the line suggests reads whole."""
+def test_a_stream_starting_with_frames_that_never_decode_is_the_frames_that_do(tmp_path):
+    """A transport stream cut between keyframes (a capture, a split recording) starts with frames
+    whose references are gone; ffmpeg and players start at the next keyframe. They were counted as
+    frames, and the file refused once every frame had been processed ("ends after 75 of its 94
+    frames"); they are now left out when it is opened, with a note: the CLI and the filter's
+    source read the frames ffmpeg decodes. The same for an open GOP's first B-frames after a
+    stream copy cut at its I-frame (a reviewer's case, where the cut file was refused too)."""
     src, cut = tmp_path / "full.ts", tmp_path / "cut.ts"
     subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25:duration=6",
                     "-c:v", "libx264", "-g", "25", "-bf", "3", "-pix_fmt", "yuv420p", str(src)], check=True)
     data = src.read_bytes()
     cut.write_bytes(data[-(len(data) * 6 // 10) // 188 * 188:])     # whole TS packets of the last 60%
-    with pytest.raises(io.ZstsrError, match=r"starts mid-way .* its first \d+ of \d+ frames cannot be decoded"):
-        io.probe(cut)
-    fails_cleanly(run("upsample", cut, "-o", tmp_path / "out.mkv", "--method", "cubic", "-f", 2, ok=False),
-                  "starts mid-way", tmp_path)
-    fixed = tmp_path / "fixed.ts"
-    subprocess.run([ffmpeg_exe(), "-v", "quiet", "-i", str(cut), "-c", "copy", str(fixed)], check=True)
-    assert len(list(io.read_frames(fixed))) == io.probe(fixed).frames > 0
-    assert io.probe(src).frames == 150
+    opengop = tmp_path / "opengop.ts"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=128x96:rate=25:duration=4",
+                    "-c:v", "mpeg2video", "-g", "12", "-bf", "2", "-flags", "-cgop", str(tmp_path / "o.ts")], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1.0", "-i", str(tmp_path / "o.ts"), "-c", "copy",
+                    str(opengop)], check=True)
+    for path in (cut, opengop):
+        with av.open(str(path)) as c:
+            decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        notes = []
+        info = io.probe(path, log=notes.append)
+        assert info.frames == len(decoded) and info.undecodable > 0, path
+        assert len(notes) == 1 and f"starts with {info.undecodable} frames that cannot be decoded" in notes[0]
+        got = list(io.read_frames(path))
+        assert len(got) == len(decoded) and np.abs(got[-1] * 255 - decoded[-1]).max() <= 1
+        r = run("upsample", path, "-o", tmp_path / f"up_{path.stem}.mkv", "--method", "cubic", "-f", 2)
+        assert io.probe(tmp_path / f"up_{path.stem}.mkv").frames == 2 * len(decoded), r.stderr
+    vs = pytest.importorskip("vapoursynth")
+    from vs_zstsr import filter as F
+
+    clip = F.source(cut)
+    assert clip.num_frames == io.probe(cut).frames
+    order = list(range(clip.num_frames))[::-7] + [0, 1]
+    seq = [bytes(np.asarray(clip.get_frame(i)[0])) for i in range(clip.num_frames)]
+    again = F.source(cut)     # its own decoder, seeking back and forth
+    assert all(bytes(np.asarray(again.get_frame(i)[0])) == seq[i] for i in order)
 
 
 def test_an_mp4_trimmed_by_a_stream_copy_reads_as_the_frames_it_shows(tmp_path):

@@ -819,7 +819,9 @@ _PIX = {  # PyAV pix_fmt -> (VapourSynth format, plane order to VS order, bytes 
 class _Decoder:
     """Random access to a file's frames with PyAV: seek to the keyframe before, decode forward."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, first: int | None = None):
+        """``first``: the clip's first timestamp (``io.VideoInfo.undecodable``: frames before it
+        never decode and are not frames of the clip)."""
         from . import io
 
         self.path = path
@@ -833,7 +835,7 @@ class _Decoder:
                     continue
                 if pkt.is_keyframe:     # cut off by an edit list or not: a place to decode from
                     keys.append(pkt.pts)
-                if not pkt.is_discard:  # as io._scan: a frame of the clip
+                if not pkt.is_discard and (first is None or pkt.pts >= first):  # as io._probe_file
                     pts.append(pkt.pts)
         if not pts:
             raise _err(f"{path}: no video frames")
@@ -932,7 +934,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
                              allow_truncated=allow_truncated, log=lambda msg: _log(core, msg))
     except ZstsrError as e:
         raise _err(str(e)) from None
-    dec = _Decoder(path)
+    dec = _Decoder(path, min(info.times[0]) if info.undecodable and info.times else None)
     turn = info.orientation
     transposed = io._transposes(turn)
     slots = info.slots  # variable rate converted: output frame n shows source frame slots[n]

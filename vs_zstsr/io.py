@@ -80,6 +80,9 @@ class VideoInfo:
     truncated: bool = False
     declared: str = field(default="", repr=False)  # what the container declares, said when truncated
     times: tuple | None = field(default=None, repr=False)  # the packets' (pts, time base)
+    # frames at the stream's start that never decode (a stream cut between keyframes, an open GOP's
+    # first B-frames): not frames of the clip, as for ffmpeg and players (_undecodable_lead)
+    undecodable: int = 0
 
     @property
     def is_gray(self) -> bool:
@@ -303,6 +306,9 @@ def probe(path: str | os.PathLike, rate: Fraction | None = None, *, allow_trunca
         if log:
             log(f"warning: {path.name} is truncated (its container declares {info.declared}): using the "
                 f"{info.frames} frames that decode (--allow-truncated)")
+    if info.undecodable and log:
+        log(f"note: {path.name} starts with {info.undecodable} frames that cannot be decoded (cut between "
+            f"keyframes, or an open GOP's first frames), left out as players do: {info.frames} frames")
     return info
 
 
@@ -397,10 +403,12 @@ def _decodable(path: Path, info: VideoInfo) -> int:
 def _undecodable_lead(path: Path, pts: list) -> int:
     """Frames at the start of the stream that never decode: a transport stream cut between
     keyframes (a capture, a split recording) starts with frames whose references are gone, and the
-    decoder begins at the next keyframe. Found here from the first frame that decodes (its
-    timestamp against the packets'), so the file is refused before any work, where the read
-    ended with "the video stream ends after N of its M frames" once everything was done. 0 when
-    the frames carry no timestamps or nothing decodes (the read reports that)."""
+    decoder begins at the next keyframe; a stream copy cut at an open GOP's I-frame keeps B-frames
+    that refer to frames before it, which the decoder drops. Found here from the first frame that
+    decodes (its timestamp against the packets'): they are left out of the clip, as ffmpeg and
+    players leave them out, where the read refused the file once every frame had been processed
+    ("the video stream ends after N of its M frames"). 0 when the frames carry no timestamps or
+    nothing decodes (the read reports that)."""
     import bisect
 
     known = sorted(p for p in pts if p is not None)
@@ -439,10 +447,9 @@ def _probe_file(path: Path) -> VideoInfo:
             has_audio = bool(container.streams.audio)
             pts, tb, truncated, declared = _scan(container, s, Fraction(rate))
             lead = _undecodable_lead(path, pts)
-            if lead:
-                raise ZstsrError(f"{path}: the video stream starts mid-way (a recording cut between keyframes): "
-                                 f"its first {lead} of {len(pts)} frames cannot be decoded; cut it at its first "
-                                 "keyframe (a stream copy in the same container does: ffmpeg -i IN.ts -c copy OUT.ts)")
+            if lead:    # the clip starts at the first frame that decodes
+                first = sorted(pts)[lead]
+                pts = [p for p in pts if p >= first]
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
@@ -450,7 +457,7 @@ def _probe_file(path: Path) -> VideoInfo:
                 color=ColorInfo(int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace),
                                 int(cc.color_range)),
                 orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"),
-                truncated=truncated, declared=declared, times=(pts, tb))
+                truncated=truncated, declared=declared, times=(pts, tb), undecodable=lead)
             return info
     except ZstsrError:
         raise
