@@ -819,28 +819,19 @@ _PIX = {  # PyAV pix_fmt -> (VapourSynth format, plane order to VS order, bytes 
 class _Decoder:
     """Random access to a file's frames with PyAV: seek to the keyframe before, decode forward."""
 
-    def __init__(self, path: str, first: int | None = None):
-        """``first``: the clip's first timestamp (``io.VideoInfo.undecodable``: frames before it
-        never decode and are not frames of the clip)."""
+    def __init__(self, path: str, pts: list, keys: list | None):
+        """``pts``: the clip's frames' timestamps and ``keys`` the keyframes', as
+        :func:`.io.probe` found them (:attr:`.io.VideoInfo.times`, ``keyframes``): which packets
+        are frames is decided there once (those an edit list hides, or that never decode, are not)."""
         from . import io
 
         self.path = path
         self.av = io._av()
         self.lock = threading.Lock()
-        with self.av.open(path) as c:
-            s = c.streams.video[0]
-            pts, keys = [], []
-            for pkt in c.demux(s):
-                if pkt.pts is None or pkt.size == 0:
-                    continue
-                if pkt.is_keyframe:     # cut off by an edit list or not: a place to decode from
-                    keys.append(pkt.pts)
-                if not pkt.is_discard and (first is None or pkt.pts >= first):  # as io._probe_file
-                    pts.append(pkt.pts)
-        if not pts:
+        self.pts = sorted(p for p in pts if p is not None)
+        if not self.pts:
             raise _err(f"{path}: no video frames")
-        self.pts = sorted(pts)
-        self.keys = sorted(keys) or [self.pts[0]]
+        self.keys = list(keys or []) or [self.pts[0]]
         self.index = {p: i for i, p in enumerate(self.pts)}
         self.container = None
         self.frames = None
@@ -934,7 +925,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
                              allow_truncated=allow_truncated, log=lambda msg: _log(core, msg))
     except ZstsrError as e:
         raise _err(str(e)) from None
-    dec = _Decoder(path, min(info.times[0]) if info.undecodable and info.times else None)
+    dec = _Decoder(path, info.times[0], info.keyframes)
     turn = info.orientation
     transposed = io._transposes(turn)
     slots = info.slots  # variable rate converted: output frame n shows source frame slots[n]

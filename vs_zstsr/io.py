@@ -80,9 +80,11 @@ class VideoInfo:
     truncated: bool = False
     declared: str = field(default="", repr=False)  # what the container declares, said when truncated
     times: tuple | None = field(default=None, repr=False)  # the packets' (pts, time base)
+    keyframes: list | None = field(default=None, repr=False)  # the keyframes' pts, sorted (filter.source seeks)
     # frames at the stream's start that never decode (a stream cut between keyframes, an open GOP's
     # first B-frames): not frames of the clip, as for ffmpeg and players (_undecodable_lead)
     undecodable: int = 0
+    first_interlaced: bool = False   # the first frame that decodes is flagged interlaced (open_input)
 
     @property
     def is_gray(self) -> bool:
@@ -346,15 +348,18 @@ def _declared_seconds(container, stream) -> float | None:
     return None
 
 
-def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, bool, str]:
-    """Demux every packet: (their pts, the time base, truncated?, what the container declares).
+def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | None, bool, str]:
+    """Demux every packet: (the frames' pts, the keyframes' pts, the time base, truncated?, what
+    the container declares).
     Timestamps that span more than the container's own duration are damage, refused here (they
     would otherwise turn into millions of repeated frames as a "variable frame rate")."""
     av = _av()
-    pts, ends, held = [], [], 0
+    pts, keys, ends, held = [], [], [], 0
     with av.logging.Capture(local=False) as logs:
         for p in container.demux(stream):
             held += bool(p.size)    # the sample table's entries, those cut off by an edit list too
+            if p.size and p.is_keyframe and p.pts is not None:
+                keys.append(p.pts)  # a place to decode from, cut off by an edit list or not
             # a packet the container's edit list cuts off (MP4/MOV trimmed by a stream copy,
             # `ffmpeg -ss 1.3 -i IN.mp4 -c copy OUT.mp4`: the GOP before the cut is kept to decode
             # from) is decoded but never shown: not a frame of the clip
@@ -371,11 +376,11 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, boo
     if not pts:
         raise ZstsrError(f"{container.name}: the video stream holds no frames (empty or damaged)")
     if stream.frames and held < stream.frames:
-        return pts, tb, True, f"{stream.frames} frames"
+        return pts, keys, tb, True, f"{stream.frames} frames"
     declared = _declared_seconds(container, stream)
     known = sorted(x for x in pts if x is not None)
     if declared is None or tb is None or not known:
-        return pts, tb, bool(early), "more (it ends early)" if early else ""
+        return pts, keys, tb, bool(early), "more (it ends early)" if early else ""
     slack = 0.5 / float(rate) + 0.002
     span = float((known[-1] - known[0]) * tb)
     if span > declared + slack:
@@ -383,8 +388,8 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, Fraction | None, boo
                          f"container declares {declared:.3f} s")
     end = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
     if declared - end > slack or early:
-        return pts, tb, True, f"{declared:.3f} s (about {round(declared * float(rate))} frames)"
-    return pts, tb, False, ""
+        return pts, keys, tb, True, f"{declared:.3f} s (about {round(declared * float(rate))} frames)"
+    return pts, keys, tb, False, ""
 
 
 def _decodable(path: Path, info: VideoInfo) -> int:
@@ -400,29 +405,33 @@ def _decodable(path: Path, info: VideoInfo) -> int:
     return n
 
 
-def _undecodable_lead(path: Path, pts: list) -> int:
+def _first_frame(path: Path):
+    """The stream's first frame that decodes (PyAV's), or None (the read reports a damaged
+    stream in its own words): decoded once when a file is opened, for :func:`_undecodable_lead`
+    and the interlace check of :func:`open_input`."""
+    av = _av()
+    try:
+        with av.open(str(path)) as c, av.logging.Capture(local=False):   # its complaints: said later
+            s = c.streams.video[0]
+            s.thread_type = "SLICE"
+            return next(iter(c.decode(s)), None)
+    except (av.error.FFmpegError, OSError):
+        return None
+
+
+def _undecodable_lead(pts: list, first) -> int:
     """Frames at the start of the stream that never decode: a transport stream cut between
     keyframes (a capture, a split recording) starts with frames whose references are gone, and the
     decoder begins at the next keyframe; a stream copy cut at an open GOP's I-frame keeps B-frames
-    that refer to frames before it, which the decoder drops. Found here from the first frame that
-    decodes (its timestamp against the packets'): they are left out of the clip, as ffmpeg and
+    that refer to frames before it, which the decoder drops. Found from ``first``, the first frame
+    that decodes (its timestamp against the packets'): they are left out of the clip, as ffmpeg and
     players leave them out, where the read refused the file once every frame had been processed
     ("the video stream ends after N of its M frames"). 0 when the frames carry no timestamps or
     nothing decodes (the read reports that)."""
     import bisect
 
     known = sorted(p for p in pts if p is not None)
-    if len(known) < len(pts) or not known:
-        return 0
-    av = _av()
-    try:
-        with av.open(str(path)) as c, av.logging.Capture(local=False):   # its complaints: said above
-            s = c.streams.video[0]
-            s.thread_type = "SLICE"
-            first = next(iter(c.decode(s)), None)
-    except (av.error.FFmpegError, OSError):
-        return 0
-    if first is None or first.pts is None:
+    if len(known) < len(pts) or not known or first is None or first.pts is None:
         return 0
     return bisect.bisect_left(known, first.pts)
 
@@ -445,11 +454,11 @@ def _probe_file(path: Path) -> VideoInfo:
             turn = orientation_of(side.get("display_matrix"), s.metadata.get("rotate"))
             w, h = (cc.height, cc.width) if _transposes(turn) else (cc.width, cc.height)
             has_audio = bool(container.streams.audio)
-            pts, tb, truncated, declared = _scan(container, s, Fraction(rate))
-            lead = _undecodable_lead(path, pts)
+            pts, keys, tb, truncated, declared = _scan(container, s, Fraction(rate))
+            first = _first_frame(path)
+            lead = _undecodable_lead(pts, first)
             if lead:    # the clip starts at the first frame that decodes
-                first = sorted(pts)[lead]
-                pts = [p for p in pts if p >= first]
+                pts = [p for p in pts if p >= first.pts]
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
@@ -457,7 +466,8 @@ def _probe_file(path: Path) -> VideoInfo:
                 color=ColorInfo(int(cc.color_primaries), int(cc.color_trc), int(cc.colorspace),
                                 int(cc.color_range)),
                 orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"),
-                truncated=truncated, declared=declared, times=(pts, tb), undecodable=lead)
+                truncated=truncated, declared=declared, times=(pts, tb), keyframes=sorted(keys), undecodable=lead,
+                first_interlaced=bool(first is not None and first.interlaced_frame))
             return info
     except ZstsrError:
         raise
@@ -505,7 +515,7 @@ def _to_float(frame, depth: int) -> np.ndarray:
         # 47x27 yuv420p10le frame against ffmpeg's own rgb48le: 0.03 of full scale; 4:4:4 first:
         # 0.0003, as even sizes are): chroma to full size at the same depth, then RGB
         name = frame.format.name
-        sub = next((s for s in ("420", "422", "440", "411", "410") if s in name), None)
+        sub = next((s for s in ("420", "422", "440") if s in name), None)
         if sub is not None:
             frame = frame.reformat(format=name.replace(sub, "444"))
     return dequantize(frame.reformat(format=fmt).to_ndarray(), depth)
@@ -767,7 +777,7 @@ def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: st
         return info
     if not assume_progressive:
         order = info.field_order
-        if not info.interlaced and _first_frame_interlaced(path):
+        if not info.interlaced and info.first_interlaced:
             order = "interlaced"
         if order not in ("progressive", "unknown"):
             what = {"tt": "top field first", "tb": "top field first", "bb": "bottom field first",
@@ -799,17 +809,6 @@ def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: st
             f"{format_rate(new_rate)} fps ({src_frames} -> {len(slots)} frames, repeated or dropped as "
             "ffmpeg's fps filter does; --vfr error refuses instead)")
     return info
-
-
-def _first_frame_interlaced(path) -> bool:
-    av = _av()
-    try:
-        with av.open(str(path)) as c, av.logging.Capture(local=False):
-            for frame in c.decode(c.streams.video[0]):
-                return bool(frame.interlaced_frame)
-    except (av.error.FFmpegError, OSError):
-        pass  # read_frames reports a damaged stream in its own words
-    return False
 
 
 # --------------------------------------------------------------------------------------------
