@@ -437,6 +437,40 @@ def test_frame_sized_arrays_reuse_memory():
     assert reused < 100 < run("default")[1]
 
 
+_BLOCKS = """
+import os, sys
+import numpy as np
+from vs_zstsr import direct
+kept = direct.keep_frame_memory() if sys.argv[1] == "keep" else False
+apart = direct.heap_blocks_up_to(6 * 2 ** 20)
+def given_back(nbytes):   # MiB of a freed block's pages that left the resident set
+    rss = lambda: int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    x = np.ones(nbytes // 4, np.float32)
+    before = rss()
+    del x
+    return round(before - rss())
+print(kept, apart, given_back(4 * 2 ** 20), given_back(8 * 2 ** 20))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_blocks_above_a_size_get_pages_of_their_own_only_where_frame_memory_is_kept():
+    """heap_blocks_up_to (MVTools' worker, for its clip's float planes): a block above the size is
+    mapped on its own and its pages go back when it is freed; a smaller one stays on the heap for
+    the next (its pages kept); a process that did not keep frame memory (a host loading the filter)
+    is left as it was."""
+    def run(mode):
+        out = subprocess.run([sys.executable, "-c", _BLOCKS, mode], check=True, capture_output=True, text=True)
+        kept, apart, small, large = out.stdout.split()
+        return kept == "True", apart == "True", int(small), int(large)
+
+    kept, apart, small, large = run("keep")
+    if not kept:
+        pytest.skip("not glibc")
+    assert apart and (small, large) == (0, 8)
+    assert run("host")[1] is False
+
+
 def test_a_peer_gets_the_streams_own_frames_not_a_stacked_copy():
     """A segment reaches the peer as a FrameList of the frames the stream holds (at 4K a stacked
     copy was 0.8 GB more), sized as their stack would be."""

@@ -24,7 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from . import io, native
-from .direct import Finish, FrameList
+from .direct import Finish, FrameList, heap_blocks_up_to
 from .backprojection import temporal_backproject
 from .errors import ZstsrError
 from .resample import temporal_interpolate
@@ -297,6 +297,25 @@ FLOW_AHEAD = 6
 FLOW_AHEAD_MB = 300
 
 
+# MVTools' worker keeps blocks up to FLOW_HEAP_PLANES 16-bit planes of its clip on its heap
+# (direct.heap_blocks_up_to): the YUV 4:4:4 16-bit planes the motion search reads, MVTools' own
+# buffers; larger ones (the float RGB planes: the segment as VapourSynth reads it, FlowFPS's frames
+# turned back to RGB, a group's phases) get pages of their own. VapourSynth pools blocks above 1 MiB
+# itself and, at the core's limit, frees one at random (vapoursynth's src/core/memoryuse.cpp): on
+# one heap those frees left holes that later blocks of other sizes did not fill, and the worker's
+# resident set climbed within each segment to 2.5-2.9 GiB at 1080p whatever the clip's length.
+# Float planes apart: 2.2-2.6 GiB, 4-7% more with a 4x longer clip, in the same seconds; every
+# block from 1 MiB apart: 2.2 GiB, but 13-28% more CPU (the kernel zeroing fresh pages:
+# docs/BENCHMARKS.md, "MVTools' float planes off its heap"). At 4K the float planes were apart
+# already (above LARGE_BLOCK_BYTES); there 0.3 GiB less in the same time.
+FLOW_HEAP_PLANES = 1.5
+
+
+def flow_heap_block_bytes(height: int, width: int) -> int:
+    """The largest block MVTools' worker keeps on its heap for frames of this size (FLOW_HEAP_PLANES)."""
+    return int(FLOW_HEAP_PLANES * height * width * 2)
+
+
 def flow_cache_mb(height: int, width: int) -> int:
     """VapourSynth's cache limit while flow runs on frames of this size, in MiB (see FLOW_CACHE_MB)."""
     return max(FLOW_CACHE_MB, -(-FLOW_CACHE_FRAMES * height * width * 3 * 2 // 2 ** 20))
@@ -328,6 +347,7 @@ def _flowfps(ltr: np.ndarray, mult: int, rate: Fraction, wanted: np.ndarray, pla
     if not hasattr(core, "mv"):
         raise ZstsrError("flowfps needs MVTools: pip install vapoursynth-mvtools")
     t, h, w, _ = ltr.shape   # the size guard is peer_stream()'s: the fuzz benchmark runs this below it
+    heap_blocks_up_to(flow_heap_block_bytes(h, w))   # in MVTools' worker only (see FLOW_HEAP_PLANES)
     blank = core.std.BlankClip(width=w, height=h, format=vs.RGBS, length=t,
                                fpsnum=rate.numerator, fpsden=rate.denominator)
 

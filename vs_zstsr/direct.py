@@ -56,7 +56,9 @@ PEER_CONTEXT = 2
 # HEAP_KEEP_BYTES free, so freed frames are reused (docs/BENCHMARKS.md, "1080p and 4K"). A 4K
 # float32 frame (95 MiB) is above the largest threshold glibc takes, and is still mapped anew.
 # MVTools' worker also puts all its threads on one arena: a thread's own arena gives its pages back
-# whenever it empties; not the CLI, whose process may train a net on many threads. 128 MiB kept
+# whenever it empties; not the CLI, whose process may train a net on many threads. It also gives
+# blocks above one and a half 16-bit planes of its clip pages of their own (heap_blocks_up_to,
+# baselines.FLOW_HEAP_PLANES: its float planes left holes in the heap). 128 MiB kept
 # free, not 512 as before segments were held as their samples: the CLI's process 0.82-0.86 GiB
 # instead of 1.03-1.13 on a 96-frame 1080p clip, in as much time (docs/BENCHMARKS.md, "Frames in
 # the writer's format").
@@ -65,20 +67,43 @@ HEAP_KEEP_BYTES = 128 * 2 ** 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
 
+def _mallopt():
+    """glibc's ``mallopt``, or None (not Linux, or a C library without it: musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt
+
+
+_frame_memory_kept = False
+
+
 def keep_frame_memory(one_arena: bool = False) -> bool:
     """Set glibc's malloc to reuse frame-sized blocks (see above) for the rest of this process: for
     processes that stream large frames (the CLI, MVTools' worker), not a host that loads the filter.
     ``one_arena``: every thread allocates from the main arena. False where the C library is not
     glibc (nothing changed)."""
-    if not sys.platform.startswith("linux"):
+    global _frame_memory_kept
+    mallopt = _mallopt()
+    if mallopt is None:
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):    # musl has no mallopt
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return all([mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES), mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP_BYTES),
-                not one_arena or mallopt(_M_ARENA_MAX, 1)])
+    _frame_memory_kept = all([mallopt(_M_MMAP_THRESHOLD, LARGE_BLOCK_BYTES), mallopt(_M_TRIM_THRESHOLD, HEAP_KEEP_BYTES),
+                              not one_arena or mallopt(_M_ARENA_MAX, 1)])
+    return _frame_memory_kept
+
+
+def heap_blocks_up_to(nbytes: int) -> bool:
+    """In a process :func:`keep_frame_memory` set up, keep blocks up to ``nbytes`` on the heap from
+    now on (within 1 MiB .. LARGE_BLOCK_BYTES) and give larger ones pages of their own, returned
+    when freed (MVTools' worker, for its clip's frame size: vs_zstsr/baselines.py,
+    ``flow_heap_block_bytes``). False, nothing changed, in any other process: a host's malloc is
+    its own."""
+    mallopt = _mallopt() if _frame_memory_kept else None
+    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, max(2 ** 20, min(LARGE_BLOCK_BYTES, nbytes))))
 
 
 def release_free_memory() -> None:
