@@ -354,3 +354,31 @@ def test_an_mp4_trimmed_by_a_stream_copy_reads_as_the_frames_it_shows(tmp_path):
     for i in (len(got) - 1, 0, 40, 3):
         a, b = clip.get_frame(i), ref.get_frame(i + skip)
         assert all(np.array_equal(np.asarray(a[p]), np.asarray(b[p])) for p in range(3)), i
+
+
+def test_an_mp4_trimmed_to_a_duration_by_a_stream_copy_reads_as_ffmpeg_shows_it(tmp_path):
+    """`ffmpeg -ss 0.5 -t 1.6 -i IN.mp4 -c copy OUT.mp4` keeps the frames its last packets need: the
+    last one shown lies past the duration the container declares (its edit list's end), and a
+    few before it are gone. The file was refused as "damaged timestamps"; now it reads as ffmpeg
+    shows it (io.PAST_DECLARED_END): each frame the source's own at its time, the gap filled by
+    repeating the frame before (the variable rate's conversion, noted)."""
+    full, cut = tmp_path / "full.mp4", tmp_path / "cut.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=4",
+                    "-c:v", "libx264", "-g", "12", "-bf", "3", "-pix_fmt", "yuv420p", str(full)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "0.5", "-t", "1.6", "-i", str(full), "-c", "copy", str(cut)],
+                   check=True)
+    with av.open(str(cut)) as c:
+        s = c.streams.video[0]
+        shown = sorted(p.pts for p in c.demux(s) if p.size and not p.is_discard)
+        step = round(1 / (25 * s.time_base))
+        assert (shown[-1] - shown[0]) * s.time_base >= (s.duration + step) * s.time_base   # past the end
+    notes = []
+    info = io.open_input(cut, log=notes.append)
+    assert info.vfr and info.rate == 25 and any("variable frame rate" in n for n in notes)
+    whole, got = list(io.read_frames(full)), list(io.read_frames(cut))
+    first = min(range(len(whole)), key=lambda j: np.abs(whole[j] - got[0]).mean())
+    for k, p in enumerate(shown):
+        assert np.array_equal(got[k], whole[first + (p - shown[0]) // step]), k
+    assert len(info.slots) == (shown[-1] - shown[0]) // step + 1
+    run("upsample", cut, "-o", tmp_path / "up.mkv", "--method", "cubic", "-f", 2)
+    assert io.probe(tmp_path / "up.mkv").frames == 2 * info.frames

@@ -348,6 +348,13 @@ def _declared_seconds(container, stream) -> float | None:
     return None
 
 
+# Frames a stream may show past its container's declared end: a stream copy cut by duration
+# (`ffmpeg -ss 0.5 -t 1.6 -i IN.mp4 -c copy OUT.mp4`) keeps the frames its last packets need, and
+# those B-frames' successors can lie past the edit list's end, as far as the codec reorders frames
+# (H.264 and HEVC: at most 16). ffmpeg and players show them; a wider span is damage.
+PAST_DECLARED_END = 16
+
+
 def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | None, bool, str]:
     """Demux every packet: (the frames' pts, the keyframes' pts, the time base, truncated?, what
     the container declares).
@@ -383,7 +390,7 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
         return pts, keys, tb, bool(early), "more (it ends early)" if early else ""
     slack = 0.5 / float(rate) + 0.002
     span = float((known[-1] - known[0]) * tb)
-    if span > declared + slack:
+    if span > declared + slack + PAST_DECLARED_END / float(rate):
         raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
                          f"container declares {declared:.3f} s")
     end = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
