@@ -2,7 +2,7 @@
 largest, in MiB), and glibc's malloc_trim whenever the resident set has grown by GROW MiB since the
 last trim.
 
-    python benchmarks/heap_trim.py [--apart 0 32 1] [--grow 0 256 128] [--reps 3] [--size 1080p]
+    python benchmarks/heap_trim.py [--apart 0] [--grow 0 256 128] [--reps 3] [--size 1080p]
 
 The worker keeps frame-sized blocks on one heap (vs_zstsr/direct.py, ``keep_frame_memory``), those
 above the clip's ``baselines.flow_heap_block_bytes`` apart (``heap_blocks_up_to``), and trims it
@@ -10,7 +10,7 @@ after each call. This runs the worker's call in a process of its own per APART a
 worker does (the same malloc settings, one segment of 17 LTR frames with 2 of context each side,
 x8, finished to 8 bits), ``--reps`` times, and prints the process's peak RSS (the kernel's
 high-water mark), the trims made and its CPU time. APART 0: the code's own size (as shipped; 32 is
-glibc's largest, every block on the heap: as before); GROW 0: no trim within the call (as shipped).
+glibc's largest, every block on the heap: as before, e.g. ``--apart 32 0 1 --grow 0``); GROW 0: no trim within the call (as shipped).
 """
 from __future__ import annotations
 

@@ -306,8 +306,8 @@ FLOW_AHEAD_MB = 300
 # resident set climbed within each segment to 2.5-2.9 GiB at 1080p whatever the clip's length.
 # Float planes apart: 2.2-2.6 GiB, 4-7% more with a 4x longer clip, in the same seconds; every
 # block from 1 MiB apart: 2.2 GiB, but 13-28% more CPU (the kernel zeroing fresh pages:
-# docs/BENCHMARKS.md, "MVTools' float planes off its heap"). At 4K the float planes were apart
-# already (above LARGE_BLOCK_BYTES); there 0.3 GiB less in the same time.
+# docs/BENCHMARKS.md, "MVTools' float planes off its heap"). At 4K (31.6 MiB float planes, under
+# LARGE_BLOCK_BYTES: they were on the heap too) 0.3 GiB less in the same time.
 FLOW_HEAP_PLANES = 1.5
 
 
