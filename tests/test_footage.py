@@ -382,3 +382,28 @@ def test_an_mp4_trimmed_to_a_duration_by_a_stream_copy_reads_as_ffmpeg_shows_it(
     assert len(info.slots) == (shown[-1] - shown[0]) // step + 1
     run("upsample", cut, "-o", tmp_path / "up.mkv", "--method", "cubic", "-f", 2)
     assert io.probe(tmp_path / "up.mkv").frames == 2 * info.frames
+
+
+def test_stream_copy_trims_that_end_before_their_declared_duration_read_as_ffmpeg_shows_them(tmp_path):
+    """Two lossless trims ffmpeg reads whole were refused as truncated: an MKV cut with
+    `-avoid_negative_ts make_zero` (its first frame starts after 0, and ffmpeg writes the duration
+    as the stream's end from 0) and an MP4 cut to a duration whose edit list ends past its last
+    frame (every packet of its sample table is there). Both now read as ffmpeg's decode; a cut-off
+    copy of the MKV is still refused."""
+    src = tmp_path / "src.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=5",
+                    "-c:v", "libx264", "-g", "12", "-bf", "3", "-pix_fmt", "yuv420p", str(src)], check=True)
+    trims = {"cut.mkv": ["-ss", "0.5", "-i", str(src), "-c", "copy", "-avoid_negative_ts", "make_zero"],
+             "cut.mp4": ["-ss", "2.17", "-t", "0.9", "-i", str(src), "-c", "copy"]}
+    for name, args in trims.items():
+        subprocess.run([ffmpeg_exe(), "-v", "error", *args, str(tmp_path / name)], check=True)
+        with av.open(str(tmp_path / name)) as c:
+            decoded = sum(1 for _ in c.decode(video=0))
+        info = io.probe(tmp_path / name)
+        assert not info.truncated and info.frames == decoded == len(list(io.read_frames(tmp_path / name))), name
+    with av.open(str(tmp_path / "cut.mkv")) as c:
+        assert c.streams.video[0].start_time > 0      # the case: its first frame after 0
+    data = (tmp_path / "cut.mkv").read_bytes()
+    (tmp_path / "half.mkv").write_bytes(data[: len(data) // 2])
+    with pytest.raises(io.ZstsrError, match="truncated"):
+        io.probe(tmp_path / "half.mkv")

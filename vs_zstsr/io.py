@@ -374,7 +374,10 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
                 pts.append(p.pts)
                 if p.pts is not None and p.duration:
                     ends.append(p.pts + p.duration)
-    errors = [m.strip() for lvl, _, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    errors = [(name, m.strip()) for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    if errors:   # not another codec's (a file written on another thread meanwhile: _ffmpeg_errors)
+        others = _codec_names() - _own_names(container, stream)
+        errors = [m for name, m in errors if name not in others]
     early = [m for m in errors if any(w in m for w in ("prematurely", "runcat", "partial file"))]   # ends mid-way
     if len(early) < len(errors):   # lost or mangled blocks
         raise ZstsrError(f"{container.name}: corrupt video stream in its container "
@@ -393,8 +396,20 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
     if span > declared + slack + PAST_DECLARED_END / float(rate):
         raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
                          f"container declares {declared:.3f} s")
+    if not early and stream.frames:
+        # every packet of MP4/MOV's sample table is here (checked above): its duration is the edit
+        # list's, which a stream copy's trim (or an HEVC CRA cut) may end past the last frame shown
+        return pts, keys, tb, False, ""
     end = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
-    if declared - end > slack or early:
+    gap = declared - end
+    if container.format.name.startswith("matroska") and known[0] > 0:
+        # ffmpeg writes Matroska's duration as where the stream ends from time 0, mkvmerge as how
+        # long it lasts from its first frame, which may start later (`-avoid_negative_ts make_zero`
+        # after a stream copy's cut, a remuxed capture): either reading that fits will do
+        whole = float(max(ends, default=known[-1]) * tb) if ends else end + float(known[0] * tb)
+        if abs(declared - whole) <= slack:
+            gap = 0.0
+    if gap > slack or early:
         return pts, keys, tb, True, f"{declared:.3f} s (about {round(declared * float(rate))} frames)"
     return pts, keys, tb, False, ""
 
