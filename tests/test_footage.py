@@ -382,6 +382,8 @@ def test_an_mp4_trimmed_to_a_duration_by_a_stream_copy_reads_as_ffmpeg_shows_it(
     assert len(info.slots) == (shown[-1] - shown[0]) // step + 1
     run("upsample", cut, "-o", tmp_path / "up.mkv", "--method", "cubic", "-f", 2)
     assert io.probe(tmp_path / "up.mkv").frames == 2 * info.frames
+    said = run("info", cut).output     # and `zstsr info` says so
+    assert f"{len(shown)} frames at 25 fps" in said and f"read as {info.frames} frames at 25 fps" in said
 
 
 def test_stream_copy_trims_that_end_before_their_declared_duration_read_as_ffmpeg_shows_them(tmp_path):

@@ -181,11 +181,19 @@ def info(video: str, fps: str | None, as_json: bool, allow_truncated: bool) -> N
     d["timecode"] = rd.read_timecode(video) if is_file else None
     d["reel_name"] = rd.read_reel_name(video) if is_file else None
     d["audio"] = io.audio_info(video) if is_file else []
+    # what the commands that read VIDEO make of a variable frame rate (io.open_input)
+    found = io.variable_rate(video, vi) if is_file and vi.frames is not None else None
+    d["variable_rate"] = None if found is None else {
+        "timestamps_span": found[1], "read_as_frames": len(found[0][1]), "read_at_fps": io.format_rate(found[0][0])}
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
     counted = " (counted)" if d["frames_counted"] else ""
     click.echo(vi.describe().replace("? frames", f"{d['frames']} frames{counted}", 1))
+    if d["variable_rate"]:
+        v = d["variable_rate"]
+        click.echo(f"  variable frame rate ({v['timestamps_span']}): read as {v['read_as_frames']} frames at "
+                   f"{v['read_at_fps']} fps (repeated or dropped as ffmpeg's fps filter does; --vfr error refuses)")
     click.echo(f"  colour: {io.describe_color(vi.color)}")
     click.echo(f"  timecode: {d['timecode'] or 'none'}" + (f", reel {d['reel_name']}" if d["reel_name"] else ""))
     click.echo("  audio: " + ("; ".join(f"{a['codec']} {a['sample_rate']} Hz {a['layout']}" for a in d["audio"])

@@ -782,6 +782,26 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
     return rate, [int(i) for i in np.maximum(pick, 0)]
 
 
+def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fraction, list[int]], str, int] | None:
+    """None for a constant frame rate (or frames without timestamps); else the conversion
+    :func:`constant_rate_slots` makes (the rate, each frame's source frame), the rates the
+    timestamps span, in words, and the source frames. Sets ``info.frames`` where it was unknown."""
+    times = info.times if info.times is not None else frame_times(path)
+    if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
+        return None
+    pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
+    times = (np.sort(np.asarray(pts, np.int64)), times[1])
+    if not info.frames:
+        info.frames = len(times[0])
+    conv = constant_rate_slots(*times)
+    if conv is None:
+        return None
+    d = np.diff(times[0]).astype(np.float64) * float(times[1])
+    d = d[d > 0]
+    span = f"{1 / d.max():.3g} to {1 / d.min():.3g} fps" if len(d) else "irregular timestamps"
+    return conv, span, len(times[0])
+
+
 def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: str = "convert",
                assume_progressive: bool = False, allow_truncated: bool = False, log=None) -> VideoInfo:
     """:func:`probe` for the commands that read video, with the checks real footage needs:
@@ -807,24 +827,14 @@ def open_input(path: str | os.PathLike, rate: Fraction | None = None, *, vfr: st
             raise ZstsrError(f"{path}: interlaced video ({what}); deinterlace it first (e.g. ffmpeg -i "
                              f"{name} -vf bwdif OUT.mkv, or VapourSynth's QTGMC), or pass "
                              "--assume-progressive if it is really progressive")
-    times = info.times if info.times is not None else frame_times(path)
-    if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
+    found = variable_rate(path, info)
+    if found is None:
         return info
-    pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
-    times = (np.sort(np.asarray(pts, np.int64)), times[1])
-    if not info.frames:
-        info.frames = len(times[0])
-    conv = constant_rate_slots(*times)
-    if conv is None:
-        return info
-    d = np.diff(times[0]).astype(np.float64) * float(times[1])
-    d = d[d > 0]
-    span = f"{1 / d.max():.3g} to {1 / d.min():.3g} fps" if len(d) else "irregular timestamps"
+    conv, span, src_frames = found
     if vfr == "error":
         raise ZstsrError(f"{path}: variable frame rate ({span}); convert it to a constant rate first "
                          f"(e.g. ffmpeg -i {name} -fps_mode cfr -r 30 OUT.mkv) or pass --vfr convert")
     new_rate, slots = conv
-    src_frames = len(times[0])
     info.rate, info.slots, info.vfr, info.frames = new_rate, slots, True, len(slots)
     if log:
         log(f"note: {name} has a variable frame rate ({span}): converted to a constant "
