@@ -409,3 +409,21 @@ def test_stream_copy_trims_that_end_before_their_declared_duration_read_as_ffmpe
     (tmp_path / "half.mkv").write_bytes(data[: len(data) // 2])
     with pytest.raises(io.ZstsrError, match="truncated"):
         io.probe(tmp_path / "half.mkv")
+
+
+def test_undecodable_b_frames_given_the_first_frames_timestamp_are_left_out(tmp_path):
+    """A stream copy of MPEG-4 with B-frames into Matroska, cut at 1.3 s, starts with two B-frames
+    that refer to frames before the cut and carry the I-frame's own timestamp: they never decode.
+    They were counted, and the read refused the file after every frame ("ends after 101 of its
+    103 frames"); now they are left out (noted), as ffmpeg leaves them out."""
+    src, cut = tmp_path / "src.mkv", tmp_path / "cut.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=5",
+                    "-c:v", "mpeg4", "-g", "12", "-bf", "2", "-q:v", "4", str(src)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1.3", "-i", str(src), "-c", "copy", str(cut)], check=True)
+    with av.open(str(cut)) as c:
+        first = [p.pts for p in c.demux(video=0) if p.size][:3]
+    with av.open(str(cut)) as c:
+        decoded = sum(1 for _ in c.decode(video=0))
+    assert first[0] == first[1] == first[2]          # the case
+    info = io.open_input(cut)
+    assert info.undecodable == 2 and info.frames == decoded == len(list(io.read_frames(cut, info)))

@@ -15,6 +15,7 @@ or an interrupt never leaves a half-written file (or folder) under the requested
 from __future__ import annotations
 
 import contextlib
+import collections
 import functools
 import json
 import os
@@ -449,13 +450,14 @@ def _undecodable_lead(pts: list, first) -> int:
     that decodes (its timestamp against the packets'): they are left out of the clip, as ffmpeg and
     players leave them out, where the read refused the file once every frame had been processed
     ("the video stream ends after N of its M frames"). 0 when the frames carry no timestamps or
-    nothing decodes (the read reports that)."""
+    nothing decodes (the read reports that). Frames that share the first one's timestamp are of
+    them too: a stream copy into Matroska gives such B-frames the I-frame's own."""
     import bisect
 
     known = sorted(p for p in pts if p is not None)
     if len(known) < len(pts) or not known or first is None or first.pts is None:
         return 0
-    return bisect.bisect_left(known, first.pts)
+    return max(0, bisect.bisect_right(known, first.pts) - 1)
 
 
 def _probe_file(path: Path) -> VideoInfo:
@@ -479,8 +481,9 @@ def _probe_file(path: Path) -> VideoInfo:
             pts, keys, tb, truncated, declared = _scan(container, s, Fraction(rate))
             first = _first_frame(path)
             lead = _undecodable_lead(pts, first)
-            if lead:    # the clip starts at the first frame that decodes
-                pts = [p for p in pts if p >= first.pts]
+            if lead:    # the clip starts at the first frame that decodes (one at its time)
+                before = collections.Counter(sorted(pts)[:lead])
+                pts = [p for p in pts if not before[p] or before.subtract([p])]
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
