@@ -362,7 +362,7 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
     Timestamps that span more than the container's own duration are damage, refused here (they
     would otherwise turn into millions of repeated frames as a "variable frame rate")."""
     av = _av()
-    pts, keys, ends, held = [], [], [], 0
+    pts, keys, ends, held, hidden = [], [], [], 0, []
     with av.logging.Capture(local=False) as logs:
         for p in container.demux(stream):
             held += bool(p.size)    # the sample table's entries, those cut off by an edit list too
@@ -371,6 +371,8 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
             # a packet the container's edit list cuts off (MP4/MOV trimmed by a stream copy,
             # `ffmpeg -ss 1.3 -i IN.mp4 -c copy OUT.mp4`: the GOP before the cut is kept to decode
             # from) is decoded but never shown: not a frame of the clip
+            if p.size and p.is_discard:
+                hidden.append(p.pts)
             if p.size and not p.is_discard:
                 pts.append(p.pts)
                 if p.pts is not None and p.duration:
@@ -397,9 +399,10 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
     if span > declared + slack + PAST_DECLARED_END / float(rate):
         raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
                          f"container declares {declared:.3f} s")
-    if not early and stream.frames:
+    if not early and stream.frames and all(h is not None and h < known[0] for h in hidden):
         # every packet of MP4/MOV's sample table is here (checked above): its duration is the edit
-        # list's, which a stream copy's trim (or an HEVC CRA cut) may end past the last frame shown
+        # list's, which a stream copy's trim (or an HEVC CRA cut) may end past the last frame
+        # shown. Not where a packet after the first frame shown is hidden: a damaged table
         return pts, keys, tb, False, ""
     end = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
     gap = declared - end
