@@ -14,8 +14,8 @@ or an interrupt never leaves a half-written file (or folder) under the requested
 """
 from __future__ import annotations
 
-import contextlib
 import collections
+import contextlib
 import functools
 import json
 import os
@@ -485,8 +485,13 @@ def _probe_file(path: Path) -> VideoInfo:
             first = _first_frame(path)
             lead = _undecodable_lead(pts, first)
             if lead:    # the clip starts at the first frame that decodes (one at its time)
-                before = collections.Counter(sorted(pts)[:lead])
-                pts = [p for p in pts if not before[p] or before.subtract([p])]
+                drop, kept = collections.Counter(sorted(pts)[:lead]), []
+                for p in pts:
+                    if drop[p]:
+                        drop[p] -= 1
+                    else:
+                        kept.append(p)
+                pts = kept
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
