@@ -234,6 +234,20 @@ def test_stream_damaged_midway_leaves_no_master_or_proxy(tmp_path, htr_file):
     assert not out.exists()  # no master, no proxy, no temporary file, not even the empty folder
 
 
+def test_a_master_above_255_fps_keeps_its_timecode_as_a_tag(tmp_path):
+    """x8 of 60 fps is 480: MOV's timecode track cannot count that many frames a second (ffmpeg's
+    muxer failed at the trailer: a traceback and no file). Master and proxy are written, readable,
+    with the start timecode and reel as tags, and a note says so."""
+    src = make_clip(tmp_path / "B001.mov", rate=Fraction(60), timecode="01:00:10:15", reel="B001")
+    out = tmp_path / "out"
+    r = run(src, "-o", out, "--factor", 8, "--proxy")
+    assert "no timecode track above 255 fps" in r.stderr
+    for f in (out / "B001.mov", out / "Proxy" / "B001.mov"):
+        p = probe(f)
+        assert p["frames"] == 64 and p["rate"] == 480, p
+        assert rd.read_timecode(f) == "01:00:10:120" and rd.read_reel_name(f) == "B001"
+
+
 def test_master_never_overwrites_its_source(tmp_path, clip):
     r = run(clip, "-o", tmp_path, ok=False)
     assert r.exit_code == 2 and "is the input" in r.stderr

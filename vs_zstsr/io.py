@@ -509,6 +509,12 @@ def _probe_file(path: Path) -> VideoInfo:
 
 
 RATE_TAG = "ZSTSR_RATE"  # the exact rate, for containers (Matroska) whose clocks cannot hold it
+# MOV/MP4's timecode track counts a second's frames in one byte (ffmpeg's movenc.c,
+# mov_write_tmcd_tag: "fps N is too large" above 255), and the muxer then fails at the trailer,
+# leaving no readable file: x8 of 60 fps is 480. Above that rate the start timecode is written as
+# this tag instead (render.read_timecode reads it; an NLE has no timecode at such rates).
+MOV_TIMECODE_MAX_FPS = 255
+TIMECODE_TAG = "zstsr_timecode"
 
 
 _SNAP_DENS = (1, 1001, 2, 4, 8, 16)   # the denominators of the rates cameras and editors use
@@ -1113,11 +1119,16 @@ class VideoWriter:
             fmt = "matroska"
         fmt = fmt or "mp4"
         copts = {"movflags": "use_metadata_tags"} if self.metadata and fmt in ("mov", "mp4") else {}
+        tc_key = "timecode"
+        if fmt in ("mov", "mp4") and round(self.rate) > MOV_TIMECODE_MAX_FPS:
+            tc_key = TIMECODE_TAG
+            if self.timecode and "movflags" not in copts:
+                copts = {"movflags": "use_metadata_tags"}    # MOV keeps arbitrary keys so
         self._container = av.open(str(self._tmp), "w", format=fmt, options=copts)
         for k, v in self.metadata.items():
             self._container.metadata[k] = str(v)
         if self.timecode:
-            self._container.metadata["timecode"] = self.timecode
+            self._container.metadata[tc_key] = self.timecode
         name = _ENCODER[self.codec]
         # A fine time base so that any rate (x8 of 30000/1001, say) stays exact in the container.
         s = self._container.add_stream(name, rate=self.rate)
@@ -1137,7 +1148,9 @@ class VideoWriter:
         s.metadata[RATE_TAG] = str(self.rate)
         for k, v in self.stream_metadata.items():
             s.metadata[k] = str(v)
-        if self.timecode:
+            if tc_key != "timecode":   # no tmcd track to carry them (e.g. reel_name): the file's tags
+                self._container.metadata[k] = str(v)
+        if self.timecode and tc_key == "timecode":
             s.metadata["timecode"] = self.timecode  # the mov muxer makes its tmcd track from this
         opts = {}
         if self.codec == "ffv1":

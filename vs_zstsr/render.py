@@ -152,8 +152,10 @@ def _tag(tags: list[dict], key: str) -> str | None:
 
 
 def read_timecode(path: str | os.PathLike) -> str | None:
-    """The start timecode a file carries (video stream, tmcd track or container), or None."""
-    return _tag(_tags(path), "timecode")
+    """The start timecode a file carries (video stream, tmcd track or container; in a MOV above
+    io.MOV_TIMECODE_MAX_FPS, its io.TIMECODE_TAG), or None."""
+    tags = _tags(path)
+    return _tag(tags, "timecode") or _tag(tags, io.TIMECODE_TAG)
 
 
 def read_reel_name(path: str | os.PathLike) -> str | None:
@@ -386,6 +388,9 @@ def render_clip(source: str | os.PathLike, out_dir: str | os.PathLike, settings:
         if log:
             log(f"note: {source}: ignoring its start timecode ({e}); using 00:00:00:00")
         tc = scale_timecode(None, vi.rate, rate)
+    if log and settings.codec in ("prores", "dnxhr") and round(rate) > io.MOV_TIMECODE_MAX_FPS:
+        log(f"note: a MOV has no timecode track above {io.MOV_TIMECODE_MAX_FPS} fps: the start "
+            f"timecode {tc} at {io.format_rate(rate)} fps is kept as the tag {io.TIMECODE_TAG}")
     reel = read_reel_name(source) or Path(source.rstrip("/" + os.sep)).stem
     mode = settings.audio_mode
     audio_src = None
