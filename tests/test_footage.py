@@ -427,3 +427,30 @@ def test_undecodable_b_frames_given_the_first_frames_timestamp_are_left_out(tmp_
     assert first[0] == first[1] == first[2]          # the case
     info = io.open_input(cut)
     assert info.undecodable == 2 and info.frames == decoded == len(list(io.read_frames(cut, info)))
+
+
+def test_open_gop_b_frames_left_without_timestamps_by_a_matroska_cut_are_left_out(tmp_path):
+    """H.264 with open GOPs stream-copied into Matroska from 1.3 s: the B-frames after the first
+    keyframe refer to the GOP before the cut and come without timestamps. They were counted, and
+    the read refused the file after every frame ("ends after 101 of its 104 frames"); now they are
+    left out, as ffmpeg leaves them out, in the CLI's reader and the filter's source."""
+    src, cut = tmp_path / "src.mkv", tmp_path / "cut.mkv"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=5",
+                    "-c:v", "libx264", "-x264-params", "keyint=24:open-gop=1:bframes=3", "-pix_fmt", "yuv420p",
+                    str(src)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1.3", "-i", str(src), "-c", "copy", str(cut)], check=True)
+    with av.open(str(cut)) as c:
+        first = [p.pts for p in c.demux(video=0) if p.size][:4]
+    with av.open(str(cut)) as c:
+        decoded = sum(1 for _ in c.decode(video=0))
+    assert first[0] is not None and first[1] is None     # the case
+    info = io.open_input(cut)
+    assert info.undecodable >= 1 and info.frames == decoded == len(list(io.read_frames(cut, info)))
+    vs = pytest.importorskip("vapoursynth")
+    from vs_zstsr import filter as F
+
+    clip = F.source(cut)
+    assert clip.num_frames == decoded
+    seq = [bytes(np.asarray(clip.get_frame(i)[0])) for i in range(clip.num_frames)]
+    again = F.source(cut)
+    assert all(bytes(np.asarray(again.get_frame(i)[0])) == seq[i] for i in list(range(decoded))[::-9] + [0, 1])

@@ -463,6 +463,20 @@ def _undecodable_lead(pts: list, first) -> int:
     return max(0, bisect.bisect_right(known, first.pts) - 1)
 
 
+def _untimed_lead(pts: list, first) -> int:
+    """Packets without a timestamp right after the stream's first one, where every other packet
+    has one and the first frame that decodes is that first packet's: an open GOP's B-frames after a
+    stream copy's cut into Matroska (their times fell before the cut). They never decode (the
+    first frame shown is the keyframe after them); 0 otherwise."""
+    n = 0
+    while 1 + n < len(pts) and pts[1 + n] is None:
+        n += 1
+    if (not n or pts[0] is None or any(p is None for p in pts[1 + n:]) or first is None
+            or first.pts != pts[0]):
+        return 0
+    return n
+
+
 def _probe_file(path: Path) -> VideoInfo:
     av = _av()
     try:
@@ -483,6 +497,8 @@ def _probe_file(path: Path) -> VideoInfo:
             has_audio = bool(container.streams.audio)
             pts, keys, tb, truncated, declared = _scan(container, s, Fraction(rate))
             first = _first_frame(path)
+            untimed = _untimed_lead(pts, first)
+            pts = pts[:1] + pts[1 + untimed:]
             lead = _undecodable_lead(pts, first)
             if lead:    # the clip starts at the first frame that decodes (one at its time)
                 drop, kept = collections.Counter(sorted(pts)[:lead]), []
@@ -492,6 +508,7 @@ def _probe_file(path: Path) -> VideoInfo:
                     else:
                         kept.append(p)
                 pts = kept
+            lead += untimed
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
