@@ -388,17 +388,26 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
     tb = Fraction(stream.time_base) if stream.time_base else None
     if not pts:
         raise ZstsrError(f"{container.name}: the video stream holds no frames (empty or damaged)")
-    if stream.frames and held < stream.frames:
-        return pts, keys, tb, True, f"{stream.frames} frames"
+    short = bool(stream.frames) and held < stream.frames   # MP4/MOV's sample table lists more
     declared = _declared_seconds(container, stream)
     known = sorted(x for x in pts if x is not None)
     if declared is None or tb is None or not known:
+        if short:
+            return pts, keys, tb, True, f"{stream.frames} frames"
         return pts, keys, tb, bool(early), "more (it ends early)" if early else ""
     slack = 0.5 / float(rate) + 0.002
     span = float((known[-1] - known[0]) * tb)
     if span > declared + slack + PAST_DECLARED_END / float(rate):
         raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
                          f"container declares {declared:.3f} s")
+    if short:
+        # packets the sample table lists are missing: a file cut off, unless the frames shown
+        # reach the edit list's end (ffmpeg leaves samples before an edit list's start out of the
+        # packets altogether: a stream copy's cut of a file whose seek found no keyframe near it)
+        reach = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
+        if declared - reach > slack or early:
+            return pts, keys, tb, True, f"{stream.frames} frames"
+        return pts, keys, tb, False, ""
     if not early and stream.frames and all(h is not None and h < known[0] for h in hidden):
         # every packet of MP4/MOV's sample table is here (checked above): its duration is the edit
         # list's, which a stream copy's trim (or an HEVC CRA cut) may end past the last frame
