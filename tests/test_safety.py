@@ -505,6 +505,21 @@ def test_vapoursynth_source_refuses_a_truncated_file(work):
     assert 0 < source(work / "half.mkv", allow_truncated=True).num_frames < 16
 
 
+def test_an_error_logged_twice_before_a_read_is_not_that_reads(work):
+    """PyAV holds a message repeated back-to-back and hands it on with the next different one
+    (its skip_repeated): an error another job logged twice (a muxer refusing a rate; the
+    suite's order once did this) reached the next read's capture and turned a truncated file
+    into "corrupt". zstsr has PyAV hand every message on when it comes."""
+    from vs_zstsr import io
+
+    cut(work / "clip.mkv", work / "half.mkv")
+    av = io._av()
+    for _ in range(2):   # no context name, as libavutil's timecode check logs it
+        av.logging.log(av.logging.ERROR, "", "fps 480 is too large")
+    with pytest.raises(io.ZstsrError, match="truncated"):
+        io.open_input(work / "half.mkv")
+
+
 def test_fuzzed_files_give_every_frame_or_one_line():
     """200 seeded truncations and byte flips of a small FFV1 MKV and a small H.264 MP4 through
     `zstsr info` and `zstsr upsample --method cubic` (in-process, to stay fast): each gives the

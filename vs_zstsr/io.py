@@ -146,21 +146,34 @@ def _av():
         lg = logging.getLogger("libav")
         lg.addHandler(logging.NullHandler())
         lg.propagate = False
+    if av.logging.get_skip_repeated():
+        # PyAV holds a message repeated back-to-back and hands it on with the next different
+        # one, in whatever capture is open then: another job's error (logged twice, by a muxer
+        # on another thread) would become this read's "corrupt" (tests/test_safety.py)
+        av.logging.set_skip_repeated(False)
     return av
 
 
+# An error ffmpeg logs where a stream starts mid-way (an open GOP cut by a stream copy): H.264's
+# first frame asks to let go of references before the cut, which are not in the file. The frame
+# decodes whole, and ffmpeg shows it (tests/test_footage.py's open-GOP trims). Not damage there.
+CUT_START_MESSAGES = ("mmco: unref short failure",)
+
+
 @contextlib.contextmanager
-def _ffmpeg_errors(path, what: str, own: Iterable[str] = ()):
+def _ffmpeg_errors(path, what: str, own: Iterable[str] = (), benign: Iterable[str] = ()):
     """Turn ffmpeg's error-level messages while decoding (CRC mismatch, file ended prematurely,
     invalid data) into one ZstsrError: a damaged input is refused, not silently concealed.
     ``own``: the names this input's messages come under (its decoder, its codec, its container
     format: :func:`_own_names`); messages from any other codec (an audio stream decoded, or a
     file encoded, on another thread meanwhile: the direct path reads the next segment on a thread
-    of its own, vs_zstsr/direct.py) are not this input's."""
+    of its own, vs_zstsr/direct.py) are not this input's. ``benign``: messages that are not
+    damage here (:data:`CUT_START_MESSAGES` before the first frame)."""
     av = _av()
     with av.logging.Capture(local=False) as logs:  # slice threads log from other threads
         yield
-    errors = [(name, m.strip()) for lvl, name, m in logs if lvl <= av.logging.ERROR and m.strip()]
+    errors = [(name, m.strip()) for lvl, name, m in logs
+              if lvl <= av.logging.ERROR and m.strip() and m.strip() not in benign]
     if errors and own:     # (per frame: the names are only compared when there is an error)
         others = _codec_names() - set(own)
         errors = [e for e in errors if e[0] not in others]
@@ -682,7 +695,7 @@ def read_frames(path: str | os.PathLike, info: VideoInfo | None = None) -> Itera
             while slots is None or j < len(slots):
                 if info.truncated and n >= info.frames:
                     break   # accepted as truncated: the frames that decode cleanly
-                with _ffmpeg_errors(path, f"at frame {n}", own):
+                with _ffmpeg_errors(path, f"at frame {n}", own, () if n else CUT_START_MESSAGES):
                     frame = next(frames, None)
                 if frame is None:
                     break
