@@ -817,7 +817,16 @@ _PIX = {  # PyAV pix_fmt -> (VapourSynth format, plane order to VS order, bytes 
 
 
 class _Decoder:
-    """Random access to a file's frames with PyAV: seek to the keyframe before, decode forward."""
+    """Random access to a file's frames with PyAV: seek to the keyframe before, decode forward.
+
+    Frames are known by their timestamps, except where a file's timestamps are not the order
+    frames are shown in: AVI gives each packet its place in decoding order as its time (with
+    B-frames, frames come out of the decoder in display order under other frames' times), and
+    raw streams (.264, .hevc) have none. There a frame is known by its place in the decoder's
+    output, counted from the start of the file (raw streams cannot seek) or from a keyframe
+    whose place is known: seen when decoding from before it, or its time in AVI where that
+    agrees with its decoding time less the decoder's delay (the first frame of a closed GOP).
+    A keyframe of an open GOP (shown after B-frames decoded after it) is found the first way."""
 
     def __init__(self, path: str, pts: list, keys: list | None):
         """``pts``: the clip's frames' timestamps and ``keys`` the keyframes', as
@@ -828,13 +837,17 @@ class _Decoder:
         self.path = path
         self.av = io._av()
         self.lock = threading.Lock()
-        self.pts = sorted(p for p in pts if p is not None)
+        self.untimed = any(p is None for p in pts)
+        self.pts = list(range(len(pts))) if self.untimed else sorted(pts)
         if not self.pts:
             raise _err(f"{path}: no video frames")
-        self.keys = list(keys or []) or [self.pts[0]]
+        self.keys = [] if self.untimed else list(keys or []) or [self.pts[0]]
         self.index = {p: i for i, p in enumerate(self.pts)}
         self.container = None
-        self.frames = None
+        self.ordinal = self.untimed
+        self.placed: dict = {}      # counting frames: a keyframe's time -> its place, where seen
+        self.delay = None           # counting frames: the first frame's decoding time (AVI)
+        self.frames = None   # (index, frame) in the decoder's order, from the last seek
         self.next_index: int | None = None
         self.recent: collections.OrderedDict[int, Any] = collections.OrderedDict()
 
@@ -843,6 +856,12 @@ class _Decoder:
             self.container = self.av.open(self.path)
             self.stream = self.container.streams.video[0]
             self.stream.thread_type = "SLICE"
+            self.ordinal = self.untimed or "avi" in self.container.format.name.split(",")
+            if self.ordinal and not self.untimed and self.delay is None:
+                with self.av.open(self.path) as c:   # the first frame's place and decoding time
+                    first = next(iter(c.decode(c.streams.video[0])), None)
+                if first is not None and first.pts is not None:
+                    self.delay, self.placed[first.pts] = first.dts, 0
 
     def get(self, n: int):
         with self.lock:
@@ -853,10 +872,7 @@ class _Decoder:
             nxt = self.next_index
             if self.frames is None or nxt is None or n < nxt or n - nxt > 32:
                 self._seek(n)
-            for fr in self.frames:
-                idx = self.index.get(fr.pts)
-                if idx is None:
-                    continue
+            for idx, fr in self.frames:
                 self.next_index = idx + 1
                 self.recent[idx] = fr
                 while len(self.recent) > 8:
@@ -868,13 +884,38 @@ class _Decoder:
             self.frames = None
             raise _err(f"{self.path}: cannot decode frame {n}")
 
+    def _numbered(self, frames, first=None):
+        """``(index, frame)`` for the decoded ``frames`` (``first`` put back before them)."""
+        import itertools
+
+        frames = itertools.chain((first,), frames) if first is not None else frames
+        if not self.ordinal:
+            return ((self.index[fr.pts], fr) for fr in frames if fr.pts in self.index)
+        return self._placing(frames, self.placed[first.pts] if first is not None else 0)
+
+    def _placing(self, frames, start: int):
+        for idx, fr in enumerate(frames, start):
+            if fr.key_frame and fr.pts is not None:
+                self.placed[fr.pts] = idx
+            yield idx, fr
+
+    def _place(self, first) -> bool:
+        """Whether a keyframe a seek landed on has a known place (counting frames)."""
+        if first is None or not first.key_frame or first.pts not in self.index:
+            return False
+        if first.pts not in self.placed and None not in (self.delay, first.dts):
+            idx = self.index[first.pts]
+            if first.dts - self.delay == idx:   # AVI: its time agrees with its decoding time
+                self.placed[first.pts] = idx
+        return first.pts in self.placed
+
     def _seek(self, n: int) -> None:
         """Decode from a keyframe at or before frame ``n``. A container without an index (MPEG
         program streams: ../shared/data/cityCC0.mpg) may land a keyframe or two after the one asked
         for; then the keyframes before are tried, twice as far back each time, and last the
-        start of the file."""
+        start of the file. Counting frames (:attr:`ordinal`), a seek must land on a keyframe
+        whose place is known (:meth:`_place`) and not after frame ``n``."""
         import bisect
-        import itertools
 
         target = self.pts[n]
         i = bisect.bisect_right(self.keys, target) - 1
@@ -882,16 +923,21 @@ class _Decoder:
         while i >= 0:
             self.container.seek(self.keys[i], stream=self.stream, backward=True, any_frame=False)
             frames = self.container.decode(self.stream)
-            first = next((fr for fr in frames if fr.pts in self.index), None)
-            if first is not None and first.pts <= target:
-                self.frames = itertools.chain((first,), frames)
+            if self.ordinal:
+                first = next(frames, None)
+                landed = self._place(first) and self.placed[first.pts] <= n
+            else:
+                first = next((fr for fr in frames if fr.pts in self.index), None)
+                landed = first is not None and first.pts <= target
+            if landed:
+                self.frames = self._numbered(frames, first)
                 return
             i -= step
             step *= 2
         self.container.close()   # from the start: a new demuxer, no seek
         self.container = None
         self._open()
-        self.frames = self.container.decode(self.stream)
+        self.frames = self._numbered(self.container.decode(self.stream))
 
 
 def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "convert",
