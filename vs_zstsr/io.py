@@ -467,22 +467,27 @@ def _first_frame(path: Path):
         return None
 
 
-def _undecodable_lead(pts: list, first) -> int:
+def _undecodable_lead(pts: list, first, near: float = 0) -> list:
     """Frames at the start of the stream that never decode: a transport stream cut between
     keyframes (a capture, a split recording) starts with frames whose references are gone, and the
     decoder begins at the next keyframe; a stream copy cut at an open GOP's I-frame keeps B-frames
     that refer to frames before it, which the decoder drops. Found from ``first``, the first frame
     that decodes (its timestamp against the packets'): they are left out of the clip, as ffmpeg and
     players leave them out, where the read refused the file once every frame had been processed
-    ("the video stream ends after N of its M frames"). 0 when the frames carry no timestamps or
-    nothing decodes (the read reports that). Frames that share the first one's timestamp are of
-    them too: a stream copy into Matroska gives such B-frames the I-frame's own."""
+    ("the video stream ends after N of its M frames"). Their timestamps (one per frame); none
+    when the frames carry no timestamps or nothing decodes (the read reports that). Frames timed
+    with the first one, or less than ``near`` ticks (half a frame) after it, are of them too: a
+    stream copy gives such B-frames the I-frame's own time (Matroska) or a tick or two after it
+    (MPEG-2 into a transport stream)."""
     import bisect
 
     known = sorted(p for p in pts if p is not None)
     if len(known) < len(pts) or not known or first is None or first.pts is None:
-        return 0
-    return max(0, bisect.bisect_right(known, first.pts) - 1)
+        return []
+    i = max(0, bisect.bisect_right(known, first.pts) - 1)
+    if known[i] != first.pts:
+        return known[:i]
+    return known[:i] + known[i + 1:bisect.bisect_left(known, first.pts + near, i + 1)]
 
 
 def _untimed_lead(pts: list, first) -> int:
@@ -521,16 +526,16 @@ def _probe_file(path: Path) -> VideoInfo:
             first = _first_frame(path)
             untimed = _untimed_lead(pts, first)
             pts = pts[:1] + pts[1 + untimed:]
-            lead = _undecodable_lead(pts, first)
+            lead = _undecodable_lead(pts, first, 0.5 / float(rate) / float(tb) if tb else 0)
             if lead:    # the clip starts at the first frame that decodes (one at its time)
-                drop, kept = collections.Counter(sorted(pts)[:lead]), []
+                drop, kept = collections.Counter(lead), []
                 for p in pts:
                     if drop[p]:
                         drop[p] -= 1
                     else:
                         kept.append(p)
                 pts = kept
-            lead += untimed
+            lead = len(lead) + untimed
             info = VideoInfo(
                 path=str(path), width=w, height=h, rate=Fraction(rate),
                 frames=len(pts), bit_depth=_depth_of(pix_fmt), pix_fmt=pix_fmt,
