@@ -491,6 +491,14 @@ def test_undecodable_b_frames_timed_just_after_the_first_frame_are_left_out(tmp_
     seq = [bytes(np.asarray(clip.get_frame(i)[0])) for i in range(decoded)]
     again = F.source(cut)
     assert all(bytes(np.asarray(again.get_frame(i)[0])) == seq[i] for i in list(range(decoded))[::-7] + [0, 1])
+    # a variable rate's second frame may come as soon after the first (here 33 ms: 30 fps, then
+    # a 3 s pause, an average of 12 fps): it decodes, and is a frame (a review found it dropped)
+    vfr = tmp_path / "pause.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=2.4",
+                    "-vf", "settb=1/15360,setpts='(N/30+if(gte(N\\,30)\\,3\\,0))/TB'", "-enc_time_base", "1/15360",
+                    "-fps_mode", "passthrough", "-c:v", "libx264", "-x264-params", "bframes=0", str(vfr)], check=True)
+    info = io.open_input(vfr)
+    assert info.undecodable == 0 and len(info.times[0]) == 60 and info.slots[:4] == [0, 1, 2, 3]
 
 
 def test_open_gop_b_frames_left_without_timestamps_by_a_matroska_cut_are_left_out(tmp_path):

@@ -467,7 +467,7 @@ def _first_frame(path: Path):
         return None
 
 
-def _undecodable_lead(pts: list, first, near: float = 0) -> list:
+def _undecodable_lead(pts: list, first, near: float = 0, shown=None) -> list:
     """Frames at the start of the stream that never decode: a transport stream cut between
     keyframes (a capture, a split recording) starts with frames whose references are gone, and the
     decoder begins at the next keyframe; a stream copy cut at an open GOP's I-frame keeps B-frames
@@ -476,9 +476,11 @@ def _undecodable_lead(pts: list, first, near: float = 0) -> list:
     players leave them out, where the read refused the file once every frame had been processed
     ("the video stream ends after N of its M frames"). Their timestamps (one per frame); none
     when the frames carry no timestamps or nothing decodes (the read reports that). Frames timed
-    with the first one, or less than ``near`` ticks (half a frame) after it, are of them too: a
-    stream copy gives such B-frames the I-frame's own time (Matroska) or a tick or two after it
-    (MPEG-2 into a transport stream)."""
+    with the first one are of them too (a stream copy into Matroska gives such B-frames the
+    I-frame's own time), and so are frames less than ``near`` ticks (half a frame) after it that
+    do not decode (a stream copy into a transport stream times them a tick or two after it; a
+    variable rate's real frame may come as soon): ``shown(last)``, the times of the frames that
+    decode up to ``last``, is asked only where there are such frames."""
     import bisect
 
     known = sorted(p for p in pts if p is not None)
@@ -487,7 +489,29 @@ def _undecodable_lead(pts: list, first, near: float = 0) -> list:
     i = max(0, bisect.bisect_right(known, first.pts) - 1)
     if known[i] != first.pts:
         return known[:i]
-    return known[:i] + known[i + 1:bisect.bisect_left(known, first.pts + near, i + 1)]
+    soon = known[i + 1:bisect.bisect_left(known, first.pts + near, i + 1)]
+    if soon and shown is not None:
+        decoded = shown(soon[-1])
+        soon = [p for p in soon if p not in decoded]
+    return known[:i] + (soon if shown is not None else [])
+
+
+def _shown_times(path: Path, last: int, most: int = 64) -> set:
+    """The times of the frames that decode from the start of the file up to time ``last`` (at
+    most ``most`` frames): for :func:`_undecodable_lead`."""
+    av = _av()
+    times = set()
+    try:
+        with av.open(str(path)) as c, av.logging.Capture(local=False):   # its complaints: said later
+            s = c.streams.video[0]
+            s.thread_type = "SLICE"
+            for k, fr in enumerate(c.decode(s)):
+                times.add(fr.pts)
+                if k >= most or (fr.pts is not None and fr.pts > last):
+                    break
+    except (av.error.FFmpegError, OSError):
+        pass
+    return times
 
 
 def _untimed_lead(pts: list, first) -> int:
@@ -526,7 +550,8 @@ def _probe_file(path: Path) -> VideoInfo:
             first = _first_frame(path)
             untimed = _untimed_lead(pts, first)
             pts = pts[:1] + pts[1 + untimed:]
-            lead = _undecodable_lead(pts, first, 0.5 / float(rate) / float(tb) if tb else 0)
+            lead = _undecodable_lead(pts, first, 0.5 / float(rate) / float(tb) if tb else 0,
+                                     lambda last: _shown_times(path, last))
             if lead:    # the clip starts at the first frame that decodes (one at its time)
                 drop, kept = collections.Counter(lead), []
                 for p in pts:
