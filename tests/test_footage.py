@@ -115,6 +115,18 @@ def test_rounded_timestamps_are_not_variable_rate(tmp_path, rate):
                                   Fraction(1, 1000)) is None
 
 
+def test_times_rounded_before_a_finer_time_base_are_not_variable_rate():
+    """59.94 fps in Matroska's milliseconds, stream-copied into a transport stream (1/90000):
+    1440 and 1530 ticks apart. It was read as variable, converted to 58753/1001 fps, and lost 4
+    of 192 frames; the step its times were rounded to is now seen (up to io.ROUNDING_STEP_MAX).
+    24 and 30 fps timed exactly (3750 and 3000 ticks: a step of 8.3 ms) stay variable."""
+    ms = np.round(np.arange(192) * 1001 / 60).astype(np.int64) * 90
+    assert io.constant_rate_slots(ms, Fraction(1, 90000)) is None
+    mixed = np.cumsum([0] + [3750] * 24 + [3000] * 30).astype(np.int64)
+    rate, slots = io.constant_rate_slots(mixed, Fraction(1, 90000))
+    assert rate == 30 and len(set(slots)) == len(mixed)
+
+
 # --------------------------------------------------------------------------------------------
 # rotation (display matrix): the pixels are turned on read, the output carries no rotation
 

@@ -835,6 +835,9 @@ def frame_times(path: str | os.PathLike) -> tuple[np.ndarray, Fraction] | None:
     return np.sort(np.asarray(pts, np.int64)), tb
 
 
+ROUNDING_STEP_MAX = 0.002   # seconds: the longest step a file's times may have been rounded to
+
+
 def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fraction, list[int]] | None:
     """None when ``times`` (sorted ticks) are evenly spaced, up to timestamp rounding; else the
     constant rate to convert to (the typical frame duration, snapped to a standard rate) and, for
@@ -845,7 +848,12 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
     if len(d) < 2:
         return None
     med = float(np.median(d))
-    tol = 2 + 0.01 * med  # ticks: 30000/1001 in a 1/1000 time base alternates 33 and 34
+    # ticks: 30000/1001 in a 1/1000 time base alternates 33 and 34. Times rounded before they came
+    # into this time base (Matroska's milliseconds copied into a transport stream's 1/90000:
+    # 59.94 fps alternates 1440 and 1530) are rounded to their own step, where that is a time
+    # base's (up to 2 ms; a step as long as 8 ms is 24 and 30 fps timed exactly, not rounding).
+    step = int(np.gcd.reduce(d[d > 0])) if np.any(d > 0) else 1
+    tol = 2 * (step if step * float(time_base) <= ROUNDING_STEP_MAX else 1) + 0.01 * med
     if np.all(np.abs(d - med) <= tol):
         return None
     typical = float(np.mean(d[np.abs(d - med) <= tol])) * float(time_base)
