@@ -824,8 +824,9 @@ class _Decoder:
     B-frames, frames come out of the decoder in display order under other frames' times), and
     raw streams (.264, .hevc) have none. There a frame is known by its place in the decoder's
     output, counted from the start of the file (raw streams cannot seek) or from a keyframe
-    whose place is known: seen when decoding from before it, or its time in AVI where that
-    agrees with its decoding time less the decoder's delay (the first frame of a closed GOP).
+    whose place is known: seen when decoding from before it, or its time in AVI where its place
+    by that time agrees with its decoding time (the first frame of a closed GOP comes out with the
+    packet the decoder's delay after its own; dropped frames leave gaps in both).
     A keyframe of an open GOP (shown after B-frames decoded after it) is found the first way."""
 
     def __init__(self, path: str, pts: list, keys: list | None):
@@ -846,7 +847,8 @@ class _Decoder:
         self.container = None
         self.ordinal = self.untimed
         self.placed: dict = {}      # counting frames: a keyframe's time -> its place, where seen
-        self.delay = None           # counting frames: the first frame's decoding time (AVI)
+        self.delay = None           # counting frames (AVI): the decoder's delay in packets, and
+        self.dts: list = []         # the packets' decoding times, in order
         self.frames = None   # (index, frame) in the decoder's order, from the last seek
         self.next_index: int | None = None
         self.recent: collections.OrderedDict[int, Any] = collections.OrderedDict()
@@ -859,9 +861,11 @@ class _Decoder:
             self.ordinal = self.untimed or "avi" in self.container.format.name.split(",")
             if self.ordinal and not self.untimed and self.delay is None:
                 with self.av.open(self.path) as c:   # the first frame's place and decoding time
+                    self.dts = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
+                with self.av.open(self.path) as c:
                     first = next(iter(c.decode(c.streams.video[0])), None)
-                if first is not None and first.pts is not None:
-                    self.delay, self.placed[first.pts] = first.dts, 0
+                if first is not None and first.pts is not None and first.dts in self.dts:
+                    self.delay, self.placed[first.pts] = self.dts.index(first.dts), 0
 
     def get(self, n: int):
         with self.lock:
@@ -905,7 +909,8 @@ class _Decoder:
             return False
         if first.pts not in self.placed and None not in (self.delay, first.dts):
             idx = self.index[first.pts]
-            if first.dts - self.delay == idx:   # AVI: its time agrees with its decoding time
+            at = idx + self.delay   # AVI: it comes out with the packet fed a delay after its own
+            if at < len(self.dts) and self.dts[at] == first.dts:
                 self.placed[first.pts] = idx
         return first.pts in self.placed
 

@@ -346,7 +346,7 @@ def _check_numbering(folder: Path, files: list[Path]) -> None:
 def _declared_seconds(container, stream) -> float | None:
     """How long the video stream says it is, where the container records it when written
     (Matroska's DURATION tag or Segment duration with no other stream to stretch it; MP4/MOV's
-    track duration); None where ffmpeg would only estimate it."""
+    track duration; AVI's length); None where ffmpeg would only estimate it."""
     tag = next((v for k, v in stream.metadata.items() if k.upper() == "DURATION"), None)
     if tag:
         try:
@@ -359,6 +359,10 @@ def _declared_seconds(container, stream) -> float | None:
         return container.duration / 1e6
     if fmt.startswith("mov") and stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    if fmt == "avi" and stream.frames and stream.time_base:
+        # its header's length in frames (a tick is a frame), dropped frames (empty chunks, no
+        # packets) included; ffmpeg's duration is what it found (a cut-off file's shorter)
+        return float(stream.frames * stream.time_base)
     return None
 
 
@@ -410,6 +414,10 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
         return pts, keys, tb, bool(early), "more (it ends early)" if early else ""
     slack = 0.5 / float(rate) + 0.002
     span = float((known[-1] - known[0]) * tb)
+    if container.format.name == "avi" and span >= declared:
+        # frames past AVI's header length: the length of its first part only (an OpenDML file
+        # over 1 GB, as some writers count it), not damage; and nothing is missing before them
+        return pts, keys, tb, bool(early), "more (it ends early)" if early else ""
     if span > declared + slack + PAST_DECLARED_END / float(rate):
         raise ZstsrError(f"{container.name}: damaged timestamps: the frames span {span:.6g} s where the "
                          f"container declares {declared:.3f} s")
@@ -853,7 +861,9 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
     # 59.94 fps alternates 1440 and 1530) are rounded to their own step, where that is a time
     # base's (up to 2 ms; a step as long as 8 ms is 24 and 30 fps timed exactly, not rounding).
     step = int(np.gcd.reduce(d[d > 0])) if np.any(d > 0) else 1
-    tol = 2 * (step if step * float(time_base) <= ROUNDING_STEP_MAX else 1) + 0.01 * med
+    # Never half a frame or more: where a tick is a whole frame (AVI), 2 ticks were a dropped
+    # frame or two (a 2-frame gap was taken for rounding, and the rate made 24.49 fps of 25)
+    tol = min(2 * (step if step * float(time_base) <= ROUNDING_STEP_MAX else 1), 0.5 * med) + 0.01 * med
     if np.all(np.abs(d - med) <= tol):
         return None
     typical = float(np.mean(d[np.abs(d - med) <= tol])) * float(time_base)
@@ -876,6 +886,28 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
     return rate, [int(i) for i in np.maximum(pick, 0)]
 
 
+def _avi_shown_times(path, n: int) -> list | None:
+    """The times of an AVI's first ``n`` frames as they come out of the decoder, as ffmpeg times
+    them (its best-effort timestamps): AVI's times are packets' places in decoding order, and with
+    B-frames a frame comes out under the decoding time of the packet fed then, the decoder's
+    delay later (dropped frames, empty chunks, leave gaps in those times: placed by the times of
+    the packets, a gap was filled two frames early, with the frame after it). The delay is the
+    first frame's decoding time against the packets'; the last frames (drained) one step each."""
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            dts = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
+        with av.open(str(path)) as c, av.logging.Capture(local=False):   # its complaints: said later
+            first = next(iter(c.decode(c.streams.video[0])), None)
+    except (av.error.FFmpegError, OSError):
+        return None
+    if first is None or first.dts is None or None in dts or first.dts not in dts:
+        return None
+    shown = dts[dts.index(first.dts):]
+    shown += [shown[-1] + k for k in range(1, len(dts) - len(shown) + 1)]
+    return shown[:n]
+
+
 def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fraction, list[int]], str, int] | None:
     """None for a constant frame rate (or frames without timestamps); else the conversion
     :func:`constant_rate_slots` makes (the rate, each frame's source frame), the rates the
@@ -884,6 +916,8 @@ def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fract
     if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
         return None
     pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
+    if str(path).lower().endswith(".avi"):
+        pts = _avi_shown_times(path, len(pts)) or pts
     times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
