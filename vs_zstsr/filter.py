@@ -926,7 +926,11 @@ class _Decoder:
         i = bisect.bisect_right(self.keys, target) - 1
         step = 1
         while i >= 0:
-            self.container.seek(self.keys[i], stream=self.stream, backward=True, any_frame=False)
+            try:
+                self.container.seek(self.keys[i], stream=self.stream, backward=True, any_frame=False)
+            except self.av.error.FFmpegError:   # a raw stream with times (.m4v) cannot seek
+                self.keys = []
+                break
             frames = self.container.decode(self.stream)
             if self.ordinal:
                 first = next(frames, None)
