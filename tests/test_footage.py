@@ -3,6 +3,7 @@ colour description (HDR included) and alpha, each on a tiny generated file, ``--
 import subprocess
 import sys
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -436,19 +437,26 @@ def test_stream_copy_trims_that_end_before_their_declared_duration_read_as_ffmpe
         assert sum(1 for p in c.demux(video=0) if p.size) < c.streams.video[0].frames
 
 
+def stream_copy_cut(cut: Path, source: str, at: float, *codec: str):
+    """A 5 s 96x64 clip (lavfi ``source``) encoded with ``codec`` into Matroska, stream-copied into
+    ``cut`` from ``at`` seconds: (``cut``, its first three packets' times, the frames PyAV decodes)."""
+    src = cut.with_name("src.mkv")
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"{source}=size=96x64:rate=25:duration=5",
+                    "-c:v", *codec, "-pix_fmt", "yuv420p", str(src)], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", str(at), "-i", str(src), "-c", "copy", str(cut)], check=True)
+    with av.open(str(cut)) as c:
+        first = [p.pts for p in c.demux(video=0) if p.size][:3]
+    with av.open(str(cut)) as c:
+        decoded = sum(1 for _ in c.decode(video=0))
+    return cut, first, decoded
+
+
 def test_undecodable_b_frames_given_the_first_frames_timestamp_are_left_out(tmp_path):
     """A stream copy of MPEG-4 with B-frames into Matroska, cut at 1.3 s, starts with two B-frames
     that refer to frames before the cut and carry the I-frame's own timestamp: they never decode.
     They were counted, and the read refused the file after every frame ("ends after 101 of its
     103 frames"); now they are left out (noted), as ffmpeg leaves them out."""
-    src, cut = tmp_path / "src.mkv", tmp_path / "cut.mkv"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=5",
-                    "-c:v", "mpeg4", "-g", "12", "-bf", "2", "-q:v", "4", str(src)], check=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1.3", "-i", str(src), "-c", "copy", str(cut)], check=True)
-    with av.open(str(cut)) as c:
-        first = [p.pts for p in c.demux(video=0) if p.size][:3]
-    with av.open(str(cut)) as c:
-        decoded = sum(1 for _ in c.decode(video=0))
+    cut, first, decoded = stream_copy_cut(tmp_path / "cut.mkv", "testsrc", 1.3, "mpeg4", "-g", "12", "-bf", "2", "-q:v", "4")
     assert first[0] == first[1] == first[2]          # the case
     info = io.open_input(cut)
     assert info.undecodable == 2 and info.frames == decoded == len(list(io.read_frames(cut, info)))
@@ -523,14 +531,7 @@ def test_undecodable_b_frames_timed_just_after_the_first_frame_are_left_out(tmp_
     the first (open) GOP refer to frames before the cut and come timed a tick or two after the
     I-frame. They never decode; they were counted, and the read refused the file after every
     frame ("ends after 113 of its 115 frames"); now left out as ffmpeg leaves them out."""
-    src, cut = tmp_path / "src.mkv", tmp_path / "cut.ts"
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=5",
-                    "-c:v", "mpeg2video", "-g", "12", "-bf", "2", "-pix_fmt", "yuv420p", str(src)], check=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-ss", "1.0", "-i", str(src), "-c", "copy", str(cut)], check=True)
-    with av.open(str(cut)) as c:
-        first = [p.pts for p in c.demux(video=0) if p.size][:3]
-    with av.open(str(cut)) as c:
-        decoded = sum(1 for _ in c.decode(video=0))
+    cut, first, decoded = stream_copy_cut(tmp_path / "cut.ts", "testsrc2", 1.0, "mpeg2video", "-g", "12", "-bf", "2")
     assert 0 < first[1] - first[0] <= 2 and 0 < first[2] - first[0] <= 2   # the case
     info = io.open_input(cut)
     assert info.undecodable == 2 and info.frames == decoded == len(list(io.read_frames(cut, info)))
