@@ -106,7 +106,7 @@ def test_every_command_that_reads_video_has_the_footage_options():
         assert "--vfr" in h and "--assume-progressive" in h, cmd
 
 
-@pytest.mark.parametrize("rate", [Fraction(30000, 1001), Fraction(240000, 1001), Fraction(24)])
+@pytest.mark.parametrize("rate", [Fraction(30000, 1001), Fraction(240000, 1001), Fraction(24), Fraction(960)])
 def test_rounded_timestamps_are_not_variable_rate(tmp_path, rate):
     # Matroska's millisecond clock rounds 30000/1001 to 33/34 ms: that is not a variable rate
     io.write_video(tmp_path / "c.mkv", moving_blob_htr(t=12, h=8, w=8), rate)

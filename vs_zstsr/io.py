@@ -846,8 +846,9 @@ def frame_times(path: str | os.PathLike) -> tuple[np.ndarray, Fraction] | None:
 ROUNDING_STEP_MAX = 0.002   # seconds: the longest step a file's times may have been rounded to
 
 
-def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fraction, list[int]] | None:
-    """None when ``times`` (sorted ticks) are evenly spaced, up to timestamp rounding; else the
+def constant_rate_slots(times: np.ndarray, time_base: Fraction, exact: bool = False) -> tuple[Fraction, list[int]] | None:
+    """None when ``times`` (sorted ticks) are evenly spaced, up to timestamp rounding (none where
+    ``exact``: AVI counts frames, a tick is a frame); else the
     constant rate to convert to (the typical frame duration, snapped to a standard rate) and, for
     each frame at that rate, the index of the source frame it shows: each source frame goes to the
     slot nearest its time, empty slots repeat the frame before, a crowded one keeps the last
@@ -861,9 +862,11 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction) -> tuple[Fractio
     # 59.94 fps alternates 1440 and 1530) are rounded to their own step, where that is a time
     # base's (up to 2 ms; a step as long as 8 ms is 24 and 30 fps timed exactly, not rounding).
     step = int(np.gcd.reduce(d[d > 0])) if np.any(d > 0) else 1
-    # Never half a frame or more: where a tick is a whole frame (AVI), 2 ticks were a dropped
-    # frame or two (a 2-frame gap was taken for rounding, and the rate made 24.49 fps of 25)
-    tol = min(2 * (step if step * float(time_base) <= ROUNDING_STEP_MAX else 1), 0.5 * med) + 0.01 * med
+    # None where times count frames (AVI): there 2 ticks are a dropped frame, not rounding (a
+    # 2-frame gap was taken for rounding, and 25 fps made 24.49). Matroska's milliseconds at
+    # 960 fps (1 and 2 ms apart) are rounding, and look the same: the container tells them apart.
+    rounding = 0 if exact else 2 * (step if step * float(time_base) <= ROUNDING_STEP_MAX else 1)
+    tol = rounding + 0.01 * med
     if np.all(np.abs(d - med) <= tol):
         return None
     typical = float(np.mean(d[np.abs(d - med) <= tol])) * float(time_base)
@@ -916,12 +919,13 @@ def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fract
     if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
         return None
     pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
-    if str(path).lower().endswith(".avi"):
+    avi = str(path).lower().endswith(".avi")
+    if avi:
         pts = _avi_shown_times(path, len(pts)) or pts
     times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
-    conv = constant_rate_slots(*times)
+    conv = constant_rate_slots(*times, exact=avi)
     if conv is None:
         return None
     d = np.diff(times[0]).astype(np.float64) * float(times[1])
