@@ -847,8 +847,9 @@ class _Decoder:
         self.container = None
         self.ordinal = self.untimed
         self.placed: dict = {}      # counting frames: a keyframe's time -> its place, where seen
-        self.delay = None           # counting frames (AVI): the decoder's delay in packets, and
-        self.dts: list = []         # the packets' decoding times, in order
+        self.delay = None           # counting frames (AVI): the first frame's decoding time, and
+        self.dts: list = []         # the packets' decoding times, in order (read at the first seek)
+        self.lag = None             # the decoder's delay in packets
         self.frames = None   # (index, frame) in the decoder's order, from the last seek
         self.next_index: int | None = None
         self.recent: collections.OrderedDict[int, Any] = collections.OrderedDict()
@@ -861,11 +862,9 @@ class _Decoder:
             self.ordinal = self.untimed or "avi" in self.container.format.name.split(",")
             if self.ordinal and not self.untimed and self.delay is None:
                 with self.av.open(self.path) as c:   # the first frame's place and decoding time
-                    self.dts = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
-                with self.av.open(self.path) as c:
                     first = next(iter(c.decode(c.streams.video[0])), None)
-                if first is not None and first.pts is not None and first.dts in self.dts:
-                    self.delay, self.placed[first.pts] = self.dts.index(first.dts), 0
+                if first is not None and first.pts is not None:
+                    self.delay, self.placed[first.pts] = first.dts, 0
 
     def get(self, n: int):
         with self.lock:
@@ -908,9 +907,14 @@ class _Decoder:
         if first is None or not first.key_frame or first.pts not in self.index:
             return False
         if first.pts not in self.placed and None not in (self.delay, first.dts):
+            if not self.dts:   # the packets' decoding times: read once, at the first seek
+                with self.av.open(self.path) as c:
+                    self.dts = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
+                self.lag = self.dts.index(self.delay) if self.delay in self.dts else None
             idx = self.index[first.pts]
-            at = idx + self.delay   # AVI: it comes out with the packet fed a delay after its own
-            if at < len(self.dts) and self.dts[at] == first.dts:
+            # AVI: it comes out with the packet fed the decoder's delay (lag) after its own
+            lag = self.lag
+            if lag is not None and idx + lag < len(self.dts) and self.dts[idx + lag] == first.dts:
                 self.placed[first.pts] = idx
         return first.pts in self.placed
 

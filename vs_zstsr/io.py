@@ -425,7 +425,10 @@ def _scan(container, stream, rate: Fraction) -> tuple[list, list, Fraction | Non
         # packets the sample table lists are missing: a file cut off, unless the frames shown
         # reach the edit list's end (ffmpeg leaves samples before an edit list's start out of the
         # packets altogether: a stream copy's cut of a file whose seek found no keyframe near it)
-        reach = float((max(ends, default=known[-1]) - known[0]) * tb) if ends else span + 1 / float(rate)
+        # AVI's length counts from its first chunk, time 0: frames dropped before the first one
+        # shown (empty chunks; with B-frames the first time is the decoder's delay) are in it
+        origin = 0 if container.format.name == "avi" else known[0]
+        reach = float((max(ends, default=known[-1]) - origin) * tb) if ends else span + 1 / float(rate)
         if declared - reach > slack or early:
             return pts, keys, tb, True, f"{stream.frames} frames"
         return pts, keys, tb, False, ""
@@ -920,12 +923,15 @@ def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fract
         return None
     pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
     avi = str(path).lower().endswith(".avi")
-    if avi:
-        pts = _avi_shown_times(path, len(pts)) or pts
     times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
     conv = constant_rate_slots(*times, exact=avi)
+    if conv is not None and avi:   # gaps: where they fall (read again only then: a file's every packet)
+        shown = _avi_shown_times(path, len(pts))
+        if shown:
+            times = (np.sort(np.asarray(shown, np.int64)), times[1])
+            conv = constant_rate_slots(*times, exact=True)
     if conv is None:
         return None
     d = np.diff(times[0]).astype(np.float64) * float(times[1])
