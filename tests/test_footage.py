@@ -128,6 +128,19 @@ def test_times_rounded_before_a_finer_time_base_are_not_variable_rate():
     assert rate == 30 and len(set(slots)) == len(mixed)
 
 
+def test_dropped_frames_in_a_timescale_of_the_frame_rate_are_a_variable_rate(tmp_path):
+    """An MP4 whose timescale is its frame rate (25) counts frames, as AVI does: a dropped frame is
+    a gap of 2 ticks, not rounding. It was read as a constant 22.5 fps (every tenth frame's slot
+    lost); now a variable rate converted to 25 fps, as `ffmpeg -vf fps=25` shows it."""
+    path = tmp_path / "drops.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=4",
+                    "-vf", "select='not(eq(mod(n\\,10)\\,4))'", "-fps_mode", "passthrough", "-c:v", "libx264",
+                    "-bf", "0", "-video_track_timescale", "25", "-pix_fmt", "yuv420p", str(path)], check=True)
+    info = io.open_input(path)
+    assert info.vfr and info.rate == 25 and len(info.slots) == 100
+    assert info.slots[4] == info.slots[3] and info.slots[5] == info.slots[3] + 1   # frame 4 dropped: 3 again
+
+
 # --------------------------------------------------------------------------------------------
 # rotation (display matrix): the pixels are turned on read, the output carries no rotation
 
@@ -530,6 +543,27 @@ def test_an_avi_with_dropped_frames_reads_as_ffmpegs_fps_filter_shows_it(tmp_pat
     (tmp_path / "half.avi").write_bytes(data[: len(data) * 2 // 3])
     with pytest.raises(io.ZstsrError, match="truncated"):
         io.open_input(tmp_path / "half.avi")
+
+
+def test_an_avi_with_audio_shows_the_same_frames_in_any_order(tmp_path):
+    """H.264 with B-frames and short GOPs in an AVI with audio, frames dropped (at its start too):
+    after a seek ffmpeg may label the frames one place on, and the filter's source, counting from
+    there, showed 63 of 200 frames one late in a random order. A seek now counts only from the
+    keyframe it asked for, under its own time."""
+    pytest.importorskip("vapoursynth")
+    from vs_zstsr import filter as F
+
+    path = tmp_path / "av.avi"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=8",
+                    "-f", "lavfi", "-i", "sine=duration=8", "-vf",
+                    "setpts=PTS+3/(25*TB),select='not(eq(mod(n\\,10)\\,4))'", "-fps_mode", "passthrough",
+                    "-c:v", "libx264", "-bf", "2", "-g", "12", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", str(path)],
+                   check=True)
+    clip = F.source(path)
+    seq = [bytes(np.asarray(clip.get_frame(k)[0])) for k in range(clip.num_frames)]
+    again = F.source(path)
+    order = [int(k) for k in np.random.default_rng(5).permutation(clip.num_frames)]
+    assert [k for k in order if bytes(np.asarray(again.get_frame(k)[0])) != seq[k]] == []
 
 
 def test_undecodable_b_frames_timed_just_after_the_first_frame_are_left_out(tmp_path):

@@ -937,8 +937,12 @@ class _Decoder:
                 break
             frames = self.container.decode(self.stream)
             if self.ordinal:
+                # the keyframe asked for, under its own time: after a seek in an AVI with audio
+                # ffmpeg may label the frames one place on (the next frame's time), and counting
+                # from there showed every frame one late
                 first = next(frames, None)
-                landed = self._place(first) and self.placed[first.pts] <= n
+                landed = (first is not None and first.pts == self.keys[i] and self._place(first)
+                          and self.placed[first.pts] <= n)
             else:
                 first = next((fr for fr in frames if fr.pts in self.index), None)
                 landed = first is not None and first.pts <= target

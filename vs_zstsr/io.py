@@ -851,7 +851,7 @@ ROUNDING_STEP_MAX = 0.002   # seconds: the longest step a file's times may have 
 
 def constant_rate_slots(times: np.ndarray, time_base: Fraction, exact: bool = False) -> tuple[Fraction, list[int]] | None:
     """None when ``times`` (sorted ticks) are evenly spaced, up to timestamp rounding (none where
-    ``exact``: AVI counts frames, a tick is a frame); else the
+    ``exact``: where ticks count frames, AVI's or a timescale of the frame rate); else the
     constant rate to convert to (the typical frame duration, snapped to a standard rate) and, for
     each frame at that rate, the index of the source frame it shows: each source frame goes to the
     slot nearest its time, empty slots repeat the frame before, a crowded one keeps the last
@@ -892,6 +892,19 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction, exact: bool = Fa
     return rate, [int(i) for i in np.maximum(pick, 0)]
 
 
+def _ticks_are_frames(path, time_base: Fraction) -> bool:
+    """Whether a file's time base is its stream's frame duration (an MP4 or MOV with a timescale
+    of 25 at 25 fps, as AVI always is): its times count frames, and none of their differences is
+    rounding (a dropped frame's gap of 2 ticks was read as a constant 22.5 fps)."""
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            base = c.streams.video[0].base_rate
+    except (av.error.FFmpegError, OSError):
+        return False
+    return bool(base) and Fraction(base) * time_base == 1
+
+
 def _avi_shown_times(path, n: int) -> list | None:
     """The times of an AVI's first ``n`` frames as they come out of the decoder, as ffmpeg times
     them (its best-effort timestamps): AVI's times are packets' places in decoding order, and with
@@ -926,7 +939,7 @@ def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fract
     times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
-    conv = constant_rate_slots(*times, exact=avi)
+    conv = constant_rate_slots(*times, exact=avi or _ticks_are_frames(path, times[1]))
     if conv is not None and avi:   # gaps: where they fall (read again only then: a file's every packet)
         shown = _avi_shown_times(path, len(pts))
         if shown:
