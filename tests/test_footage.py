@@ -128,6 +128,17 @@ def test_times_rounded_before_a_finer_time_base_are_not_variable_rate():
     assert rate == 30 and len(set(slots)) == len(mixed)
 
 
+def test_240_fps_in_a_timescale_of_600_reads_as_240(tmp_path):
+    """Its frames are 2 and 3 ticks apart, and its average rate 144000/601 (the last frame's
+    length rounded into the duration): it was read as 239840/1001 fps (6 s off in an hour); the
+    standard rate its times show is taken where the average is within 0.5% of it."""
+    path = tmp_path / "hfr.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=240:duration=1",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-video_track_timescale", "600", str(path)], check=True)
+    info = io.open_input(path)
+    assert not info.vfr and info.rate == 240 and info.frames == 240
+
+
 def test_dropped_frames_in_a_timescale_of_the_frame_rate_are_a_variable_rate(tmp_path):
     """An MP4 whose timescale is its frame rate (25) counts frames, as AVI does: a dropped frame is
     a gap of 2 ticks, not rounding. It was read as a constant 22.5 fps (every tenth frame's slot

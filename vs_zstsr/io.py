@@ -620,7 +620,18 @@ def _exact_rate(container, stream) -> Fraction:
                 except (ValueError, ZeroDivisionError):
                     pass
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-    return snap_rate(Fraction(rate)) if rate else Fraction(30)
+    if not rate:
+        return Fraction(30)
+    rate = snap_rate(Fraction(rate))
+    if rate not in STANDARD_RATES:
+        for guess in (stream.guessed_rate, stream.base_rate):   # ffmpeg's guess (its own), r_frame_rate
+            base = Fraction(guess) if guess else None
+            if base in STANDARD_RATES and abs(rate - base) <= base * Fraction(5, 1000):
+                # a standard rate the times show, where the average (the frames over a duration
+                # whose last frame's length a coarse time base rounds: 240 frames in 601/600 s)
+                # is a little off any: it was read as 239840/1001 fps
+                return base
+    return rate
 
 
 def _reason(e: Exception) -> str:
