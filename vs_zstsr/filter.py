@@ -829,10 +829,11 @@ class _Decoder:
     packet the decoder's delay after its own; dropped frames leave gaps in both).
     A keyframe of an open GOP (shown after B-frames decoded after it) is found the first way."""
 
-    def __init__(self, path: str, pts: list, keys: list | None):
+    def __init__(self, path: str, pts: list, keys: list | None, avi: bool = False):
         """``pts``: the clip's frames' timestamps and ``keys`` the keyframes', as
         :func:`.io.probe` found them (:attr:`.io.VideoInfo.times`, ``keyframes``): which packets
-        are frames is decided there once (those an edit list hides, or that never decode, are not)."""
+        are frames is decided there once (those an edit list hides, or that never decode, are not).
+        ``avi``: the times are AVI's (:attr:`.io.VideoInfo.clock`)."""
         from . import io
 
         self.path = path
@@ -845,7 +846,7 @@ class _Decoder:
         self.keys = [] if self.untimed else list(keys or []) or [self.pts[0]]
         self.index = {p: i for i, p in enumerate(self.pts)}
         self.container = None
-        self.ordinal = self.untimed
+        self.ordinal = self.untimed or avi   # frames known by their place in the decoder's output
         self.placed: dict = {}      # counting frames: a keyframe's time -> its place, where seen
         self.delay = None           # counting frames (AVI): the first frame's decoding time, and
         self.dts: list = []         # the packets' decoding times, in order (read at the first seek)
@@ -859,10 +860,10 @@ class _Decoder:
             self.container = self.av.open(self.path)
             self.stream = self.container.streams.video[0]
             self.stream.thread_type = "SLICE"
-            self.ordinal = self.untimed or "avi" in self.container.format.name.split(",")
             if self.ordinal and not self.untimed and self.delay is None:
-                with self.av.open(self.path) as c:   # the first frame's place and decoding time
-                    first = next(iter(c.decode(c.streams.video[0])), None)
+                from . import io
+
+                first = io._first_frame(self.path)   # its place and decoding time
                 if first is not None and first.pts is not None:
                     self.delay, self.placed[first.pts] = first.dts, 0
 
@@ -988,7 +989,7 @@ def source(path: str | os.PathLike, core: vs.Core | None = None, *, vfr: str = "
                              allow_truncated=allow_truncated, log=lambda msg: _log(core, msg))
     except ZstsrError as e:
         raise _err(str(e)) from None
-    dec = _Decoder(path, info.times[0], info.keyframes)
+    dec = _Decoder(path, info.times[0], info.keyframes, avi=info.clock == io.CLOCK_AVI)
     turn = info.orientation
     transposed = io._transposes(turn)
     slots = info.slots  # variable rate converted: output frame n shows source frame slots[n]

@@ -56,6 +56,9 @@ class ColorInfo:
     range: int = 0  # 0 unspecified, 1 limited (tv), 2 full (pc)
 
 
+CLOCK_AVI, CLOCK_FRAMES = "avi", "frames"   # VideoInfo.clock
+
+
 @dataclass
 class VideoInfo:
     path: str
@@ -86,6 +89,9 @@ class VideoInfo:
     # first B-frames): not frames of the clip, as for ffmpeg and players (_undecodable_lead)
     undecodable: int = 0
     first_interlaced: bool = False   # the first frame that decodes is flagged interlaced (open_input)
+    # what a tick of ``times`` is: CLOCK_AVI (a frame, in decoding order), CLOCK_FRAMES (a frame: an
+    # MP4/MOV whose timescale is its frame rate), "" (a time; rounded, maybe)
+    clock: str = field(default="", repr=False)
 
     @property
     def is_gray(self) -> bool:
@@ -500,11 +506,11 @@ def _undecodable_lead(pts: list, first, near: float = 0, shown=None) -> list:
     i = max(0, bisect.bisect_right(known, first.pts) - 1)
     if known[i] != first.pts:
         return known[:i]
-    soon = known[i + 1:bisect.bisect_left(known, first.pts + near, i + 1)]
-    if soon and shown is not None:
+    soon = known[i + 1:bisect.bisect_left(known, first.pts + near, i + 1)] if shown is not None else []
+    if soon:
         decoded = shown(soon[-1])
         soon = [p for p in soon if p not in decoded]
-    return known[:i] + (soon if shown is not None else [])
+    return known[:i] + soon
 
 
 def _shown_times(path: Path, last: int, most: int = 64) -> set:
@@ -580,7 +586,7 @@ def _probe_file(path: Path) -> VideoInfo:
                                 int(cc.color_range)),
                 orientation=turn, field_order=_FIELD_ORDERS.get(int(cc.field_order or 0), "unknown"),
                 truncated=truncated, declared=declared, times=(pts, tb), keyframes=sorted(keys), undecodable=lead,
-                first_interlaced=bool(first is not None and first.interlaced_frame))
+                first_interlaced=bool(first is not None and first.interlaced_frame), clock=_clock(container, s))
             return info
     except ZstsrError:
         raise
@@ -903,17 +909,14 @@ def constant_rate_slots(times: np.ndarray, time_base: Fraction, exact: bool = Fa
     return rate, [int(i) for i in np.maximum(pick, 0)]
 
 
-def _ticks_are_frames(path, time_base: Fraction) -> bool:
-    """Whether a file's time base is its stream's frame duration (an MP4 or MOV with a timescale
-    of 25 at 25 fps, as AVI always is): its times count frames, and none of their differences is
-    rounding (a dropped frame's gap of 2 ticks was read as a constant 22.5 fps)."""
-    av = _av()
-    try:
-        with av.open(str(path)) as c:
-            base = c.streams.video[0].base_rate
-    except (av.error.FFmpegError, OSError):
-        return False
-    return bool(base) and Fraction(base) * time_base == 1
+def _clock(container, stream) -> str:
+    """:attr:`VideoInfo.clock`: AVI's ticks count frames in decoding order; so does a time base
+    that is the stream's frame duration (an MP4 or MOV with a timescale of 25 at 25 fps): none of
+    their differences is rounding (a dropped frame's gap of 2 ticks was read as a constant 22.5 fps)."""
+    if container.format.name == "avi":
+        return CLOCK_AVI
+    base, tb = stream.base_rate, stream.time_base
+    return CLOCK_FRAMES if base and tb and Fraction(base) * Fraction(tb) == 1 else ""
 
 
 def _avi_shown_times(path, n: int) -> list | None:
@@ -927,10 +930,9 @@ def _avi_shown_times(path, n: int) -> list | None:
     try:
         with av.open(str(path)) as c:
             dts = [p.dts for p in c.demux(c.streams.video[0]) if p.size]
-        with av.open(str(path)) as c, av.logging.Capture(local=False):   # its complaints: said later
-            first = next(iter(c.decode(c.streams.video[0])), None)
     except (av.error.FFmpegError, OSError):
         return None
+    first = _first_frame(path)
     if first is None or first.dts is None or None in dts or first.dts not in dts:
         return None
     shown = dts[dts.index(first.dts):]
@@ -946,12 +948,11 @@ def variable_rate(path: str | os.PathLike, info: VideoInfo) -> tuple[tuple[Fract
     if times is None or not times[0] or times[1] is None or any(p is None for p in times[0]):
         return None
     pts = times[0][:info.frames] if info.truncated else times[0]   # only the frames read
-    avi = str(path).lower().endswith(".avi")
     times = (np.sort(np.asarray(pts, np.int64)), times[1])
     if not info.frames:
         info.frames = len(times[0])
-    conv = constant_rate_slots(*times, exact=avi or _ticks_are_frames(path, times[1]))
-    if conv is not None and avi:   # gaps: where they fall (read again only then: a file's every packet)
+    conv = constant_rate_slots(*times, exact=bool(info.clock))
+    if conv is not None and info.clock == CLOCK_AVI:   # gaps: where they fall (read again only then: every packet)
         shown = _avi_shown_times(path, len(pts))
         if shown:
             times = (np.sort(np.asarray(shown, np.int64)), times[1])
@@ -1611,6 +1612,6 @@ def audio_info(path: str | os.PathLike) -> list[dict]:
 def info_dict(info: VideoInfo) -> dict:
     d = asdict(info)
     d["rate"] = str(info.rate)
-    for k in ("slots", "times", "declared"):
+    for k in ("slots", "times", "declared", "clock"):
         d.pop(k, None)
     return d
